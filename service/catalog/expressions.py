@@ -20,7 +20,10 @@ MAX_ITEMS = 64
 
 
 class ExpressionError(ValueError):
-    """The expression is malformed; ``path`` points at the offending part (``requires.all_of[1]``)."""
+    """The expression is malformed; ``path`` points at the offending part (``requires.all_of[1]``).
+
+    Raised by :func:`parse_requires`.
+    """
 
     def __init__(self, path: str, message: str) -> None:
         super().__init__(f"{path}: {message}")
@@ -76,7 +79,9 @@ def _parse(raw: Any, path: str, depth: int) -> Expr:
             raise ExpressionError(f"{path}.{key}", "must be a non-empty list")
         if len(items) > MAX_ITEMS:
             raise ExpressionError(f"{path}.{key}", f"at most {MAX_ITEMS} items")
-        parsed = tuple(_parse(item, f"{path}.{key}[{i}]", depth + 1) for i, item in enumerate(items))
+        parsed = tuple(
+            _parse(item, f"{path}.{key}[{i}]", depth + 1) for i, item in enumerate(items)
+        )
         return AllOf(parsed) if key == "all_of" else AnyOf(parsed)
     if keys == {"attribute", "in"}:
         name, values = raw["attribute"], raw["in"]

@@ -1,0 +1,49 @@
+# Credence: `make run` serves a development instance, `make test` runs every check.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: install run test lint typecheck pytest openapi fmt clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@$(BIN)/credence db upgrade
+	@KEY=$$($(BIN)/credence api-keys ensure-dev | tail -n 1) && \
+	  echo "" && \
+	  echo "Credence is starting on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/docs)" && \
+	  echo "Development admin API key: $$KEY" && \
+	  echo "Try:  curl -H 'Authorization: Bearer $$KEY' http://$(HOST):$(PORT)/v1/audit/events" && \
+	  echo ""
+	@$(BIN)/credence serve --host $(HOST) --port $(PORT)
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy service credentials
+
+pytest: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+openapi: $(STAMP)
+	$(BIN)/credence openapi --output openapi/openapi.json
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,77 @@
+"""The application factory: everything is built here or in the lifespan, nothing at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from service.audit.router import router as audit_router
+from service.auth.router import router as api_clients_router
+from service.db import make_engine
+from service.errors import Problem, install_error_handlers
+from service.observability import (
+    BodyLimitMiddleware,
+    Metrics,
+    RequestContextMiddleware,
+    configure_logging,
+)
+from service.ops.router import router as ops_router
+from service.settings import Settings
+
+DESCRIPTION = """Credence is the system of record for who may act for the brand in public:
+program definitions, course completions, signed Open Badges 3.0 credentials, permission
+decisions and verification. Errors are RFC 9457 `application/problem+json`.
+Authenticate with `Authorization: Bearer <api key>`."""
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """Build the app for ``settings`` (read from the environment when not given)."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owns_engine = engine is None
+        app.state.engine = engine or make_engine(settings.database_url)
+        try:
+            yield
+        finally:
+            if owns_engine:
+                app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Credence",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.readiness_checks = []
+    if engine is not None:
+        app.state.engine = engine
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    for router in (ops_router, api_clients_router, audit_router):
+        app.include_router(router)
+    _register_problem_schema(app)
+    return app
+
+
+def _register_problem_schema(app: FastAPI) -> None:
+    """Make ``#/components/schemas/Problem`` exist even before a route references the model."""
+    original = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            schema = original()
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas.setdefault("Problem", Problem.model_json_schema())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,90 @@
+"""Writing and reading the audit chain. :func:`record` is the only writer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from credentials.audit import GENESIS_HASH, AuditRecord, chain_hash, event_body
+from service.audit.models import AuditEvent
+from service.db import utcnow
+
+# Any constant works; it names the one lock that serialises appends on PostgreSQL.
+_PG_AUDIT_LOCK = 0x43524544_41554454
+
+
+def format_at(moment: datetime) -> str:
+    """The canonical RFC 3339 form hashed into the chain (UTC, microseconds, ``Z``)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    data: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain inside the caller's transaction (flushes, never commits).
+
+    Appends are serialised: on PostgreSQL by a transaction-scoped advisory lock, on SQLite by
+    the write lock every write transaction takes at BEGIN. The primary key on ``seq`` and the
+    unique ``hash`` make a fork impossible even if that serialisation were bypassed.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
+    head = session.exec(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
+    ).first()
+    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+    at = utcnow()
+    payload = dict(data or {})
+    body = event_body(seq, format_at(at), actor, action, subject, payload)
+    event = AuditEvent(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        subject=subject,
+        data=payload,
+        prev_hash=prev_hash,
+        hash=chain_hash(prev_hash, body),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def to_record(event: AuditEvent) -> AuditRecord:
+    return AuditRecord(
+        seq=event.seq,
+        at=format_at(event.at),
+        actor=event.actor,
+        action=event.action,
+        subject=event.subject,
+        data=event.data,
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+    )
+
+
+def list_events(session: Session, *, after: int, limit: int) -> list[AuditEvent]:
+    query = select(AuditEvent).where(col(AuditEvent.seq) > after).order_by(col(AuditEvent.seq))
+    return list(session.exec(query.limit(limit)).all())
+
+
+def iter_records(session: Session, batch: int = 1000) -> Iterator[AuditRecord]:
+    """Every event, oldest first, in batches (for export and verification)."""
+    after = 0
+    while True:
+        events = list_events(session, after=after, limit=batch)
+        if not events:
+            return
+        yield from (to_record(event) for event in events)
+        after = events[-1].seq

@@ -1,0 +1,45 @@
+"""Request authentication: ``Authorization: Bearer <key>`` and scope checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from service.auth.keys import grants
+from service.auth.service import Principal, authenticate
+from service.errors import Forbidden, Unauthorized
+
+bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer cred_...`")
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The caller, or a 401 problem (with ``WWW-Authenticate``) when the key is missing/bad."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
+    principal = authenticate(request.app.state.engine, credentials.credentials)
+    if principal is None:
+        raise Unauthorized("The API key is not valid (unknown, malformed or revoked).")
+    request.state.principal = principal
+    return principal
+
+
+def require(scope: str) -> Callable[[Principal], Principal]:
+    """A dependency that passes only callers whose key carries ``scope`` (or ``admin``)."""
+
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not grants(principal.scopes, scope):
+            raise Forbidden(f"This API key lacks the '{scope}' scope.", required_scope=scope)
+        return principal
+
+    check.__name__ = f"require_{scope.replace(':', '_')}"
+    return check
+
+
+AdminDep = Annotated[Principal, Depends(require("admin"))]
+AuditReadDep = Annotated[Principal, Depends(require("audit:read"))]

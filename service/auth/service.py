@@ -1,0 +1,110 @@
+"""Creating, listing, revoking and authenticating API clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from service.audit.service import record
+from service.auth.keys import SCOPES, generate_key, hash_key, hashes_match, parse_prefix
+from service.auth.models import ApiClient
+from service.db import utcnow
+from service.errors import Conflict, InvalidInput, NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    client_id: int
+    name: str
+    prefix: str
+    scopes: frozenset[str]
+
+    @property
+    def actor(self) -> str:
+        return f"api-client:{self.prefix}"
+
+
+def normalise_scopes(scopes: Iterable[str]) -> list[str]:
+    wanted = list(dict.fromkeys(scopes))
+    unknown = [s for s in wanted if s not in SCOPES]
+    if unknown:
+        raise InvalidInput(f"Unknown scope(s) {unknown}; known scopes: {', '.join(SCOPES)}")
+    if not wanted:
+        raise InvalidInput("An API client needs at least one scope.")
+    return wanted
+
+
+def create_client(
+    session: Session, *, name: str, scopes: Iterable[str], actor: str
+) -> tuple[ApiClient, str]:
+    """Create a client; returns it with its key (the only time the key exists in clear)."""
+    scope_list = normalise_scopes(scopes)
+    key, prefix = generate_key()
+    client = ApiClient(
+        name=name,
+        prefix=prefix,
+        secret_hash=hash_key(key),
+        scopes=" ".join(scope_list),
+        created_at=utcnow(),
+    )
+    session.add(client)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="api_client.created",
+        subject=f"api-client:{prefix}",
+        data={"name": name, "scopes": scope_list},
+    )
+    return client, key
+
+
+def list_clients(session: Session, *, after_id: int, limit: int) -> list[ApiClient]:
+    query = select(ApiClient).where(col(ApiClient.id) > after_id).order_by(col(ApiClient.id))
+    return list(session.exec(query.limit(limit)).all())
+
+
+def get_by_prefix(session: Session, prefix: str) -> ApiClient:
+    client = session.exec(select(ApiClient).where(ApiClient.prefix == prefix)).first()
+    if client is None:
+        raise NotFound(f"No API client with prefix {prefix!r}.")
+    return client
+
+
+def revoke_client(session: Session, prefix: str, *, actor: str) -> ApiClient:
+    client = get_by_prefix(session, prefix)
+    if client.revoked_at is not None:
+        raise Conflict(f"API client {prefix!r} was already revoked.")
+    client.revoked_at = utcnow()
+    session.add(client)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="api_client.revoked",
+        subject=f"api-client:{prefix}",
+        data={"name": client.name},
+    )
+    return client
+
+
+def authenticate(engine: Engine, key: str) -> Principal | None:
+    """The principal a presented key stands for, or None (unknown, malformed or revoked)."""
+    prefix = parse_prefix(key)
+    if prefix is None:
+        return None
+    table = ApiClient.__table__  # type: ignore[attr-defined]
+    query = sa_select(
+        table.c.id, table.c.name, table.c.secret_hash, table.c.scopes, table.c.revoked_at
+    ).where(table.c.prefix == prefix)
+    with engine.connect().execution_options(sqlite_readonly=True) as connection:
+        row = connection.execute(query).first()
+    if row is None or row.revoked_at is not None or not hashes_match(key, row.secret_hash):
+        return None
+    return Principal(row.id, row.name, prefix, frozenset(row.scopes.split()))

@@ -1,0 +1,5 @@
+"""The ``credence`` command line."""
+
+from service.cli.main import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,77 @@
+"""Entry point: ``credence serve | db | api-keys | openapi | verify ...``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from service.cli import api_keys
+from service.cli.context import load_settings
+from service.migrations import downgrade, upgrade
+
+app = typer.Typer(
+    help="Credence: certification and credential service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(api_keys.app, name="api-keys")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    load_settings()  # fail fast, with a readable message, on bad configuration
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Migrate the database to the newest schema (or REVISION)."""
+    settings = load_settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"Database at {revision}.")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
+    """Migrate the database down to REVISION (`base` removes everything)."""
+    settings = load_settings()
+    downgrade(settings.database_url, revision)
+    typer.echo(f"Database at {revision}.")
+
+
+@app.command()
+def openapi(
+    output: Annotated[Path, typer.Option("--output", "-o")] = Path("openapi/openapi.json"),
+) -> None:
+    """Write the OpenAPI document generated from the app."""
+    from service.app import create_app
+    from service.settings import Settings
+
+    document = create_app(Settings(log_level="WARNING")).openapi()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    typer.echo(f"Wrote {output}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,240 @@
+"""Every error leaves the service as RFC 9457 ``application/problem+json``, from one place.
+
+Services raise :class:`ServiceError` subclasses (no HTTP objects inside services); this module
+maps them, FastAPI's validation errors, Starlette's HTTP errors and anything unexpected to the
+problem shape ``{type, title, status, detail, instance?, errors?}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+PROBLEM_BASE = "https://credence.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+log = logging.getLogger("credence.errors")
+
+
+class ServiceError(Exception):
+    """Base of the service's own errors: a status, a stable type slug and a title."""
+
+    status: ClassVar[int] = 400
+    type: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(
+        self, detail: str, *, errors: list[dict[str, Any]] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+
+class BadRequest(ServiceError):
+    pass
+
+
+class InvalidInput(ServiceError):
+    status = 422
+    type = "invalid-input"
+    title = "The request is not valid"
+
+
+class NotFound(ServiceError):
+    status = 404
+    type = "not-found"
+    title = "Not found"
+
+
+class Conflict(ServiceError):
+    status = 409
+    type = "conflict"
+    title = "Conflict with the current state"
+
+
+class PreconditionFailed(ServiceError):
+    status = 412
+    type = "precondition-failed"
+    title = "The resource changed since you read it"
+
+
+class Unauthorized(ServiceError):
+    status = 401
+    type = "unauthorized"
+    title = "Authentication required"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"WWW-Authenticate": 'Bearer realm="credence"'}
+
+
+class Forbidden(ServiceError):
+    status = 403
+    type = "forbidden"
+    title = "Not allowed with this API key"
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+    type = "payload-too-large"
+    title = "Request body too large"
+
+
+class ServiceUnavailable(ServiceError):
+    status = 503
+    type = "unavailable"
+    title = "Service not ready"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error response of this API is shaped."""
+
+    type: str = Field(examples=[PROBLEM_BASE + "invalid-input"])
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None,
+    *,
+    instance: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    if errors is not None:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+_STATUS_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    413: ("payload-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+}
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for err in exc.errors():
+        loc = [str(part) for part in err.get("loc", ())]
+        errors.append(
+            {"location": ".".join(loc), "message": str(err.get("msg", "")), "type": err["type"]}
+        )
+    return errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the one problem+json handler family on ``app``."""
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return problem_response(
+            exc.status,
+            exc.type,
+            exc.title,
+            exc.detail,
+            instance=request.url.path,
+            errors=exc.errors,
+            headers=exc.headers or None,
+            extra=exc.extra or None,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem_response(
+                400,
+                "malformed-body",
+                "The request body is not valid JSON",
+                "; ".join(e["message"] for e in errors if e["type"] == "json_invalid"),
+                instance=request.url.path,
+            )
+        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
+        return problem_response(
+            422,
+            "invalid-input",
+            "The request is not valid",
+            detail,
+            instance=request.url.path,
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug, title = _STATUS_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"No resource at {request.url.path}"
+        if exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        return problem_response(
+            exc.status_code,
+            slug,
+            title,
+            detail,
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            500,
+            "internal-error",
+            "Internal server error",
+            "The error was logged; nothing was written.",
+            instance=request.url.path,
+        )
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting problem+json bodies for these statuses."""
+    described = {
+        400: "Malformed request",
+        401: "Missing or invalid API key",
+        403: "API key lacks the scope",
+        404: "Not found",
+        409: "Conflict",
+        412: "Stale If-Match",
+        413: "Body too large",
+        422: "Invalid input",
+        503: "Not ready",
+    }
+    return {
+        status: {
+            "model": Problem,
+            "description": described.get(status, "Problem"),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

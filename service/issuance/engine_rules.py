@@ -1,0 +1,231 @@
+"""Building blocks of the earning engine: which completions count, when requirements were first
+met, and when a prerequisite level was held. Used by :mod:`service.issuance.engine`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from service.issuance.engine_facts import CompletionFact, CourseRequirement, CredentialFact
+
+Interval = tuple[datetime, datetime | None]
+
+
+def day(moment: datetime) -> str:
+    """A moment as the date people read in reasons (``2026-03-05``)."""
+    return moment.date().isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class Cutoff:
+    """Completions dated before ``moment`` (or at it, when ``strict``) do not count."""
+
+    moment: datetime
+    strict: bool
+    why: str
+
+    def admits(self, moment: datetime) -> bool:
+        return moment > self.moment if self.strict else moment >= self.moment
+
+    def reason(self) -> str:
+        edge = "on or before" if self.strict else "before"
+        return f"completions dated {edge} {day(self.moment)} do not count ({self.why})"
+
+
+def later_cutoff(first: Cutoff | None, second: Cutoff | None) -> Cutoff | None:
+    """The stricter of two cut-offs (the later moment; at the same moment, the strict one)."""
+    if first is None or second is None:
+        return first or second
+    if first.moment != second.moment:
+        return first if first.moment > second.moment else second
+    return first if first.strict else second
+
+
+@dataclass(frozen=True, slots=True)
+class Counting:
+    """When a completion counts: passed, dated in ``[oldest, at]`` and admitted by ``cutoff``."""
+
+    at: datetime
+    oldest: datetime | None
+    cutoff: Cutoff | None
+
+    def dated_ok(self, completion: CompletionFact) -> bool:
+        moment = completion.completed_at
+        return (
+            moment <= self.at
+            and (self.oldest is None or moment >= self.oldest)
+            and (self.cutoff is None or self.cutoff.admits(moment))
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The earliest way a set of requirements was met, or what is still missing.
+
+    ``met_at`` is the moment the last needed completion came in; it is ``None`` when not met, or
+    when ``met`` holds with no completion needed at all (a level earned by prerequisites alone).
+    """
+
+    met: bool
+    met_at: datetime | None
+    evidence: tuple[str, ...]
+    missing_courses: tuple[CourseRequirement, ...]
+    electives_needed: int
+    electives_uncounted: tuple[str, ...]
+    shortfalls: tuple[str, ...]
+
+
+def _earliest_counting(
+    completions: Iterable[CompletionFact],
+    min_scores: Mapping[str, float | None],
+    counting: Counting,
+) -> tuple[dict[str, CompletionFact], dict[str, float]]:
+    """Per wanted course, its earliest counting completion; and the best score of completions
+    that were dated right but scored too low (for the "needs a score of" reasons)."""
+    earliest: dict[str, CompletionFact] = {}
+    best_low: dict[str, float] = {}
+    for completion in completions:
+        course = completion.course
+        if course not in min_scores or not completion.passed or not counting.dated_ok(completion):
+            continue
+        min_score = min_scores[course]
+        if min_score is not None and (completion.score is None or completion.score < min_score):
+            if completion.score is not None and completion.score > best_low.get(course, -1.0):
+                best_low[course] = completion.score
+            continue
+        known = earliest.get(course)
+        if known is None or (completion.completed_at, completion.id) < (
+            known.completed_at,
+            known.id,
+        ):
+            earliest[course] = completion
+    return earliest, best_low
+
+
+def select(
+    required: Sequence[CourseRequirement],
+    pick: int,
+    electives: Sequence[str],
+    completions: Iterable[CompletionFact],
+    counting: Counting,
+) -> Selection:
+    """Find the earliest moment ``required`` and ``pick`` of ``electives`` were all met.
+
+    Each required course uses its *earliest* counting completion and the electives are the
+    ``pick`` courses completed first: any other choice can only make the latest completion used
+    later, so this gives the moment the requirements were first met (and a retake never
+    stretches validity). Evidence lists required courses in rule order, then the electives used.
+    """
+    min_scores: dict[str, float | None] = {}
+    for course in electives:
+        min_scores.setdefault(course, None)
+    for requirement in required:
+        min_scores[requirement.course] = requirement.min_score
+    earliest, best_low = _earliest_counting(completions, min_scores, counting)
+
+    evidence: list[str] = []
+    missing: list[CourseRequirement] = []
+    latest: datetime | None = None
+    for requirement in required:
+        found = earliest.get(requirement.course)
+        if found is None:
+            missing.append(requirement)
+            continue
+        evidence.append(found.id)
+        if latest is None or found.completed_at > latest:
+            latest = found.completed_at
+
+    distinct = tuple(dict.fromkeys(electives))
+    counted = sorted(
+        (earliest[course] for course in distinct if course in earliest),
+        key=lambda c: (c.completed_at, c.id),
+    )
+    chosen = counted[:pick] if pick > 0 else []
+    for completion in chosen:
+        evidence.append(completion.id)
+        if latest is None or completion.completed_at > latest:
+            latest = completion.completed_at
+    electives_needed = max(0, pick - len(counted))
+    uncounted = tuple(course for course in distinct if course not in earliest)
+
+    shortfalls = tuple(
+        f"{course} needs a score of at least {_score(min_scores[course])} "
+        f"(best so far: {_score(score)})"
+        for course, score in best_low.items()
+        if course not in earliest
+    )
+    met = not missing and electives_needed == 0
+    return Selection(
+        met=met,
+        met_at=latest if met else None,
+        evidence=tuple(evidence) if met else (),
+        missing_courses=tuple(missing),
+        electives_needed=electives_needed,
+        electives_uncounted=uncounted if electives_needed else (),
+        shortfalls=shortfalls,
+    )
+
+
+def _score(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}"
+
+
+def held_intervals(level_id: str, credentials: Sequence[CredentialFact]) -> list[Interval]:
+    """When the learner held ``level_id`` for earning purposes: ``[valid_from, valid_until)`` of
+    each active credential. A superseded credential counts until its successor's ``valid_from``
+    (it really was held in its time, so a late sync keeps its true date); revoked and suspended
+    credentials never count.
+    """
+    intervals: list[Interval] = []
+    by_id: dict[str, CredentialFact] | None = None
+    for credential in credentials:
+        if credential.level_id != level_id or credential.status != "active":
+            continue
+        end = credential.valid_until
+        if credential.superseded_by is not None:
+            if by_id is None:
+                by_id = {c.id: c for c in credentials}
+            successor = by_id.get(credential.superseded_by)
+            if successor is not None and (end is None or successor.valid_from < end):
+                end = successor.valid_from
+        if end is None or credential.valid_from < end:
+            intervals.append((credential.valid_from, end))
+    return intervals
+
+
+def covers(intervals: Iterable[Interval], moment: datetime) -> bool:
+    """True when one of ``intervals`` contains ``moment``."""
+    return any(start <= moment and (end is None or moment < end) for start, end in intervals)
+
+
+def earliest_with_prerequisites(
+    met_at: datetime | None,
+    prerequisites: Sequence[list[Interval]],
+    at: datetime,
+    cutoff: Cutoff | None,
+) -> datetime | None:
+    """The first moment in ``[met_at, at]`` at which every prerequisite is held, if any.
+
+    Holding only starts at some interval's start, so the candidates are ``met_at`` and the
+    prerequisite ``valid_from`` moments after it. With ``met_at`` ``None`` (no completion
+    needed) the candidates are the prerequisite starts the ``cutoff`` admits; with no
+    prerequisites either there is no moment (such a level is never awarded automatically).
+    """
+    if met_at is not None and all(covers(intervals, met_at) for intervals in prerequisites):
+        return met_at
+    starts = sorted(
+        {
+            start
+            for intervals in prerequisites
+            for start, _ in intervals
+            if start <= at
+            and (met_at is None or met_at < start)
+            and (cutoff is None or cutoff.admits(start))
+        }
+    )
+    for moment in starts:
+        if all(covers(intervals, moment) for intervals in prerequisites):
+            return moment
+    return None

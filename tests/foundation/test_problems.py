@@ -1,0 +1,90 @@
+"""Every error is RFC 9457 problem+json: 404, 405, 422, 413, malformed JSON, and a 500."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+
+PROBLEM = "application/problem+json"
+
+
+def _assert_problem(response, status: int, slug: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == status
+    assert body["type"] == f"https://credence.dev/problems/{slug}"
+    assert body["title"]
+    return body
+
+
+def test_unknown_route_is_404_problem(client) -> None:  # type: ignore[no-untyped-def]
+    body = _assert_problem(client.get("/v1/nothing-here"), 404, "not-found")
+    assert "/v1/nothing-here" in body["detail"]
+
+
+def test_wrong_method_is_405_problem(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.put("/healthz")
+    _assert_problem(response, 405, "method-not-allowed")
+    assert "GET" in response.headers["allow"]
+
+
+def test_validation_error_is_422_problem_with_errors(client, admin_headers) -> None:  # type: ignore[no-untyped-def]
+    body = _assert_problem(
+        client.post("/v1/api-clients", json={"scopes": []}, headers=admin_headers),
+        422,
+        "invalid-input",
+    )
+    locations = {e["location"] for e in body["errors"]}
+    assert {"body.name", "body.scopes"} <= locations
+    bad_query = client.get("/v1/audit/events?limit=0", headers=admin_headers)
+    assert (
+        _assert_problem(bad_query, 422, "invalid-input")["errors"][0]["location"] == "query.limit"
+    )
+
+
+def test_malformed_json_is_400_problem(client, admin_headers) -> None:  # type: ignore[no-untyped-def]
+    response = client.post(
+        "/v1/api-clients",
+        content=b'{"name": "x", "scopes": [',
+        headers={**admin_headers, "Content-Type": "application/json"},
+    )
+    _assert_problem(response, 400, "malformed-body")
+
+
+def test_oversized_body_is_413_problem_and_writes_nothing(client, admin_headers) -> None:  # type: ignore[no-untyped-def]
+    big = b'{"name": "' + b"x" * 1_100_000 + b'", "scopes": ["admin"]}'
+    declared = client.post(
+        "/v1/api-clients",
+        content=big,
+        headers={**admin_headers, "Content-Type": "application/json"},
+    )
+    _assert_problem(declared, 413, "payload-too-large")
+
+    def chunks():  # no Content-Length: the limit must hold while streaming too
+        for start in range(0, len(big), 65536):
+            yield big[start : start + 65536]
+
+    streamed = client.post(
+        "/v1/api-clients",
+        content=chunks(),
+        headers={**admin_headers, "Content-Type": "application/json"},
+    )
+    _assert_problem(streamed, 413, "payload-too-large")
+    names = [
+        c["name"] for c in client.get("/v1/api-clients", headers=admin_headers).json()["items"]
+    ]
+    assert names == ["admin"]
+
+
+def test_unexpected_error_is_500_problem_without_internals(settings, database) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(settings, engine=database.engine)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        body = _assert_problem(client.get("/boom"), 500, "internal-error")
+    assert "secret internals" not in str(body)
