@@ -1,0 +1,176 @@
+"""Credence credentials library: build, lint, sign and verify Open Badges 3.0 VC-JWTs.
+
+No web or database code lives here: everything is passed in (signer, key lookup, clock,
+allowed algorithms, status checker), so the service and the offline CLI share this code.
+
+Keys
+    `generate_signing_key` (``"EdDSA"`` default, ``"ES256"``, ``"RS256"``) -> private key;
+    `public_jwk` -> JWK with ``kid`` = RFC 7638 thumbprint, ``alg``, ``use: "sig"``;
+    `jwks_document`; `key_id_url` (issuer base URL or did:web DID + thumbprint -> absolute
+    header ``kid``); `encrypt_private_key` / `decrypt_private_key` (AES-256-GCM under a
+    32-byte KEK, kid as associated data, versioned blob); `did_web_document`, `did_web_url`.
+
+Signing
+    `Signer` protocol (``kid``, ``alg``, ``public_jwk``, ``sign(bytes)``), `LocalSigner`.
+    `build_credential` (typed inputs: `IssuerProfile`, `Achievement`, `IdentityObject`,
+    `Evidence`, `StatusEntry`) -> OB 3.0 ``OpenBadgeCredential`` dict, already linted;
+    `lint_credential` raises `LintError` (``path``, ``reason``); `sign_credential` lints
+    then signs (header exactly ``{alg, kid, typ: "JWT"}``, payload = credential + ``iss``,
+    ``jti``, ``sub``, ``nbf``, ``exp``, ``iat``); `sign_jwt` / `verify_jwt` for other
+    signed documents (status lists, audit checkpoints).
+
+Verifying
+    `verify` (token, allowed_algorithms, resolve_key, now, check_status, leeway,
+    max_token_bytes) -> `VerificationResult` with `Check`s ``format``, ``signature``,
+    ``claims``, ``validity``, ``revocation``, ``suspension``, ``schema``. ``resolve_key(kid)``
+    returns a public JWK, a `ResolvedKey` (JWK + ``compromised_at``) or None. Invalid
+    credentials are results; only misuse raises (`MisuseError`).
+
+Status lists
+    `StatusList` (>= 131,072 bits, index 0 = MSB of byte 0, ``encode``/``decode``),
+    `allocate_random_free_index`, `build_status_list_credential`,
+    `sign_status_list_credential`, `load_status_list`, `make_status_checker`.
+
+CLI
+    ``python -m credentials verify FILE|- [--jwks FILE|URL] [--status-list FILE|URL ...]
+    [--json] [--allow-alg ALG] [--now RFC3339]``; embed with `verify_main` (exit 0/1/2).
+
+Known divergence: the OB 3.0 JSON Schema types ``credentialStatus`` as one object
+(multiplicity 0..1; 1EdTech/openbadges-specification#623), while VC DM 2.0 and Credence's
+design use an array with a revocation and a suspension entry. `build_credential` writes one
+entry as an object (schema-valid) and several as an array (VC DM 2.0-valid, flagged by the
+official OB 3.0 schema).
+"""
+
+from credentials.builder import CREDENTIAL_SCHEMA, build_credential, new_urn_uuid
+from credentials.did import did_web_document, did_web_url
+from credentials.errors import (
+    CredentialsError,
+    KeyDecryptionError,
+    KeyFormatError,
+    KeyMaterialError,
+    LintError,
+    MisuseError,
+    StatusCheckError,
+    StatusListError,
+    StatusListFullError,
+    TokenError,
+)
+from credentials.jws import (
+    DEFAULT_LEEWAY,
+    DEFAULT_MAX_TOKEN_BYTES,
+    ResolvedKey,
+    ResolveKey,
+    VerifiedJwt,
+    check_allowed_algorithms,
+    sign_jwt,
+    verify_jwt,
+)
+from credentials.key_encryption import decrypt_private_key, encrypt_private_key
+from credentials.keys import (
+    SUPPORTED_ALGORITHMS,
+    Algorithm,
+    PrivateKey,
+    PublicKey,
+    algorithm_for_key,
+    generate_signing_key,
+    jwk_thumbprint,
+    jwks_document,
+    key_id_url,
+    public_jwk,
+    public_key_from_jwk,
+)
+from credentials.lint import OB_CONTEXT, OB_SCHEMA_URL, VCDM2_CONTEXT, lint_credential
+from credentials.model import (
+    Achievement,
+    Evidence,
+    IdentityObject,
+    IssuerProfile,
+    StatusEntry,
+    StatusPurpose,
+)
+from credentials.signer import LocalSigner, Signer
+from credentials.signing import sign_credential, vc_jwt_claims
+from credentials.status import (
+    DecodedStatusList,
+    build_status_list_credential,
+    load_status_list,
+    make_status_checker,
+    sign_status_list_credential,
+)
+from credentials.status_list import MIN_STATUS_LIST_ENTRIES, StatusList, allocate_random_free_index
+from credentials.verify import (
+    CHECK_NAMES,
+    Check,
+    CheckOutcome,
+    StatusChecker,
+    VerificationResult,
+    verify,
+)
+
+__all__ = [
+    "CHECK_NAMES",
+    "CREDENTIAL_SCHEMA",
+    "DEFAULT_LEEWAY",
+    "DEFAULT_MAX_TOKEN_BYTES",
+    "MIN_STATUS_LIST_ENTRIES",
+    "OB_CONTEXT",
+    "OB_SCHEMA_URL",
+    "SUPPORTED_ALGORITHMS",
+    "VCDM2_CONTEXT",
+    "Achievement",
+    "Algorithm",
+    "Check",
+    "CheckOutcome",
+    "CredentialsError",
+    "DecodedStatusList",
+    "Evidence",
+    "IdentityObject",
+    "IssuerProfile",
+    "KeyDecryptionError",
+    "KeyFormatError",
+    "KeyMaterialError",
+    "LintError",
+    "LocalSigner",
+    "MisuseError",
+    "PrivateKey",
+    "PublicKey",
+    "ResolveKey",
+    "ResolvedKey",
+    "Signer",
+    "StatusCheckError",
+    "StatusChecker",
+    "StatusEntry",
+    "StatusList",
+    "StatusListError",
+    "StatusListFullError",
+    "StatusPurpose",
+    "TokenError",
+    "VerificationResult",
+    "VerifiedJwt",
+    "algorithm_for_key",
+    "allocate_random_free_index",
+    "build_credential",
+    "build_status_list_credential",
+    "check_allowed_algorithms",
+    "decrypt_private_key",
+    "did_web_document",
+    "did_web_url",
+    "encrypt_private_key",
+    "generate_signing_key",
+    "jwk_thumbprint",
+    "jwks_document",
+    "key_id_url",
+    "lint_credential",
+    "load_status_list",
+    "make_status_checker",
+    "new_urn_uuid",
+    "public_jwk",
+    "public_key_from_jwk",
+    "sign_credential",
+    "sign_jwt",
+    "sign_status_list_credential",
+    "vc_jwt_claims",
+    "verify",
+    "verify_jwt",
+]

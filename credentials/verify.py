@@ -1,0 +1,309 @@
+"""Verify OB 3.0 VC-JWTs: every check reported, invalid credentials are results."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeAlias
+
+from credentials._encoding import EncodingError, parse_datetime
+from credentials.errors import LintError, MisuseError, StatusCheckError
+from credentials.jws import (
+    DEFAULT_LEEWAY,
+    DEFAULT_MAX_TOKEN_BYTES,
+    Invalid,
+    ResolveKey,
+    check_allowed_algorithms,
+    check_signature,
+    jwt_claim_names,
+    parse_compact,
+)
+from credentials.lint import lint_credential
+from credentials.model import StatusEntry, StatusPurpose
+
+__all__ = [
+    "CHECK_NAMES",
+    "Check",
+    "CheckOutcome",
+    "StatusChecker",
+    "VerificationResult",
+    "verify",
+]
+
+CHECK_NAMES = ("format", "signature", "claims", "validity", "revocation", "suspension", "schema")
+"""The checks `verify` reports, in order."""
+
+CheckOutcome: TypeAlias = Literal["ok", "failed", "skipped"]
+
+StatusChecker: TypeAlias = Callable[[StatusEntry], bool | None]
+"""``check_status(entry)`` -> True if the entry's bit is set, False if clear, None if unknown.
+
+May raise `StatusCheckError` when the list is present but cannot be trusted (bad signature,
+wrong purpose, index out of range); `verify` reports that as a failed check.
+"""
+
+_REQUIRED_OK = ("format", "signature", "claims", "validity", "schema")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """The outcome of one verification check.
+
+    Attributes:
+        name: one of `CHECK_NAMES`.
+        status: ``ok``, ``failed`` or ``skipped``.
+        reason: plain-words explanation.
+    """
+
+    name: str
+    status: CheckOutcome
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        """Return ``{"name", "status", "reason"}``."""
+        return {"name": self.name, "status": self.status, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationResult:
+    """What `verify` found.
+
+    Attributes:
+        verified: True when format, signature, claims, validity and schema are ``ok`` and no
+            check failed (revocation/suspension may be ``skipped`` when not checkable).
+        checks: every check in `CHECK_NAMES` order.
+        credential: the credential (payload without JWT registered claims), or None when
+            the token could not be decoded.
+        payload: the full JWT payload, or None.
+        header: the JOSE header, or None.
+    """
+
+    verified: bool
+    checks: tuple[Check, ...]
+    credential: dict[str, Any] | None
+    payload: dict[str, Any] | None
+    header: dict[str, Any] | None
+
+    def check(self, name: str) -> Check:
+        """Return the check called ``name``."""
+        for item in self.checks:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+    @property
+    def complete(self) -> bool:
+        """True when no check was skipped."""
+        return all(item.status != "skipped" for item in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready summary (``verified``, ``checks``, ``header``, ``credential``)."""
+        return {
+            "verified": self.verified,
+            "checks": [item.to_json() for item in self.checks],
+            "header": self.header,
+            "credential": self.credential,
+        }
+
+
+def _result(
+    checks: dict[str, Check], payload: dict[str, Any] | None, header: dict[str, Any] | None
+) -> VerificationResult:
+    ordered = tuple(
+        checks.get(name) or Check(name, "skipped", "not reached") for name in CHECK_NAMES
+    )
+    required = (checks.get(name) for name in _REQUIRED_OK)
+    verified = all(c.status != "failed" for c in ordered) and all(
+        c is not None and c.status == "ok" for c in required
+    )
+    credential = None
+    if payload is not None:
+        names = jwt_claim_names()
+        credential = {k: v for k, v in payload.items() if k not in names}
+    return VerificationResult(verified, ordered, credential, payload, header)
+
+
+def verify(
+    token: str | bytes,
+    *,
+    allowed_algorithms: Iterable[str],
+    resolve_key: ResolveKey,
+    now: datetime,
+    check_status: StatusChecker | None = None,
+    leeway: timedelta = DEFAULT_LEEWAY,
+    max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+) -> VerificationResult:
+    """Verify an OB 3.0 VC-JWT and report each check.
+
+    Checks, in order: ``format`` (size cap, compact JWS, strict base64url/JSON, header only
+    ``alg``/``kid``/``typ: JWT``), ``signature`` (allow-listed algorithm, known kid, key type
+    matching the algorithm, key not compromised for this token, valid signature), ``claims``
+    (``iss``/``jti``/``sub``/``nbf``/``exp`` agree with the body), ``validity`` (``now`` within
+    validFrom..validUntil, with ``leeway``), ``revocation`` and ``suspension`` (status-list bits
+    through ``check_status``) and ``schema`` (`lint_credential`, verifying profile). After a
+    failed format or signature check the remaining checks are skipped.
+
+    Args:
+        token: the compact JWT.
+        allowed_algorithms: e.g. ``{"EdDSA", "ES256", "RS256"}``.
+        resolve_key: ``kid`` -> `ResolvedKey` / public JWK / None.
+        now: the time to verify at (tz-aware).
+        check_status: see `StatusChecker`; when None, status checks are skipped.
+        leeway: clock-skew tolerance for the validity period.
+        max_token_bytes: tokens above this size fail the format check unparsed.
+
+    Returns:
+        A `VerificationResult`; an invalid credential never raises.
+
+    Raises:
+        MisuseError: empty/unsafe ``allowed_algorithms``, naive ``now``, negative leeway.
+    """
+    allowed = check_allowed_algorithms(allowed_algorithms)
+    if now.utcoffset() is None:
+        raise MisuseError("now must be a timezone-aware datetime")
+    if leeway < timedelta(0):
+        raise MisuseError("leeway must not be negative")
+    checks: dict[str, Check] = {}
+    try:
+        parsed = parse_compact(token, max_token_bytes)
+    except Invalid as exc:
+        checks["format"] = Check("format", "failed", exc.reason)
+        return _result(checks, None, None)
+    header, payload = parsed.header, parsed.payload
+    checks["format"] = Check("format", "ok", f"compact JWS, {header['alg']}, kid {header['kid']}")
+    try:
+        check_signature(parsed, allowed, resolve_key)
+    except Invalid as exc:
+        checks["signature"] = Check("signature", "failed", exc.reason)
+        for name in CHECK_NAMES[2:]:
+            checks[name] = Check(name, "skipped", "signature not verified")
+        return _result(checks, payload, header)
+    checks["signature"] = Check("signature", "ok", f"{header['alg']} signature by {header['kid']}")
+    dates = _dates(payload)
+    checks["claims"] = _check_claims(payload, dates)
+    checks["validity"] = _check_validity(payload, dates, now, leeway)
+    entries, entry_error = _status_entries(payload.get("credentialStatus"))
+    for purpose in ("revocation", "suspension"):
+        checks[purpose] = _check_status(purpose, entries, entry_error, check_status)
+    try:
+        lint_credential(payload, strict=False)
+        checks["schema"] = Check("schema", "ok", "OB 3.0 OpenBadgeCredential structure")
+    except LintError as exc:
+        checks["schema"] = Check("schema", "failed", str(exc))
+    return _result(checks, payload, header)
+
+
+_Dates: TypeAlias = tuple[datetime, datetime | None] | None
+
+
+def _dates(payload: Mapping[str, Any]) -> _Dates:
+    try:
+        start = parse_datetime(payload.get("validFrom"))
+        end = parse_datetime(payload["validUntil"]) if "validUntil" in payload else None
+    except EncodingError:
+        return None
+    return start, end
+
+
+def _check_claims(payload: Mapping[str, Any], dates: _Dates) -> Check:
+    def failed(reason: str) -> Check:
+        return Check("claims", "failed", reason)
+
+    issuer = payload.get("issuer")
+    issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+    if "iss" not in payload or payload["iss"] != issuer_id:
+        return failed(f"iss {payload.get('iss')!r} does not match issuer id {issuer_id!r}")
+    if "jti" not in payload or payload["jti"] != payload.get("id"):
+        return failed(f"jti {payload.get('jti')!r} does not match id {payload.get('id')!r}")
+    subject = payload.get("credentialSubject")
+    if not isinstance(subject, dict):
+        return failed("credentialSubject is not an object")
+    if payload.get("sub") != subject.get("id"):
+        return failed(f"sub {payload.get('sub')!r} does not match credentialSubject.id")
+    for claim in ("nbf", "exp", "iat"):
+        value = payload.get(claim)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return failed(f"{claim} is not a NumericDate")
+    if dates is None:
+        return failed("validFrom/validUntil is not an RFC 3339 date-time")
+    start, end = dates
+    nbf, exp = payload.get("nbf"), payload.get("exp")
+    if nbf is None:
+        return failed("nbf is required (it mirrors validFrom)")
+    if math.floor(nbf) != math.floor(start.timestamp()):
+        return failed(f"nbf {nbf} does not match validFrom {payload['validFrom']}")
+    if (exp is None) != (end is None):
+        return failed("exp must be present exactly when validUntil is")
+    if end is not None and exp is not None and math.floor(exp) != math.floor(end.timestamp()):
+        return failed(f"exp {exp} does not match validUntil {payload['validUntil']}")
+    return Check("claims", "ok", "iss, jti, sub, nbf and exp agree with the credential")
+
+
+def _check_validity(
+    payload: Mapping[str, Any], dates: _Dates, now: datetime, leeway: timedelta
+) -> Check:
+    if dates is None:
+        return Check("validity", "failed", "validFrom/validUntil is not an RFC 3339 date-time")
+    start, end = dates
+    if now < start - leeway:
+        return Check("validity", "failed", f"not valid yet: valid from {payload['validFrom']}")
+    if end is not None and now >= end + leeway:
+        return Check("validity", "failed", f"expired: valid until {payload['validUntil']}")
+    until = f"until {payload['validUntil']}" if end is not None else "with no expiry"
+    return Check("validity", "ok", f"valid from {payload['validFrom']} {until}")
+
+
+def _status_entries(value: object) -> tuple[list[StatusEntry], str | None]:
+    if value is None:
+        return [], None
+    items = value if isinstance(value, list) else [value]
+    entries: list[StatusEntry] = []
+    for item in items:
+        if not isinstance(item, dict) or item.get("type") != "BitstringStatusListEntry":
+            continue
+        purpose, index, url = (
+            item.get("statusPurpose"),
+            item.get("statusListIndex"),
+            item.get("statusListCredential"),
+        )
+        if isinstance(index, str) and index.isascii() and index.isdigit():
+            index = int(index)
+        if type(index) is not int or index < 0 or not isinstance(url, str):
+            return [], "malformed BitstringStatusListEntry"
+        if purpose in ("revocation", "suspension"):
+            entries.append(StatusEntry(status_list_credential=url, index=index, purpose=purpose))
+    return entries, None
+
+
+def _check_status(
+    purpose: StatusPurpose,
+    entries: list[StatusEntry],
+    entry_error: str | None,
+    check_status: StatusChecker | None,
+) -> Check:
+    if entry_error is not None:
+        return Check(purpose, "failed", entry_error)
+    mine = [entry for entry in entries if entry.purpose == purpose]
+    if not mine:
+        return Check(purpose, "skipped", f"the credential has no {purpose} status entry")
+    if check_status is None:
+        return Check(purpose, "skipped", f"no status list given to check {purpose}")
+    word = "revoked" if purpose == "revocation" else "suspended"
+    for entry in mine:
+        try:
+            bit = check_status(entry)
+        except StatusCheckError as exc:
+            return Check(purpose, "failed", str(exc))
+        if bit is None:
+            return Check(
+                purpose, "skipped", f"status list {entry.status_list_credential} not available"
+            )
+        if bit:
+            return Check(
+                purpose,
+                "failed",
+                f"{word}: bit {entry.index} is set in {entry.status_list_credential}",
+            )
+    return Check(purpose, "ok", f"not {word} (bit clear in {mine[0].status_list_credential})")
