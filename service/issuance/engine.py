@@ -1,0 +1,351 @@
+"""The earning engine: from data alone, decide whether and when a learner earned a level.
+
+Pure functions, no I/O. The issuance service maps rows onto the dataclasses of
+:mod:`service.issuance.engine_facts` (re-exported here), calls :func:`evaluate_to_fixpoint`
+inside its transaction and issues the returned awards in order; :func:`progress` feeds the
+learner's checklist. The rules (DESIGN.md §1 "Earning rules") as implemented:
+
+1. **Counting.** A completion counts for a course when it passed, its score reaches the course's
+   ``min_score`` (a missing score never reaches one), it is dated no later than ``at``, no older
+   than ``at - recency`` (when the level has a ``recency``), and the re-earning / revocation
+   cut-off admits it (rule 4). Every required course and ``electives_pick`` distinct elective
+   courses need a counting completion.
+2. **Prerequisites.** Every prerequisite level is held at the earned moment: an ``active``
+   credential with ``valid_from <= t < valid_until``. A superseded credential counts until its
+   successor's ``valid_from``; revoked and suspended ones never count. Only direct prerequisites
+   are checked (their own issue enforced theirs); transitive holding is the permission engine's.
+3. **Dates.** The earned moment is when the requirements were first met: per required course its
+   earliest counting completion, for electives the ``pick`` courses completed first, the latest
+   of those; pushed to the first later prerequisite ``valid_from`` if a prerequisite was not held
+   then. It is ``validFrom`` and ``awardedDate``; ``valid_until = earned + valid_for``. A
+   credential already expired at ``at`` is still awarded, as history (late LMS syncs).
+4. **Re-earning.** Once the learner held the level (any non-revoked credential), completions
+   count only from ``previous.valid_until - renewal.window`` (the window is zero without a
+   renewal rule; strictly after ``previous.valid_from`` if the window reaches back that far), so
+   old completions never renew an expired credential and the same period is never awarded
+   twice. From that moment up to ``valid_until + grace`` the ``renewal.courses`` alone are
+   enough; later the full requirements are needed. Before the window opens nothing is awarded,
+   a credential that never expires is never re-awarded, and the award ``supersedes`` the
+   previous credential. After a revocation only completions dated after it count, and the full
+   requirements apply. A suspended credential blocks any automatic award of its level.
+5. **One current credential per level**: each award supersedes the one before it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from service.issuance.engine_facts import (
+    PENDING_PREFIX,
+    Award,
+    CompletionFact,
+    CourseRequirement,
+    CredentialFact,
+    CredentialStatus,
+    LevelEvaluation,
+    LevelProgress,
+    LevelRule,
+    Missing,
+    ProgressStatus,
+    Renewal,
+)
+from service.issuance.engine_rules import (
+    Counting,
+    Cutoff,
+    covers,
+    day,
+    earliest_with_prerequisites,
+    held_intervals,
+    later_cutoff,
+    select,
+)
+
+__all__ = [
+    "PENDING_PREFIX",
+    "Award",
+    "CompletionFact",
+    "CourseRequirement",
+    "CredentialFact",
+    "CredentialStatus",
+    "LevelEvaluation",
+    "LevelProgress",
+    "LevelRule",
+    "Missing",
+    "ProgressStatus",
+    "Renewal",
+    "evaluate_level",
+    "evaluate_to_fixpoint",
+    "level_order",
+    "progress",
+    "with_awards",
+]
+
+
+def evaluate_level(
+    rule: LevelRule,
+    completions: Iterable[CompletionFact],
+    credentials: Sequence[CredentialFact],
+    at: datetime,
+) -> LevelEvaluation:
+    """Decide whether ``rule``'s level is earned by ``at``, from the learner's facts.
+
+    ``completions`` and ``credentials`` are the learner's (credentials for every level: the
+    prerequisites are looked up among them). Returns an :class:`Award` when a new credential is
+    due (see the module docstring for the rules), otherwise what is missing on the path open at
+    ``at`` (the renewal path inside the window and grace, else the full requirements), or why
+    nothing can be awarded (``blocked``) or needs to be (the current credential is not due).
+    """
+    completions = tuple(completions)
+    own = [c for c in credentials if c.level_id == rule.level_id]
+    current = [c for c in own if c.is_current]
+    held = _held_at(current, at)
+    suspended = [c for c in current if c.status == "suspended"]
+    if suspended:
+        since = suspended[0].status_changed_at
+        note = f" since {day(since)}" if since else ""
+        blocked = f"{rule.name} is suspended{note}; it is not re-awarded automatically"
+        return LevelEvaluation(rule.level_id, earned=False, blocked=blocked)
+
+    cutoff = _revocation_cutoff(own)
+    previous = max(
+        (c for c in own if c.status != "revoked"),
+        key=lambda c: (c.valid_from, c.is_current),
+        default=None,
+    )
+    renewable_from: datetime | None = None
+    renewal_until: datetime | None = None
+    if previous is not None:
+        if previous.valid_until is None:  # never expires: nothing to renew
+            return LevelEvaluation(rule.level_id, earned=False, held=held)
+        reearn = _reearning_cutoff(rule, previous, previous.valid_until)
+        renewable_from = reearn.moment
+        if not reearn.admits(at):  # the current credential is not due yet
+            return LevelEvaluation(
+                rule.level_id, earned=False, held=held, renewable_from=renewable_from
+            )
+        cutoff = later_cutoff(cutoff, reearn)
+        if rule.renewal is not None and previous.is_current and cutoff is reearn:
+            grace = rule.renewal.grace
+            renewal_until = grace.add_to(previous.valid_until) if grace else previous.valid_until
+
+    oldest = rule.recency.subtract_from(at) if rule.recency else None
+    counting = Counting(at, oldest, cutoff)
+    prerequisites = [held_intervals(level, credentials) for level in rule.prerequisites]
+
+    full = select(rule.courses, rule.electives_pick, rule.electives_from, completions, counting)
+    earned_at = (
+        earliest_with_prerequisites(full.met_at, prerequisites, at, cutoff) if full.met else None
+    )
+    evidence, by_renewal = full.evidence, False
+    path = full
+    if renewal_until is not None and rule.renewal is not None:
+        scores = {r.course: r.min_score for r in rule.courses}
+        renewal_courses = tuple(CourseRequirement(c, scores.get(c)) for c in rule.renewal.courses)
+        short = select(renewal_courses, 0, (), completions, counting)
+        short_at = (
+            earliest_with_prerequisites(short.met_at, prerequisites, at, cutoff)
+            if short.met
+            else None
+        )
+        if short_at is not None and short_at <= renewal_until:
+            if earned_at is None or short_at < earned_at:
+                earned_at, evidence, by_renewal = short_at, short.evidence, True
+        elif at <= renewal_until:
+            path = short
+
+    if earned_at is not None:
+        award = Award(
+            level_id=rule.level_id,
+            version=rule.version,
+            earned_at=earned_at,
+            valid_until=rule.valid_for.add_to(earned_at) if rule.valid_for else None,
+            evidence=evidence,
+            supersedes=previous.id if previous is not None and previous.is_current else None,
+            renewal=by_renewal,
+        )
+        return LevelEvaluation(
+            rule.level_id, earned=True, award=award, held=held, renewable_from=renewable_from
+        )
+
+    reasons = list(path.shortfalls)
+    if cutoff is not None:
+        reasons.insert(0, cutoff.reason())
+    if path is not full and renewal_until is not None:
+        reasons.append(
+            f"until {day(renewal_until)} the renewal courses alone are enough; "
+            "after that the full requirements apply"
+        )
+    if path.met and not rule.prerequisites and path.met_at is None:
+        reasons.append("the level has no requirements, so it is never awarded automatically")
+    missing = Missing(
+        level_id=rule.level_id,
+        courses=path.missing_courses,
+        electives_needed=path.electives_needed,
+        electives_from=path.electives_uncounted,
+        levels=tuple(
+            level
+            for level, intervals in zip(rule.prerequisites, prerequisites, strict=True)
+            if not covers(intervals, at)
+        ),
+        reasons=tuple(reasons),
+        renewal=path is not full,
+    )
+    return LevelEvaluation(
+        rule.level_id, earned=False, missing=missing, held=held, renewable_from=renewable_from
+    )
+
+
+def _held_at(current: Sequence[CredentialFact], at: datetime) -> CredentialFact | None:
+    valid = [c for c in current if c.status == "active" and c.valid_at(at)]
+    return max(valid, key=lambda c: c.valid_from, default=None)
+
+
+def _revocation_cutoff(own: Sequence[CredentialFact]) -> Cutoff | None:
+    # A revoked credential without a recorded time is treated as revoked when it began.
+    moments = [c.status_changed_at or c.valid_from for c in own if c.status == "revoked"]
+    if not moments:
+        return None
+    moment = max(moments)
+    return Cutoff(moment, strict=True, why=f"the credential was revoked on {day(moment)}")
+
+
+def _reearning_cutoff(rule: LevelRule, previous: CredentialFact, valid_until: datetime) -> Cutoff:
+    start = rule.renewal.window.subtract_from(valid_until) if rule.renewal else valid_until
+    why = f"re-earning after the credential valid until {day(valid_until)}"
+    if start <= previous.valid_from:  # a window longer than the validity: never reuse evidence
+        return Cutoff(previous.valid_from, strict=True, why=why)
+    return Cutoff(start, strict=False, why=why)
+
+
+def evaluate_to_fixpoint(
+    rules: Mapping[str, LevelRule],
+    completions: Iterable[CompletionFact],
+    credentials: Sequence[CredentialFact],
+    at: datetime,
+) -> list[Award]:
+    """Every award due for the learner at ``at``, cascading until nothing new is earned.
+
+    Levels are evaluated in :func:`level_order` (prerequisites first, then by level id); each
+    award is fed back as a held credential (see :func:`with_awards`) before the level is
+    evaluated again and before the levels that depend on it, so one call can award Foundations,
+    then Practitioner, or a history credential and then its renewal. A level's awards depend
+    only on its prerequisites, so this single ordered pass reaches the fixpoint: evaluating
+    again with the awards applied yields nothing. Awards are returned in issuing order;
+    ``supersedes`` may name ``pending:<i>``, the award at index ``i`` of this list.
+    """
+    completions = tuple(completions)
+    held = list(credentials)
+    awards: list[Award] = []
+    for level_id in level_order(rules):
+        rule = rules[level_id]
+        # Each award for a level is strictly later than the last, among finitely many moments.
+        for _ in range(len(completions) + len(held) + 2):
+            evaluation = evaluate_level(rule, completions, held, at)
+            if evaluation.award is None:
+                break
+            held = _apply(held, evaluation.award, f"{PENDING_PREFIX}{len(awards)}")
+            awards.append(evaluation.award)
+        else:  # pragma: no cover - guards the termination argument above
+            raise RuntimeError(f"earning {level_id} did not reach a fixpoint")
+    return awards
+
+
+def with_awards(
+    credentials: Iterable[CredentialFact], awards: Sequence[Award]
+) -> list[CredentialFact]:
+    """``credentials`` as they stand once ``awards`` are issued: each award becomes an active
+    credential ``pending:<i>`` (``i`` its index) and the credential it supersedes gets
+    ``superseded_by``."""
+    held = list(credentials)
+    for index, award in enumerate(awards):
+        held = _apply(held, award, f"{PENDING_PREFIX}{index}")
+    return held
+
+
+def _apply(held: list[CredentialFact], award: Award, pending_id: str) -> list[CredentialFact]:
+    if award.supersedes is not None:
+        held = [
+            replace(c, superseded_by=pending_id) if c.id == award.supersedes else c for c in held
+        ]
+    held.append(
+        CredentialFact(
+            id=pending_id,
+            level_id=award.level_id,
+            valid_from=award.earned_at,
+            valid_until=award.valid_until,
+        )
+    )
+    return held
+
+
+def level_order(rules: Mapping[str, LevelRule]) -> list[str]:
+    """Level ids with every prerequisite before the levels needing it, ties by level id.
+
+    Prerequisites outside ``rules`` are ignored (their credentials are just looked up). Raises
+    ``ValueError`` naming the levels on a cycle (the catalog refuses cycles, so this is a bug).
+    """
+    waiting = {
+        level_id: {p for p in rule.prerequisites if p in rules and p != level_id}
+        for level_id, rule in rules.items()
+    }
+    dependents: dict[str, list[str]] = {level_id: [] for level_id in rules}
+    for level_id, needs in waiting.items():
+        for needed in needs:
+            dependents[needed].append(level_id)
+    ready = [level_id for level_id, needs in waiting.items() if not needs]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        level_id = heapq.heappop(ready)
+        order.append(level_id)
+        for dependent in dependents[level_id]:
+            waiting[dependent].discard(level_id)
+            if not waiting[dependent]:
+                heapq.heappush(ready, dependent)
+    if len(order) != len(rules):
+        stuck = sorted(set(rules) - set(order))
+        raise ValueError(f"prerequisite cycle among {', '.join(stuck)}")
+    return order
+
+
+def progress(
+    rules: Mapping[str, LevelRule],
+    completions: Iterable[CompletionFact],
+    credentials: Sequence[CredentialFact],
+    at: datetime,
+) -> dict[str, LevelProgress]:
+    """The learner's checklist at ``at``, one entry per level in :func:`level_order`.
+
+    Awards still due are applied first, so a level whose requirements are met shows as
+    ``earnable`` and does not appear as a missing prerequisite of the levels above it. A held
+    level carries ``valid_until`` and, once its renewal window opens, the renewal path's
+    ``missing``; a level not held carries ``missing`` (courses, electives, prerequisites).
+    """
+    completions = tuple(completions)
+    awards = evaluate_to_fixpoint(rules, completions, credentials, at)
+    after = with_awards(credentials, awards)
+    lines: dict[str, LevelProgress] = {}
+    for level_id in level_order(rules):
+        rule = rules[level_id]
+        evaluation = evaluate_level(rule, completions, after, at)
+        held = evaluation.held
+        status: ProgressStatus
+        if held is not None:
+            pending = held.id.startswith(PENDING_PREFIX)
+            status = "earnable" if pending else "held"
+            lines[level_id] = LevelProgress(
+                level_id,
+                rule.name,
+                status,
+                credential_id=None if pending else held.id,
+                valid_until=held.valid_until,
+                renewable_from=evaluation.renewable_from,
+                missing=evaluation.missing,
+            )
+            continue
+        status = "suspended" if evaluation.blocked else "missing"
+        lines[level_id] = LevelProgress(level_id, rule.name, status, missing=evaluation.missing)
+    return lines
