@@ -29,7 +29,7 @@ _OB_CONTEXT_RE = re.compile(
     r"https://purl\.imsglobal\.org/spec/ob/v3p0/context(?:-3\.\d\.\d)*\.json"
 )
 _URI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f]+")
-_EXT_RE = re.compile(r"ext:[A-Za-z0-9.\-_]+")
+_EXT_RE = re.compile(r"ext:[A-Za-z0-9._]+")  # the schema class [a-z|A-Z|0-9|.|-|_] has no "-"
 _LANG_RE = re.compile(r"[a-z]{2,4}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?")
 _JWS_RE = re.compile(r"[a-zA-Z0-9_-]+\.[a-zA-Z0-9_-]*\.[a-zA-Z0-9_-]+")
 _INDEX_RE = re.compile(r"0|[1-9][0-9]*")
