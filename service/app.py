@@ -10,8 +10,10 @@ from sqlalchemy.engine import Engine
 
 from service.audit.router import router as audit_router
 from service.auth.router import router as api_clients_router
+from service.catalog.router import router as catalog_router
 from service.db import make_engine
 from service.errors import Problem, install_error_handlers
+from service.learners.router import router as learners_router
 from service.observability import (
     BodyLimitMiddleware,
     Metrics,
@@ -56,7 +58,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
-    for router in (ops_router, api_clients_router, audit_router):
+    for router in (
+        ops_router,
+        catalog_router,
+        learners_router,
+        api_clients_router,
+        audit_router,
+    ):
         app.include_router(router)
     _register_problem_schema(app)
     return app
