@@ -1,0 +1,80 @@
+"""Completions (append-only) and credentials (stored exactly as signed)."""
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from service.db import UTCDateTime
+
+
+class Completion(SQLModel, table=True):
+    __tablename__ = "completion"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_completion_learner_course", "learner_id", "course_id"),
+        Index("ix_completion_completed_at", "completed_at"),
+    )
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    learner_id: str = Field(sa_column=Column(String(128), ForeignKey("learner.id"), nullable=False))
+    course_id: str = Field(sa_column=Column(String(128), ForeignKey("course.id"), nullable=False))
+    completed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    score: float | None = Field(default=None, sa_column=Column(Float))
+    passed: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    source: str = Field(max_length=64, description="the API client (prefix) or importer")
+    external_id: str | None = Field(default=None, max_length=200)
+    request_hash: str = Field(max_length=64, description="SHA-256 of the canonical request")
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Credential(SQLModel, table=True):
+    __tablename__ = "credential"
+    __table_args__ = (
+        Index("ix_credential_learner_level", "learner_id", "level_id"),
+        Index("ix_credential_valid_until", "valid_until"),
+    )
+
+    id: str = Field(sa_column=Column(String(45), primary_key=True), description="urn:uuid:...")
+    learner_id: str = Field(sa_column=Column(String(128), ForeignKey("learner.id"), nullable=False))
+    level_id: str = Field(sa_column=Column(String(129), ForeignKey("level.id"), nullable=False))
+    level_version: int = Field(sa_column=Column(Integer, nullable=False))
+    issued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    valid_from: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    valid_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    status: str = Field(max_length=12, description="active | suspended | revoked")
+    status_changed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    status_reason: str | None = Field(default=None, max_length=500)
+    superseded_by: str | None = Field(default=None, max_length=45)
+    superseded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    renewal: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    manual: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    evidence: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    kid: str = Field(max_length=64)
+    jwt: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class CredentialStatusEvent(SQLModel, table=True):
+    """Every status change with its time, so decisions 'as of' a past time can be answered."""
+
+    __tablename__ = "credential_status_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    credential_id: str = Field(
+        sa_column=Column(String(45), ForeignKey("credential.id"), nullable=False, index=True)
+    )
+    status: str = Field(max_length=12)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    reason: str | None = Field(default=None, max_length=500)
+    actor: str = Field(max_length=200)

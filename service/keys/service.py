@@ -1,0 +1,163 @@
+"""Signing keys: created encrypted, rotated, published; signers decrypted once per process."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from credentials import (
+    LocalSigner,
+    ResolvedKey,
+    Signer,
+    decrypt_private_key,
+    encrypt_private_key,
+    generate_signing_key,
+    jwks_document,
+    public_jwk,
+)
+from service.audit.service import record
+from service.db import utcnow
+from service.errors import Conflict, NotFound, ServiceUnavailable
+from service.keys.models import SigningKey
+from service.settings import Settings
+
+
+class NoSigningKey(ServiceUnavailable):
+    type = "no-signing-key"
+    title = "No active signing key"
+
+
+def issuer_base(settings: Settings) -> str:
+    """What ``kid`` URLs hang off: the did:web DID when the issuer is one, else the base URL."""
+    issuer = settings.effective_issuer_id
+    return issuer if issuer.startswith("did:web:") else settings.base_url
+
+
+def create_key(
+    session: Session, settings: Settings, *, actor: str, alg: str | None = None
+) -> SigningKey:
+    """Make a new active key and retire the previous active one (a rotation)."""
+    algorithm = alg or settings.signing_algorithm
+    private = generate_signing_key(algorithm)  # type: ignore[arg-type]
+    jwk = public_jwk(private)
+    now = utcnow()
+    retired = []
+    for old in session.exec(select(SigningKey).where(SigningKey.state == "active")):
+        old.state = "retired"
+        old.retired_at = now
+        session.add(old)
+        retired.append(old.kid)
+    key = SigningKey(
+        kid=jwk["kid"],
+        alg=algorithm,
+        state="active",
+        public_jwk=jwk,
+        private_key_encrypted=encrypt_private_key(private, settings.kek_bytes, jwk["kid"]),
+        created_at=now,
+    )
+    session.add(key)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="key.rotated" if retired else "key.created",
+        subject=f"key:{key.kid}",
+        data={"alg": algorithm, "retired": retired},
+    )
+    return key
+
+
+def mark_compromised(session: Session, kid: str, at: datetime, *, actor: str) -> SigningKey:
+    key = session.get(SigningKey, kid)
+    if key is None:
+        raise NotFound(f"No signing key {kid!r}.")
+    if key.compromised_at is not None:
+        raise Conflict(f"Key {kid} was already marked compromised at {key.compromised_at}.")
+    key.compromised_at = at
+    if key.state == "active":
+        key.state = "retired"
+        key.retired_at = utcnow()
+    session.add(key)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="key.compromised",
+        subject=f"key:{kid}",
+        data={"compromised_at": at.isoformat()},
+    )
+    return key
+
+
+def list_keys(session: Session) -> list[SigningKey]:
+    return list(session.exec(select(SigningKey).order_by(col(SigningKey.created_at))))
+
+
+def jwks(session: Session) -> dict[str, list[dict[str, Any]]]:
+    """Active and retired public keys (compromised ones stay listed: their signatures fail)."""
+    return jwks_document([k.public_jwk for k in list_keys(session)])
+
+
+@dataclass
+class KeyRing:
+    """Per-process cache of decrypted signers; the database says which key is active."""
+
+    settings: Settings
+
+    def __post_init__(self) -> None:
+        self._signers: dict[str, LocalSigner] = {}
+        self._lock = threading.Lock()
+
+    def active_signer(self, session: Session) -> Signer:
+        row = session.exec(
+            select(SigningKey.kid).where(SigningKey.state == "active").limit(1)
+        ).first()
+        if row is None:
+            raise NoSigningKey(
+                "There is no active signing key: run `credence keys create` (or start in "
+                "development, which creates one)."
+            )
+        return self.signer(session, row)
+
+    def signer(self, session: Session, kid: str) -> LocalSigner:
+        cached = self._signers.get(kid)
+        if cached is not None:
+            return cached
+        key = session.get(SigningKey, kid)
+        if key is None:
+            raise NotFound(f"No signing key {kid!r}.")
+        private = decrypt_private_key(key.private_key_encrypted, self.settings.kek_bytes, kid)
+        signer = LocalSigner(private, issuer_base=issuer_base(self.settings))
+        with self._lock:
+            self._signers[kid] = signer
+        return signer
+
+    def resolver(self, session: Session) -> Any:
+        """A ``resolve_key`` for :func:`credentials.verify` over this issuer's keys."""
+        keys = {k.kid: k for k in list_keys(session)}
+        base = issuer_base(self.settings)
+
+        def resolve(kid_url: str) -> ResolvedKey | None:
+            prefix = base.rstrip("/") + (
+                "#" if base.startswith("did:") else "/.well-known/jwks.json#"
+            )
+            if not kid_url.startswith(prefix):
+                return None
+            key = keys.get(kid_url[len(prefix) :])
+            if key is None:
+                return None
+            return ResolvedKey(jwk=key.public_jwk, compromised_at=key.compromised_at)
+
+        return resolve
+
+
+def ensure_development_key(session: Session, settings: Settings) -> None:
+    """In development, the first start creates a signing key so issuance just works."""
+    if settings.env != "development":
+        return
+    if session.exec(select(SigningKey.kid).where(SigningKey.state == "active")).first() is None:
+        create_key(session, settings, actor="system:startup")

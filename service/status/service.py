@@ -1,0 +1,148 @@
+"""Status-list slots: random free indexes, bit flips in the caller's transaction, signed lists."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from credentials import StatusEntry, StatusList, build_status_list_credential
+from credentials import sign_status_list_credential as sign_list
+from service.db import utcnow
+from service.errors import NotFound
+from service.keys.service import KeyRing
+from service.settings import Settings
+from service.status import models
+from service.status.models import StatusSlot
+
+LIST_SIZE = 131_072
+# Lists are filled to half so a random free index is found in a try or two, and indexes stay
+# spread out (a verifier fetching the list learns nothing from which bits are near each other).
+FILL_LIMIT = LIST_SIZE // 2
+PURPOSES = ("revocation", "suspension")
+
+
+def list_url(settings: Settings, list_id: int) -> str:
+    return f"{settings.base_url}/v1/status-lists/{list_id}"
+
+
+def _open_list(session: Session, purpose: str) -> models.StatusList:
+    query = (
+        select(models.StatusList)
+        .where(models.StatusList.purpose == purpose, col(models.StatusList.used) < FILL_LIMIT)
+        .order_by(col(models.StatusList.id))
+        .limit(1)
+    )
+    found = session.exec(query).first()
+    if found is None:
+        found = models.StatusList(purpose=purpose, size=LIST_SIZE, used=0, created_at=utcnow())
+        session.add(found)
+        session.flush()
+    return found
+
+
+def allocate(session: Session, settings: Settings, credential_id: str) -> list[StatusEntry]:
+    """One random free slot per purpose for ``credential_id`` (flushes; retries collisions)."""
+    entries = []
+    for purpose in PURPOSES:
+        status_list = _open_list(session, purpose)
+        assert status_list.id is not None
+        for _attempt in range(64):
+            index = secrets.randbelow(status_list.size)
+            taken = session.exec(
+                select(StatusSlot.id).where(
+                    StatusSlot.list_id == status_list.id, StatusSlot.idx == index
+                )
+            ).first()
+            if taken is not None:
+                continue
+            try:
+                with session.begin_nested():
+                    session.add(
+                        StatusSlot(
+                            list_id=status_list.id,
+                            idx=index,
+                            credential_id=credential_id,
+                            purpose=purpose,
+                            is_set=False,
+                        )
+                    )
+            except IntegrityError:  # another transaction took it a moment ago
+                continue
+            break
+        else:  # pragma: no cover - 64 collisions in a half-full list is astronomically unlikely
+            raise RuntimeError("could not find a free status-list index")
+        session.execute(
+            update(models.StatusList)
+            .where(col(models.StatusList.id) == status_list.id)
+            .values(used=models.StatusList.used + 1)
+        )
+        entries.append(
+            StatusEntry(
+                status_list_credential=list_url(settings, status_list.id),
+                index=index,
+                purpose=purpose,  # type: ignore[arg-type]
+            )
+        )
+    return entries
+
+
+def set_bit(session: Session, credential_id: str, purpose: str, value: bool) -> None:
+    """Flip the credential's bit for ``purpose`` (same transaction as the status change)."""
+    slot = session.exec(
+        select(StatusSlot).where(
+            StatusSlot.credential_id == credential_id, StatusSlot.purpose == purpose
+        )
+    ).first()
+    if slot is None:
+        raise RuntimeError(f"credential {credential_id} has no {purpose} slot")
+    if slot.is_set == value:
+        return
+    slot.is_set = value
+    session.add(slot)
+    session.execute(
+        update(models.StatusList)
+        .where(col(models.StatusList.id) == slot.list_id)
+        .values(revision=models.StatusList.revision + 1)
+    )
+    session.flush()
+
+
+@dataclass
+class StatusListCache:
+    """Signed list JWTs by (list, revision, signing key): re-signed only when a bit changed."""
+
+    _entries: dict[int, tuple[int, str, str]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(
+        self, session: Session, settings: Settings, keyring: KeyRing, list_id: int
+    ) -> tuple[str, int]:
+        status_list = session.get(models.StatusList, list_id)
+        if status_list is None:
+            raise NotFound(f"No status list {list_id}.")
+        signer = keyring.active_signer(session)
+        cached = self._entries.get(list_id)
+        if cached and cached[0] == status_list.revision and cached[1] == signer.kid:
+            return cached[2], status_list.revision
+        bits = StatusList(status_list.size)
+        set_indexes = session.exec(
+            select(StatusSlot.idx).where(StatusSlot.list_id == list_id, col(StatusSlot.is_set))
+        )
+        for index in set_indexes:
+            bits.set(index, True)
+        doc = build_status_list_credential(
+            list_url=list_url(settings, list_id),
+            issuer_id=settings.effective_issuer_id,
+            purpose=status_list.purpose,  # type: ignore[arg-type]
+            status_list=bits,
+            valid_from=utcnow(),
+        )
+        token = sign_list(doc, signer)
+        with self._lock:
+            self._entries[list_id] = (status_list.revision, signer.kid, token)
+        return token, status_list.revision
