@@ -1,0 +1,257 @@
+"""Which levels a learner *holds* at a moment, and why the others are not held.
+
+Pure and allocation-light: this runs on every permission check. Re-exported by
+:mod:`service.permissions.engine`; import from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+NotHeldCode = Literal[
+    "expired", "revoked", "suspended", "not_yet_valid", "superseded", "prerequisite", "never_earned"
+]
+
+_EMPTY_NAMES: Mapping[str, str] = {}
+
+
+def day(moment: datetime) -> str:
+    """A moment as the date people read in reasons (``2026-03-05``)."""
+    return moment.date().isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCredential:
+    """A credential as the permission engine sees it: its status at any moment follows from
+    these times, so a past ``at`` is answered as things stood then.
+
+    ``suspensions`` are ``[start, end)`` intervals (``end`` ``None`` while still suspended);
+    ``superseded_at`` is when a renewal replaced it.
+    """
+
+    id: str
+    level_id: str
+    level_name: str
+    valid_from: datetime
+    valid_until: datetime | None = None
+    revoked_at: datetime | None = None
+    suspensions: tuple[tuple[datetime, datetime | None], ...] = ()
+    superseded_at: datetime | None = None
+
+    def standing(self, at: datetime) -> tuple[NotHeldCode | None, datetime | None]:
+        """``(None, None)`` when active at ``at``; otherwise why not and since when.
+
+        Precedence: not yet valid, revoked, superseded, suspended, expired.
+        """
+        if at < self.valid_from:
+            return "not_yet_valid", self.valid_from
+        if self.revoked_at is not None and self.revoked_at <= at:
+            return "revoked", self.revoked_at
+        if self.superseded_at is not None and self.superseded_at <= at:
+            return "superseded", self.superseded_at
+        for start, end in self.suspensions:
+            if start <= at and (end is None or at < end):
+                return "suspended", start
+        if self.valid_until is not None and self.valid_until <= at:
+            return "expired", self.valid_until
+        return None, None
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A level that counts at the moment asked.
+
+    ``credential_ids`` is the chain that makes it count: the level's credential, then its
+    prerequisites' (transitively, each once). ``lapses_at`` is the earliest ``valid_until``
+    along that chain (``None``: nothing in it expires), reached by level ``lapses_with``.
+    """
+
+    level_id: str
+    level_name: str
+    credential_id: str
+    valid_until: datetime | None
+    credential_ids: tuple[str, ...]
+    lapses_at: datetime | None
+    lapses_with: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotHeld:
+    """Why a level does not count: ``code`` with the moment ``since`` (expired on, revoked on,
+    suspended since, valid from, superseded on) and, for ``prerequisite``, the prerequisite's
+    own :class:`NotHeld` in ``cause``."""
+
+    level_id: str
+    level_name: str
+    code: NotHeldCode
+    since: datetime | None = None
+    credential_id: str | None = None
+    cause: NotHeld | None = None
+
+    @property
+    def phrase(self) -> str:
+        """The reason without the level's name: ``"was revoked on 2026-03-05"``."""
+        when = day(self.since) if self.since is not None else "an unknown date"
+        match self.code:
+            case "expired":
+                return f"expired on {when}"
+            case "revoked":
+                return f"was revoked on {when}"
+            case "suspended":
+                return f"has been suspended since {when}"
+            case "not_yet_valid":
+                return f"is not valid until {when}"
+            case "superseded":
+                return f"was superseded on {when}"
+            case "prerequisite" if self.cause is not None:
+                cause = self.cause
+                return (
+                    "is held but does not count: "
+                    f"its prerequisite {cause.level_name} {cause.phrase}"
+                )
+        return "has not been earned"
+
+    @property
+    def reason(self) -> str:
+        """A sentence: ``"Social Media Black Belt was revoked on 2026-03-05"``."""
+        return f"{self.level_name} {self.phrase}"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Holdings:
+    """The levels held at ``at`` and, for every other level with a credential (or needed as a
+    prerequisite of one), why not. :meth:`why_not` also answers for levels never earned."""
+
+    at: datetime
+    held: dict[str, Held]
+    not_held: dict[str, NotHeld]
+    level_names: Mapping[str, str]
+    prerequisites: Mapping[str, tuple[str, ...]]
+
+    def name(self, level_id: str) -> str:
+        """The level's display name (its id when unknown)."""
+        found = self.held.get(level_id) or self.not_held.get(level_id)
+        if found is not None:
+            return found.level_name
+        return self.level_names.get(level_id, level_id)
+
+    def why_not(self, level_id: str) -> NotHeld:
+        """Why ``level_id`` is not held (``never_earned`` when there is nothing to say)."""
+        found = self.not_held.get(level_id)
+        if found is not None:
+            return found
+        return NotHeld(level_id, self.level_names.get(level_id, level_id), "never_earned")
+
+
+def held_levels(
+    credentials: Iterable[HeldCredential],
+    prerequisites: Mapping[str, tuple[str, ...]],
+    at: datetime,
+    level_names: Mapping[str, str] = _EMPTY_NAMES,
+) -> Holdings:
+    """The levels the learner holds at ``at`` (DESIGN.md §1 "Permission decisions").
+
+    A level is held when one of its credentials is active at ``at`` — ``valid_from <= at <
+    valid_until``, not revoked at or before ``at``, not superseded at or before ``at``, not in a
+    suspension interval — *and* every prerequisite level (``prerequisites`` are the effective
+    ones, per level) is held at ``at``, transitively. Of several active credentials the one
+    lasting longest is used. For levels not held, the reason comes from the level's most recent
+    credential (superseded ones only if nothing else), or names the prerequisite that is not
+    held. Raises ``ValueError`` on a prerequisite cycle.
+    """
+    active: dict[str, HeldCredential] = {}
+    inactive: dict[str, tuple[HeldCredential, NotHeldCode, datetime | None]] = {}
+    for credential in credentials:
+        level_id = credential.level_id
+        code, since = credential.standing(at)
+        if code is None:
+            best = active.get(level_id)
+            if best is None or _lasts_longer(credential, best):
+                active[level_id] = credential
+        elif level_id not in active:
+            known = inactive.get(level_id)
+            if known is None or _more_telling(credential, code, known[0], known[1], at):
+                inactive[level_id] = (credential, code, since)
+
+    held: dict[str, Held] = {}
+    not_held: dict[str, NotHeld] = {}
+    for credential, code, since in inactive.values():
+        if credential.level_id not in active:
+            not_held[credential.level_id] = NotHeld(
+                credential.level_id, credential.level_name, code, since, credential.id
+            )
+    resolving: set[str] = set()
+
+    def resolve(level_id: str) -> Held | None:
+        found = held.get(level_id)
+        if found is not None or level_id in not_held:
+            return found
+        credential = active.get(level_id)
+        if credential is None:
+            name = level_names.get(level_id, level_id)
+            not_held[level_id] = NotHeld(level_id, name, "never_earned")
+            return None
+        if level_id in resolving:
+            raise ValueError(f"prerequisite cycle through {level_id}")
+        resolving.add(level_id)
+        chain = [credential.id]
+        lapses_at, lapses_with = credential.valid_until, level_id
+        for prerequisite in prerequisites.get(level_id, ()):
+            below = resolve(prerequisite)
+            if below is None:
+                resolving.discard(level_id)
+                not_held[level_id] = NotHeld(
+                    level_id,
+                    credential.level_name,
+                    "prerequisite",
+                    credential_id=credential.id,
+                    cause=not_held[prerequisite],
+                )
+                return None
+            chain.extend(i for i in below.credential_ids if i not in chain)
+            if below.lapses_at is not None and (lapses_at is None or below.lapses_at < lapses_at):
+                lapses_at, lapses_with = below.lapses_at, below.lapses_with
+        resolving.discard(level_id)
+        result = Held(
+            level_id,
+            credential.level_name,
+            credential.id,
+            credential.valid_until,
+            tuple(chain),
+            lapses_at,
+            lapses_with,
+        )
+        held[level_id] = result
+        return result
+
+    for level_id in active:
+        resolve(level_id)
+    return Holdings(at, held, not_held, level_names, prerequisites)
+
+
+def _lasts_longer(candidate: HeldCredential, best: HeldCredential) -> bool:
+    if best.valid_until is None:
+        return False
+    return candidate.valid_until is None or candidate.valid_until > best.valid_until
+
+
+def _more_telling(
+    candidate: HeldCredential,
+    code: NotHeldCode,
+    known: HeldCredential,
+    known_code: NotHeldCode,
+    at: datetime,
+) -> bool:
+    """Which inactive credential explains the level best: a superseded one only when nothing
+    else; then one that has begun, the most recent; else the next to begin."""
+    if (code == "superseded") != (known_code == "superseded"):
+        return known_code == "superseded"
+    started, known_started = candidate.valid_from <= at, known.valid_from <= at
+    if started != known_started:
+        return started
+    if started:
+        return candidate.valid_from > known.valid_from
+    return candidate.valid_from < known.valid_from
