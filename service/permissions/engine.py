@@ -14,8 +14,8 @@ first lapses, or what is missing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from service.catalog.expressions import AllOf, AnyOf, AttributeIn, Expr, LevelRef
 from service.issuance.engine import Missing
@@ -47,16 +47,14 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class MissingCourse:
+class MissingCourse(NamedTuple):
     """A course still needed, with the score it must reach."""
 
     course: str
     min_score: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MissingLevel:
+class MissingLevel(NamedTuple):
     """A level the decision needs and the learner does not hold: the courses still needed (from
     the earning engine, when the service supplies ``missing_for``), electives, and the
     prerequisite levels not held."""
@@ -72,8 +70,7 @@ class MissingLevel:
 MissingFor = Callable[[str], MissingLevel | None]
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The answer to a permission check.
 
     ``granted_by`` lists the credentials the decision rests on (each level's and its
@@ -224,7 +221,7 @@ def _missing(
         elif any(p not in entry.levels for p in not_held):
             # The earning view checks direct prerequisites only; add those lapsed further down.
             levels = tuple(dict.fromkeys((*entry.levels, *not_held)))
-            entry = replace(entry, levels=levels)
+            entry = entry._replace(levels=levels)
         found[level_id] = entry
         pending.extend(entry.levels)
     return list(found.values())
