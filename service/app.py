@@ -7,13 +7,19 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from service.audit.router import router as audit_router
 from service.auth.router import router as api_clients_router
 from service.catalog.router import router as catalog_router
+from service.completions.router import router as completions_router
 from service.db import make_engine
 from service.errors import Problem, install_error_handlers
+from service.issuance.context import Issuer
+from service.issuance.router import router as issuance_router
+from service.keys.service import ensure_development_key
 from service.learners.router import router as learners_router
+from service.migrations import current_revision, head_revision
 from service.observability import (
     BodyLimitMiddleware,
     Metrics,
@@ -38,6 +44,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owns_engine = engine is None
         app.state.engine = engine or make_engine(settings.database_url)
+        _prepare_keys(app.state.engine, settings)
         try:
             yield
         finally:
@@ -53,6 +60,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.readiness_checks = []
+    app.state.issuer = Issuer.build(settings)
     if engine is not None:
         app.state.engine = engine
     install_error_handlers(app)
@@ -62,12 +70,24 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         ops_router,
         catalog_router,
         learners_router,
+        completions_router,
+        issuance_router,
         api_clients_router,
         audit_router,
     ):
         app.include_router(router)
     _register_problem_schema(app)
     return app
+
+
+def _prepare_keys(engine: Engine, settings: Settings) -> None:
+    """Development: make sure a signing key exists (skipped while the schema is not migrated;
+    /readyz reports that)."""
+    if settings.env != "development" or current_revision(engine) != head_revision():
+        return
+    with Session(engine) as session:
+        ensure_development_key(session, settings)
+        session.commit()
 
 
 def _register_problem_schema(app: FastAPI) -> None:

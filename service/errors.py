@@ -217,8 +217,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries documenting problem+json bodies for these statuses."""
+def problem_responses(
+    *statuses: int, extra: dict[int | str, dict[str, Any]] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting problem+json bodies for these statuses
+    (plus ``extra`` entries, e.g. another media type for the 200)."""
     described = {
         400: "Malformed request",
         401: "Missing or invalid API key",
@@ -230,7 +233,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         422: "Invalid input",
         503: "Not ready",
     }
-    return {
+    return dict(extra or {}) | {
         status: {
             "model": Problem,
             "description": described.get(status, "Problem"),

@@ -52,6 +52,7 @@ def upgrade() -> None:
     sa.Column('external_id', sa.String(length=200), nullable=True),
     sa.Column('request_hash', sa.String(length=64), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('issued', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_completion_course_id_course')),
     sa.ForeignKeyConstraint(['learner_id'], ['learner.id'], name=op.f('fk_completion_learner_id_learner')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_completion')),

@@ -22,6 +22,14 @@ def format_at(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def lock_chain(session: Session) -> None:
+    """Take the chain's append lock now (PostgreSQL), for writers that must read-then-write
+    consistently (idempotency checks, upserts) before they append. Held until commit; SQLite
+    writers already hold the database write lock from BEGIN."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
+
+
 def record(
     session: Session,
     *,
@@ -36,9 +44,7 @@ def record(
     the write lock every write transaction takes at BEGIN. The primary key on ``seq`` and the
     unique ``hash`` make a fork impossible even if that serialisation were bypassed.
     """
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
+    lock_chain(session)
     head = session.exec(
         select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
     ).first()

@@ -37,6 +37,11 @@ class Completion(SQLModel, table=True):
     external_id: str | None = Field(default=None, max_length=200)
     request_hash: str = Field(max_length=64, description="SHA-256 of the canonical request")
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    issued: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False),
+        description="ids of the credentials this completion caused (the idempotent replay)",
+    )
 
 
 class Credential(SQLModel, table=True):

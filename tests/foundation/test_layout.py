@@ -38,6 +38,6 @@ def test_credentials_imports_no_web_database_or_service_code() -> None:
 def test_services_never_commit() -> None:
     offenders = []
     for path in (REPO / "service").rglob("service.py"):
-        if ".commit()" in path.read_text():
+        if "session.commit()" in path.read_text():
             offenders.append(str(path.relative_to(REPO)))
     assert offenders == [], "services flush; the request's session dependency commits"

@@ -1,0 +1,295 @@
+"""Credentials API, status lists, JWKS, keys and level re-evaluation."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlmodel import col, select
+
+from service.auth.dependencies import AdminDep, require
+from service.auth.service import Principal
+from service.completions.models import Completion, Credential
+from service.completions.schemas import (
+    CredentialDetail,
+    CredentialPublic,
+    EvaluationReport,
+    ManualAward,
+    StatusChange,
+)
+from service.core.ids import LEARNER_ID_PATTERN, LEVEL_ID_PATTERN
+from service.core.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+from service.db import SessionDep, utcnow
+from service.errors import BadRequest, NotFound, problem_responses
+from service.issuance import service
+from service.issuance.context import IssuerDep
+from service.keys import service as keys
+from service.learners import service as learners
+
+router = APIRouter(tags=["credentials"], responses=problem_responses(401, 403))
+ReadDep = Annotated[Principal, Depends(require("credentials:read"))]
+WriteDep = Annotated[Principal, Depends(require("credentials:write"))]
+VC_JWT = "application/vc+jwt"
+
+
+def _payload(jwt: str) -> dict[str, Any]:
+    import base64
+
+    segment = jwt.split(".")[1]
+    decoded: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    )
+    return decoded
+
+
+def credential_public(row: Credential, now: datetime | None = None) -> CredentialPublic:
+    now = now or utcnow()
+    return CredentialPublic(
+        id=row.id,
+        learner_id=row.learner_id,
+        level=row.level_id,
+        level_version=row.level_version,
+        status=row.status,
+        expired=row.valid_until is not None and row.valid_until <= now,
+        superseded_by=row.superseded_by,
+        issued_at=row.issued_at,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        status_changed_at=row.status_changed_at,
+        status_reason=row.status_reason,
+        renewal=row.renewal,
+        manual=row.manual,
+        evidence=row.evidence,
+    )
+
+
+def credential_detail(row: Credential) -> CredentialDetail:
+    claims = _payload(row.jwt)
+    for claim in ("iss", "jti", "sub", "nbf", "exp", "iat"):
+        claims.pop(claim, None)
+    return CredentialDetail(**credential_public(row).model_dump(), credential=claims, jwt=row.jwt)
+
+
+@router.get(
+    "/v1/credentials", operation_id="listCredentials", responses=problem_responses(400, 422)
+)
+def list_credentials(
+    session: SessionDep,
+    _: ReadDep,
+    learner_id: Annotated[str | None, Query(pattern=LEARNER_ID_PATTERN)] = None,
+    level: Annotated[str | None, Query(pattern=LEVEL_ID_PATTERN)] = None,
+    status_filter: Annotated[
+        Literal["active", "suspended", "revoked", "expired"] | None, Query(alias="status")
+    ] = None,
+    expiring_before: Annotated[
+        datetime | None, Query(description="valid_until before this")
+    ] = None,
+    cursor: CursorParam = None,
+    limit: LimitParam = 50,
+) -> Page[CredentialPublic]:
+    """Credentials, newest first, filtered by learner, level, status or expiry."""
+    now = utcnow()
+    query = select(Credential)
+    if learner_id:
+        query = query.where(Credential.learner_id == learner_id)
+    if level:
+        query = query.where(Credential.level_id == level)
+    if status_filter == "expired":
+        query = query.where(col(Credential.valid_until) <= now)
+    elif status_filter:
+        query = query.where(Credential.status == status_filter)
+    if expiring_before:
+        if expiring_before.tzinfo is None:
+            raise BadRequest("expiring_before needs a time zone")
+        query = query.where(col(Credential.valid_until) < expiring_before)
+    position = decode_cursor(cursor)
+    if position is not None:
+        if not (isinstance(position, list) and len(position) == 2):
+            raise BadRequest("The cursor is not one this API returned.")
+        issued_at, last_id = datetime.fromisoformat(position[0]), position[1]
+        query = query.where(
+            (col(Credential.issued_at) < issued_at)
+            | ((col(Credential.issued_at) == issued_at) & (col(Credential.id) < last_id))
+        )
+    rows = list(
+        session.exec(
+            query.order_by(col(Credential.issued_at).desc(), col(Credential.id).desc()).limit(limit)
+        )
+    )
+    next_cursor = (
+        encode_cursor([rows[-1].issued_at.isoformat(), rows[-1].id]) if len(rows) == limit else None
+    )
+    return Page[CredentialPublic](
+        items=[credential_public(r, now) for r in rows], next_cursor=next_cursor
+    )
+
+
+@router.get(
+    "/v1/credentials/{credential_id}",
+    operation_id="getCredential",
+    response_model=CredentialDetail,
+    responses=problem_responses(
+        404, 422, extra={200: {"content": {VC_JWT: {"schema": {"type": "string"}}}}}
+    ),
+)
+def get_credential(
+    credential_id: str, request: Request, session: SessionDep, _: ReadDep
+) -> CredentialDetail | Response:
+    """One credential: metadata, the decoded credential and the JWT (`Accept: application/vc+jwt`
+    returns just the JWT)."""
+    row = service.get_credential(session, credential_id)
+    if VC_JWT in request.headers.get("accept", ""):
+        return Response(row.jwt, media_type=VC_JWT)
+    return credential_detail(row)
+
+
+def _status_route(action: str) -> Any:
+    def change(
+        credential_id: str,
+        session: SessionDep,
+        principal: WriteDep,
+        body: StatusChange | None = None,
+    ) -> CredentialPublic:
+        row = service.change_status(
+            session,
+            credential_id,
+            action,
+            reason=body.reason if body else None,
+            actor=principal.actor,
+        )
+        return credential_public(row)
+
+    return change
+
+
+for _action, _doc in (
+    ("revoke", "Revoke a credential (permanent); its status-list bit is set at once."),
+    ("suspend", "Suspend a credential (reversible with reinstate)."),
+    ("reinstate", "Lift a suspension."),
+):
+    _handler = _status_route(_action)
+    _handler.__doc__ = _doc
+    router.add_api_route(
+        f"/v1/credentials/{{credential_id}}/{_action}",
+        _handler,
+        methods=["POST"],
+        operation_id=f"{_action}Credential",
+        response_model=CredentialPublic,
+        responses=problem_responses(404, 409, 422),
+    )
+
+
+@router.post(
+    "/v1/credentials",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="awardCredential",
+    responses=problem_responses(404, 409, 422),
+)
+def award_credential(
+    body: ManualAward, session: SessionDep, issuer: IssuerDep, principal: WriteDep
+) -> CredentialDetail:
+    """Award a level by hand (prerequisites required unless `override: true`, audit-logged)."""
+    learner = learners.get(session, body.learner_id)
+    row = service.award_manually(
+        session,
+        issuer,
+        learner,
+        body.level,
+        reason=body.reason,
+        override=body.override,
+        actor=principal.actor,
+    )
+    return credential_detail(row)
+
+
+@router.post(
+    "/v1/levels/{track_id}/{level_slug}/evaluate",
+    operation_id="evaluateLevel",
+    tags=["catalog"],
+    responses=problem_responses(404, 422),
+)
+def evaluate_level(
+    track_id: str,
+    level_slug: str,
+    session: SessionDep,
+    issuer: IssuerDep,
+    principal: Annotated[Principal, Depends(require("catalog:write"))],
+) -> EvaluationReport:
+    """Issue this level (and what it cascades to) to every learner who now qualifies."""
+    level_id = f"{track_id}/{level_slug}"
+    compiled = issuer.catalog.get(session)
+    if level_id not in compiled.rules:
+        raise NotFound(f"No active level {level_id!r}.")
+    rule = compiled.rules[level_id]
+    courses = [c.course for c in rule.courses] + list(rule.electives_from)
+    if rule.renewal:
+        courses += list(rule.renewal.courses)
+    learner_ids = (
+        session.exec(
+            select(Completion.learner_id).where(col(Completion.course_id).in_(courses)).distinct()
+        ).all()
+        if courses
+        else session.exec(
+            select(Credential.learner_id)
+            .where(col(Credential.level_id).in_(rule.prerequisites))
+            .distinct()
+        ).all()
+    )
+    issued = 0
+    for learner_id in sorted(set(learner_ids)):
+        learner = learners.get(session, learner_id)
+        issued += len(service.evaluate_learner(session, issuer, learner, actor=principal.actor))
+    return EvaluationReport(
+        level=level_id, learners_evaluated=len(set(learner_ids)), credentials_issued=issued
+    )
+
+
+# ---------------------------------------------------------------- public: status lists, keys
+
+
+@router.get(
+    "/v1/status-lists/{list_id}",
+    operation_id="getStatusList",
+    tags=["verification"],
+    responses=problem_responses(
+        404,
+        422,
+        extra={
+            200: {"content": {VC_JWT: {"schema": {"type": "string"}}}},
+            304: {"description": "Not modified"},
+        },
+    ),
+)
+def get_status_list(
+    list_id: int, request: Request, session: SessionDep, issuer: IssuerDep
+) -> Response:
+    """The signed BitstringStatusListCredential (public; short cache, ETag)."""
+    token, revision = issuer.status_lists.get(session, issuer.settings, issuer.keyring, list_id)
+    etag = f'"{list_id}-{revision}"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=30"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(token, media_type=VC_JWT, headers=headers)
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    operation_id="getJwks",
+    tags=["verification"],
+    responses={200: {"content": {"application/jwk-set+json": {"schema": {"type": "object"}}}}},
+)
+def get_jwks(session: SessionDep) -> Response:
+    """The issuer's public keys, active and retired."""
+    body = json.dumps(keys.jwks(session))
+    return Response(
+        body, media_type="application/jwk-set+json", headers={"Cache-Control": "public, max-age=60"}
+    )
+
+
+@router.post("/v1/keys/rotate", operation_id="rotateKey", tags=["keys"])
+def rotate_key(session: SessionDep, issuer: IssuerDep, principal: AdminDep) -> dict[str, Any]:
+    """Make a new active signing key; the old one is retired but stays published."""
+    key = keys.create_key(session, issuer.settings, actor=principal.actor)
+    return {"kid": key.kid, "alg": key.alg, "state": key.state, "created_at": key.created_at}

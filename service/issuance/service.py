@@ -1,0 +1,296 @@
+"""Issuing credentials: evaluate a learner, sign what they earned, store it exactly as signed,
+all inside the caller's transaction (flush only). Status changes flip status-list bits in the
+same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from credentials import (
+    Achievement,
+    Evidence,
+    IssuerProfile,
+    build_credential,
+    new_urn_uuid,
+    sign_credential,
+)
+from service.audit.service import record
+from service.completions.models import Completion, Credential, CredentialStatusEvent
+from service.db import utcnow
+from service.errors import Conflict, InvalidInput, NotFound
+from service.issuance.compiled import CompiledCatalog
+from service.issuance.context import Issuer
+from service.issuance.engine import evaluate_to_fixpoint
+from service.issuance.engine_facts import Award, CompletionFact, CredentialFact
+from service.learners.models import Learner
+from service.learners.service import subject_id
+from service.status import service as status_lists
+
+
+def completion_facts(session: Session, learner_id: str) -> list[CompletionFact]:
+    table = Completion.__table__  # type: ignore[attr-defined]
+    query = sa_select(
+        table.c.id, table.c.course_id, table.c.completed_at, table.c.score, table.c.passed
+    ).where(table.c.learner_id == learner_id)
+    return [CompletionFact(*row) for row in session.execute(query)]
+
+
+def credential_rows(session: Session, learner_id: str) -> list[Credential]:
+    query = (
+        select(Credential)
+        .where(Credential.learner_id == learner_id)
+        .order_by(col(Credential.valid_from))
+    )
+    return list(session.exec(query))
+
+
+def credential_fact(row: Credential) -> CredentialFact:
+    return CredentialFact(
+        id=row.id,
+        level_id=row.level_id,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        status=row.status,  # type: ignore[arg-type]
+        status_changed_at=row.status_changed_at,
+        superseded_by=row.superseded_by,
+    )
+
+
+def evaluate_learner(
+    session: Session, issuer: Issuer, learner: Learner, *, actor: str, at: datetime | None = None
+) -> list[Credential]:
+    """Issue every credential the learner has earned by ``at`` (cascading to a fixpoint)."""
+    at = at or utcnow()
+    compiled = issuer.catalog.get(session)
+    completions = completion_facts(session, learner.id)
+    rows = credential_rows(session, learner.id)
+    awards = evaluate_to_fixpoint(
+        compiled.rules, completions, [credential_fact(r) for r in rows], at
+    )
+    if not awards:
+        return []
+    by_id = {r.id: r for r in rows}
+    issued_ids: dict[str, str] = {}  # engine's pending ids -> real ids
+    issued: list[Credential] = []
+    for n, award in enumerate(awards):
+        supersedes = award.supersedes
+        if supersedes is not None:
+            supersedes = issued_ids.get(supersedes, supersedes)
+        credential = issue(
+            session,
+            issuer,
+            compiled,
+            learner,
+            award,
+            previous=by_id.get(supersedes) if supersedes else None,
+            actor=actor,
+        )
+        issued_ids[f"pending:{n}"] = credential.id
+        by_id[credential.id] = credential
+        issued.append(credential)
+    return issued
+
+
+def issue(
+    session: Session,
+    issuer: Issuer,
+    compiled: CompiledCatalog,
+    learner: Learner,
+    award: Award,
+    *,
+    previous: Credential | None,
+    actor: str,
+    manual_reason: str | None = None,
+) -> Credential:
+    """Build, lint, sign and store one credential with its status slots and audit event."""
+    settings = issuer.settings
+    level = compiled.levels[award.level_id]
+    now = utcnow()
+    credential = Credential(
+        id=new_urn_uuid(),
+        learner_id=learner.id,
+        level_id=level.id,
+        level_version=award.version,
+        issued_at=now,
+        valid_from=award.earned_at,
+        valid_until=award.valid_until,
+        status="active",
+        status_changed_at=now,
+        renewal=award.renewal,
+        manual=manual_reason is not None,
+        evidence=list(award.evidence),
+        kid="",
+        jwt="",
+    )
+    session.add(credential)
+    session.flush()
+    entries = status_lists.allocate(session, settings, credential.id)
+    evidence = _evidence(session, compiled, award.evidence)
+    doc = build_credential(
+        issuer=IssuerProfile(
+            id=settings.effective_issuer_id, name=settings.issuer_name, url=settings.base_url
+        ),
+        achievement=Achievement(
+            id=f"{settings.base_url}/v1/tracks/{level.track}/levels/{level.slug}",
+            name=level.name,
+            description=level.description,
+            criteria_narrative=level.criteria,
+            version=str(award.version),
+            tags=(level.track,),
+        ),
+        subject_id=subject_id(learner),
+        evidence=evidence,
+        valid_from=award.earned_at,
+        valid_until=award.valid_until,
+        awarded_date=award.earned_at,
+        status=entries,
+        credential_id=credential.id,
+        name=level.name,
+    )
+    signer = issuer.keyring.active_signer(session)
+    credential.jwt = sign_credential(doc, signer, now=now)
+    credential.kid = signer.public_jwk["kid"]
+    session.add(credential)
+    session.add(
+        CredentialStatusEvent(
+            credential_id=credential.id, status="active", at=now, reason=manual_reason, actor=actor
+        )
+    )
+    if previous is not None:
+        previous.superseded_by = credential.id
+        previous.superseded_at = now
+        session.add(previous)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="credential.renewed" if award.renewal else "credential.issued",
+        subject=f"credential:{credential.id}",
+        data={
+            "learner": learner.id,
+            "level": level.id,
+            "version": award.version,
+            "valid_from": award.earned_at.isoformat(),
+            "valid_until": award.valid_until.isoformat() if award.valid_until else None,
+            "evidence": list(award.evidence),
+            "supersedes": previous.id if previous else None,
+            **({"manual": manual_reason} if manual_reason is not None else {}),
+        },
+    )
+    return credential
+
+
+def _evidence(session: Session, compiled: CompiledCatalog, ids: Sequence[str]) -> list[Evidence]:
+    if not ids:
+        return []
+    rows = session.exec(select(Completion).where(col(Completion.id).in_(list(ids))))
+    return [
+        Evidence(
+            id=f"urn:uuid:{row.id}",
+            name=compiled.courses.get(row.course_id, row.course_id),
+            genre="Course completion",
+            description=f"Completed {row.completed_at.date().isoformat()}"
+            + (f" with score {row.score:g}" if row.score is not None else ""),
+        )
+        for row in rows
+    ]
+
+
+def get_credential(session: Session, credential_id: str) -> Credential:
+    credential = session.get(Credential, credential_id)
+    if credential is None:
+        raise NotFound(f"No credential {credential_id!r}.")
+    return credential
+
+
+_TRANSITIONS = {
+    "revoke": ({"active", "suspended"}, "revoked"),
+    "suspend": ({"active"}, "suspended"),
+    "reinstate": ({"suspended"}, "active"),
+}
+
+
+def change_status(
+    session: Session, credential_id: str, action: str, *, reason: str | None, actor: str
+) -> Credential:
+    """Revoke (permanent), suspend, or reinstate a suspended credential."""
+    credential = get_credential(session, credential_id)
+    allowed_from, new_status = _TRANSITIONS[action]
+    if credential.status not in allowed_from:
+        raise Conflict(
+            f"Cannot {action} a credential that is {credential.status}.",
+            current_status=credential.status,
+        )
+    now = utcnow()
+    credential.status = new_status
+    credential.status_changed_at = now
+    credential.status_reason = reason
+    session.add(credential)
+    session.add(
+        CredentialStatusEvent(
+            credential_id=credential.id, status=new_status, at=now, reason=reason, actor=actor
+        )
+    )
+    if action == "revoke":
+        status_lists.set_bit(session, credential.id, "revocation", True)
+    else:
+        status_lists.set_bit(session, credential.id, "suspension", action == "suspend")
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action={"revoke": "credential.revoked", "suspend": "credential.suspended"}.get(
+            action, "credential.reinstated"
+        ),
+        subject=f"credential:{credential.id}",
+        data={"learner": credential.learner_id, "level": credential.level_id, "reason": reason},
+    )
+    return credential
+
+
+def award_manually(
+    session: Session,
+    issuer: Issuer,
+    learner: Learner,
+    level_id: str,
+    *,
+    reason: str,
+    override: bool,
+    actor: str,
+) -> Credential:
+    """Award a level by hand; prerequisites must be held unless ``override`` (audit-logged)."""
+    compiled = issuer.catalog.get(session)
+    rule = compiled.rules.get(level_id)
+    if rule is None:
+        raise InvalidInput(f"Unknown or archived level {level_id!r}.", level=level_id)
+    now = utcnow()
+    rows = credential_rows(session, learner.id)
+    current = [r for r in rows if r.level_id == level_id and _is_current(r, now)]
+    if current:
+        raise Conflict(f"{learner.id} already holds {level_id} ({current[0].id}).")
+    held = {r.level_id for r in rows if _is_current(r, now)}
+    missing = [p for p in rule.prerequisites if p not in held]
+    if missing and not override:
+        raise Conflict(
+            f"Prerequisites not held: {', '.join(missing)}. Send override: true to award anyway.",
+            missing_levels=missing,
+        )
+    valid_until = rule.valid_for.add_to(now) if rule.valid_for else None
+    award = Award(level_id, rule.version, now, valid_until, evidence=())
+    note = reason + (" (prerequisites overridden: " + ", ".join(missing) + ")" if missing else "")
+    return issue(
+        session, issuer, compiled, learner, award, previous=None, actor=actor, manual_reason=note
+    )
+
+
+def _is_current(row: Credential, at: datetime) -> bool:
+    return (
+        row.status == "active"
+        and row.superseded_by is None
+        and row.valid_from <= at
+        and (row.valid_until is None or at < row.valid_until)
+    )
