@@ -9,6 +9,7 @@ from service.completions.models import Completion, Credential, CredentialStatusE
 from service.keys.models import SigningKey
 from service.learners.models import Learner, LearnerAttributeChange
 from service.status.models import StatusList, StatusSlot
+from service.xapi.models import XapiStatement
 
 metadata = SQLModel.metadata
 
@@ -30,5 +31,6 @@ __all__ = [
     "StatusList",
     "StatusSlot",
     "Track",
+    "XapiStatement",
     "metadata",
 ]

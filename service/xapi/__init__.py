@@ -1,0 +1,1 @@
+"""xAPI statement ingestion: an LRS-shaped door onto the completions path."""
