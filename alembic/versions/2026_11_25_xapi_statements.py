@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('source', sa.String(length=64), nullable=False),
     sa.Column('verb_id', sa.String(length=500), nullable=False),
-    sa.Column('activity_id', sa.String(length=500), nullable=False),
+    sa.Column('activity_id', sa.String(length=2048), nullable=False),
     sa.Column('outcome', sa.String(length=32), nullable=False),
     sa.Column('reason', sa.String(length=200), nullable=True),
     sa.Column('completion_id', sa.String(length=36), nullable=True),

@@ -17,7 +17,7 @@ class XapiStatement(SQLModel, table=True):
     content_hash: str = Field(max_length=64, description="SHA-256 of the canonical statement")
     source: str = Field(max_length=64, index=True, description="the API client prefix")
     verb_id: str = Field(max_length=500)
-    activity_id: str = Field(max_length=500)
+    activity_id: str = Field(max_length=2048)
     outcome: str = Field(max_length=32, description="completion | ignored")
     reason: str | None = Field(default=None, max_length=200, description="why it was ignored")
     completion_id: str | None = Field(
