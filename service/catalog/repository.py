@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from service.catalog.diff import CatalogDiff, ObjectChange
@@ -115,13 +117,13 @@ def to_document(rows: CatalogRows) -> CatalogDocument:
 
 
 def lock_catalog(session: Session) -> CatalogState:
-    """Serialise catalog writers (row lock on PostgreSQL; SQLite writers already queue)."""
-    state = session.exec(select(CatalogState).where(CatalogState.id == 1).with_for_update()).first()
-    if state is None:
-        state = CatalogState(id=1, revision=0)
-        session.add(state)
-        session.flush()
-    return state
+    """Serialise catalog writers (row lock on PostgreSQL; SQLite writers already queue).
+
+    The state row is made on first use with ``ON CONFLICT DO NOTHING``: two first writers
+    racing must both end up waiting on the one row, not one of them on a duplicate key."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(CatalogState).values(id=1, revision=0).on_conflict_do_nothing())
+    return session.exec(select(CatalogState).where(CatalogState.id == 1).with_for_update()).one()
 
 
 def catalog_revision(session: Session) -> int:
