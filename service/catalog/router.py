@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import BaseModel
 
 from service.catalog import crud, repository
 from service.catalog import service as catalog
@@ -38,18 +37,14 @@ from service.catalog.schemas import (
     RolePublic,
     TrackCreate,
     TrackPublic,
+    TrackUpdate,
 )
 from service.core.pagination import CursorParam, LimitParam, Page
 from service.db import SessionDep
-from service.errors import BadRequest, problem_responses
+from service.errors import BadRequest, ServiceError, problem_responses
 
 router = APIRouter(tags=["catalog"], responses=problem_responses(401, 403))
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-
-
-class TrackUpdate(BaseModel):
-    name: str
-    description: str | None = None
 
 
 # ---------------------------------------------------------------- whole document
@@ -108,17 +103,19 @@ async def _read_document(request: Request) -> Any:
         except (yaml.YAMLError, ValueError) as exc:
             raise BadRequest(f"The body is not valid YAML: {exc}") from exc
     if media != "application/json":
-        raise _unsupported(media)
+        raise UnsupportedMediaType(
+            f"Send the catalog as application/json or application/yaml, not {media}."
+        )
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"The body is not valid JSON: {exc}") from exc
 
 
-def _unsupported(media: str) -> BadRequest:
-    error = BadRequest(f"Send the catalog as application/json or application/yaml, not {media}.")
-    error.status = 415  # type: ignore[misc]
-    return error
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    type = "unsupported-media-type"
+    title = "Unsupported media type"
 
 
 # ---------------------------------------------------------------- public shapes

@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from service.catalog.document import CourseDef, LevelDef, ProgramDef, RoleDef, TrackDef
+from service.catalog.document import (
+    CourseDef,
+    Description,
+    LevelDef,
+    Name,
+    ProgramDef,
+    RoleDef,
+    TrackDef,
+)
 
 
 class _Meta(BaseModel):
@@ -30,6 +38,15 @@ class TrackPublic(_Meta):
 
 class TrackCreate(TrackDef):
     """A track, optionally with its levels."""
+
+
+class TrackUpdate(BaseModel):
+    """A track's own fields; its levels are changed through their own endpoints."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    description: Description | None = None
 
 
 class ProgramPublic(ProgramDef, _Meta):
