@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from service.cli import api_keys
+from service.cli import api_keys, keys
 from service.cli.context import load_settings
 from service.migrations import downgrade, upgrade
 
@@ -20,6 +20,18 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(api_keys.app, name="api-keys")
+app.add_typer(keys.app, name="keys")
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def verify(ctx: typer.Context) -> None:
+    """Verify a credential offline: FILE|- [--jwks FILE|URL] [--status-list FILE|URL] [--json]."""
+    from credentials.cli import verify_main
+
+    raise typer.Exit(verify_main(ctx.args))
 
 
 @app.command()
