@@ -119,3 +119,38 @@ class EvaluationReport(BaseModel):
     level: str
     learners_evaluated: int
     credentials_issued: int
+
+
+class CourseNeeded(BaseModel):
+    course: str
+    min_score: float | None = None
+
+
+class MissingPublic(BaseModel):
+    courses: list[CourseNeeded] = Field(
+        description="Required courses still without a counting completion"
+    )
+    electives_needed: int = Field(description="How many more electives must be completed")
+    electives_from: list[str] = Field(description="Electives that would count")
+    levels: list[str] = Field(description="Prerequisite levels not held")
+    reasons: list[str] = Field(description="Cut-offs and scores, in plain words")
+    renewal: bool = Field(description="True when this is the (shorter) renewal path")
+
+
+class LevelProgressPublic(BaseModel):
+    level: str
+    name: str
+    status: Literal["held", "earnable", "suspended", "missing"]
+    credential_id: str | None = None
+    valid_until: datetime | None = Field(default=None, description="Held until")
+    renewable_from: datetime | None = Field(default=None, description="Renewal window opens")
+    missing: MissingPublic | None = None
+
+
+class LearnerProgress(BaseModel):
+    learner_id: str
+    at: datetime
+    credentials: list[CredentialPublic] = Field(
+        description="Current credentials (not revoked, not superseded), expired ones flagged"
+    )
+    levels: list[LevelProgressPublic] = Field(description="Every active level, prerequisites first")

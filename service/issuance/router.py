@@ -6,17 +6,21 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from sqlmodel import col, select
 
 from service.auth.dependencies import AdminDep, require
 from service.auth.service import Principal
 from service.completions.models import Completion, Credential
 from service.completions.schemas import (
+    CourseNeeded,
     CredentialDetail,
     CredentialPublic,
     EvaluationReport,
+    LearnerProgress,
+    LevelProgressPublic,
     ManualAward,
+    MissingPublic,
     StatusChange,
 )
 from service.core.ids import LEARNER_ID_PATTERN, LEVEL_ID_PATTERN
@@ -25,6 +29,7 @@ from service.db import SessionDep, utcnow
 from service.errors import BadRequest, NotFound, problem_responses
 from service.issuance import service
 from service.issuance.context import IssuerDep
+from service.issuance.engine_facts import LevelProgress, Missing
 from service.keys import service as keys
 from service.learners import service as learners
 
@@ -243,6 +248,60 @@ def evaluate_level(
         issued += len(service.evaluate_learner(session, issuer, learner, actor=principal.actor))
     return EvaluationReport(
         level=level_id, learners_evaluated=len(set(learner_ids)), credentials_issued=issued
+    )
+
+
+def _missing_public(missing: Missing | None) -> MissingPublic | None:
+    if missing is None:
+        return None
+    return MissingPublic(
+        courses=[CourseNeeded(course=c.course, min_score=c.min_score) for c in missing.courses],
+        electives_needed=missing.electives_needed,
+        electives_from=list(missing.electives_from),
+        levels=list(missing.levels),
+        reasons=list(missing.reasons),
+        renewal=missing.renewal,
+    )
+
+
+def _progress_public(line: LevelProgress) -> LevelProgressPublic:
+    return LevelProgressPublic(
+        level=line.level_id,
+        name=line.name,
+        status=line.status,
+        credential_id=line.credential_id,
+        valid_until=line.valid_until,
+        renewable_from=line.renewable_from,
+        missing=_missing_public(line.missing),
+    )
+
+
+@router.get(
+    "/v1/learners/{learner_id}/progress",
+    operation_id="getLearnerProgress",
+    tags=["learners"],
+    responses=problem_responses(400, 404, 422),
+)
+def get_learner_progress(
+    learner_id: Annotated[str, Path(pattern=LEARNER_ID_PATTERN)],
+    session: SessionDep,
+    issuer: IssuerDep,
+    _: Annotated[Principal, Depends(require("learners:read"))],
+    at: Annotated[
+        datetime | None, Query(description="Progress as of this time (default now)")
+    ] = None,
+) -> LearnerProgress:
+    """Credentials held and, per level, held until when / earnable / what is still missing."""
+    if at is not None and at.tzinfo is None:
+        raise BadRequest("at needs a time zone, e.g. 2026-03-01T00:00:00Z")
+    moment = at or utcnow()
+    learner = learners.get(session, learner_id)
+    current, lines = service.learner_progress(session, issuer, learner, moment)
+    return LearnerProgress(
+        learner_id=learner.id,
+        at=moment,
+        credentials=[credential_public(r, moment) for r in current],
+        levels=[_progress_public(line) for line in lines.values()],
     )
 
 

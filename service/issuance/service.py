@@ -24,8 +24,8 @@ from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound
 from service.issuance.compiled import CompiledCatalog
 from service.issuance.context import Issuer
-from service.issuance.engine import evaluate_to_fixpoint
-from service.issuance.engine_facts import Award, CompletionFact, CredentialFact
+from service.issuance.engine import evaluate_to_fixpoint, progress
+from service.issuance.engine_facts import Award, CompletionFact, CredentialFact, LevelProgress
 from service.learners.models import Learner
 from service.learners.service import subject_id
 from service.status import service as status_lists
@@ -93,6 +93,22 @@ def evaluate_learner(
         by_id[credential.id] = credential
         issued.append(credential)
     return issued
+
+
+def learner_progress(
+    session: Session, issuer: Issuer, learner: Learner, at: datetime
+) -> tuple[list[Credential], dict[str, LevelProgress]]:
+    """The learner's current credentials and, per active level, held / earnable / missing."""
+    compiled = issuer.catalog.get(session)
+    rows = credential_rows(session, learner.id)
+    lines = progress(
+        compiled.rules,
+        completion_facts(session, learner.id),
+        [credential_fact(r) for r in rows],
+        at,
+    )
+    current = [r for r in rows if r.status != "revoked" and r.superseded_by is None]
+    return current, lines
 
 
 def issue(
