@@ -27,7 +27,12 @@ from service.observability import (
     configure_logging,
 )
 from service.ops.router import router as ops_router
+from service.reports.dashboard import router as dashboard_router
+from service.reports.router import router as reports_router
+from service.permissions.router import router as permissions_router
 from service.settings import Settings
+from service.xapi.middleware import XapiVersionMiddleware
+from service.xapi.router import router as xapi_router
 
 DESCRIPTION = """Credence is the system of record for who may act for the brand in public:
 program definitions, course completions, signed Open Badges 3.0 credentials, permission
@@ -66,6 +71,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.add_middleware(XapiVersionMiddleware)
     for router in (
         ops_router,
         catalog_router,
@@ -74,6 +80,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         issuance_router,
         api_clients_router,
         audit_router,
+        permissions_router,
+        xapi_router,
     ):
         app.include_router(router)
     _register_problem_schema(app)

@@ -40,6 +40,19 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        self.permission_decisions = Counter(
+            "credence_permission_decisions_total",
+            "Permission decisions by program kind and outcome (allow or deny)",
+            ["program", "decision"],
+            registry=self.registry,
+        )
+        self.xapi_statements = Counter(
+            "credence_xapi_statements",
+            "xAPI statements by outcome (completion, replayed, ignored_verb, ignored_object, "
+            "unmapped_activity, unmapped_actor, voided, rejected, conflict)",
+            ["outcome"],
+            registry=self.registry,
+        )
 
 
 class RequestContextMiddleware:

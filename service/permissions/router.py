@@ -1,0 +1,296 @@
+"""Permission checks: REST (single and batch) and OpenID AuthZEN 1.0 evaluation endpoints.
+
+Every handler here is ``async def`` and reads the database on the event loop through
+:class:`~service.permissions.service.Permissions` (one statement, dedicated connection), so the
+thread pool is never involved; see ``service/permissions/repository.py`` for why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Annotated, Any, NamedTuple
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import AwareDatetime
+
+from service.auth.dependencies import bearer
+from service.auth.keys import parse_prefix
+from service.core.ids import LEARNER_ID_PATTERN, SLUG_PATTERN
+from service.db import utcnow
+from service.errors import BadRequest, Unauthorized, problem_responses
+from service.permissions.schemas import (
+    Action,
+    AuthZenConfiguration,
+    BatchCheckRequest,
+    BatchCheckResponse,
+    EvaluationRequest,
+    EvaluationResponse,
+    EvaluationsRequest,
+    EvaluationsResponse,
+    MissingCourse,
+    MissingLevel,
+    PermissionDecision,
+    Resource,
+    Subject,
+)
+from service.permissions.service import Answer, Check, Permissions
+
+router = APIRouter(tags=["permissions"], responses=problem_responses(401, 403))
+
+
+class PresentedKey(NamedTuple):
+    key: str
+    prefix: str
+
+
+async def presented_key(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> PresentedKey:
+    """A well-formed bearer key (checked against the database with the check's own read)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
+    prefix = parse_prefix(credentials.credentials)
+    if prefix is None:
+        raise Unauthorized("The API key is not valid (unknown, malformed or revoked).")
+    return PresentedKey(credentials.credentials, prefix)
+
+
+KeyDep = Annotated[PresentedKey, Depends(presented_key)]
+
+
+def _run(request: Request, key: PresentedKey, checks: list[Check], **options: Any) -> list[Answer]:
+    permissions = Permissions.of(request.app)
+    principal, answers = permissions.run(key.key, key.prefix, checks, **options)
+    request.state.principal = principal
+    return answers
+
+
+def decision_public(answer: Answer) -> PermissionDecision:
+    check, decision = answer
+    return PermissionDecision(
+        allowed=decision.allowed,
+        learner_id=check.learner_id,
+        program=check.program,
+        at=check.at,
+        reasons=decision.reasons,
+        granted_by=decision.granted_by,
+        valid_until=decision.valid_until,
+        missing=[
+            MissingLevel(
+                level=m.level,
+                name=m.name,
+                courses=[MissingCourse(course=c.course, min_score=c.min_score) for c in m.courses],
+                electives_needed=m.electives_needed,
+                electives_from=list(m.electives_from),
+                levels=list(m.levels),
+            )
+            for m in decision.missing
+        ],
+    )
+
+
+@router.get(
+    "/v1/permissions/check",
+    operation_id="checkPermission",
+    responses=problem_responses(404, 422),
+)
+async def check_permission(
+    request: Request,
+    key: KeyDep,
+    learner_id: Annotated[str, Query(pattern=LEARNER_ID_PATTERN, description="Learner id")],
+    program: Annotated[str, Query(pattern=SLUG_PATTERN, description="Program kind id")],
+    at: Annotated[
+        AwareDatetime | None, Query(description="RFC 3339 time to answer for (default now)")
+    ] = None,
+) -> PermissionDecision:
+    """May this learner run this program kind now (or at `at`)? A deny is a 200 with reasons and
+    what is missing; an unknown learner is a deny; an unknown program kind is a 404."""
+    answers = _run(request, key, [Check(learner_id, program, at or utcnow())])
+    Permissions.of(request.app).count(answers)
+    return decision_public(answers[0])
+
+
+@router.post(
+    "/v1/permissions/check",
+    operation_id="checkPermissions",
+    responses=problem_responses(400, 404, 422),
+)
+async def check_permissions(
+    request: Request, key: KeyDep, body: BatchCheckRequest
+) -> BatchCheckResponse:
+    """Up to 1,000 checks in one call; results in request order (a 404 names unknown programs)."""
+    now = utcnow()
+    checks = [Check(c.learner_id, c.program, c.at or now) for c in body.checks]
+    answers = _run(request, key, checks)
+    Permissions.of(request.app).count(answers)
+    return BatchCheckResponse(results=[decision_public(a) for a in answers])
+
+
+# ----------------------------------------------------------------------------- AuthZEN 1.0
+
+
+class AuthZenRoute(APIRoute):
+    """AuthZEN answers a malformed request (missing or mistyped field) with 400, not 422."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                errors = [
+                    {
+                        "location": ".".join(str(part) for part in err.get("loc", ())),
+                        "message": str(err.get("msg", "")),
+                        "type": err.get("type", ""),
+                    }
+                    for err in exc.errors()
+                ]
+                detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
+                raise BadRequest(detail or "Malformed request", errors=errors) from None
+
+        return route
+
+
+authzen = APIRouter(
+    tags=["authzen"], route_class=AuthZenRoute, responses=problem_responses(400, 401, 403)
+)
+
+SUBJECT_TYPE, RESOURCE_TYPE, ACTION = "user", "program", "run"
+
+
+class _Item(NamedTuple):
+    check: Check | None  # None: answered without looking (wrong type or action)
+    refusal: str | None
+
+
+def _item(
+    subject: Subject | None,
+    action: Action | None,
+    resource: Resource | None,
+    context: dict[str, Any] | None,
+    where: str,
+    now: datetime,
+) -> _Item:
+    missing = [
+        name
+        for name, value in (("subject", subject), ("action", action), ("resource", resource))
+        if value is None
+    ]
+    if missing:
+        raise BadRequest(f"{where}: missing {', '.join(missing)} (and no default given)")
+    assert subject is not None and action is not None and resource is not None
+    at = _context_time(context, where) or now
+    if subject.type != SUBJECT_TYPE:
+        return _Item(None, f"Credence decides for subjects of type '{SUBJECT_TYPE}' only")
+    if resource.type != RESOURCE_TYPE:
+        return _Item(None, f"Credence decides for resources of type '{RESOURCE_TYPE}' only")
+    if action.name != ACTION:
+        return _Item(None, f"Credence decides the action '{ACTION}' on program kinds only")
+    return _Item(Check(subject.id, resource.id, at), None)
+
+
+def _context_time(context: dict[str, Any] | None, where: str) -> datetime | None:
+    if not context or context.get("time") is None:
+        return None
+    value = context["time"]
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadRequest(f"{where}.context.time must be an RFC 3339 time with a time zone")
+    return moment
+
+
+def _evaluate(
+    request: Request, key: PresentedKey, items: list[_Item], semantic: str = "execute_all"
+) -> list[EvaluationResponse]:
+    """Decide every item, stop where ``semantic`` says, count what is answered."""
+    checks = [item.check for item in items if item.check is not None]
+    decided = iter(_run(request, key, checks, unknown_program_denies=True))
+    responses: list[EvaluationResponse] = []
+    answered: list[Answer] = []
+    for item in items:
+        if item.check is None:
+            reasons = [item.refusal or "Not decidable"]
+            context = {"reasons": reasons, "reason_admin": {"en": reasons[0]}}
+            response = EvaluationResponse(decision=False, context=context)
+        else:
+            answer = next(decided)
+            answered.append(answer)
+            response = _authzen_decision(answer)
+        responses.append(response)
+        if semantic == "deny_on_first_deny" and not response.decision:
+            break
+        if semantic == "permit_on_first_permit" and response.decision:
+            break
+    Permissions.of(request.app).count(answered)
+    return responses
+
+
+def _authzen_decision(answer: Answer) -> EvaluationResponse:
+    public = decision_public(answer)
+    context = public.model_dump(mode="json", exclude={"allowed"})
+    context["reason_admin"] = {"en": "; ".join(public.reasons)}
+    return EvaluationResponse(decision=public.allowed, context=context)
+
+
+@authzen.post("/access/v1/evaluation", operation_id="authzenEvaluation")
+async def authzen_evaluation(
+    request: Request, key: KeyDep, body: EvaluationRequest
+) -> EvaluationResponse:
+    """AuthZEN 1.0 access evaluation: subject `user` (learner id), action `run`, resource
+    `program` (program kind id); `context.time` asks about a past moment. A deny is a 200."""
+    item = _item(body.subject, body.action, body.resource, body.context, "body", utcnow())
+    return _evaluate(request, key, [item])[0]
+
+
+@authzen.post("/access/v1/evaluations", operation_id="authzenEvaluations")
+async def authzen_evaluations(
+    request: Request, key: KeyDep, body: EvaluationsRequest
+) -> EvaluationsResponse | EvaluationResponse:
+    """AuthZEN 1.0 batch: top-level subject/action/resource/context are defaults for each item;
+    `options.evaluations_semantic` is `execute_all` (default), `deny_on_first_deny` or
+    `permit_on_first_permit` (the response stops at that item). Without `evaluations` it is a
+    single evaluation."""
+    now = utcnow()
+    if not body.evaluations:
+        item = _item(body.subject, body.action, body.resource, body.context, "body", now)
+        return _evaluate(request, key, [item])[0]
+    items = [
+        _item(
+            e.subject or body.subject,
+            e.action or body.action,
+            e.resource or body.resource,
+            e.context if e.context is not None else body.context,
+            f"evaluations.{i}",
+            now,
+        )
+        for i, e in enumerate(body.evaluations)
+    ]
+    semantic = body.options.evaluations_semantic if body.options else "execute_all"
+    return EvaluationsResponse(evaluations=_evaluate(request, key, items, semantic))
+
+
+discovery = APIRouter(tags=["authzen"])
+
+
+@discovery.get("/.well-known/authzen-configuration", operation_id="authzenConfiguration")
+async def authzen_configuration(request: Request) -> AuthZenConfiguration:
+    """AuthZEN policy decision point metadata (public)."""
+    base = request.app.state.settings.base_url
+    return AuthZenConfiguration(
+        policy_decision_point=base,
+        access_evaluation_endpoint=f"{base}/access/v1/evaluation",
+        access_evaluations_endpoint=f"{base}/access/v1/evaluations",
+    )
+
+
+router.include_router(authzen)
+router.include_router(discovery)
