@@ -47,7 +47,7 @@ class Metrics:
             registry=self.registry,
         )
         self.xapi_statements = Counter(
-            "credence_xapi_statements",
+            "credence_xapi_statements_total",
             "xAPI statements by outcome (completion, replayed, ignored_verb, ignored_object, "
             "unmapped_activity, unmapped_actor, voided, rejected, conflict)",
             ["outcome"],

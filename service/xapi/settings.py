@@ -1,0 +1,34 @@
+"""xAPI settings (environment prefix ``CREDENCE_XAPI_``), read once per app."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import Request
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class XapiSettings(BaseSettings):
+    """How an xAPI actor becomes a Credence learner."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDENCE_XAPI_", env_file=None, extra="ignore")
+
+    learner_id_from: Literal["account", "mbox"] = Field(
+        default="account",
+        description="account: the learner id is actor.account.name. mbox: the learner is the one "
+        "whose email is the actor's mbox (a new learner gets the email as its id).",
+    )
+    learner_fallback: bool = Field(
+        default=True,
+        description="Use the other identifier (mbox or account) when the preferred one is absent.",
+    )
+
+
+def get_xapi_settings(request: Request) -> XapiSettings:
+    """The app's xAPI settings, read from the environment on first use."""
+    settings: XapiSettings | None = getattr(request.app.state, "xapi_settings", None)
+    if settings is None:
+        settings = XapiSettings()
+        request.app.state.xapi_settings = settings
+    return settings
