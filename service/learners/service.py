@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from service.audit.service import record
+from service.audit.service import lock_chain, record
 from service.db import utcnow
 from service.errors import InvalidInput, NotFound
 from service.learners.models import Learner, LearnerAttributeChange
@@ -52,6 +52,9 @@ def upsert(
         raise InvalidInput("attributes_effective_at needs a time zone (e.g. 2026-03-01T00:00:00Z)")
     if at > now + FUTURE_SKEW:
         raise InvalidInput("attributes_effective_at is in the future")
+    # Two first mentions of one learner at once must not both insert: take the audit append
+    # lock (held to commit; every change appends an event anyway) before looking.
+    lock_chain(session)
     learner = session.get(Learner, learner_id)
     created = learner is None
     if learner is None:
