@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import functools
 import json
 import re
 from datetime import UTC, datetime
@@ -89,7 +90,14 @@ def format_datetime(value: datetime) -> str:
 
 def parse_datetime(text: object) -> datetime:
     """Parse an RFC 3339 date-time that carries a time zone; raise `EncodingError` otherwise."""
-    if not isinstance(text, str) or not _RFC3339.fullmatch(text):
+    if not isinstance(text, str):
+        raise EncodingError("not an RFC 3339 date-time with a time zone")
+    return _parse_datetime_str(text)
+
+
+@functools.lru_cache(maxsize=4096)  # pure function; a verify parses the same dates repeatedly
+def _parse_datetime_str(text: str) -> datetime:
+    if not _RFC3339.fullmatch(text):
         raise EncodingError("not an RFC 3339 date-time with a time zone")
     norm = text.upper()
     frac = norm.find(".")

@@ -8,6 +8,7 @@ duplicate members, and parsed public keys cached by their JWK members.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,7 @@ DEFAULT_LEEWAY = timedelta(seconds=60)
 """Clock-skew tolerance applied to validity periods."""
 
 _HEADER_PARAMS = frozenset({"alg", "kid", "typ"})
+_VALIDATED_ALLOW_LISTS: set[frozenset[str]] = set()
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _SIG_LEN = {"EdDSA": 64, "ES256": 64}
 _JWT_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
@@ -112,7 +114,12 @@ def check_allowed_algorithms(allowed_algorithms: Iterable[str]) -> frozenset[str
     """
     if isinstance(allowed_algorithms, str | bytes):
         raise MisuseError("allowed_algorithms must be a collection of names, not a string")
-    algs = frozenset(allowed_algorithms)
+    try:
+        algs = frozenset(allowed_algorithms)
+    except TypeError:
+        raise MisuseError("allowed_algorithms must be a collection of names") from None
+    if algs in _VALIDATED_ALLOW_LISTS:  # verify() runs this on every call; keep it cheap
+        return algs
     if not algs:
         raise MisuseError("allowed_algorithms must not be empty")
     for alg in algs:
@@ -122,6 +129,7 @@ def check_allowed_algorithms(allowed_algorithms: Iterable[str]) -> frozenset[str
             raise MisuseError(f"HMAC algorithm {alg!r} can never be allowed (key confusion)")
         if alg not in SUPPORTED_ALGORITHMS:
             raise MisuseError(f"unsupported algorithm {alg!r}; use {sorted(SUPPORTED_ALGORITHMS)}")
+    _VALIDATED_ALLOW_LISTS.add(algs)  # at most 2**3 - 1 subsets of SUPPORTED_ALGORITHMS
     return algs
 
 
@@ -167,6 +175,29 @@ def _json_object(raw: bytes, name: str) -> dict[str, Any]:
     return value
 
 
+def _parse_header(segment: str) -> dict[str, Any]:
+    header = _json_object(_segment(segment, "header"), "header")
+    extra = header.keys() - _HEADER_PARAMS
+    if extra:
+        if "jwk" in extra and isinstance(header["jwk"], dict) and "d" in header["jwk"]:
+            raise Invalid("format", "header 'jwk' carries a private key ('d'); refused")
+        raise Invalid("format", f"header parameter(s) not allowed: {', '.join(sorted(extra))}")
+    if not isinstance(header.get("alg"), str):
+        raise Invalid("format", "header 'alg' missing or not a string")
+    if "typ" in header and header["typ"] != "JWT":
+        raise Invalid("format", f"header 'typ' must be 'JWT', got {header['typ']!r}")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise Invalid("format", "header 'kid' missing or not a non-empty string")
+    return header
+
+
+# Pure function of the segment. An issuer uses a handful of distinct headers, so a verifier
+# parses each once; only short segments are cached (bounded memory). Errors are not cached.
+_parse_header_cached = functools.lru_cache(maxsize=256)(_parse_header)
+_CACHED_HEADER_CHARS = 512
+
+
 def parse_compact(token: object, max_token_bytes: int) -> ParsedToken:
     """Internal: parse a compact JWS strictly; raise `Invalid` ("format") on any problem."""
     if isinstance(token, bytes):
@@ -183,19 +214,9 @@ def parse_compact(token: object, max_token_bytes: int) -> ParsedToken:
     parts = token.split(".")
     if len(parts) != 3:
         raise Invalid("format", f"not a compact JWS (expected 3 parts, got {len(parts)})")
-    header = _json_object(_segment(parts[0], "header"), "header")
-    extra = header.keys() - _HEADER_PARAMS
-    if extra:
-        if "jwk" in extra and isinstance(header["jwk"], dict) and "d" in header["jwk"]:
-            raise Invalid("format", "header 'jwk' carries a private key ('d'); refused")
-        raise Invalid("format", f"header parameter(s) not allowed: {', '.join(sorted(extra))}")
-    if not isinstance(header.get("alg"), str):
-        raise Invalid("format", "header 'alg' missing or not a string")
-    if "typ" in header and header["typ"] != "JWT":
-        raise Invalid("format", f"header 'typ' must be 'JWT', got {header['typ']!r}")
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid:
-        raise Invalid("format", "header 'kid' missing or not a non-empty string")
+    head = parts[0]
+    parse = _parse_header_cached if len(head) <= _CACHED_HEADER_CHARS else _parse_header
+    header = dict(parse(head))  # a copy: callers get a dict they may keep
     payload = _json_object(_segment(parts[1], "payload"), "payload")
     signature = _segment(parts[2], "signature", canonical=True)
     signing_input = token[: len(parts[0]) + len(parts[1]) + 1].encode("ascii")
@@ -246,10 +267,12 @@ def check_signature(
     resolved = resolve_key(kid)
     if resolved is None:
         raise Invalid("signature", f"unknown key id {kid!r}")
-    if not isinstance(resolved, ResolvedKey):
-        resolved = ResolvedKey(resolved)
+    if isinstance(resolved, ResolvedKey):
+        jwk, compromised_at = resolved.jwk, resolved.compromised_at
+    else:
+        jwk, compromised_at = resolved, None
     try:
-        key_alg, key = _load_key(resolved.jwk)
+        key_alg, key = _load_key(jwk)
     except KeyFormatError as exc:
         raise Invalid("signature", f"key {kid!r} is unusable: {exc}") from None
     if key_alg != alg:
@@ -259,12 +282,12 @@ def check_signature(
         )
     if not _signature_valid(alg, key, parsed.signature, parsed.signing_input):
         raise Invalid("signature", "signature does not match (token altered or wrong key)")
-    if resolved.compromised_at is not None:
+    if compromised_at is not None:
         when = _token_time(parsed.payload)
-        if when is None or when >= resolved.compromised_at.timestamp():
+        if when is None or when >= compromised_at.timestamp():
             raise Invalid(
                 "signature",
-                f"key {kid!r} was compromised at {resolved.compromised_at.isoformat()}; "
+                f"key {kid!r} was compromised at {compromised_at.isoformat()}; "
                 "this token was issued at or after that time (or carries no iat/nbf)",
             )
     return alg, kid

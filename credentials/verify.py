@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 from credentials._encoding import EncodingError, parse_datetime
 from credentials.errors import LintError, MisuseError, StatusCheckError
@@ -44,12 +44,12 @@ May raise `StatusCheckError` when the list is present but cannot be trusted (bad
 wrong purpose, index out of range); `verify` reports that as a failed check.
 """
 
-_REQUIRED_OK = ("format", "signature", "claims", "validity", "schema")
+_REQUIRED_OK = frozenset({"format", "signature", "claims", "validity", "schema"})
+_ZERO = timedelta(0)
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
-    """The outcome of one verification check.
+class Check(NamedTuple):
+    """The outcome of one verification check (an immutable named tuple).
 
     Attributes:
         name: one of `CHECK_NAMES`.
@@ -108,21 +108,26 @@ class VerificationResult:
         }
 
 
+_NOT_REACHED = "not reached"
+_OK: Literal["ok"] = "ok"
+
+
 def _result(
-    checks: dict[str, Check], payload: dict[str, Any] | None, header: dict[str, Any] | None
+    checks: list[Check], payload: dict[str, Any] | None, header: dict[str, Any] | None
 ) -> VerificationResult:
-    ordered = tuple(
-        checks.get(name) or Check(name, "skipped", "not reached") for name in CHECK_NAMES
-    )
-    required = (checks.get(name) for name in _REQUIRED_OK)
-    verified = all(c.status != "failed" for c in ordered) and all(
-        c is not None and c.status == "ok" for c in required
-    )
+    # ``checks`` is built in CHECK_NAMES order; pad whatever was not reached.
+    for name in CHECK_NAMES[len(checks) :]:
+        checks.append(Check(name, "skipped", _NOT_REACHED))
+    verified = True
+    for check in checks:
+        if check.status == "failed" or (check.status != _OK and check.name in _REQUIRED_OK):
+            verified = False
+            break
     credential = None
     if payload is not None:
         names = jwt_claim_names()
         credential = {k: v for k, v in payload.items() if k not in names}
-    return VerificationResult(verified, ordered, credential, payload, header)
+    return VerificationResult(verified, tuple(checks), credential, payload, header)
 
 
 def verify(
@@ -163,35 +168,32 @@ def verify(
     allowed = check_allowed_algorithms(allowed_algorithms)
     if now.utcoffset() is None:
         raise MisuseError("now must be a timezone-aware datetime")
-    if leeway < timedelta(0):
+    if leeway < _ZERO:
         raise MisuseError("leeway must not be negative")
-    checks: dict[str, Check] = {}
     try:
         parsed = parse_compact(token, max_token_bytes)
     except Invalid as exc:
-        checks["format"] = Check("format", "failed", exc.reason)
-        return _result(checks, None, None)
+        return _result([Check("format", "failed", exc.reason)], None, None)
     header, payload = parsed.header, parsed.payload
-    checks["format"] = Check("format", "ok", f"compact JWS, {header['alg']}, kid {header['kid']}")
+    checks = [Check("format", _OK, f"compact JWS, {header['alg']}, kid {header['kid']}")]
     try:
         check_signature(parsed, allowed, resolve_key)
     except Invalid as exc:
-        checks["signature"] = Check("signature", "failed", exc.reason)
-        for name in CHECK_NAMES[2:]:
-            checks[name] = Check(name, "skipped", "signature not verified")
+        checks.append(Check("signature", "failed", exc.reason))
+        checks.extend(Check(name, "skipped", "signature not verified") for name in CHECK_NAMES[2:])
         return _result(checks, payload, header)
-    checks["signature"] = Check("signature", "ok", f"{header['alg']} signature by {header['kid']}")
+    checks.append(Check("signature", _OK, f"{header['alg']} signature by {header['kid']}"))
     dates = _dates(payload)
-    checks["claims"] = _check_claims(payload, dates)
-    checks["validity"] = _check_validity(payload, dates, now, leeway)
+    checks.append(_check_claims(payload, dates))
+    checks.append(_check_validity(payload, dates, now, leeway))
     entries, entry_error = _status_entries(payload.get("credentialStatus"))
-    for purpose in ("revocation", "suspension"):
-        checks[purpose] = _check_status(purpose, entries, entry_error, check_status)
+    checks.append(_check_status("revocation", entries, entry_error, check_status))
+    checks.append(_check_status("suspension", entries, entry_error, check_status))
     try:
         lint_credential(payload, strict=False)
-        checks["schema"] = Check("schema", "ok", "OB 3.0 OpenBadgeCredential structure")
+        checks.append(Check("schema", _OK, "OB 3.0 OpenBadgeCredential structure"))
     except LintError as exc:
-        checks["schema"] = Check("schema", "failed", str(exc))
+        checks.append(Check("schema", "failed", str(exc)))
     return _result(checks, payload, header)
 
 
