@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from service.cli import api_keys, keys
+from service.cli import api_keys, imports, keys
 from service.cli.context import load_settings
 from service.migrations import downgrade, upgrade
 
@@ -21,6 +21,7 @@ db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(api_keys.app, name="api-keys")
 app.add_typer(keys.app, name="keys")
+app.add_typer(imports.app, name="import")
 
 
 @app.command(
