@@ -31,6 +31,11 @@ Status lists
     `allocate_random_free_index`, `build_status_list_credential`,
     `sign_status_list_credential`, `load_status_list`, `make_status_checker`.
 
+Audit chain (`credentials.audit`, maintained separately, re-exported here)
+    `GENESIS_HASH`, `canonical_json`, `event_body`, `chain_hash`, `AuditRecord`,
+    `ChainVerification`, `verify_chain`; sign checkpoints with `sign_jwt` and check them
+    with `verify_jwt`.
+
 CLI
     ``python -m credentials verify FILE|- [--jwks FILE|URL] [--status-list FILE|URL ...]
     [--json] [--allow-alg ALG] [--now RFC3339]``; embed with `verify_main` (exit 0/1/2).
@@ -42,6 +47,15 @@ entry as an object (schema-valid) and several as an array (VC DM 2.0-valid, flag
 official OB 3.0 schema).
 """
 
+from credentials.audit import (
+    GENESIS_HASH,
+    AuditRecord,
+    ChainVerification,
+    canonical_json,
+    chain_hash,
+    event_body,
+    verify_chain,
+)
 from credentials.builder import CREDENTIAL_SCHEMA, build_credential, new_urn_uuid
 from credentials.did import did_web_document, did_web_url
 from credentials.errors import (
@@ -113,6 +127,7 @@ __all__ = [
     "CREDENTIAL_SCHEMA",
     "DEFAULT_LEEWAY",
     "DEFAULT_MAX_TOKEN_BYTES",
+    "GENESIS_HASH",
     "MIN_STATUS_LIST_ENTRIES",
     "OB_CONTEXT",
     "OB_SCHEMA_URL",
@@ -120,6 +135,8 @@ __all__ = [
     "VCDM2_CONTEXT",
     "Achievement",
     "Algorithm",
+    "AuditRecord",
+    "ChainVerification",
     "Check",
     "CheckOutcome",
     "CredentialsError",
@@ -152,11 +169,14 @@ __all__ = [
     "allocate_random_free_index",
     "build_credential",
     "build_status_list_credential",
+    "canonical_json",
+    "chain_hash",
     "check_allowed_algorithms",
     "decrypt_private_key",
     "did_web_document",
     "did_web_url",
     "encrypt_private_key",
+    "event_body",
     "generate_signing_key",
     "jwk_thumbprint",
     "jwks_document",
@@ -172,5 +192,6 @@ __all__ = [
     "sign_status_list_credential",
     "vc_jwt_claims",
     "verify",
+    "verify_chain",
     "verify_jwt",
 ]

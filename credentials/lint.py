@@ -95,12 +95,35 @@ IDENTITY_TYPES = frozenset(
 _IDENTITY_KEYS = frozenset({"type", "hashed", "identityHash", "identityType", "salt"})
 _IMAGE_KEYS = frozenset({"id", "type", "caption"})
 _LEGACY = ("issuanceDate", "expirationDate")
+_PROFILE_STRINGS = frozenset(
+    {
+        "email",
+        "phone",
+        "description",
+        "official",
+        "givenName",
+        "familyName",
+        "additionalName",
+        "patronymicName",
+        "honorificPrefix",
+        "honorificSuffix",
+        "familyNamePrefix",
+    }
+)
+_CREDENTIAL_STRINGS = frozenset({"name", "description"})
+_IMAGE_STRINGS = frozenset({"caption"})
+_SUBJECT_STRINGS = frozenset({"licenseNumber", "narrative", "role", "term"})
+_IDENTITY_STRINGS = frozenset({"salt"})
+_CRITERIA_STRINGS = frozenset({"narrative"})
+_ACHIEVEMENT_STRINGS = frozenset({"version", "humanCode", "fieldOfStudy", "specialization"})
+_ALIGNMENT_STRINGS = frozenset({"targetCode", "targetDescription", "targetFramework"})
+_EVIDENCE_STRINGS = frozenset({"name", "description", "narrative", "genre", "audience"})
 # Properties whose inner structure this linter does not model, per object kind.
 _UNCHECKED = {
-    "credential": ("endorsement",),
-    "profile": ("endorsement", "address", "otherIdentifier"),
-    "achievement": ("endorsement", "otherIdentifier", "related", "resultDescription"),
-    "subject": ("result",),
+    "credential": frozenset({"endorsement"}),
+    "profile": frozenset({"endorsement", "address", "otherIdentifier"}),
+    "achievement": frozenset({"endorsement", "otherIdentifier", "related", "resultDescription"}),
+    "subject": frozenset({"result"}),
 }
 
 
@@ -183,15 +206,16 @@ class _Linter:
             if name not in items:
                 raise _fail(_at(path, key), f"must contain {name!r}")
 
-    def optional(self, doc: Mapping[str, Any], path: str, *names: str) -> None:
-        for name in names:
-            if name in doc and not isinstance(doc[name], str):
+    def optional(self, doc: Mapping[str, Any], path: str, names: frozenset[str]) -> None:
+        for name in names.intersection(doc):
+            if not isinstance(doc[name], str):
                 raise _fail(_at(path, name), "must be a string")
 
     def unchecked(self, doc: Mapping[str, Any], path: str, kind: str) -> None:
-        for name in _UNCHECKED[kind]:
-            if name not in doc:
-                continue
+        names = _UNCHECKED[kind]
+        if names.isdisjoint(doc):
+            return
+        for name in sorted(names.intersection(doc)):
             if self.strict:
                 raise _fail(_at(path, name), "not supported by the Credence linter; refused")
             if not isinstance(doc[name], list | dict):
@@ -228,7 +252,7 @@ class _Linter:
                 if self.strict:
                     raise _fail(legacy, "is a VC 1.1 property; use validFrom/validUntil")
                 self.date(doc[legacy], legacy)
-        self.optional(doc, "$", "name", "description")
+        self.optional(doc, "$", _CREDENTIAL_STRINGS)
         if "image" in doc:
             self.image(doc["image"], "image")
         self.subject(doc["credentialSubject"], "credentialSubject")
@@ -284,7 +308,7 @@ class _Linter:
         self.uri(doc.get("id"), path, "id")
         if doc.get("type") != "Image":
             raise _fail(_at(path, "type"), "must be 'Image'")
-        self.optional(doc, path, "caption")
+        self.optional(doc, path, _IMAGE_STRINGS)
 
     def profile(self, value: object, path: str) -> None:
         doc = self.obj(value, path)
@@ -294,9 +318,7 @@ class _Linter:
             self.string(doc["name"], path, "name", non_blank=True)
         if "url" in doc:
             self.uri(doc["url"], path, "url")
-        self.optional(doc, path, "email", "phone", "description", "official", "givenName")
-        self.optional(doc, path, "familyName", "additionalName", "patronymicName")
-        self.optional(doc, path, "honorificPrefix", "honorificSuffix", "familyNamePrefix")
+        self.optional(doc, path, _PROFILE_STRINGS)
         if "image" in doc:
             self.image(doc["image"], _at(path, "image"))
         if "parentOrg" in doc:
@@ -323,7 +345,7 @@ class _Linter:
                 self.date(doc[name], f"{path}.{name}")
         if "creditsEarned" in doc:
             self.number(doc["creditsEarned"], path, "creditsEarned")
-        self.optional(doc, path, "licenseNumber", "narrative", "role", "term")
+        self.optional(doc, path, _SUBJECT_STRINGS)
         if "image" in doc:
             self.image(doc["image"], _at(path, "image"))
         if "source" in doc:
@@ -343,7 +365,7 @@ class _Linter:
         kind = doc.get("identityType")
         if not isinstance(kind, str) or not (kind in IDENTITY_TYPES or _EXT_RE.fullmatch(kind)):
             raise _fail(_at(path, "identityType"), "must be an OB identity type or 'ext:...'")
-        self.optional(doc, path, "salt")
+        self.optional(doc, path, _IDENTITY_STRINGS)
 
     def achievement(self, value: object, path: str) -> None:
         doc = self.obj(value, path)
@@ -356,7 +378,7 @@ class _Linter:
             raise _fail(_at(path, "criteria"), "needs an 'id' or a 'narrative'")
         if "id" in criteria:
             self.uri(criteria["id"], f"{path}.criteria", "id")
-        self.optional(criteria, _at(path, "criteria"), "narrative")
+        self.optional(criteria, _at(path, "criteria"), _CRITERIA_STRINGS)
         if "achievementType" in doc:
             kind = doc["achievementType"]
             if not isinstance(kind, str) or not (
@@ -365,7 +387,7 @@ class _Linter:
                 raise _fail(
                     _at(path, "achievementType"), "must be an OB achievement type or 'ext:...'"
                 )
-        self.optional(doc, path, "version", "humanCode", "fieldOfStudy", "specialization")
+        self.optional(doc, path, _ACHIEVEMENT_STRINGS)
         if "inLanguage" in doc and not (
             isinstance(doc["inLanguage"], str) and _LANG_RE.fullmatch(doc["inLanguage"])
         ):
@@ -389,14 +411,14 @@ class _Linter:
         self.types(doc.get("type"), path, "type", "Alignment")
         self.string(doc.get("targetName"), path, "targetName", non_blank=True)
         self.uri(doc.get("targetUrl"), path, "targetUrl")
-        self.optional(doc, path, "targetCode", "targetDescription", "targetFramework")
+        self.optional(doc, path, _ALIGNMENT_STRINGS)
 
     def evidence(self, value: object, path: str) -> None:
         doc = self.obj(value, path)
         if "id" in doc:
             self.uri(doc["id"], path, "id")
         self.types(doc.get("type"), path, "type", "Evidence")
-        self.optional(doc, path, "name", "description", "narrative", "genre", "audience")
+        self.optional(doc, path, _EVIDENCE_STRINGS)
 
     # -- status -----------------------------------------------------------------------------
     def status(self, value: object, path: str) -> None:
