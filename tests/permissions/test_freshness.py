@@ -39,7 +39,8 @@ class Server:
             "CREDENCE_DEV_KEY_FILE": str(tmp_path / "dev-key"),
             "CREDENCE_LOG_LEVEL": "WARNING",
         }
-        self.log = (tmp_path / f"{name}.log").open("wb")
+        self.log_path = tmp_path / f"{name}.log"
+        self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve", "--port", str(self.port)],
             cwd=REPO,
@@ -50,17 +51,19 @@ class Server:
         self.client = httpx.Client(base_url=self.url, timeout=10)
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # generous: CI machines can be busy
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}")
+                raise RuntimeError(
+                    f"server exited with {self.process.returncode}: {self.log_path.read_text()}"
+                )
             try:
                 if self.client.get("/readyz").status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError("server did not become ready")
+        raise RuntimeError(f"server did not become ready: {self.log_path.read_text()[-2000:]}")
 
     def stop(self) -> None:
         self.client.close()
