@@ -27,9 +27,9 @@ from service.observability import (
     configure_logging,
 )
 from service.ops.router import router as ops_router
+from service.permissions.router import router as permissions_router
 from service.reports.dashboard import router as dashboard_router
 from service.reports.router import router as reports_router
-from service.permissions.router import router as permissions_router
 from service.settings import Settings
 from service.xapi.middleware import XapiVersionMiddleware
 from service.xapi.router import router as xapi_router
@@ -82,6 +82,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         audit_router,
         permissions_router,
         xapi_router,
+        reports_router,
+        dashboard_router,
     ):
         app.include_router(router)
     _register_problem_schema(app)

@@ -1,0 +1,1 @@
+"""Measurement: certification, completion-rate, compliance and funnel reports; the dashboard."""

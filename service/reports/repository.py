@@ -1,0 +1,446 @@
+"""The SQL the reports are built from: every count is a GROUP BY in the database, never a Python
+loop over learners or completions. Core expressions over the tables, portable between SQLite and
+PostgreSQL (window functions, CTE-free subqueries, row-value comparisons).
+
+Time is always an explicit bind parameter typed :class:`UTCDateTime`, so SQLite compares its
+stored text and PostgreSQL its ``timestamptz`` alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    String,
+    Subquery,
+    and_,
+    bindparam,
+    case,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.sql.elements import BindParameter
+
+from service.catalog.models import Role
+from service.completions.models import Completion, Credential, CredentialStatusEvent
+from service.db import UTCDateTime
+from service.learners.models import Learner, LearnerAttributeChange
+
+LEARNER = Learner.__table__  # type: ignore[attr-defined]
+ATTRIBUTE = LearnerAttributeChange.__table__  # type: ignore[attr-defined]
+COMPLETION = Completion.__table__  # type: ignore[attr-defined]
+CREDENTIAL = Credential.__table__  # type: ignore[attr-defined]
+STATUS_EVENT = CredentialStatusEvent.__table__  # type: ignore[attr-defined]
+ROLE = Role.__table__  # type: ignore[attr-defined]
+
+
+def moment(name: str, value: datetime) -> BindParameter[datetime]:
+    """A time parameter compared the way the columns store time."""
+    return bindparam(name, value, type_=UTCDateTime(), unique=True)
+
+
+# --- who is in scope ---------------------------------------------------------------------------
+
+
+def learner_since() -> Subquery:
+    """Per learner, when they are first known to exist: the earliest of the row's creation, the
+    first attribute change and the first completion (back-dated imports move it earlier)."""
+    known = union_all(
+        select(LEARNER.c.id.label("learner_id"), LEARNER.c.created_at.label("at")),
+        select(ATTRIBUTE.c.learner_id, func.min(ATTRIBUTE.c.changed_at)).group_by(
+            ATTRIBUTE.c.learner_id
+        ),
+        select(COMPLETION.c.learner_id, func.min(COMPLETION.c.completed_at)).group_by(
+            COMPLETION.c.learner_id
+        ),
+    ).subquery("known")
+    return (
+        select(known.c.learner_id, func.min(known.c.at).label("since"))
+        .group_by(known.c.learner_id)
+        .subquery("since")
+    )
+
+
+def attribute_intervals(name: str) -> Subquery:
+    """Each value attribute ``name`` had, as ``[start, end)`` (``end`` null: still current).
+
+    Removals (``value`` null) end an interval and open none. Two changes at the same instant
+    leave the later one (by id) in force.
+    """
+    changes = select(
+        ATTRIBUTE.c.learner_id,
+        ATTRIBUTE.c.value,
+        ATTRIBUTE.c.changed_at.label("start"),
+        func.lead(ATTRIBUTE.c.changed_at)
+        .over(
+            partition_by=ATTRIBUTE.c.learner_id,
+            order_by=(ATTRIBUTE.c.changed_at, ATTRIBUTE.c.id),
+        )
+        .label("end"),
+    ).where(ATTRIBUTE.c.name == literal(name, String()))
+    windowed = changes.subquery("changes")
+    return (
+        select(windowed)
+        .where(
+            windowed.c.value.is_not(None),
+            or_(windowed.c.end.is_(None), windowed.c.end > windowed.c.start),
+        )
+        .subquery(f"iv_{name}")
+    )
+
+
+def covers(
+    interval: Subquery, t: ColumnElement[Any], *, at_end: bool = False
+) -> ColumnElement[bool]:
+    """``interval`` is in force at ``t`` — or, ``at_end``, just before the exclusive bound ``t``
+    (the last instant of a month)."""
+    if at_end:
+        return and_(interval.c.start < t, or_(interval.c.end.is_(None), interval.c.end >= t))
+    return and_(interval.c.start <= t, or_(interval.c.end.is_(None), interval.c.end > t))
+
+
+NO_GROUP = cast(null(), String)
+
+
+def scope_at(t: datetime, group_by: str | None, *, everyone: bool) -> Subquery:
+    """Learners in scope at ``t`` with their group (the attribute's value at ``t``; null when
+    they had none, or when not grouping). ``everyone``: ``t`` is now, every learner exists."""
+    when = moment("scope_at", t)
+    if everyone:
+        query: Select[Any] = select(LEARNER.c.id.label("learner_id"))
+        learner_id = LEARNER.c.id
+    else:
+        since = learner_since()
+        query = select(since.c.learner_id.label("learner_id")).where(since.c.since <= when)
+        learner_id = since.c.learner_id
+    if group_by is None:
+        return query.add_columns(NO_GROUP.label("grp")).subquery("scope")
+    interval = attribute_intervals(group_by)
+    return (
+        query.add_columns(interval.c.value.label("grp"))
+        .outerjoin(interval, and_(interval.c.learner_id == learner_id, covers(interval, when)))
+        .subquery("scope")
+    )
+
+
+# --- credentials held ---------------------------------------------------------------------------
+
+
+def status_at(t: BindParameter[datetime]) -> ColumnElement[str]:
+    """A credential's status at ``t``: its current status when it has not changed since, else
+    the last status event at or before ``t`` (none yet: it counts as active from valid_from,
+    so back-dated credentials count for the past they cover)."""
+    last_event = (
+        select(STATUS_EVENT.c.status)
+        .where(STATUS_EVENT.c.credential_id == CREDENTIAL.c.id, STATUS_EVENT.c.at <= t)
+        .order_by(STATUS_EVENT.c.at.desc(), STATUS_EVENT.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return case(
+        (
+            or_(CREDENTIAL.c.status_changed_at.is_(None), CREDENTIAL.c.status_changed_at <= t),
+            CREDENTIAL.c.status,
+        ),
+        else_=func.coalesce(last_event, literal("active", String())),
+    )
+
+
+def held_at(t: BindParameter[datetime]) -> ColumnElement[bool]:
+    """The credential makes its learner hold its level at ``t``."""
+    c = CREDENTIAL.c
+    return and_(
+        c.valid_from <= t,
+        or_(c.valid_until.is_(None), c.valid_until > t),
+        or_(c.superseded_at.is_(None), c.superseded_at > t),
+        status_at(t) == "active",
+    )
+
+
+def per_learner_level(t: datetime, level_ids: Sequence[str]) -> Subquery:
+    """Per learner and level with a credential from before ``t``: whether held at ``t``, whether
+    open-ended, the latest ``valid_until`` of what is held, and whether one expired un-revoked."""
+    when = moment("per_at", t)
+    c = CREDENTIAL.c
+    held = held_at(when)
+    return (
+        select(
+            c.learner_id,
+            c.level_id,
+            func.max(case((held, 1), else_=0)).label("held"),
+            func.max(case((and_(held, c.valid_until.is_(None)), 1), else_=0)).label("open"),
+            func.max(case((held, c.valid_until), else_=null())).label("until"),
+            func.max(
+                case((and_(c.valid_until <= when, status_at(when) != "revoked"), 1), else_=0)
+            ).label("expired"),
+        )
+        .where(c.valid_from <= when, c.level_id.in_(list(level_ids)))
+        .group_by(c.learner_id, c.level_id)
+        .subquery("per_level")
+    )
+
+
+def certification_counts(
+    scope: Subquery, t: datetime, level_ids: Sequence[str], horizons: Sequence[datetime]
+) -> Select[Any]:
+    """Per group and level: holders, holders whose level lapses by each horizon, and learners
+    whose credential expired and who hold the level no more."""
+    per = per_learner_level(t, level_ids)
+    expiring = [
+        func.sum(
+            case(
+                (
+                    and_(per.c.held == 1, per.c.open == 0, per.c.until <= moment(f"h{i}", horizon)),
+                    1,
+                ),
+                else_=0,
+            )
+        ).label(f"expiring_{i}")
+        for i, horizon in enumerate(horizons)
+    ]
+    return (
+        select(
+            scope.c.grp,
+            per.c.level_id,
+            func.sum(per.c.held).label("holders"),
+            *expiring,
+            func.sum(case((and_(per.c.held == 0, per.c.expired == 1), 1), else_=0)).label(
+                "expired"
+            ),
+        )
+        .select_from(scope.join(per, per.c.learner_id == scope.c.learner_id))
+        .group_by(scope.c.grp, per.c.level_id)
+    )
+
+
+def group_sizes(scope: Subquery) -> Select[Any]:
+    return select(scope.c.grp, func.count().label("learners")).group_by(scope.c.grp)
+
+
+def level_courses(requirements: dict[str, list[tuple[str, float | None]]]) -> Subquery:
+    """A small literal table ``(level_id, course_id, min_score)``; -1 stands for no minimum."""
+    rows = [
+        select(
+            literal(level, String()).label("level_id"),
+            literal(course, String()).label("course_id"),
+            literal(-1.0 if min_score is None else float(min_score), Float()).label("min_score"),
+        )
+        for level, courses in requirements.items()
+        for course, min_score in courses
+    ]
+    if len(rows) == 1:
+        return rows[0].subquery("level_course")
+    return union_all(*rows).subquery("level_course")
+
+
+def in_progress_counts(
+    scope: Subquery,
+    t: datetime,
+    requirements: dict[str, list[tuple[str, float | None]]],
+) -> Select[Any]:
+    """Per group and level: learners never awarded the level (by ``t``) with at least one
+    counting completion (passed, scored enough) of a course it requires."""
+    when = moment("progress_at", t)
+    mapping = level_courses(requirements)
+    co = COMPLETION.c
+    progress = (
+        select(co.learner_id, mapping.c.level_id)
+        .distinct()
+        .select_from(COMPLETION.join(mapping, mapping.c.course_id == co.course_id))
+        .where(
+            co.passed.is_(True),
+            co.completed_at <= when,
+            or_(mapping.c.min_score < 0, co.score >= mapping.c.min_score),
+        )
+        .subquery("progress")
+    )
+    ever = exists().where(
+        CREDENTIAL.c.learner_id == progress.c.learner_id,
+        CREDENTIAL.c.level_id == progress.c.level_id,
+        CREDENTIAL.c.valid_from <= when,
+    )
+    return (
+        select(scope.c.grp, progress.c.level_id, func.count().label("in_progress"))
+        .select_from(scope.join(progress, progress.c.learner_id == scope.c.learner_id))
+        .where(~ever)
+        .group_by(scope.c.grp, progress.c.level_id)
+    )
+
+
+# --- completion rate per month ------------------------------------------------------------------
+
+
+def month_table(bounds: Sequence[tuple[datetime, datetime]]) -> Subquery:
+    """A literal table ``(idx, start, end)`` of month bounds, ``[start, end)``."""
+    rows = [
+        select(
+            literal(i, Integer()).label("idx"),
+            moment(f"m{i}_start", start).label("start"),
+            moment(f"m{i}_end", end).label("end"),
+        )
+        for i, (start, end) in enumerate(bounds)
+    ]
+    if len(rows) == 1:
+        return rows[0].subquery("months")
+    return union_all(*rows).subquery("months")
+
+
+def monthly_scope(months: Subquery, group_by: str | None) -> Select[Any]:
+    """Per month and group: learners in scope at the month's end."""
+    since = learner_since()
+    query = select(months.c.idx).select_from(months.join(since, since.c.since < months.c.end))
+    if group_by is None:
+        return query.add_columns(NO_GROUP.label("grp"), func.count().label("n")).group_by(
+            months.c.idx
+        )
+    interval = attribute_intervals(group_by)
+    return (
+        query.add_columns(interval.c.value.label("grp"), func.count().label("n"))
+        .outerjoin(
+            interval,
+            and_(
+                interval.c.learner_id == since.c.learner_id,
+                covers(interval, months.c.end, at_end=True),
+            ),
+        )
+        .group_by(months.c.idx, interval.c.value)
+    )
+
+
+def monthly_completions(months: Subquery, group_by: str | None) -> Select[Any]:
+    """Per month and group (the learner's group at the month's end): passed completions and
+    distinct learners completing."""
+    co = COMPLETION.c
+    per_learner = (
+        select(
+            months.c.idx,
+            months.c.end,
+            co.learner_id,
+            func.count().label("completions"),
+        )
+        .select_from(
+            COMPLETION.join(
+                months, and_(co.completed_at >= months.c.start, co.completed_at < months.c.end)
+            )
+        )
+        .where(co.passed.is_(True))
+        .group_by(months.c.idx, months.c.end, co.learner_id)
+        .subquery("per_learner")
+    )
+    totals = (func.sum(per_learner.c.completions).label("completions"), func.count().label("n"))
+    if group_by is None:
+        return select(per_learner.c.idx, NO_GROUP.label("grp"), *totals).group_by(per_learner.c.idx)
+    interval = attribute_intervals(group_by)
+    return (
+        select(per_learner.c.idx, interval.c.value.label("grp"), *totals)
+        .select_from(
+            per_learner.outerjoin(
+                interval,
+                and_(
+                    interval.c.learner_id == per_learner.c.learner_id,
+                    covers(interval, per_learner.c.end, at_end=True),
+                ),
+            )
+        )
+        .group_by(per_learner.c.idx, interval.c.value)
+    )
+
+
+# --- compliance ---------------------------------------------------------------------------------
+
+
+def active_roles() -> Select[Any]:
+    return (
+        select(ROLE.c.id, ROLE.c.mandatory).where(ROLE.c.archived_at.is_(None)).order_by(ROLE.c.id)
+    )
+
+
+def role_holders(now: datetime, role: str, level: str, group_by: str | None) -> Subquery:
+    """Learners whose ``role`` is ``role`` now: since when, their group now, and whether they
+    hold ``level`` now."""
+    when = moment("now", now)
+    roles = attribute_intervals("role")
+    holds = exists().where(
+        CREDENTIAL.c.learner_id == roles.c.learner_id,
+        CREDENTIAL.c.level_id == literal(level, String()),
+        held_at(when),
+    )
+    query = select(
+        roles.c.learner_id,
+        roles.c.start.label("role_since"),
+        case((holds, 1), else_=0).label("holds"),
+    ).where(roles.c.value == literal(role, String()), covers(roles, when))
+    if group_by is None:
+        return query.add_columns(NO_GROUP.label("grp")).subquery("holders")
+    group = attribute_intervals(group_by)
+    return (
+        query.add_columns(group.c.value.label("grp"))
+        .outerjoin(group, and_(group.c.learner_id == roles.c.learner_id, covers(group, when)))
+        .subquery("holders")
+    )
+
+
+def mandate_totals(holders: Subquery, cutoff: datetime) -> Select[Any]:
+    """Per group: learners with the role, compliant, due (role since after ``cutoff``) and
+    overdue (role since on or before it)."""
+    late = holders.c.role_since <= moment("cutoff", cutoff)
+    return select(
+        holders.c.grp,
+        func.count().label("learners"),
+        func.sum(holders.c.holds).label("compliant"),
+        func.sum(case((and_(holders.c.holds == 0, ~late), 1), else_=0)).label("due"),
+        func.sum(case((and_(holders.c.holds == 0, late), 1), else_=0)).label("overdue"),
+    ).group_by(holders.c.grp)
+
+
+def overdue_rows(holders: Subquery, role: str, level: str, cutoff: datetime) -> Select[Any]:
+    """The overdue learners of one mandate, as rows of the paginated overdue list."""
+    return (
+        select(
+            literal(role, String()).label("role"),
+            literal(level, String()).label("level"),
+            holders.c.role_since,
+            holders.c.learner_id,
+            holders.c.grp,
+        )
+        .select_from(holders)
+        .where(holders.c.holds == 0, holders.c.role_since <= moment("cutoff", cutoff))
+    )
+
+
+def learner_names(ids: Sequence[str]) -> Select[Any]:
+    return select(LEARNER.c.id, LEARNER.c.name).where(LEARNER.c.id.in_(list(ids)))
+
+
+# --- funnel -------------------------------------------------------------------------------------
+
+
+def reached_counts(level_ids: Sequence[str], now: datetime) -> Select[Any]:
+    """Per level: learners ever awarded it (revoked credentials do not count)."""
+    c = CREDENTIAL.c
+    return (
+        select(c.level_id, func.count(distinct(c.learner_id)).label("reached"))
+        .where(
+            c.level_id.in_(list(level_ids)),
+            c.valid_from <= moment("now", now),
+            c.status != "revoked",
+        )
+        .group_by(c.level_id)
+    )
+
+
+def learner_count() -> Select[Any]:
+    return select(func.count()).select_from(LEARNER)
