@@ -31,6 +31,8 @@ from service.permissions.router import router as permissions_router
 from service.reports.dashboard import router as dashboard_router
 from service.reports.router import router as reports_router
 from service.settings import Settings
+from service.webhooks.openapi import install_webhooks
+from service.webhooks.router import router as webhooks_router
 from service.xapi.middleware import XapiVersionMiddleware
 from service.xapi.router import router as xapi_router
 
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     if engine is not None:
         app.state.engine = engine
     install_error_handlers(app)
+    install_webhooks(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     app.add_middleware(XapiVersionMiddleware)
@@ -84,6 +87,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         xapi_router,
         reports_router,
         dashboard_router,
+        webhooks_router,
     ):
         app.include_router(router)
     _register_problem_schema(app)

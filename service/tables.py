@@ -9,6 +9,13 @@ from service.completions.models import Completion, Credential, CredentialStatusE
 from service.keys.models import SigningKey
 from service.learners.models import Learner, LearnerAttributeChange
 from service.status.models import StatusList, StatusSlot
+from service.webhooks.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookRelayCursor,
+    WebhookSubscription,
+)
 from service.xapi.models import XapiStatement
 
 metadata = SQLModel.metadata
@@ -31,6 +38,11 @@ __all__ = [
     "StatusList",
     "StatusSlot",
     "Track",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookRelayCursor",
+    "WebhookSubscription",
     "XapiStatement",
     "metadata",
 ]

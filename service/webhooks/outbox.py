@@ -1,0 +1,162 @@
+"""Turning events into deliveries: the relay from the audit chain, and event creation shared
+with the scanner. Everything here runs in the caller's transaction (flush only).
+
+The audit event *is* the transactional outbox row for every change: :func:`record` writes it in
+the transaction of the change, with a strictly increasing ``seq`` whose appends are serialised
+until commit, so a relay that reads ``seq > cursor`` in order never skips an event that commits
+later. The cursor advances in the same transaction that creates the deliveries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from service.audit.models import AuditEvent
+from service.completions.models import Credential
+from service.webhooks import events
+from service.webhooks.models import (
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookRelayCursor,
+    WebhookSubscription,
+)
+from service.webhooks.settings import WebhookSettings
+
+
+def active_subscriptions(session: Session) -> list[WebhookSubscription]:
+    query = select(WebhookSubscription).where(
+        col(WebhookSubscription.enabled).is_(True), col(WebhookSubscription.deleted_at).is_(None)
+    )
+    return list(session.exec(query))
+
+
+@dataclass
+class NewEvent:
+    event_id: str
+    event_type: str
+    subject: str
+    data: dict[str, Any]
+    occurred_at: datetime
+    subscriptions: Sequence[WebhookSubscription]
+    threshold: str | None = None
+    audit_seq: int | None = None
+
+
+def add_events(
+    session: Session, config: WebhookSettings, new: Sequence[NewEvent], *, now: datetime
+) -> None:
+    """Store events and a pending delivery of each for each of its subscriptions (two bulk
+    inserts, events first for the foreign key)."""
+    if not new:
+        return
+    event_rows = [
+        {
+            "id": e.event_id,
+            "type": e.event_type,
+            "subject": e.subject,
+            "threshold": e.threshold,
+            "audit_seq": e.audit_seq,
+            "occurred_at": e.occurred_at,
+            "body": events.render(e.event_id, e.event_type, e.occurred_at, e.data),
+        }
+        for e in new
+    ]
+    delivery_rows = [
+        {
+            "subscription_id": s.id,
+            "event_id": e.event_id,
+            "ordering_key": e.subject,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "deadline_at": now + config.horizon,
+            "created_at": now,
+        }
+        for e in new
+        for s in e.subscriptions
+    ]
+    session.execute(insert(WebhookEvent.__table__), event_rows)  # type: ignore[attr-defined]
+    if delivery_rows:
+        session.execute(insert(WebhookDelivery.__table__), delivery_rows)  # type: ignore[attr-defined]
+
+
+def relay(session: Session, config: WebhookSettings, *, now: datetime, limit: int = 500) -> int:
+    """Turn the next audit events into webhook events and deliveries; returns how many audit
+    events were consumed (0 when caught up)."""
+    cursor = _locked_cursor(session)
+    batch = list(
+        session.exec(
+            select(AuditEvent)
+            .where(col(AuditEvent.seq) > cursor.last_seq)
+            .order_by(col(AuditEvent.seq))
+            .limit(limit)
+        )
+    )
+    if not batch:
+        return 0
+    subscriptions = active_subscriptions(session)
+    if subscriptions:
+        _relay_batch(session, config, batch, subscriptions, now)
+    cursor.last_seq = batch[-1].seq
+    cursor.updated_at = now
+    session.add(cursor)
+    session.flush()
+    return len(batch)
+
+
+def _locked_cursor(session: Session) -> WebhookRelayCursor:
+    """The relay cursor, locked until commit (one relay at a time). Recreated at 0 if missing
+    (harmless: subscriptions only receive events after their own creation)."""
+    query = select(WebhookRelayCursor).where(WebhookRelayCursor.id == 1).with_for_update()
+    cursor = session.exec(query).first()
+    if cursor is None:
+        table = WebhookRelayCursor.__table__  # type: ignore[attr-defined]
+        dialect = session.get_bind().dialect.name
+        make = pg_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(make(table).values(id=1, last_seq=0).on_conflict_do_nothing())
+        cursor = session.exec(query).one()
+    return cursor
+
+
+def _relay_batch(
+    session: Session,
+    config: WebhookSettings,
+    batch: list[AuditEvent],
+    subscriptions: list[WebhookSubscription],
+    now: datetime,
+) -> None:
+    status_ids = [e.subject.partition(":")[2] for e in batch if e.action in events.STATUS_EVENTS]
+    valid_until: dict[str, str | None] = {}
+    if status_ids:
+        rows = session.exec(
+            select(Credential.id, Credential.valid_until).where(col(Credential.id).in_(status_ids))
+        )
+        valid_until = {cid: events.iso(until) for cid, until in rows}
+    new = []
+    for audit in batch:
+        mapped = events.from_audit(audit, valid_until)
+        if mapped is None:
+            continue
+        event_type, subject, data = mapped
+        targets = [s for s in subscriptions if event_type in s.events and audit.seq > s.start_seq]
+        if targets:
+            new.append(
+                NewEvent(
+                    events.audit_event_id(audit.seq),
+                    event_type,
+                    subject,
+                    data,
+                    audit.at,
+                    targets,
+                    audit_seq=audit.seq,
+                )
+            )
+    add_events(session, config, new, now=now)

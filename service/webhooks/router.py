@@ -1,0 +1,151 @@
+"""Webhook subscriptions and their deliveries (scope ``admin``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from service.auth.dependencies import AdminDep
+from service.core.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+from service.db import SessionDep
+from service.errors import BadRequest, problem_responses
+from service.settings import Settings
+from service.webhooks import service
+from service.webhooks.models import WebhookSubscription
+from service.webhooks.safety import OutboundGuard
+from service.webhooks.schemas import (
+    DeliveryPublic,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookPublic,
+    WebhookUpdate,
+)
+from service.webhooks.settings import WebhookSettings
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=problem_responses(401, 403))
+WebhookId = Annotated[str, Path(min_length=1, max_length=64)]
+DeliveryId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+def build_guard(settings: Settings, config: WebhookSettings) -> OutboundGuard:
+    return OutboundGuard(config.allowed_hosts, require_https=settings.env == "production")
+
+
+def _config(request: Request) -> WebhookSettings:
+    config: WebhookSettings = request.app.state.webhook_settings
+    return config
+
+
+def _guard(request: Request) -> OutboundGuard:
+    return build_guard(request.app.state.settings, _config(request))
+
+
+def _public(row: WebhookSubscription) -> WebhookPublic:
+    return WebhookPublic.model_validate(row, from_attributes=True)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="createWebhook",
+    responses=problem_responses(400, 422),
+)
+def create_webhook(
+    body: WebhookCreate, request: Request, session: SessionDep, principal: AdminDep
+) -> WebhookCreated:
+    """Subscribe a URL to events; the response holds the signing secret, shown only once."""
+    settings: Settings = request.app.state.settings
+    row, secret = service.create(
+        session, body, kek=settings.kek_bytes, guard=_guard(request), actor=principal.actor
+    )
+    return WebhookCreated(**_public(row).model_dump(), secret=secret)
+
+
+@router.get("", operation_id="listWebhooks", responses=problem_responses(400, 422))
+def list_webhooks(
+    session: SessionDep, _: AdminDep, cursor: CursorParam = None, limit: LimitParam = 50
+) -> Page[WebhookPublic]:
+    """Webhook subscriptions, oldest id first."""
+    after = decode_cursor(cursor)
+    if after is not None and not isinstance(after, str):
+        raise BadRequest("The cursor is not one this API returned.")
+    rows = service.list_subscriptions(session, after=after, limit=limit)
+    next_cursor = encode_cursor(rows[-1].id) if len(rows) == limit else None
+    return Page(items=[_public(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{webhook_id}", operation_id="getWebhook", responses=problem_responses(404, 422))
+def get_webhook(webhook_id: WebhookId, session: SessionDep, _: AdminDep) -> WebhookPublic:
+    """One webhook subscription (never its secret)."""
+    return _public(service.get(session, webhook_id))
+
+
+@router.patch("/{webhook_id}", operation_id="updateWebhook", responses=problem_responses(404, 422))
+def update_webhook(
+    webhook_id: WebhookId,
+    body: WebhookUpdate,
+    request: Request,
+    session: SessionDep,
+    principal: AdminDep,
+) -> WebhookPublic:
+    """Change a subscription's URL, events, description, include_jwt or enabled."""
+    row = service.update_subscription(
+        session, webhook_id, body, guard=_guard(request), actor=principal.actor
+    )
+    return _public(row)
+
+
+@router.delete(
+    "/{webhook_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="deleteWebhook",
+    responses=problem_responses(404, 422),
+)
+def delete_webhook(webhook_id: WebhookId, session: SessionDep, principal: AdminDep) -> Response:
+    """Delete a subscription; its pending deliveries are cancelled, its history kept."""
+    service.delete(session, webhook_id, actor=principal.actor)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{webhook_id}/deliveries",
+    operation_id="listWebhookDeliveries",
+    responses=problem_responses(400, 404, 422),
+)
+def list_deliveries(
+    webhook_id: WebhookId,
+    session: SessionDep,
+    _: AdminDep,
+    delivery_status: Annotated[
+        Literal["pending", "succeeded", "failed", "cancelled"] | None, Query(alias="status")
+    ] = None,
+    cursor: CursorParam = None,
+    limit: LimitParam = 50,
+) -> Page[DeliveryPublic]:
+    """Deliveries newest first, each with its attempts: status codes, errors, durations."""
+    before = decode_cursor(cursor)
+    if before is not None and not isinstance(before, int):
+        raise BadRequest("The cursor is not one this API returned.")
+    items = service.list_deliveries(
+        session, webhook_id, status=delivery_status, before=before, limit=limit
+    )
+    next_cursor = encode_cursor(items[-1].id) if len(items) == limit else None
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "/{webhook_id}/deliveries/{delivery_id}/retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="retryWebhookDelivery",
+    responses=problem_responses(404, 409, 422),
+)
+def retry_delivery(
+    webhook_id: WebhookId,
+    delivery_id: DeliveryId,
+    request: Request,
+    session: SessionDep,
+    principal: AdminDep,
+) -> DeliveryPublic:
+    """Send a delivery again (same webhook-id) with a fresh retry horizon."""
+    return service.retry(session, webhook_id, delivery_id, _config(request), actor=principal.actor)
