@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -77,13 +80,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(XapiVersionMiddleware)
     for router in (
         ops_router,
+        permissions_router,
         catalog_router,
         learners_router,
         completions_router,
         issuance_router,
         api_clients_router,
         audit_router,
-        permissions_router,
         xapi_router,
         reports_router,
         dashboard_router,
@@ -92,6 +95,37 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.include_router(router)
     _register_problem_schema(app)
     return app
+
+
+def _document_scopes(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Add ``x-required-scope`` to every operation that needs an API key scope."""
+    for route in _api_routes(app.routes):
+        scope = _required_scope(route.dependant)
+        if scope is None:
+            continue
+        operations = schema["paths"].get(route.path_format, {})
+        for method in route.methods or ():
+            if method.lower() in operations:
+                operations[method.lower()]["x-required-scope"] = scope
+
+
+def _api_routes(routes: list[Any]) -> list[APIRoute]:
+    """API routes, looking inside included routers (FastAPI keeps them as nested routers)."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif (inner := getattr(route, "original_router", None)) is not None:
+            found.extend(_api_routes(list(inner.routes)))
+    return found
+
+
+def _required_scope(dependant: Dependant) -> str | None:
+    for sub in dependant.dependencies:
+        scope = getattr(sub.call, "required_scope", None) or _required_scope(sub)
+        if scope:
+            return str(scope)
+    return None
 
 
 def _prepare_keys(engine: Engine, settings: Settings) -> None:
@@ -113,6 +147,7 @@ def _register_problem_schema(app: FastAPI) -> None:
             schema = original()
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             schemas.setdefault("Problem", Problem.model_json_schema())
+            _document_scopes(app, schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

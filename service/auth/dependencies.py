@@ -38,6 +38,7 @@ def require(scope: str) -> Callable[[Principal], Principal]:
         return principal
 
     check.__name__ = f"require_{scope.replace(':', '_')}"
+    check.required_scope = scope  # type: ignore[attr-defined]  # documented in the OpenAPI
     return check
 
 
