@@ -141,15 +141,19 @@ def validate_statement(
         errors.add("version", "must be a 1.0.x or 2.0.x version")
     if "attachments" in raw and not isinstance(raw["attachments"], list):
         errors.add("attachments", "must be an array")
+    content = {k: v for k, v in raw.items() if k not in _NOT_CONTENT}
+    try:
+        digest = hashlib.sha256(canonical_json(content)).hexdigest()
+    except ValueError:  # NaN or Infinity, which Python's JSON parser lets through
+        errors.add("", "contains a number that is not finite (NaN or Infinity)")
     if errors.items:
         _raise(errors)
     assert actor is not None and verb_id is not None and object_id is not None
     sid = sid.lower()
-    content = {k: v for k, v in raw.items() if k not in _NOT_CONTENT}
     return Statement(
         id=sid,
         id_assigned=assigned,
-        content_hash=hashlib.sha256(canonical_json(content)).hexdigest(),
+        content_hash=digest,
         actor=actor,
         verb_id=verb_id,
         object_type=object_type or "Activity",

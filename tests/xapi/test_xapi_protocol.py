@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -83,6 +84,19 @@ def test_bodies_that_are_not_statements_are_400(client, xapi_headers, body) -> N
     response = client.post("/xapi/statements", json=body, headers=xapi_headers)
     assert response.status_code == 400
     assert response.headers["x-experience-api-version"] == "1.0.3"
+
+
+def test_non_finite_numbers_are_400_not_500(client, demo_catalog, xapi_headers) -> None:  # type: ignore[no-untyped-def]
+    body = json.dumps(
+        statement(context={"extensions": {"https://example.com/ext/x": float("nan")}})
+    )
+    response = client.post(
+        "/xapi/statements",
+        content=body.encode(),
+        headers={**xapi_headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["field"] == "statements[0]"
 
 
 def test_malformed_json_is_400_with_the_version_header(client, xapi_headers) -> None:  # type: ignore[no-untyped-def]
