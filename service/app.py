@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from service.audit.router import router as audit_router
 from service.auth.router import router as api_clients_router
+from service.catalog.document import CatalogDocument
 from service.catalog.router import router as catalog_router
 from service.completions.router import router as completions_router
 from service.db import make_engine
@@ -34,6 +35,7 @@ from service.permissions.router import router as permissions_router
 from service.reports.dashboard import router as dashboard_router
 from service.reports.router import router as reports_router
 from service.settings import Settings
+from service.verification.router import router as verification_router
 from service.webhooks.openapi import install_webhooks
 from service.webhooks.router import router as webhooks_router
 from service.xapi.middleware import XapiVersionMiddleware
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         issuance_router,
         api_clients_router,
         audit_router,
+        verification_router,
         xapi_router,
         reports_router,
         dashboard_router,
@@ -95,6 +98,32 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.include_router(router)
     _register_problem_schema(app)
     return app
+
+
+def _add_catalog_document_schema(schemas: dict[str, Any]) -> None:
+    """``PUT /v1/catalog`` reads its body itself (JSON or YAML); publish the document's shape."""
+    document = CatalogDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in document.pop("$defs", {}).items():
+        schemas.setdefault(name, definition)
+    schemas.setdefault("CatalogDocument", document)
+
+
+def _document_body_problems(schema: dict[str, Any]) -> None:
+    """Every operation that takes a body can answer 400 (malformed) and 413 (too large)."""
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for item in schema["paths"].values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or "requestBody" not in operation:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in (("400", "Malformed body"), ("413", "Body too large")):
+                responses.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {"application/problem+json": {"schema": problem}},
+                    },
+                )
 
 
 def _document_scopes(app: FastAPI, schema: dict[str, Any]) -> None:
@@ -147,6 +176,8 @@ def _register_problem_schema(app: FastAPI) -> None:
             schema = original()
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             schemas.setdefault("Problem", Problem.model_json_schema())
+            _add_catalog_document_schema(schemas)
+            _document_body_problems(schema)
             _document_scopes(app, schema)
             app.openapi_schema = schema
         return app.openapi_schema

@@ -54,7 +54,13 @@ def detail(session: SessionDep, learner: Learner) -> LearnerDetail:
     )
 
 
-@router.put("/{learner_id}", operation_id="upsertLearner", responses=problem_responses(422))
+@router.put(
+    "/{learner_id}",
+    operation_id="upsertLearner",
+    responses=problem_responses(
+        422, extra={201: {"description": "Created", "model": LearnerDetail}}
+    ),
+)
 def upsert_learner(
     learner_id: LearnerPath,
     body: LearnerUpsert,
