@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
+from pydantic import BaseModel
 
 from service.auth.dependencies import require
 from service.auth.service import Principal
@@ -29,6 +30,15 @@ router = APIRouter(
 WriteDep = Annotated[Principal, Depends(require("completions:write"))]
 
 
+def _json(model: BaseModel, status_code: int) -> Response:
+    """Serialize in the endpoint's own thread. These routes hold the write lock (PostgreSQL
+    advisory lock / SQLite write lock) until the session commits; a returned model would be
+    serialized by FastAPI in a *second* thread-pool task, and with every pool thread busy
+    waiting for that lock the holder never got one: a deadlock broken only by 30 s timeouts
+    (500s) when ~40+ writes arrived at once."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
+
+
 def completion_public(row: Completion) -> CompletionPublic:
     return CompletionPublic.model_validate(row, from_attributes=True)
 
@@ -50,6 +60,7 @@ def issued_public(rows: list[Credential]) -> list[IssuedCredential]:
     "",
     status_code=status.HTTP_201_CREATED,
     operation_id="recordCompletion",
+    response_model=CompletionResult,
     responses=problem_responses(
         409, 422, extra={200: {"description": "Replay of an earlier identical request"}}
     ),
@@ -59,22 +70,26 @@ def record_completion(
     session: SessionDep,
     issuer: IssuerDep,
     principal: WriteDep,
-    response: Response,
-) -> CompletionResult:
+) -> Response:
     """Record a completion; credentials it earns are issued in the same transaction."""
     recorded = service.record_completion(
         session, issuer, body, source=principal.prefix, actor=principal.actor
     )
-    response.status_code = 201 if recorded.created else 200
-    return CompletionResult(
+    result = CompletionResult(
         completion=completion_public(recorded.completion), issued=issued_public(recorded.issued)
     )
+    return _json(result, 201 if recorded.created else 200)
 
 
-@router.post("/batch", operation_id="recordCompletionBatch", responses=problem_responses(422))
+@router.post(
+    "/batch",
+    operation_id="recordCompletionBatch",
+    response_model=BatchResult,
+    responses=problem_responses(422),
+)
 def record_completion_batch(
     body: CompletionBatch, session: SessionDep, issuer: IssuerDep, principal: WriteDep
-) -> BatchResult:
+) -> Response:
     """Up to 1,000 completions; per-item results in order (one bad item sinks nothing)."""
     outcomes = service.record_batch(
         session, issuer, body.items, source=principal.prefix, actor=principal.actor
@@ -107,9 +122,10 @@ def record_completion_batch(
                     },
                 )
             )
-    return BatchResult(
+    result = BatchResult(
         stored=sum(1 for i in items if i.status == 201),
         replayed=sum(1 for i in items if i.status == 200),
         rejected=sum(1 for i in items if i.status >= 400),
         items=items,
     )
+    return _json(result, 200)

@@ -19,7 +19,7 @@ from credentials import (
     jwks_document,
     public_jwk,
 )
-from service.audit.service import record
+from service.audit.service import lock_chain, record
 from service.db import utcnow
 from service.errors import Conflict, NotFound, ServiceUnavailable
 from service.keys.models import SigningKey
@@ -159,5 +159,8 @@ def ensure_development_key(session: Session, settings: Settings) -> None:
     """In development, the first start creates a signing key so issuance just works."""
     if settings.env != "development":
         return
+    # Several processes starting at once on one PostgreSQL would each see no key and make one
+    # (two "active" keys); the chain's append lock makes the check-then-create atomic.
+    lock_chain(session)
     if session.exec(select(SigningKey.kid).where(SigningKey.state == "active")).first() is None:
         create_key(session, settings, actor="system:startup")
