@@ -1,0 +1,103 @@
+"""A real Credence server for robustness tests: migrated database, demo catalog, admin key."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import REPO
+
+DEMO = REPO / "service" / "catalog" / "demo" / "social-media-program.yaml"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return done.stdout
+
+
+@dataclass
+class LiveServer:
+    url: str
+    key: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self, sig: int | None = None) -> None:
+        if self.process.poll() is None:
+            if sig is None:
+                self.process.terminate()
+            else:
+                self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+
+
+def prepare(database_url: str, tmp: Path) -> tuple[dict[str, str], str]:
+    """Migrate, apply the demo catalog, and make an admin key; returns (env, key)."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")},
+        "CREDENCE_DATABASE_URL": database_url,
+        "CREDENCE_DEV_KEY_FILE": str(tmp / "dev-key"),
+        "CREDENCE_LOG_LEVEL": "WARNING",
+    }
+    cli(env, "db", "upgrade")
+    key = cli(env, "api-keys", "ensure-dev").strip().splitlines()[-1]
+    cli(env, "catalog", "apply", str(DEMO))
+    return env, key
+
+
+def start(env: dict[str, str], key: str, tmp: Path, *, workers: int = 1) -> LiveServer:
+    port = free_port()
+    log = tmp / f"server-{port}.log"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return LiveServer(url, key, env, process, log)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"server did not become ready: {log.read_text()[-2000:]}")
