@@ -56,8 +56,11 @@ def test_schemathesis_finds_no_server_errors_or_undocumented_answers(
             "--workers",
             "2",
             "--no-color",
+            # the machine is shared: allow slow answers and retry a dropped connection
             "--request-timeout",
-            "20",
+            "60",
+            "--request-retries",
+            "2",
         ]
         if with_key:
             command += ["-H", f"Authorization: Bearer {key}"]
@@ -67,4 +70,6 @@ def test_schemathesis_finds_no_server_errors_or_undocumented_answers(
     finally:
         server.stop()
     (tmp_path / "schemathesis.log").write_text(result.stdout + result.stderr)
-    assert result.returncode == 0, result.stdout[-6000:]
+    report = result.stdout
+    errors = report[report.find("ERRORS") :] if "ERRORS" in report else report[-6000:]
+    assert result.returncode == 0, errors[:8000]
