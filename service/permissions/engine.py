@@ -44,6 +44,7 @@ __all__ = [
     "deny_unknown_learner",
     "held_levels",
     "missing_level_from",
+    "with_missing",
 ]
 
 
@@ -225,6 +226,15 @@ def _missing(
         found[level_id] = entry
         pending.extend(entry.levels)
     return list(found.values())
+
+
+def with_missing(decision: Decision, holdings: Holdings, missing_for: MissingFor) -> Decision:
+    """``decision`` (from :func:`decide` without ``missing_for``) with ``missing`` filled in by
+    ``missing_for``: what :func:`decide` with it would return, without evaluating again."""
+    if decision.allowed or not decision.missing:
+        return decision
+    levels = [entry.level for entry in decision.missing]
+    return decision._replace(missing=_missing(levels, holdings, missing_for))
 
 
 def check(

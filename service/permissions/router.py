@@ -7,21 +7,22 @@ thread pool is never involved; see ``service/permissions/repository.py`` for why
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, NamedTuple
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import AwareDatetime
 
 from service.auth.dependencies import bearer
 from service.auth.keys import parse_prefix
 from service.core.ids import LEARNER_ID_PATTERN, SLUG_PATTERN
 from service.db import utcnow
-from service.errors import BadRequest, Unauthorized, problem_responses
+from service.errors import BadRequest, InvalidInput, Unauthorized, problem_responses
 from service.permissions.schemas import (
     Action,
     AuthZenConfiguration,
@@ -31,8 +32,6 @@ from service.permissions.schemas import (
     EvaluationResponse,
     EvaluationsRequest,
     EvaluationsResponse,
-    MissingCourse,
-    MissingLevel,
     PermissionDecision,
     Resource,
     Subject,
@@ -59,6 +58,7 @@ async def presented_key(
     return PresentedKey(credentials.credentials, prefix)
 
 
+presented_key.required_scope = "permissions:check"  # type: ignore[attr-defined]  # OpenAPI docs
 KeyDep = Annotated[PresentedKey, Depends(presented_key)]
 
 
@@ -69,65 +69,166 @@ def _run(request: Request, key: PresentedKey, checks: list[Check], **options: An
     return answers
 
 
-def decision_public(answer: Answer) -> PermissionDecision:
+def decision_json(answer: Answer) -> dict[str, Any]:
+    """:class:`PermissionDecision` as a plain dict (the hot path skips model validation)."""
     check, decision = answer
-    return PermissionDecision(
-        allowed=decision.allowed,
-        learner_id=check.learner_id,
-        program=check.program,
-        at=check.at,
-        reasons=decision.reasons,
-        granted_by=decision.granted_by,
-        valid_until=decision.valid_until,
-        missing=[
-            MissingLevel(
-                level=m.level,
-                name=m.name,
-                courses=[MissingCourse(course=c.course, min_score=c.min_score) for c in m.courses],
-                electives_needed=m.electives_needed,
-                electives_from=list(m.electives_from),
-                levels=list(m.levels),
-            )
+    return {
+        "allowed": decision.allowed,
+        "learner_id": check.learner_id,
+        "program": check.program,
+        "at": _rfc3339(check.at),
+        "reasons": decision.reasons,
+        "granted_by": decision.granted_by,
+        "valid_until": _rfc3339(decision.valid_until) if decision.valid_until else None,
+        "missing": [
+            {
+                "level": m.level,
+                "name": m.name,
+                "courses": [{"course": c.course, "min_score": c.min_score} for c in m.courses],
+                "electives_needed": m.electives_needed,
+                "electives_from": list(m.electives_from),
+                "levels": list(m.levels),
+            }
             for m in decision.missing
         ],
+    }
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _json(body: Any) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        media_type="application/json",
     )
+
+
+_LEARNER_ID = re.compile(LEARNER_ID_PATTERN)
+_PROGRAM = re.compile(SLUG_PATTERN)
+_CHECK_PARAMETERS = [
+    {
+        "name": "learner_id",
+        "in": "query",
+        "required": True,
+        "description": "Learner id (an unknown learner is a deny, not a 404)",
+        "schema": {"type": "string", "pattern": LEARNER_ID_PATTERN},
+    },
+    {
+        "name": "program",
+        "in": "query",
+        "required": True,
+        "description": "Program kind id",
+        "schema": {"type": "string", "pattern": SLUG_PATTERN},
+    },
+    {
+        "name": "at",
+        "in": "query",
+        "required": False,
+        "description": "RFC 3339 time with a zone to answer for (default now)",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+]
+
+
+def _query_check(request: Request) -> Check:
+    """The single check's query parameters, validated by hand (422 problems like FastAPI's)."""
+    params = request.query_params
+    errors: list[dict[str, str]] = []
+    learner_id = params.get("learner_id")
+    program = params.get("program")
+    for name, value, pattern in (
+        ("learner_id", learner_id, _LEARNER_ID),
+        ("program", program, _PROGRAM),
+    ):
+        if value is None:
+            errors.append(
+                {"location": f"query.{name}", "message": "Field required", "type": "missing"}
+            )
+        elif not pattern.match(value):
+            errors.append(
+                {
+                    "location": f"query.{name}",
+                    "message": f"String should match pattern '{pattern.pattern}'",
+                    "type": "string_pattern_mismatch",
+                }
+            )
+    at = utcnow()
+    raw_at = params.get("at")
+    if raw_at is not None:
+        try:
+            parsed: datetime | None = datetime.fromisoformat(raw_at)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            errors.append(
+                {
+                    "location": "query.at",
+                    "message": "Input should be an RFC 3339 time with a time zone",
+                    "type": "datetime_parsing",
+                }
+            )
+        else:
+            at = parsed.astimezone(UTC)
+    if errors:
+        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
+        raise InvalidInput(detail, errors=errors)
+    assert learner_id is not None and program is not None
+    return Check(learner_id, program, at)
+
+
+def _bearer_key(request: Request) -> PresentedKey:
+    header = request.headers.get("authorization")
+    scheme, _, token = (header or "").partition(" ")
+    if not header or scheme.lower() != "bearer":
+        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
+    token = token.strip()
+    prefix = parse_prefix(token)
+    if prefix is None:
+        raise Unauthorized("The API key is not valid (unknown, malformed or revoked).")
+    return PresentedKey(token, prefix)
 
 
 @router.get(
     "/v1/permissions/check",
     operation_id="checkPermission",
-    responses=problem_responses(404, 422),
+    response_model=None,
+    responses={
+        200: {"model": PermissionDecision, "description": "The decision"},
+        **problem_responses(404, 422),
+    },
+    openapi_extra={"parameters": _CHECK_PARAMETERS, "security": [{"HTTPBearer": []}]},
 )
-async def check_permission(
-    request: Request,
-    key: KeyDep,
-    learner_id: Annotated[str, Query(pattern=LEARNER_ID_PATTERN, description="Learner id")],
-    program: Annotated[str, Query(pattern=SLUG_PATTERN, description="Program kind id")],
-    at: Annotated[
-        AwareDatetime | None, Query(description="RFC 3339 time to answer for (default now)")
-    ] = None,
-) -> PermissionDecision:
+async def check_permission(request: Request) -> Response:
     """May this learner run this program kind now (or at `at`)? A deny is a 200 with reasons and
-    what is missing; an unknown learner is a deny; an unknown program kind is a 404."""
-    answers = _run(request, key, [Check(learner_id, program, at or utcnow())])
+    what is missing; an unknown learner is a deny; an unknown program kind is a 404.
+    Requires the `permissions:check` scope."""
+    # The hot path: no dependencies or model validation, one read (see the module docstring).
+    key = _bearer_key(request)
+    answers = _run(request, key, [_query_check(request)])
     Permissions.of(request.app).count(answers)
-    return decision_public(answers[0])
+    return _json(decision_json(answers[0]))
 
 
 @router.post(
     "/v1/permissions/check",
     operation_id="checkPermissions",
-    responses=problem_responses(400, 404, 422),
+    response_model=None,
+    responses={
+        200: {"model": BatchCheckResponse, "description": "One decision per check, in order"},
+        **problem_responses(400, 404, 422),
+    },
 )
-async def check_permissions(
-    request: Request, key: KeyDep, body: BatchCheckRequest
-) -> BatchCheckResponse:
+async def check_permissions(request: Request, key: KeyDep, body: BatchCheckRequest) -> Response:
     """Up to 1,000 checks in one call; results in request order (a 404 names unknown programs)."""
     now = utcnow()
-    checks = [Check(c.learner_id, c.program, c.at or now) for c in body.checks]
+    checks = [
+        Check(c.learner_id, c.program, c.at.astimezone(UTC) if c.at else now) for c in body.checks
+    ]
     answers = _run(request, key, checks)
     Permissions.of(request.app).count(answers)
-    return BatchCheckResponse(results=[decision_public(a) for a in answers])
+    return _json({"results": [decision_json(a) for a in answers]})
 
 
 # ----------------------------------------------------------------------------- AuthZEN 1.0
@@ -235,10 +336,10 @@ def _evaluate(
 
 
 def _authzen_decision(answer: Answer) -> EvaluationResponse:
-    public = decision_public(answer)
-    context = public.model_dump(mode="json", exclude={"allowed"})
-    context["reason_admin"] = {"en": "; ".join(public.reasons)}
-    return EvaluationResponse(decision=public.allowed, context=context)
+    context = decision_json(answer)
+    allowed = context.pop("allowed")
+    context["reason_admin"] = {"en": "; ".join(answer.decision.reasons)}
+    return EvaluationResponse(decision=allowed, context=context)
 
 
 @authzen.post("/access/v1/evaluation", operation_id="authzenEvaluation")

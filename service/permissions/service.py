@@ -22,7 +22,7 @@ from service.auth.service import Principal
 from service.db import utcnow
 from service.errors import Forbidden, NotFound, Unauthorized
 from service.issuance.compiled import CompiledCatalog
-from service.issuance.engine import CompletionFact, CredentialFact, progress
+from service.issuance.engine import CompletionFact, CredentialFact, evaluate_level
 from service.permissions.engine import (
     Decision,
     HeldCredential,
@@ -34,6 +34,7 @@ from service.permissions.engine import (
     deny_unknown_learner,
     held_levels,
     missing_level_from,
+    with_missing,
 )
 from service.permissions.repository import (
     AttributeChange,
@@ -98,7 +99,9 @@ class Permissions:
         An unknown program kind raises :class:`NotFound` naming each such check (nothing is
         decided then), or with ``unknown_program_denies`` is a deny saying so (AuthZEN).
         """
-        snapshot = self.store.snapshot(prefix, list(dict.fromkeys(c.learner_id for c in checks)))
+        learner_ids = list(dict.fromkeys(c.learner_id for c in checks))
+        latest = max((c.at for c in checks), default=utcnow())
+        snapshot = self.store.snapshot(prefix, learner_ids, latest)
         principal = authorize(snapshot, key, prefix)
         view = self.catalog(snapshot.catalog_revision)
         unknown = [i for i, c in enumerate(checks) if c.program not in view.compiled.programs]
@@ -166,7 +169,7 @@ def decide_all(
     prerequisites = compiled.prerequisites
     names = view.level_names
     answers: list[Answer] = []
-    denied: list[tuple[int, LearnerRows, Holdings, dict[str, str]]] = []
+    denied: list[tuple[int, LearnerRows, Holdings]] = []
     no_facts = LearnerRows()
     for index, check in enumerate(checks):
         program = compiled.programs.get(check.program)
@@ -191,20 +194,19 @@ def decide_all(
             attributes = attributes_at(facts.attributes, check.at)
             decision = decide(program.expr, holdings, attributes)
             if not decision.allowed:
-                denied.append((index, facts, holdings, attributes))
+                denied.append((index, facts, holdings))
         answers.append(Answer(check, decision))
     if denied:
         completions = store.completions({checks[i].learner_id for i, *_ in denied})
-        for index, facts, holdings, attributes in denied:
-            check = checks[index]
-            expr = compiled.programs[check.program].expr
+        for index, facts, holdings in denied:
+            check, decision = answers[index]
             missing_for = _missing_for(
                 compiled,
                 completions[check.learner_id],
                 facts.credentials.values(),
                 check.at,
             )
-            decision = decide(expr, holdings, attributes, missing_for=missing_for)
+            decision = with_missing(decision, holdings, missing_for)
             reasons = decision.reasons + _until_restored(decision.missing, holdings)
             answers[index] = Answer(check, decision._replace(reasons=reasons))
     return answers
@@ -266,34 +268,36 @@ def _missing_for(
     credentials: Any,
     at: datetime,
 ) -> MissingFor:
-    """What each level still needs, from the earning engine's progress (computed on demand)."""
-    lines: dict[str, Any] | None = None
+    """What each level still needs at ``at``, from the earning engine (only for the levels a
+    denial lists, on demand)."""
+    facts: tuple[list[CompletionFact], list[CredentialFact]] | None = None
 
     def missing_for(level_id: str) -> MissingLevel | None:
-        nonlocal lines
-        if lines is None:
-            facts = [
-                CompletionFact(c.id, c.course, c.completed_at, c.score, c.passed)
-                for c in completions
-            ]
-            held = [
-                CredentialFact(
-                    r.id,
-                    r.level_id,
-                    r.valid_from,
-                    r.valid_until,
-                    r.status,
-                    r.status_changed_at,
-                    r.superseded_by,
-                )
-                for r in credentials
-            ]
-            lines = progress(compiled.rules, facts, held, at)
-        line = lines.get(level_id)
-        if line is None or line.missing is None:
+        nonlocal facts
+        rule = compiled.rules.get(level_id)
+        if rule is None:
             return None
-        info = compiled.levels.get(level_id)
-        return missing_level_from(line.missing, info.name if info else level_id)
+        if facts is None:
+            facts = (
+                [
+                    CompletionFact(c.id, c.course, c.completed_at, c.score, c.passed)
+                    for c in completions
+                ],
+                [
+                    CredentialFact(
+                        r.id,
+                        r.level_id,
+                        r.valid_from,
+                        r.valid_until,
+                        r.status,
+                        r.status_changed_at,
+                        r.superseded_by,
+                    )
+                    for r in credentials
+                ],
+            )
+        missing = evaluate_level(rule, facts[0], facts[1], at).missing
+        return missing_level_from(missing, rule.name) if missing is not None else None
 
     return missing_for
 

@@ -1,0 +1,512 @@
+"""Benchmark: the permission check against a constant endpoint of the same app, same run.
+
+Run::
+
+    .venv/bin/python bench/permissions.py                      # SQLite only
+    CREDENCE_BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/credence_bench \\
+        .venv/bin/python bench/permissions.py                  # SQLite and PostgreSQL
+
+The PostgreSQL database named there is WIPED (schema dropped and re-migrated). Options:
+``--seconds`` per measurement (default 10), ``--learners`` (10,000), ``--connections`` (64),
+``--skip-sqlite``, ``--postgres-url``.
+
+For each database it migrates a fresh schema, applies the demo catalog, bulk-inserts a realistic
+data set with Core (≥ 10,000 learners, ≥ 50,000 credentials with status events, superseded
+renewals, revocations, suspensions, attribute history and completions), starts
+``credence serve --workers 2`` and drives it with wrk (``apt-get install -y wrk``; without wrk an
+httpx-based load generator is used, which is itself CPU-bound and understates every figure).
+
+It measures, each for ``--seconds``:
+
+* floor: ``GET /healthz`` (``async def``, returns a constant: the app's cheapest endpoint);
+* check: ``GET /v1/permissions/check`` for a random learner and program kind;
+* batch: ``POST /v1/permissions/check`` with 100 random checks.
+
+and prints requests/s, p50/p99 latency and the ratios. Aims: check ≥ 0.5× the floor's
+requests/s with p99 < 3× the floor's p99; one batch of 100 costs less than 10 single checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlmodel import Session
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from service.app import create_app  # noqa: E402
+from service.auth.service import create_client  # noqa: E402
+from service.db import make_engine  # noqa: E402
+from service.migrations import upgrade  # noqa: E402
+from service.settings import Settings  # noqa: E402
+from service.tables import metadata  # noqa: E402
+
+DEMO = ROOT / "service" / "catalog" / "demo" / "social-media-program.yaml"
+PROGRAMS = ["post-on-brand-accounts", "run-paid-campaigns", "host-live-events", "respond-to-crisis"]
+FOUNDATIONS, PRACTITIONER, BLACK_BELT = (
+    "social-media/foundations",
+    "social-media/practitioner",
+    "social-media/black-belt",
+)
+REGIONS = ["EU", "UK", "US", "APAC", "LATAM"]
+FAKE_JWT = "eyJhbGciOiJFZERTQSIsImtpZCI6ImRldiIsInR5cCI6IkpXVCJ9." + "x" * 1400 + ".sig"
+
+
+# ----------------------------------------------------------------------------- data set
+
+
+def prepare_database(url: str) -> None:
+    if url.startswith("postgresql"):
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    upgrade(url)
+
+
+def apply_catalog(url: str, dev_key_file: str) -> str:
+    """Apply the demo catalog through the API (in-process); returns a permissions:check key."""
+    settings = Settings(database_url=url, log_level="WARNING", dev_key_file=dev_key_file)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        _, admin = create_client(session, name="bench-admin", scopes=["admin"], actor="bench")
+        _, checker = create_client(
+            session, name="bench-publisher", scopes=["permissions:check"], actor="bench"
+        )
+        session.commit()
+    with TestClient(create_app(settings, engine=engine)) as client:
+        response = client.put(
+            "/v1/catalog",
+            content=DEMO.read_bytes(),
+            headers={"Authorization": f"Bearer {admin}", "Content-Type": "application/yaml"},
+        )
+        response.raise_for_status()
+    engine.dispose()
+    return checker
+
+
+def seed(url: str, learners: int) -> dict[str, int]:
+    """Bulk-insert learners, credentials (with status events), attribute history, completions."""
+    rng = random.Random(42)
+    now = datetime.now(UTC)
+    tables = metadata.tables
+    rows: dict[str, list[dict[str, Any]]] = {
+        "learner": [],
+        "learner_attribute_change": [],
+        "credential": [],
+        "credential_status_event": [],
+        "completion": [],
+    }
+
+    def credential(
+        learner: str,
+        level: str,
+        start_days: float,
+        years: int,
+        *,
+        superseded_days: float | None = None,
+        status: str = "active",
+    ) -> str:
+        credential_id = f"urn:uuid:{uuid.UUID(int=rng.getrandbits(128))}"
+        valid_from = now - timedelta(days=start_days)
+        changed = valid_from + timedelta(days=1)
+        rows["credential"].append(
+            {
+                "id": credential_id,
+                "learner_id": learner,
+                "level_id": level,
+                "level_version": 1,
+                "issued_at": valid_from,
+                "valid_from": valid_from,
+                "valid_until": valid_from + timedelta(days=365 * years),
+                "status": status,
+                "status_changed_at": changed if status != "active" else valid_from,
+                "status_reason": None,
+                "superseded_by": "urn:uuid:renewed" if superseded_days is not None else None,
+                "superseded_at": now - timedelta(days=superseded_days)
+                if superseded_days is not None
+                else None,
+                "renewal": False,
+                "manual": False,
+                "evidence": [],
+                "kid": "bench",
+                "jwt": FAKE_JWT,
+            }
+        )
+        event = {"credential_id": credential_id, "reason": None, "actor": "bench"}
+        rows["credential_status_event"].append({**event, "status": "active", "at": valid_from})
+        if status != "active":
+            rows["credential_status_event"].append({**event, "status": status, "at": changed})
+        return credential_id
+
+    for n in range(learners):
+        learner = f"L{n}"
+        created = now - timedelta(days=1200)
+        region = rng.choice(REGIONS)
+        rows["learner"].append(
+            {
+                "id": learner,
+                "email": f"{learner.lower()}@example.com",
+                "name": f"Learner {n}",
+                "did": None,
+                "subject_uuid": str(uuid.UUID(int=rng.getrandbits(128))),
+                "attributes": {"region": region, "department": "marketing"},
+                "revision": 1,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
+        for name, value, days in (
+            ("region", rng.choice(REGIONS), 1200),
+            ("department", "marketing", 1200),
+            ("region", region, 300),
+        ):
+            rows["learner_attribute_change"].append(
+                {
+                    "learner_id": learner,
+                    "name": name,
+                    "value": value,
+                    "changed_at": now - timedelta(days=days),
+                }
+            )
+        # Foundations renewed yearly: three superseded generations, then the current one.
+        for generation, start in enumerate((1100, 740, 380)):
+            credential(learner, FOUNDATIONS, start, 1, superseded_days=start - 365 + generation)
+        roll = rng.random()
+        status = "revoked" if roll < 0.02 else "suspended" if roll < 0.04 else "active"
+        expired = roll > 0.92
+        credential(learner, FOUNDATIONS, 400 if expired else 20, 1, status=status)
+        if rng.random() < 0.8:
+            credential(learner, PRACTITIONER, 900, 2, superseded_days=170)
+            credential(learner, PRACTITIONER, 170, 2)
+        if rng.random() < 0.3:
+            credential(learner, BLACK_BELT, 60, 2)
+        for course in ("policy-101", "brand-voice-101", "disclosure-101"):
+            rows["completion"].append(
+                {
+                    "id": str(uuid.UUID(int=rng.getrandbits(128))),
+                    "learner_id": learner,
+                    "course_id": course,
+                    "completed_at": now - timedelta(days=rng.randint(20, 400)),
+                    "score": 90.0,
+                    "passed": True,
+                    "source": "bench",
+                    "external_id": None,
+                    "request_hash": "0" * 64,
+                    "received_at": now,
+                    "issued": [],
+                }
+            )
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for name, batch in rows.items():
+            for start in range(0, len(batch), 5000):
+                connection.execute(tables[name].insert(), batch[start : start + 5000])
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("ANALYZE"))
+    engine.dispose()
+    return {name: len(batch) for name, batch in rows.items()}
+
+
+# ----------------------------------------------------------------------------- server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server(url: str, port: int, dev_key_file: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "CREDENCE_DATABASE_URL": url,
+        "CREDENCE_LOG_LEVEL": "WARNING",
+        "CREDENCE_DEV_KEY_FILE": dev_key_file,
+    }
+    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"server did not start; see {log}:\n{log.read_text()[-2000:]}")
+
+
+# ----------------------------------------------------------------------------- load
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def batch_bodies(learners: int, count: int = 20, size: int = 100) -> list[str]:
+    rng = random.Random(7)
+    return [
+        json.dumps(
+            {
+                "checks": [
+                    {"learner_id": f"L{rng.randrange(learners)}", "program": rng.choice(PROGRAMS)}
+                    for _ in range(size)
+                ]
+            }
+        )
+        for _ in range(count)
+    ]
+
+
+LUA = """
+math.randomseed(os.time())
+local programs = {%(programs)s}
+local bodies = {%(bodies)s}
+local key = "%(key)s"
+local kind = "%(kind)s"
+local learners = %(learners)d
+request = function()
+  if kind == "check" then
+    local path = "/v1/permissions/check?learner_id=L" .. math.random(0, learners - 1)
+      .. "&program=" .. programs[math.random(#programs)]
+    return wrk.format("GET", path, {["Authorization"] = "Bearer " .. key})
+  elseif kind == "batch" then
+    return wrk.format("POST", "/v1/permissions/check",
+      {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"},
+      bodies[math.random(#bodies)])
+  end
+  return wrk.format("GET", "/healthz")
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%f %%f %%f %%d\\n", summary.requests,
+    summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(99) / 1e3,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+      + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def run_wrk(
+    kind: str, port: int, key: str, learners: int, seconds: int, connections: int, work: Path
+) -> Result:
+    lua = work / f"{kind}.lua"
+    bodies = ", ".join(json.dumps(b) for b in batch_bodies(learners)) if kind == "batch" else ""
+    lua.write_text(
+        LUA
+        % {
+            "programs": ", ".join(f'"{p}"' for p in PROGRAMS),
+            "bodies": bodies,
+            "key": key,
+            "kind": kind,
+            "learners": learners,
+        }
+    )
+    output = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(lua),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
+    match = re.search(r"RESULT (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", output)
+    if match is None:
+        raise SystemExit(f"could not read wrk's output:\n{output}")
+    requests, duration, p50, p99, errors = match.groups()
+    return Result(kind, int(requests) / float(duration), float(p50), float(p99), int(errors))
+
+
+def run_httpx(
+    kind: str, port: int, key: str, learners: int, seconds: int, connections: int
+) -> Result:
+    """Fallback load generator (no wrk): asyncio + httpx, closed loop, ``connections`` workers."""
+    bodies = batch_bodies(learners)
+    latencies: list[float] = []
+    errors = 0
+
+    async def worker(client: httpx.AsyncClient, until: float) -> None:
+        nonlocal errors
+        rng = random.Random()
+        headers = {"Authorization": f"Bearer {key}"}
+        while time.perf_counter() < until:
+            started = time.perf_counter()
+            if kind == "check":
+                params = {
+                    "learner_id": f"L{rng.randrange(learners)}",
+                    "program": rng.choice(PROGRAMS),
+                }
+                response = await client.get("/v1/permissions/check", params=params, headers=headers)
+            elif kind == "batch":
+                response = await client.post(
+                    "/v1/permissions/check",
+                    content=rng.choice(bodies),
+                    headers={**headers, "Content-Type": "application/json"},
+                )
+            else:
+                response = await client.get("/healthz")
+            latencies.append(time.perf_counter() - started)
+            errors += response.status_code != 200
+
+    async def main() -> float:
+        limits = httpx.Limits(max_connections=connections)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30
+        ) as client:
+            started = time.perf_counter()
+            until = started + seconds
+            await asyncio.gather(*(worker(client, until) for _ in range(connections)))
+            return time.perf_counter() - started
+
+    duration = asyncio.run(main())
+    quantiles = statistics.quantiles(latencies, n=100)
+    return Result(kind, len(latencies) / duration, quantiles[49] * 1e3, quantiles[98] * 1e3, errors)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def bench_backend(label: str, url: str, args: argparse.Namespace, work: Path) -> list[Result]:
+    print(f"\n== {label}: preparing {url}", flush=True)
+    started = time.perf_counter()
+    prepare_database(url)
+    dev_key_file = str(work / f"{label}-dev-key")
+    key = apply_catalog(url, dev_key_file)
+    counts = seed(url, args.learners)
+    print(
+        "   seeded in {:.1f} s: {}".format(
+            time.perf_counter() - started, ", ".join(f"{k} {v:,}" for k, v in counts.items())
+        ),
+        flush=True,
+    )
+    port = free_port()
+    process = start_server(url, port, dev_key_file, work / f"{label}-server.log")
+    try:
+        probe = httpx.get(
+            f"http://127.0.0.1:{port}/v1/permissions/check",
+            params={"learner_id": "L1", "program": "run-paid-campaigns"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        probe.raise_for_status()
+        use_wrk = shutil.which("wrk") is not None
+        results = []
+        for kind in ("floor", "check", "batch"):
+            # A short warm-up of each kind (connections, prepared statements, catalog).
+            if use_wrk:
+                run_wrk(kind, port, key, args.learners, 1, args.connections, work)
+                result = run_wrk(
+                    kind, port, key, args.learners, args.seconds, args.connections, work
+                )
+            else:
+                result = run_httpx(kind, port, key, args.learners, args.seconds, args.connections)
+            results.append(result)
+            print(
+                f"   {kind:<6} {result.rps:>9,.0f} req/s   p50 {result.p50_ms:7.2f} ms   "
+                f"p99 {result.p99_ms:7.2f} ms   errors {result.errors}",
+                flush=True,
+            )
+        return results
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def summarise(label: str, results: list[Result]) -> None:
+    floor, single, batch = results
+    rps_ratio = single.rps / floor.rps
+    p99_ratio = single.p99_ms / floor.p99_ms if floor.p99_ms else float("inf")
+    batch_cost = single.rps / batch.rps  # one batch of 100 costs this many single checks
+    print(f"\n   {label} summary")
+    print(
+        f"   check / floor requests/s: {rps_ratio:.2f}  (aim >= 0.50)  "
+        f"{'OK' if rps_ratio >= 0.5 else 'MISSED'}"
+    )
+    print(
+        f"   check / floor p99:        {p99_ratio:.2f}  (aim < 3)      "
+        f"{'OK' if p99_ratio < 3 else 'MISSED'}"
+    )
+    print(
+        f"   batch of 100 costs {batch_cost:.1f} single checks (aim < 10)  "
+        f"{'OK' if batch_cost < 10 else 'MISSED'}; {batch.rps * 100:,.0f} checks/s in batches"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--learners", type=int, default=10_000)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("CREDENCE_BENCH_POSTGRES_URL"),
+        help="PostgreSQL to WIPE and use (default $CREDENCE_BENCH_POSTGRES_URL; none: skip)",
+    )
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print(
+            "wrk not found: install it with `apt-get install -y wrk` (Debian/Ubuntu) for real "
+            "figures; falling back to an httpx load generator, which is itself CPU-bound."
+        )
+    print(
+        f"{os.cpu_count()} CPUs; uvicorn --workers 2; {args.connections} connections; "
+        f"{args.seconds} s per measurement; {args.learners:,} learners"
+    )
+    backends: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="credence-bench-") as tmp:
+        work = Path(tmp)
+        if not args.skip_sqlite:
+            backends.append(("sqlite", f"sqlite:///{work / 'bench.db'}"))
+        if args.postgres_url:
+            backends.append(("postgresql", args.postgres_url))
+        else:
+            print("No --postgres-url / CREDENCE_BENCH_POSTGRES_URL: PostgreSQL skipped.")
+        summaries = [(label, bench_backend(label, url, args, work)) for label, url in backends]
+        for label, results in summaries:
+            summarise(label, results)
+
+
+if __name__ == "__main__":
+    main()
