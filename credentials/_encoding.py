@@ -67,7 +67,10 @@ def json_loads_strict(data: bytes | str) -> Any:
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         return _DECODER.decode(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except EncodingError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        # ValueError also covers integers over Python's digit limit; RecursionError, nesting.
         raise EncodingError(f"invalid JSON: {exc}") from exc
 
 

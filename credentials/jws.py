@@ -9,6 +9,7 @@ duplicate members, and parsed public keys cached by their JWK members.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -244,11 +245,21 @@ def _load_key(jwk: Mapping[str, Any]) -> tuple[str, PublicKey]:
     return hit
 
 
+def numeric_date(value: object) -> float | None:
+    """Internal: a JWT NumericDate as a finite float, or None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return seconds if math.isfinite(seconds) else None
+
+
 def _token_time(payload: Mapping[str, Any]) -> float | None:
     for claim in ("iat", "nbf"):
-        value = payload.get(claim)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+        if claim in payload:
+            return numeric_date(payload[claim])
     return None
 
 
@@ -321,9 +332,10 @@ def _numeric_date(payload: Mapping[str, Any], claim: str) -> float | None:
     value = payload.get(claim)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    seconds = numeric_date(value)
+    if seconds is None:
         raise Invalid("claims", f"'{claim}' must be a NumericDate (seconds)")
-    return float(value)
+    return seconds
 
 
 def verify_jwt(

@@ -18,6 +18,7 @@ from credentials.jws import (
     check_allowed_algorithms,
     check_signature,
     jwt_claim_names,
+    numeric_date,
     parse_compact,
 )
 from credentials.lint import lint_credential
@@ -27,6 +28,7 @@ __all__ = [
     "CHECK_NAMES",
     "Check",
     "CheckOutcome",
+    "Prepare",
     "StatusChecker",
     "VerificationResult",
     "verify",
@@ -42,6 +44,12 @@ StatusChecker: TypeAlias = Callable[[StatusEntry], bool | None]
 
 May raise `StatusCheckError` when the list is present but cannot be trusted (bad signature,
 wrong purpose, index out of range); `verify` reports that as a failed check.
+"""
+
+Prepare: TypeAlias = Callable[[Mapping[str, Any], Mapping[str, Any]], None]
+"""``prepare(header, payload)``: called once with the decoded (not yet verified) header and
+payload before any ``resolve_key``/``check_status`` call, so a caller backed by a database can
+fetch the key and every status bit in one round trip. Treat both arguments as untrusted input.
 """
 
 _REQUIRED_OK = frozenset({"format", "signature", "claims", "validity", "schema"})
@@ -139,6 +147,7 @@ def verify(
     check_status: StatusChecker | None = None,
     leeway: timedelta = DEFAULT_LEEWAY,
     max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+    prepare: Prepare | None = None,
 ) -> VerificationResult:
     """Verify an OB 3.0 VC-JWT and report each check.
 
@@ -158,6 +167,7 @@ def verify(
         check_status: see `StatusChecker`; when None, status checks are skipped.
         leeway: clock-skew tolerance for the validity period.
         max_token_bytes: tokens above this size fail the format check unparsed.
+        prepare: see `Prepare`; called only when the format check passed.
 
     Returns:
         A `VerificationResult`; an invalid credential never raises.
@@ -176,6 +186,8 @@ def verify(
         return _result([Check("format", "failed", exc.reason)], None, None)
     header, payload = parsed.header, parsed.payload
     checks = [Check("format", _OK, f"compact JWS, {header['alg']}, kid {header['kid']}")]
+    if prepare is not None:
+        prepare(header, payload)
     try:
         check_signature(parsed, allowed, resolve_key)
     except Invalid as exc:
@@ -226,7 +238,7 @@ def _check_claims(payload: Mapping[str, Any], dates: _Dates) -> Check:
         return failed(f"sub {payload.get('sub')!r} does not match credentialSubject.id")
     for claim in ("nbf", "exp", "iat"):
         value = payload.get(claim)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        if value is not None and numeric_date(value) is None:
             return failed(f"{claim} is not a NumericDate")
     if dates is None:
         return failed("validFrom/validUntil is not an RFC 3339 date-time")
