@@ -23,7 +23,8 @@ Verifying
     `verify` (token, allowed_algorithms, resolve_key, now, check_status, leeway,
     max_token_bytes) -> `VerificationResult` with `Check`s ``format``, ``signature``,
     ``claims``, ``validity``, ``revocation``, ``suspension``, ``schema``. ``resolve_key(kid)``
-    returns a public JWK, a `ResolvedKey` (JWK + ``compromised_at``) or None. Invalid
+    returns a public JWK, a `ResolvedKey` (JWK + ``compromised_at``) or None; an optional
+    `Prepare` hook sees the decoded token first (to batch key and status look-ups). Invalid
     credentials are results; only misuse raises (`MisuseError`).
 
 Status lists
@@ -31,14 +32,16 @@ Status lists
     `allocate_random_free_index`, `build_status_list_credential`,
     `sign_status_list_credential`, `load_status_list`, `make_status_checker`.
 
-Audit chain (`credentials.audit`, maintained separately, re-exported here)
+Audit chain (`credentials.audit`, re-exported here)
     `GENESIS_HASH`, `canonical_json`, `event_body`, `chain_hash`, `AuditRecord`,
-    `ChainVerification`, `verify_chain`; sign checkpoints with `sign_jwt` and check them
-    with `verify_jwt`.
+    `ChainVerification`, `verify_chain` (optionally against a `Checkpoint`);
+    `checkpoint_claims` (sign them with `sign_jwt`) and `verify_checkpoint`.
 
 CLI
     ``python -m credentials verify FILE|- [--jwks FILE|URL] [--status-list FILE|URL ...]
     [--json] [--allow-alg ALG] [--now RFC3339]``; embed with `verify_main` (exit 0/1/2).
+    ``python -m credentials audit-verify EXPORT [--checkpoint JWT|FILE] [--jwks FILE|URL]``
+    (`credentials.audit_cli`).
 
 Known divergence: the OB 3.0 JSON Schema types ``credentialStatus`` as one object
 (multiplicity 0..1; 1EdTech/openbadges-specification#623), while VC DM 2.0 and Credence's
@@ -48,13 +51,17 @@ official OB 3.0 schema).
 """
 
 from credentials.audit import (
+    CHECKPOINT_TYPE,
     GENESIS_HASH,
     AuditRecord,
     ChainVerification,
+    Checkpoint,
     canonical_json,
     chain_hash,
+    checkpoint_claims,
     event_body,
     verify_chain,
+    verify_checkpoint,
 )
 from credentials.builder import CREDENTIAL_SCHEMA, build_credential, new_urn_uuid
 from credentials.did import did_web_document, did_web_url
@@ -117,12 +124,14 @@ from credentials.verify import (
     CHECK_NAMES,
     Check,
     CheckOutcome,
+    Prepare,
     StatusChecker,
     VerificationResult,
     verify,
 )
 
 __all__ = [
+    "CHECKPOINT_TYPE",
     "CHECK_NAMES",
     "CREDENTIAL_SCHEMA",
     "DEFAULT_LEEWAY",
@@ -139,6 +148,7 @@ __all__ = [
     "ChainVerification",
     "Check",
     "CheckOutcome",
+    "Checkpoint",
     "CredentialsError",
     "DecodedStatusList",
     "Evidence",
@@ -150,6 +160,7 @@ __all__ = [
     "LintError",
     "LocalSigner",
     "MisuseError",
+    "Prepare",
     "PrivateKey",
     "PublicKey",
     "ResolveKey",
@@ -172,6 +183,7 @@ __all__ = [
     "canonical_json",
     "chain_hash",
     "check_allowed_algorithms",
+    "checkpoint_claims",
     "decrypt_private_key",
     "did_web_document",
     "did_web_url",
@@ -193,5 +205,6 @@ __all__ = [
     "vc_jwt_claims",
     "verify",
     "verify_chain",
+    "verify_checkpoint",
     "verify_jwt",
 ]

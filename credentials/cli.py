@@ -289,9 +289,15 @@ def _run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m credentials``: dispatch subcommands (currently ``verify``)."""
+    """``python -m credentials``: dispatch subcommands (``verify``, ``audit-verify``)."""
     parser = argparse.ArgumentParser(prog="python -m credentials")
     commands = parser.add_subparsers(dest="command", required=True)
     verify_parser = commands.add_parser("verify", help="verify an OB 3.0 VC-JWT offline")
     add_verify_arguments(verify_parser).set_defaults(handler=run_verify)
+    from credentials.audit_cli import add_audit_verify_arguments, audit_verify_args
+
+    audit_parser = commands.add_parser(
+        "audit-verify", help="verify an audit-log export (and a signed checkpoint) offline"
+    )
+    add_audit_verify_arguments(audit_parser).set_defaults(handler=audit_verify_args)
     return _run(parser, argv, None, None, None)
