@@ -26,12 +26,13 @@ from service.completions.schemas import (
 from service.core.ids import LEARNER_ID_PATTERN, LEVEL_ID_PATTERN
 from service.core.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
 from service.db import SessionDep, utcnow
-from service.errors import BadRequest, NotFound, problem_responses
+from service.errors import BadRequest, InvalidInput, NotFound, problem_responses
 from service.issuance import service
 from service.issuance.context import IssuerDep
 from service.issuance.engine_facts import LevelProgress, Missing
 from service.keys import service as keys
 from service.learners import service as learners
+from service.verification.schemas import KeyCompromise, KeyCompromised, KeyPublic
 
 router = APIRouter(tags=["credentials"], responses=problem_responses(401, 403))
 ReadDep = Annotated[Principal, Depends(require("credentials:read"))]
@@ -348,7 +349,35 @@ def get_jwks(session: SessionDep) -> Response:
 
 
 @router.post("/v1/keys/rotate", operation_id="rotateKey", tags=["keys"])
-def rotate_key(session: SessionDep, issuer: IssuerDep, principal: AdminDep) -> dict[str, Any]:
+def rotate_key(session: SessionDep, issuer: IssuerDep, principal: AdminDep) -> KeyPublic:
     """Make a new active signing key; the old one is retired but stays published."""
     key = keys.create_key(session, issuer.settings, actor=principal.actor)
-    return {"kid": key.kid, "alg": key.alg, "state": key.state, "created_at": key.created_at}
+    return KeyPublic(**keys.key_public(key, issuer.settings))
+
+
+@router.post(
+    "/v1/keys/{kid}/compromise",
+    operation_id="compromiseKey",
+    tags=["keys"],
+    responses=problem_responses(404, 409, 422),
+)
+def compromise_key(
+    kid: Annotated[str, Path(max_length=64)],
+    session: SessionDep,
+    issuer: IssuerDep,
+    principal: AdminDep,
+    body: KeyCompromise | None = None,
+) -> KeyCompromised:
+    """Distrust a key from a time (default now): what it signed from then on fails verification;
+    the active key is replaced at once unless `rotate: false`. Audit-logged."""
+    body = body or KeyCompromise()
+    now = utcnow()
+    if body.at is not None and body.at > now:
+        raise InvalidInput("at must not be in the future.")
+    key, successor = keys.compromise_key(
+        session, issuer.settings, kid, body.at or now, actor=principal.actor, rotate=body.rotate
+    )
+    return KeyCompromised(
+        key=KeyPublic(**keys.key_public(key, issuer.settings)),
+        active=KeyPublic(**keys.key_public(successor, issuer.settings)) if successor else None,
+    )

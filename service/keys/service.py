@@ -14,9 +14,11 @@ from credentials import (
     ResolvedKey,
     Signer,
     decrypt_private_key,
+    did_web_document,
     encrypt_private_key,
     generate_signing_key,
     jwks_document,
+    key_id_url,
     public_jwk,
 )
 from service.audit.service import lock_chain, record
@@ -44,6 +46,8 @@ def create_key(
     algorithm = alg or settings.signing_algorithm
     private = generate_signing_key(algorithm)  # type: ignore[arg-type]
     jwk = public_jwk(private)
+    # Serialise rotations (PostgreSQL) so two at once never leave two active keys.
+    lock_chain(session)
     now = utcnow()
     retired = []
     for old in session.exec(select(SigningKey).where(SigningKey.state == "active")):
@@ -72,6 +76,7 @@ def create_key(
 
 
 def mark_compromised(session: Session, kid: str, at: datetime, *, actor: str) -> SigningKey:
+    lock_chain(session)
     key = session.get(SigningKey, kid)
     if key is None:
         raise NotFound(f"No signing key {kid!r}.")
@@ -93,6 +98,17 @@ def mark_compromised(session: Session, kid: str, at: datetime, *, actor: str) ->
     return key
 
 
+def compromise_key(
+    session: Session, settings: Settings, kid: str, at: datetime, *, actor: str, rotate: bool
+) -> tuple[SigningKey, SigningKey | None]:
+    """Distrust ``kid`` from ``at``; if it was the active key and ``rotate``, a new key takes
+    over in the same transaction (so issuance never stops)."""
+    was_active = (key := session.get(SigningKey, kid)) is not None and key.state == "active"
+    compromised = mark_compromised(session, kid, at, actor=actor)
+    successor = create_key(session, settings, actor=actor) if was_active and rotate else None
+    return compromised, successor
+
+
 def list_keys(session: Session) -> list[SigningKey]:
     return list(session.exec(select(SigningKey).order_by(col(SigningKey.created_at))))
 
@@ -100,6 +116,14 @@ def list_keys(session: Session) -> list[SigningKey]:
 def jwks(session: Session) -> dict[str, list[dict[str, Any]]]:
     """Active and retired public keys (compromised ones stay listed: their signatures fail)."""
     return jwks_document([k.public_jwk for k in list_keys(session)])
+
+
+def did_document(session: Session, settings: Settings) -> dict[str, Any] | None:
+    """The did:web DID document listing the same keys as the JWKS (None: issuer is no DID)."""
+    issuer = settings.effective_issuer_id
+    if not issuer.startswith("did:web:"):
+        return None
+    return did_web_document(issuer, [k.public_jwk for k in list_keys(session)])
 
 
 @dataclass
@@ -164,3 +188,16 @@ def ensure_development_key(session: Session, settings: Settings) -> None:
     lock_chain(session)
     if session.exec(select(SigningKey.kid).where(SigningKey.state == "active")).first() is None:
         create_key(session, settings, actor="system:startup")
+
+
+def key_public(key: SigningKey, settings: Settings) -> dict[str, Any]:
+    """What the keys API shows of a key (see ``KeyPublic``)."""
+    return {
+        "kid": key.kid,
+        "key_id": key_id_url(issuer_base(settings), key.kid),
+        "alg": key.alg,
+        "state": key.state,
+        "created_at": key.created_at,
+        "retired_at": key.retired_at,
+        "compromised_at": key.compromised_at,
+    }

@@ -1,0 +1,137 @@
+"""The verify endpoint's read: one statement per request on a dedicated connection.
+
+A verification needs the signing key named by the token (its public JWK and compromise time)
+and the bits of the status slots the credential points at. Both are read in one statement,
+fresh on every request (nothing cached across requests, so a revocation, suspension or key
+compromise committed by any process is seen by the very next verification), straight from the
+tables: no status-list JWT is built or signed.
+
+Like the permission checks (see ``service/permissions/repository.py``) the read runs on the
+event loop through one DBAPI connection per process, in autocommit mode, detached from the pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+# Column types line up across the branches (PostgreSQL resolves the NULLs by the other branch).
+_KEY_BRANCH = """
+SELECT 'k', CAST(public_jwk AS TEXT), compromised_at, NULL, NULL, NULL
+  FROM signing_key WHERE kid = {p}"""
+_SLOT_BRANCH = """
+SELECT 's', purpose, NULL, is_set, list_id, idx
+  FROM status_slot WHERE {slots}"""
+
+MAX_SLOTS = 8
+"""Status entries looked up per token (an issued credential has two)."""
+
+
+class KeyRow(NamedTuple):
+    jwk: dict[str, Any]
+    compromised_at: datetime | None
+
+
+class SlotRow(NamedTuple):
+    purpose: str
+    is_set: bool
+
+
+class Found(NamedTuple):
+    key: KeyRow | None
+    slots: dict[tuple[int, int], SlotRow]
+
+
+class VerifyStore:
+    """One process's dedicated connection for verification reads (see the module docstring)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._p = "?" if self.dialect == "sqlite" else "%s"
+        self._connection: Any = None
+        self._lock = threading.Lock()
+        self._sql: dict[tuple[bool, int], str] = {}
+        event.listen(engine, "engine_disposed", self._on_dispose)
+
+    def _statement(self, with_key: bool, slots: int) -> str:
+        sql = self._sql.get((with_key, slots))
+        if sql is None:
+            branches = [_KEY_BRANCH.format(p=self._p)] if with_key else []
+            if slots:
+                pair = f"(list_id = {self._p} AND idx = {self._p})"
+                branches.append(_SLOT_BRANCH.format(slots=" OR ".join([pair] * slots)))
+            sql = self._sql[(with_key, slots)] = "\nUNION ALL".join(branches)
+        return sql
+
+    def _connect(self) -> Any:
+        fairy = self.engine.raw_connection()
+        connection: Any = fairy.driver_connection
+        fairy.detach()
+        if self.dialect == "postgresql":
+            connection.autocommit = True
+        else:  # the engine's connect hook already made it autocommit (isolation_level=None)
+            connection.isolation_level = None
+        return connection
+
+    def _on_dispose(self, _engine: Engine) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # closing a broken connection
+                connection.close()
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        with self._lock:
+            for attempt in (1, 2):
+                if self._connection is None:
+                    self._connection = self._connect()
+                try:
+                    cursor = self._connection.cursor()
+                    try:
+                        cursor.execute(sql, tuple(params))
+                        return list(cursor.fetchall())
+                    finally:
+                        cursor.close()
+                except Exception:
+                    broken, self._connection = self._connection, None
+                    with contextlib.suppress(Exception):
+                        broken.close()
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def lookup(self, thumbprint: str | None, slots: Sequence[tuple[int, int]]) -> Found:
+        """The key with this thumbprint (if asked) and the given (list id, index) slots."""
+        slots = list(dict.fromkeys(slots))[:MAX_SLOTS]
+        if thumbprint is None and not slots:
+            return Found(None, {})
+        params: list[Any] = [thumbprint] if thumbprint is not None else []
+        for list_id, index in slots:
+            params += [list_id, index]
+        key: KeyRow | None = None
+        found: dict[tuple[int, int], SlotRow] = {}
+        for row in self._fetch(self._statement(thumbprint is not None, len(slots)), params):
+            if row[0] == "k":
+                jwk = row[1] if isinstance(row[1], dict) else json.loads(row[1])
+                key = KeyRow(jwk, _aware(row[2]))
+            else:
+                found[(int(row[4]), int(row[5]))] = SlotRow(row[1], bool(row[3]))
+        return Found(key, found)
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

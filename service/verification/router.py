@@ -1,0 +1,176 @@
+"""Public verification: ``POST /v1/verify``, the ``/verify`` page and the did:web document;
+plus the signed audit checkpoint (scope ``audit:read``).
+
+``POST /v1/verify`` is ``async def`` and reads its body itself (capped, before any parsing), so
+junk of any size or shape is refused cheaply: a 4xx problem for what is not a submission at
+all, a ``verified: false`` result naming the failed check for anything that is.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from service.audit.checkpoint import current_checkpoint
+from service.auth.dependencies import AuditReadDep
+from service.db import SessionDep
+from service.errors import BadRequest, InvalidInput, NotFound, PayloadTooLarge, problem_responses
+from service.issuance.context import IssuerDep
+from service.keys import service as keys
+from service.verification.page import verify_page
+from service.verification.schemas import CheckpointPublic, VerificationPublic, VerifyRequest
+from service.verification.service import MAX_TOKEN_BYTES, Verifier
+
+router = APIRouter(tags=["verification"])
+
+MAX_BODY_BYTES = MAX_TOKEN_BYTES + 1024  # a JSON envelope around the largest accepted token
+TOKEN_TYPES = frozenset({"application/vc+jwt", "application/jwt", "text/plain"})
+
+
+class UnsupportedMediaType(BadRequest):
+    status = 415
+    type = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class MalformedBody(BadRequest):
+    type = "malformed-body"
+    title = "The request body is not valid JSON"
+
+
+def _malformed(exc: BaseException) -> MalformedBody:
+    reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+    return MalformedBody(f"The body is not valid JSON: {reason}.")
+
+
+async def _read_capped(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise PayloadTooLarge(f"A verification request is limited to {MAX_BODY_BYTES} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"A verification request is limited to {MAX_BODY_BYTES} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _token_from_json(body: bytes) -> str:
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested arrays
+        raise _malformed(exc) from None
+    if not isinstance(doc, dict) or "credential" not in doc:
+        raise InvalidInput(
+            'Send {"credential": "<compact JWT>"} (or the bare JWT as application/vc+jwt).',
+            errors=[
+                {"location": "body.credential", "message": "Field required", "type": "missing"}
+            ],
+        )
+    token = doc["credential"]
+    if not isinstance(token, str):
+        raise InvalidInput(
+            "credential must be a string: the credential as a compact VC-JWT.",
+            errors=[{"location": "body.credential", "message": "not a string", "type": "string"}],
+        )
+    return token
+
+
+async def _submitted_token(request: Request) -> str | bytes:
+    body = await _read_capped(request)
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if not media_type:  # no Content-Type: tell JSON from a bare token by its first byte
+        media_type = "application/json" if body.lstrip()[:1] == b"{" else "text/plain"
+    if media_type == "application/json" or media_type.endswith("+json"):
+        token: str | bytes = _token_from_json(body)
+    elif media_type in TOKEN_TYPES:
+        token = body
+    else:
+        raise UnsupportedMediaType(
+            f"Send the credential as application/vc+jwt or text/plain (the compact JWT), or "
+            f'as application/json {{"credential": "<jwt>"}}; got {media_type[:100]!r}.'
+        )
+    token = token.strip()
+    if not token:
+        raise BadRequest("The body is empty: send the credential as a compact JWT.")
+    return token
+
+
+_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/vc+jwt": {"schema": {"type": "string"}},
+            "text/plain": {"schema": {"type": "string"}},
+            "application/json": {"schema": VerifyRequest.model_json_schema()},
+        },
+    }
+}
+
+
+@router.post(
+    "/v1/verify",
+    operation_id="verifyCredential",
+    response_model=VerificationPublic,
+    responses=problem_responses(400, 413, 415, 422, 503),
+    openapi_extra=_BODY_DOC,
+)
+async def verify_credential(request: Request) -> Response:
+    """Verify a credential (public): signature with this issuer's keys (active and retired),
+    issuer, claims, dates, live revocation and suspension bits, and structure. An invalid
+    credential is a 200 with `verified: false` and the failed checks; the body is capped at
+    65 KiB."""
+    token = await _submitted_token(request)
+    body = Verifier.of(request.app).verify(token)
+    try:
+        content = json.dumps(body, ensure_ascii=False)
+    except (RecursionError, ValueError):  # a decoded credential too deep to write back
+        content = json.dumps({**body, "credential": None}, ensure_ascii=False)
+    return Response(content, media_type="application/json")
+
+
+@router.get("/verify", include_in_schema=False)
+async def verify_page_html() -> Response:
+    """A page where a person pastes a credential and reads the checks in words."""
+    html, headers = verify_page()
+    return Response(html, media_type="text/html; charset=utf-8", headers=headers)
+
+
+@router.get(
+    "/.well-known/did.json",
+    operation_id="getDidDocument",
+    responses=problem_responses(
+        404, extra={200: {"content": {"application/did+ld+json": {"schema": {"type": "object"}}}}}
+    ),
+)
+def get_did_document(session: SessionDep, issuer: IssuerDep) -> Response:
+    """The did:web DID document with the same keys as the JWKS (404 unless the issuer id is a
+    did:web DID)."""
+    document = keys.did_document(session, issuer.settings)
+    if document is None:
+        raise NotFound("The issuer is not a did:web DID; its keys are at /.well-known/jwks.json.")
+    return Response(
+        json.dumps(document),
+        media_type="application/did+ld+json",
+        headers={"Cache-Control": "public, max-age=60"},
+    )
+
+
+@router.get(
+    "/v1/audit/checkpoint",
+    operation_id="getAuditCheckpoint",
+    tags=["audit"],
+    responses=problem_responses(401, 403, 503),
+)
+def get_audit_checkpoint(
+    session: SessionDep, issuer: IssuerDep, _: AuditReadDep
+) -> CheckpointPublic:
+    """The head of the audit chain `{seq, hash, at}` and a JWT of it signed with the issuer's
+    key; keep it to hold the issuer to this history (`credence audit verify`)."""
+    signed = current_checkpoint(session, issuer.settings, issuer.keyring)
+    return CheckpointPublic(
+        seq=signed.seq, hash=signed.hash, at=signed.at, jwt=signed.jwt, kid=signed.kid
+    )

@@ -1,0 +1,187 @@
+"""Verify a VC-JWT with this issuer's keys (active and retired) and its live status bits.
+
+:class:`Verifier` lives once per app (``app.state.verifier``, made on first use). Per request it
+runs the library's `credentials.verify` with a ``prepare`` hook that reads the named key and the
+credential's status slots in one statement (:class:`~.repository.VerifyStore`), then adds the
+``issuer`` check: a token from another issuer is a ``verified: false`` result naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI
+
+from credentials import (
+    ResolvedKey,
+    StatusCheckError,
+    StatusEntry,
+    VerificationResult,
+    verify,
+)
+from service.db import utcnow
+from service.errors import ServiceUnavailable
+from service.keys.service import issuer_base
+from service.settings import Settings
+from service.verification.repository import MAX_SLOTS, Found, VerifyStore
+
+ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
+MAX_TOKEN_BYTES = 64 * 1024
+
+
+class StorageUnavailable(ServiceUnavailable):
+    type = "verification-unavailable"
+    title = "Verification is unavailable"
+
+
+class _Request:
+    """One verification: what ``prepare`` fetched, answered to the library's callbacks."""
+
+    __slots__ = ("found", "verifier")
+
+    def __init__(self, verifier: Verifier) -> None:
+        self.verifier = verifier
+        self.found = Found(None, {})
+
+    def prepare(self, header: Mapping[str, Any], payload: Mapping[str, Any]) -> None:
+        verifier = self.verifier
+        kid = header.get("kid")
+        thumbprint = verifier.thumbprint(kid) if isinstance(kid, str) else None
+        slots = []
+        for entry in _entries(payload.get("credentialStatus")):
+            slot = verifier.slot_of(entry)
+            if slot is not None:
+                slots.append(slot)
+        try:
+            self.found = verifier.store.lookup(thumbprint, slots[:MAX_SLOTS])
+        except Exception as exc:  # the database, not the token: a 503, never a verdict
+            raise StorageUnavailable("Verification cannot read its keys right now.") from exc
+
+    def resolve(self, kid: str) -> ResolvedKey | None:
+        key = self.found.key
+        if key is None or self.verifier.thumbprint(kid) is None:
+            return None
+        return ResolvedKey(jwk=key.jwk, compromised_at=key.compromised_at)
+
+    def check_status(self, entry: StatusEntry) -> bool:
+        url = entry.status_list_credential
+        slot = self.verifier.slot_of({"statusListCredential": url, "statusListIndex": entry.index})
+        if slot is None:
+            raise StatusCheckError(f"{url} is not a status list of this issuer")
+        row = self.found.slots.get(slot)
+        if row is None:
+            raise StatusCheckError(f"index {entry.index} of {url} is not assigned to a credential")
+        if row.purpose != entry.purpose:
+            raise StatusCheckError(f"{url} is a {row.purpose} list, not {entry.purpose}")
+        return row.is_set
+
+
+def _entries(value: object) -> list[Mapping[str, Any]]:
+    items = value if isinstance(value, list) else [value]
+    return [item for item in items[: MAX_SLOTS * 2] if isinstance(item, dict)]
+
+
+class Verifier:
+    """The app's verifier (one per app; see the module docstring)."""
+
+    def __init__(self, engine: Any, settings: Settings) -> None:
+        self.store = VerifyStore(engine)
+        self.issuer_id = settings.effective_issuer_id
+        base = issuer_base(settings)
+        self.kid_prefix = (
+            f"{base}#" if base.startswith("did:") else f"{base}/.well-known/jwks.json#"
+        )
+        self.list_prefix = f"{settings.base_url}/v1/status-lists/"
+
+    @classmethod
+    def of(cls, app: FastAPI) -> Verifier:
+        found: Verifier | None = getattr(app.state, "verifier", None)
+        if found is None or found.store.engine is not app.state.engine:
+            found = app.state.verifier = cls(app.state.engine, app.state.settings)
+        return found
+
+    def thumbprint(self, kid: str) -> str | None:
+        """The key thumbprint of a header kid of this issuer, None for any other kid."""
+        if not kid.startswith(self.kid_prefix):
+            return None
+        thumbprint = kid[len(self.kid_prefix) :]
+        return thumbprint if 0 < len(thumbprint) <= 64 else None
+
+    def slot_of(self, entry: Mapping[str, Any]) -> tuple[int, int] | None:
+        """(list id, index) of a status entry naming one of this issuer's lists, else None."""
+        url, index = entry.get("statusListCredential"), entry.get("statusListIndex")
+        if not isinstance(url, str) or not url.startswith(self.list_prefix):
+            return None
+        list_id = url[len(self.list_prefix) :]
+        if isinstance(index, str) and index.isascii() and index.isdigit() and len(index) < 10:
+            index = int(index)
+        if not (list_id.isascii() and list_id.isdigit() and len(list_id) < 10):
+            return None
+        if type(index) is not int or not 0 <= index < 2**31:
+            return None
+        return int(list_id), index
+
+    def verify(self, token: str | bytes, now: datetime | None = None) -> dict[str, Any]:
+        """Verify ``token``; return the response body ``{verified, checks, credential}``."""
+        request = _Request(self)
+        result = verify(
+            token,
+            allowed_algorithms=ALGORITHMS,
+            resolve_key=request.resolve,
+            now=now or utcnow(),
+            check_status=request.check_status,
+            max_token_bytes=MAX_TOKEN_BYTES,
+            prepare=request.prepare,
+        )
+        return self._shape(result)
+
+    def _issuer_check(self, result: VerificationResult) -> tuple[str, str]:
+        payload = result.payload
+        if payload is None:
+            return "skipped", "not reached"
+        issuer = payload.get("issuer")
+        issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+        claimed = payload.get("iss", issuer_id)
+        if claimed != self.issuer_id or issuer_id != self.issuer_id:
+            shown = json.dumps(claimed)[:200]
+            return "failed", f"issued by {shown}, not by this service's issuer {self.issuer_id}"
+        name = issuer.get("name") if isinstance(issuer, dict) else None
+        return "ok", f"issued by {name} ({self.issuer_id})" if name else f"issued by {claimed}"
+
+    def _shape(self, result: VerificationResult) -> dict[str, Any]:
+        issuer_status, issuer_detail = self._issuer_check(result)
+        checks = []
+        for check in result.checks:
+            detail = check.reason
+            if check.name == "signature" and check.status == "failed" and result.header:
+                kid = result.header.get("kid")
+                if isinstance(kid, str) and self.thumbprint(kid) is None:
+                    detail = (
+                        f"key {json.dumps(kid)[:200]} is not one of this issuer's keys "
+                        f"(they are {self.kid_prefix}<thumbprint>)"
+                    )
+            checks.append(
+                {
+                    "check": check.name,
+                    "ok": check.status == "ok",
+                    "status": check.status,
+                    "detail": detail,
+                }
+            )
+            if check.name == "format":
+                checks.append(
+                    {
+                        "check": "issuer",
+                        "ok": issuer_status == "ok",
+                        "status": issuer_status,
+                        "detail": issuer_detail,
+                    }
+                )
+        return {
+            "verified": result.verified and issuer_status == "ok",
+            "checks": checks,
+            "credential": result.credential,
+        }
