@@ -37,7 +37,12 @@ class WebhookSettings(BaseSettings):
         default=[],
         description="host names, IPs or CIDR networks that may be non-public (comma-separated)",
     )
-    batch_size: int = Field(default=100, ge=1, le=1000)
+    batch_size: int = Field(
+        default=16,
+        ge=1,
+        le=200,
+        description="deliveries a worker claims and sends at once (its concurrent connections)",
+    )
     poll_interval: float = Field(default=1.0, gt=0)
     scan_interval: float = Field(default=60.0, gt=0)
 
