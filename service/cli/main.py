@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from service.cli import api_keys, catalog, imports, keys, reports
+from service.cli import api_keys, audit, catalog, imports, keys, reports
 from service.cli.context import load_settings
 from service.cli.worker import worker
 from service.migrations import downgrade, upgrade
@@ -24,6 +24,7 @@ app.add_typer(api_keys.app, name="api-keys")
 app.command()(worker)
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(keys.app, name="keys")
+app.add_typer(audit.app, name="audit")
 app.add_typer(imports.app, name="import")
 app.add_typer(reports.app, name="report")
 
