@@ -22,8 +22,8 @@ It measures, each for ``--seconds``:
 * check: ``GET /v1/permissions/check`` for a random learner and program kind;
 * batch: ``POST /v1/permissions/check`` with 100 random checks.
 
-and prints requests/s, p50/p99 latency and the ratios. Aims: check ≥ 0.5× the floor's
-requests/s with p99 < 3× the floor's p99; one batch of 100 costs less than 10 single checks.
+and prints requests/s, p50/p99 latency and the ratios. Aims: check >= 0.5x the floor's
+requests/s with p99 < 3x the floor's p99; one batch of 100 costs less than 10 single checks.
 """
 
 from __future__ import annotations
