@@ -100,7 +100,7 @@ async def _read_document(request: Request) -> Any:
     if media in YAML_TYPES:
         try:
             return parse_yaml(body)
-        except (yaml.YAMLError, ValueError) as exc:
+        except (yaml.YAMLError, ValueError, RecursionError) as exc:
             raise BadRequest(f"The body is not valid YAML: {exc}") from exc
     if media != "application/json":
         raise UnsupportedMediaType(
