@@ -198,7 +198,11 @@ def _bearer_key(request: Request) -> PresentedKey:
         200: {"model": PermissionDecision, "description": "The decision"},
         **problem_responses(404, 422),
     },
-    openapi_extra={"parameters": _CHECK_PARAMETERS, "security": [{"HTTPBearer": []}]},
+    openapi_extra={
+        "parameters": _CHECK_PARAMETERS,
+        "security": [{"HTTPBearer": []}],
+        "x-required-scope": "permissions:check",
+    },
 )
 async def check_permission(request: Request) -> Response:
     """May this learner run this program kind now (or at `at`)? A deny is a 200 with reasons and
