@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint typecheck pytest openapi fmt clean
+.PHONY: install run test lint typecheck pytest fuzz openapi fmt clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The long fuzz run: many more examples per operation than the bounded run inside `make test`.
+fuzz: $(STAMP)
+	CREDENCE_FUZZ_EXAMPLES=$${CREDENCE_FUZZ_EXAMPLES:-60} $(BIN)/pytest tests/robustness/test_fuzz.py -v
 
 openapi: $(STAMP)
 	$(BIN)/credence openapi --output openapi/openapi.json
