@@ -83,13 +83,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     for router in (
         ops_router,
         permissions_router,
+        verification_router,  # hot public path: matched before the long catalog route list
         catalog_router,
         learners_router,
         completions_router,
         issuance_router,
         api_clients_router,
         audit_router,
-        verification_router,
         xapi_router,
         reports_router,
         dashboard_router,
