@@ -19,10 +19,17 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
 
 from service.auth.dependencies import bearer
-from service.auth.keys import parse_prefix
+from service.auth.keys import grants, parse_prefix
+from service.auth.service import authenticate
 from service.core.ids import LEARNER_ID_PATTERN, SLUG_PATTERN
 from service.db import utcnow
-from service.errors import BadRequest, InvalidInput, Unauthorized, problem_responses
+from service.errors import (
+    BadRequest,
+    Forbidden,
+    InvalidInput,
+    Unauthorized,
+    problem_responses,
+)
 from service.permissions.schemas import (
     Action,
     AuthZenConfiguration,
@@ -38,7 +45,40 @@ from service.permissions.schemas import (
 )
 from service.permissions.service import Answer, Check, Permissions
 
-router = APIRouter(tags=["permissions"], responses=problem_responses(401, 403))
+
+def _refuse_unless_allowed(request: Request, key: PresentedKey | None = None) -> None:
+    """Before reporting a malformed request, make sure the caller may ask at all (401/403
+    first). Only invalid requests pay this extra read; valid ones authenticate in their one
+    statement."""
+    key = key or _bearer_key(request)
+    principal = authenticate(request.app.state.engine, key.key)
+    if principal is None:
+        raise Unauthorized("The API key is not valid (unknown, malformed or revoked).")
+    if not grants(principal.scopes, "permissions:check"):
+        raise Forbidden(
+            "This API key lacks the 'permissions:check' scope.", required_scope="permissions:check"
+        )
+
+
+class AuthFirstRoute(APIRoute):
+    """Validation errors are reported only to callers whose key may use the endpoint."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError:
+                _refuse_unless_allowed(request)
+                raise
+
+        return route
+
+
+router = APIRouter(
+    tags=["permissions"], route_class=AuthFirstRoute, responses=problem_responses(401, 403)
+)
 
 
 class PresentedKey(NamedTuple):
@@ -210,7 +250,12 @@ async def check_permission(request: Request) -> Response:
     Requires the `permissions:check` scope."""
     # The hot path: no dependencies or model validation, one read (see the module docstring).
     key = _bearer_key(request)
-    answers = _run(request, key, [_query_check(request)])
+    try:
+        check = _query_check(request)
+    except InvalidInput:
+        _refuse_unless_allowed(request, key)
+        raise
+    answers = _run(request, key, [check])
     Permissions.of(request.app).count(answers)
     return _json(decision_json(answers[0]))
 
@@ -248,6 +293,7 @@ class AuthZenRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as exc:
+                _refuse_unless_allowed(request)
                 errors = [
                     {
                         "location": ".".join(str(part) for part in err.get("loc", ())),
@@ -258,6 +304,9 @@ class AuthZenRoute(APIRoute):
                 ]
                 detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
                 raise BadRequest(detail or "Malformed request", errors=errors) from None
+            except (BadRequest, InvalidInput):  # found malformed by the handler itself
+                _refuse_unless_allowed(request)
+                raise
 
         return route
 
