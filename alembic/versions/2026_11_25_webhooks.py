@@ -73,8 +73,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('subscription_id', 'event_id', name=op.f('uq_webhook_delivery_subscription_id_event_id'))
     )
     with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
-        batch_op.create_index('ix_webhook_delivery_due', ['status', 'next_attempt_at'], unique=False)
-        batch_op.create_index('ix_webhook_delivery_order', ['subscription_id', 'ordering_key', 'status'], unique=False)
+        batch_op.create_index('ix_webhook_delivery_due', ['next_attempt_at'], unique=False, postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
+        batch_op.create_index('ix_webhook_delivery_pending_order', ['subscription_id', 'ordering_key', 'id'], unique=False, postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
 
     op.create_table('webhook_attempt',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -103,8 +103,8 @@ def downgrade() -> None:
 
     op.drop_table('webhook_attempt')
     with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
-        batch_op.drop_index('ix_webhook_delivery_order')
-        batch_op.drop_index('ix_webhook_delivery_due')
+        batch_op.drop_index('ix_webhook_delivery_pending_order', postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
+        batch_op.drop_index('ix_webhook_delivery_due', postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
 
     op.drop_table('webhook_delivery')
     op.drop_table('webhook_subscription')

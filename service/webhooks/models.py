@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -68,8 +69,22 @@ class WebhookDelivery(SQLModel, table=True):
     __tablename__ = "webhook_delivery"
     __table_args__ = (
         UniqueConstraint("subscription_id", "event_id"),
-        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
-        Index("ix_webhook_delivery_order", "subscription_id", "ordering_key", "status"),
+        Index(
+            "ix_webhook_delivery_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        # "Is an earlier delivery of this subscription and key still pending?" (the claim's
+        # ordering check) must stay an index probe even before statistics exist.
+        Index(
+            "ix_webhook_delivery_pending_order",
+            "subscription_id",
+            "ordering_key",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: int | None = Field(
