@@ -19,7 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 
 log = logging.getLogger("credence.request")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Echoed as sent (AuthZEN asks for that) when it is visible ASCII without spaces, <= 200 long.
+_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 class Metrics:
