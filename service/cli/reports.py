@@ -16,6 +16,7 @@ from service.db import make_engine
 from service.errors import ServiceError
 from service.issuance.compiled import compile_catalog
 from service.reports import rows, service
+from service.reports.repository import report_connection
 
 app = typer.Typer(help="Reports: certification, completion rate, compliance, funnel.")
 
@@ -31,10 +32,7 @@ def _read_session() -> Iterator[Session]:
     settings = load_settings()
     engine = make_engine(settings.database_url)
     try:
-        with (
-            engine.connect().execution_options(sqlite_readonly=True) as connection,
-            Session(bind=connection) as session,
-        ):
+        with report_connection(engine) as connection, Session(bind=connection) as session:
             yield session
     finally:
         engine.dispose()

@@ -8,13 +8,13 @@ stored text and PostgreSQL its ``timestamptz`` alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Float,
     Integer,
     Select,
     String,
@@ -32,6 +32,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import BindParameter
 
 from service.catalog.models import Role
@@ -45,6 +46,34 @@ COMPLETION = Completion.__table__  # type: ignore[attr-defined]
 CREDENTIAL = Credential.__table__  # type: ignore[attr-defined]
 STATUS_EVENT = CredentialStatusEvent.__table__  # type: ignore[attr-defined]
 ROLE = Role.__table__  # type: ignore[attr-defined]
+SQLITE_MMAP_BYTES = 1 << 30
+SQLITE_CACHE_KIB = 64 * 1024
+
+
+@contextmanager
+def report_connection(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection on one snapshot, tuned for big aggregates.
+
+    PostgreSQL: REPEATABLE READ, read only, JIT off (compiling the plans cost more than running
+    them) and more sort/hash memory, all for this transaction only. SQLite: a deferred read
+    transaction (no write lock, so a long report never holds up completions) with the file
+    memory-mapped and a bigger page cache, so index scans do not go through read() calls.
+    """
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection = connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            connection.exec_driver_sql("SET LOCAL jit = off")
+            connection.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+        else:
+            connection = connection.execution_options(sqlite_readonly=True)
+            connection.exec_driver_sql(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
+            connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+        try:
+            yield connection
+        finally:
+            connection.rollback()
 
 
 def moment(name: str, value: datetime) -> BindParameter[datetime]:
@@ -230,53 +259,46 @@ def group_sizes(scope: Subquery) -> Select[Any]:
     return select(scope.c.grp, func.count().label("learners")).group_by(scope.c.grp)
 
 
-def level_courses(requirements: dict[str, list[tuple[str, float | None]]]) -> Subquery:
-    """A small literal table ``(level_id, course_id, min_score)``; -1 stands for no minimum."""
-    rows = [
-        select(
-            literal(level, String()).label("level_id"),
-            literal(course, String()).label("course_id"),
-            literal(-1.0 if min_score is None else float(min_score), Float()).label("min_score"),
-        )
-        for level, courses in requirements.items()
-        for course, min_score in courses
-    ]
-    if len(rows) == 1:
-        return rows[0].subquery("level_course")
-    return union_all(*rows).subquery("level_course")
-
-
 def in_progress_counts(
     scope: Subquery,
-    t: datetime,
+    t: datetime | None,
     requirements: dict[str, list[tuple[str, float | None]]],
 ) -> Select[Any]:
-    """Per group and level: learners never awarded the level (by ``t``) with at least one
-    counting completion (passed, scored enough) of a course it requires."""
-    when = moment("progress_at", t)
-    mapping = level_courses(requirements)
+    """Per group, for each level (column ``p<i>`` in the order of ``requirements``): learners
+    never awarded the level (by ``t``) with at least one counting completion (passed, scored
+    enough) of a course it requires. One pass over the completions, grouped by learner.
+
+    ``t`` None: now (every completion is dated in the past, so none is filtered out)."""
     co = COMPLETION.c
-    progress = (
-        select(co.learner_id, mapping.c.level_id)
-        .distinct()
-        .select_from(COMPLETION.join(mapping, mapping.c.course_id == co.course_id))
-        .where(
-            co.passed.is_(True),
-            co.completed_at <= when,
-            or_(mapping.c.min_score < 0, co.score >= mapping.c.min_score),
+    levels = list(requirements)
+    flags = []
+    for i, level in enumerate(levels):
+        counting = [
+            and_(co.course_id == course, co.score >= min_score)
+            if min_score is not None
+            else co.course_id == course
+            for course, min_score in requirements[level]
+        ]
+        flags.append(func.max(case((or_(*counting), 1), else_=0)).label(f"p{i}"))
+    progress = select(co.learner_id, *flags).where(co.passed.is_(True))
+    if t is not None:
+        progress = progress.where(co.completed_at <= moment("progress_at", t))
+    per_learner = progress.group_by(co.learner_id).subquery("progress")
+    awarded_by = moment("awarded_by", t) if t is not None else None
+    columns = []
+    for i, level in enumerate(levels):
+        ever = exists().where(
+            CREDENTIAL.c.learner_id == per_learner.c.learner_id,
+            CREDENTIAL.c.level_id == literal(level, String()),
+            *([CREDENTIAL.c.valid_from <= awarded_by] if awarded_by is not None else []),
         )
-        .subquery("progress")
-    )
-    ever = exists().where(
-        CREDENTIAL.c.learner_id == progress.c.learner_id,
-        CREDENTIAL.c.level_id == progress.c.level_id,
-        CREDENTIAL.c.valid_from <= when,
-    )
+        columns.append(
+            func.sum(case((and_(per_learner.c[f"p{i}"] == 1, ~ever), 1), else_=0)).label(f"p{i}")
+        )
     return (
-        select(scope.c.grp, progress.c.level_id, func.count().label("in_progress"))
-        .select_from(scope.join(progress, progress.c.learner_id == scope.c.learner_id))
-        .where(~ever)
-        .group_by(scope.c.grp, progress.c.level_id)
+        select(scope.c.grp, *columns)
+        .select_from(scope.join(per_learner, per_learner.c.learner_id == scope.c.learner_id))
+        .group_by(scope.c.grp)
     )
 
 
@@ -298,17 +320,24 @@ def month_table(bounds: Sequence[tuple[datetime, datetime]]) -> Subquery:
     return union_all(*rows).subquery("months")
 
 
-def monthly_scope(months: Subquery, group_by: str | None) -> Select[Any]:
-    """Per month and group: learners in scope at the month's end."""
+def monthly_scope(bounds: Sequence[tuple[datetime, datetime]], group_by: str | None) -> Select[Any]:
+    """Per month and group: learners in scope at the month's end.
+
+    Without grouping: one pass over the learners, a column per month (``m<i>``). Grouped: one
+    row per (month ``idx``, group ``grp``) with ``n``, as the group is taken at each month's end.
+    """
     since = learner_since()
-    query = select(months.c.idx).select_from(months.join(since, since.c.since < months.c.end))
     if group_by is None:
-        return query.add_columns(NO_GROUP.label("grp"), func.count().label("n")).group_by(
-            months.c.idx
-        )
+        columns = [
+            func.sum(case((since.c.since < moment(f"end{i}", end), 1), else_=0)).label(f"m{i}")
+            for i, (_, end) in enumerate(bounds)
+        ]
+        return select(*columns).select_from(since)
+    months = month_table(bounds)
     interval = attribute_intervals(group_by)
     return (
-        query.add_columns(interval.c.value.label("grp"), func.count().label("n"))
+        select(months.c.idx, interval.c.value.label("grp"), func.count().label("n"))
+        .select_from(months.join(since, since.c.since < months.c.end))
         .outerjoin(
             interval,
             and_(

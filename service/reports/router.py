@@ -18,6 +18,7 @@ from service.core.pagination import CursorParam, LimitParam
 from service.errors import problem_responses
 from service.issuance.context import IssuerDep
 from service.reports import rows, service
+from service.reports.repository import report_connection
 from service.reports.schemas import (
     CertificationReport,
     CompletionRateReport,
@@ -30,21 +31,9 @@ CSV_MEDIA_TYPE = "text/csv"
 
 
 def read_session(request: Request) -> Iterator[Session]:
-    """A read-only session on one snapshot: every query of a report sees the same data
-    (REPEATABLE READ on PostgreSQL; a deferred read transaction on SQLite, which takes no write
-    lock, so a long report never holds up completions)."""
-    engine = request.app.state.engine
-    options: dict[str, Any] = {"sqlite_readonly": True}
-    if engine.dialect.name == "postgresql":
-        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-    with (
-        engine.connect().execution_options(**options) as connection,
-        Session(bind=connection) as session,
-    ):
-        try:
-            yield session
-        finally:
-            connection.rollback()
+    """A read-only session on one snapshot: every query of a report sees the same data."""
+    with report_connection(request.app.state.engine) as connection, Session(bind=connection) as s:
+        yield s
 
 
 ReadSessionDep = Annotated[Session, Depends(read_session)]

@@ -117,8 +117,10 @@ def certification(
         }
         requirements = {k: v for k, v in requirements.items() if v}
         if requirements:
-            for row in session.execute(sql.in_progress_counts(scope, t, requirements)):
-                progress[(row.grp, row.level_id)] = row.in_progress
+            query = sql.in_progress_counts(scope, at and t, requirements)
+            for row in session.execute(query):
+                for i, level_id in enumerate(requirements):
+                    progress[(row.grp, level_id)] = int(row._mapping[f"p{i}"] or 0)
     groups = []
     for grp in _ordered_groups(sizes):
         learners = sizes[grp]
@@ -183,8 +185,13 @@ def completion_rate(
     bounds = month_bounds(now or utcnow(), months)
     table = sql.month_table(bounds)
     scope: dict[tuple[int, str | None], int] = {}
-    for row in session.execute(sql.monthly_scope(table, group_by)):
-        scope[(row.idx, row.grp)] = row.n
+    if group_by is None:
+        row = session.execute(sql.monthly_scope(bounds, None)).one()
+        for idx in range(len(bounds)):
+            scope[(idx, None)] = int(row._mapping[f"m{idx}"] or 0)
+    else:
+        for row in session.execute(sql.monthly_scope(bounds, group_by)):
+            scope[(row.idx, row.grp)] = row.n
     done: dict[tuple[int, str | None], tuple[int, int]] = {}
     for row in session.execute(sql.monthly_completions(table, group_by)):
         done[(row.idx, row.grp)] = (int(row.completions), int(row.n))
