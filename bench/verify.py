@@ -1,0 +1,279 @@
+"""Benchmark: POST /v1/verify throughput against the library's raw verify rate, same run.
+
+Run::
+
+    .venv/bin/python bench/verify.py                     # SQLite (a temporary file)
+    .venv/bin/python bench/verify.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/credence_bench
+
+A PostgreSQL database named there is WIPED (schema dropped and re-migrated). Options:
+``--seconds`` per measurement (default 10), ``--credentials`` (200), ``--connections`` (32),
+``--workers`` (2).
+
+It migrates a fresh database, applies the demo catalog and earns Foundations for
+``--credentials`` learners through the API (in process), revoking none, so every token is a
+genuine, active credential. Then, in the same run:
+
+* library: `credentials.verify` in this process, one thread, on the same tokens with every check
+  (keys from the served JWKS, status bits from the served, signature-checked status lists held
+  in memory) -- the raw rate;
+* floor: ``GET /healthz`` on ``credence serve --workers N`` (the app's cheapest endpoint);
+* endpoint: ``POST /v1/verify`` (``application/vc+jwt``) on the same server, tokens in rotation,
+  driven by wrk (``apt-get install -y wrk``).
+
+It prints verifications per second, p50/p99 latency and the ratio endpoint / library. Aim: the
+endpoint on 2 workers sustains >= 40% of the library's single-thread rate. wrk shares the 2 cores
+with the server, so the ratio is conservative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlmodel import Session
+
+from credentials import load_status_list, make_status_checker, verify
+from service.app import create_app
+from service.auth.service import create_client
+from service.db import make_engine
+from service.migrations import upgrade
+from service.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "service" / "catalog" / "demo" / "social-media-program.yaml"
+BASE = "https://credence.bench"
+ALGS = {"EdDSA", "ES256", "RS256"}
+
+
+def prepare_database(url: str) -> None:
+    if url.startswith("postgresql"):
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    upgrade(url)
+
+
+def issue(url: str, count: int, dev_key_file: str) -> tuple[list[str], dict[str, Any], list[str]]:
+    """Earn Foundations for ``count`` learners; return (tokens, JWKS, status-list JWTs)."""
+    settings = Settings(
+        database_url=url, base_url=BASE, log_level="WARNING", dev_key_file=dev_key_file
+    )
+    engine = make_engine(url)
+    with Session(engine) as session:
+        _, key = create_client(session, name="bench", scopes=["admin"], actor="bench")
+        session.commit()
+    admin = {"Authorization": f"Bearer {key}"}
+    at = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    tokens: list[str] = []
+    with TestClient(create_app(settings, engine=engine)) as client:
+        client.put(
+            "/v1/catalog",
+            content=DEMO.read_bytes(),
+            headers={**admin, "Content-Type": "application/yaml"},
+        ).raise_for_status()
+        for n in range(count):
+            items = [
+                {"learner_id": f"L{n}", "course_id": "policy-101", "completed_at": at, "score": 90},
+                {"learner_id": f"L{n}", "course_id": "brand-voice-101", "completed_at": at},
+            ]
+            issued = []
+            for item in items:
+                response = client.post("/v1/completions", json=item, headers=admin)
+                response.raise_for_status()
+                issued += response.json()["issued"]
+            credential_id = issued[0]["id"]
+            token = client.get(
+                f"/v1/credentials/{credential_id}",
+                headers={**admin, "Accept": "application/vc+jwt"},
+            ).text
+            tokens.append(token)
+        jwks = client.get("/.well-known/jwks.json").json()
+        lists = [client.get(f"/v1/status-lists/{n}").text for n in (1, 2)]
+    engine.dispose()
+    return tokens, jwks, lists
+
+
+def library_rate(
+    tokens: list[str], jwks: dict[str, Any], list_jwts: list[str], seconds: float
+) -> float:
+    keys = {k["kid"]: k for k in jwks["keys"]}
+    prefix = f"{BASE}/.well-known/jwks.json#"
+
+    def resolve(kid: str) -> dict[str, Any] | None:
+        return keys.get(kid.removeprefix(prefix)) if kid.startswith(prefix) else None
+
+    now = datetime.now(UTC)
+    lists = [
+        load_status_list(t, allowed_algorithms=ALGS, resolve_key=resolve, now=now)
+        for t in list_jwts
+    ]
+    checker = make_status_checker(lists, now=now)
+    for token in tokens:
+        result = verify(
+            token, allowed_algorithms=ALGS, resolve_key=resolve, now=now, check_status=checker
+        )
+        assert result.verified and result.complete, result.checks
+    best = 0.0
+    for _ in range(3):
+        done, start = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < seconds / 3:
+            for token in tokens:
+                verify(
+                    token,
+                    allowed_algorithms=ALGS,
+                    resolve_key=resolve,
+                    now=now,
+                    check_status=checker,
+                )
+            done += len(tokens)
+        best = max(best, done / elapsed)
+    return best
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server(url: str, port: int, workers: int, dev_key_file: str, log: Path) -> Any:
+    env = {
+        **os.environ,
+        "CREDENCE_DATABASE_URL": url,
+        "CREDENCE_BASE_URL": BASE,
+        "CREDENCE_LOG_LEVEL": "WARNING",
+        "CREDENCE_DEV_KEY_FILE": dev_key_file,
+    }
+    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
+    command += ["--workers", str(workers)]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"server did not start; see {log}:\n{log.read_text()[-2000:]}")
+
+
+LUA = """
+local tokens = {%(tokens)s}
+local kind = "%(kind)s"
+local n = 0
+request = function()
+  if kind == "verify" then
+    n = n + 1
+    return wrk.format("POST", "/v1/verify", {["Content-Type"] = "application/vc+jwt"},
+      tokens[(n %% #tokens) + 1])
+  end
+  return wrk.format("GET", "/healthz")
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%f %%f %%f %%d\\n", summary.requests,
+    summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(99) / 1e3,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+      + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def run_wrk(
+    kind: str, port: int, tokens: list[str], seconds: int, connections: int, work: Path
+) -> tuple[float, float, float, int]:
+    """(requests/s, p50 ms, p99 ms, errors) for ``kind`` (``verify`` or ``floor``)."""
+    lua = work / f"{kind}.lua"
+    lua.write_text(LUA % {"tokens": ", ".join(json.dumps(t) for t in tokens), "kind": kind})
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+    output = subprocess.run(
+        [*command, "-s", str(lua), f"http://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
+    match = re.search(r"RESULT (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", output)
+    if match is None:
+        raise SystemExit(f"could not read wrk's output:\n{output}")
+    requests, duration, p50, p99, errors = match.groups()
+    return int(requests) / float(duration), float(p50), float(p99), int(errors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="default: a temporary SQLite file")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--credentials", type=int, default=200)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install -y wrk")
+    with tempfile.TemporaryDirectory(prefix="credence-bench-verify-") as tmp:
+        work = Path(tmp)
+        url = args.database_url or f"sqlite:///{work / 'bench.db'}"
+        dev_key = str(work / "dev-key")
+        prepare_database(url)
+        tokens, jwks, lists = issue(url, args.credentials, dev_key)
+        raw = library_rate(tokens, jwks, lists, args.seconds)
+        port = free_port()
+        server = start_server(url, port, args.workers, dev_key, work / "server.log")
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+                for token in tokens:
+                    body = client.post(
+                        "/v1/verify", content=token, headers={"Content-Type": "application/vc+jwt"}
+                    ).json()
+                    assert body["verified"], body
+            run_wrk("verify", port, tokens, 2, args.connections, work)  # warm up
+            floor = run_wrk("floor", port, tokens, args.seconds, args.connections, work)
+            endpoint = run_wrk("verify", port, tokens, args.seconds, args.connections, work)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    kind = url.split(":", 1)[0].split("+", 1)[0]
+    print(
+        f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f}); {kind}; "
+        f"{len(tokens)} tokens of ~{len(tokens[0])} bytes; uvicorn --workers {args.workers}; "
+        f"wrk -t2 -c{args.connections}; {args.seconds}s each"
+    )
+    print(f"library verify (1 thread, in process) {raw:9.0f} /s")
+    print(
+        f"floor GET /healthz                   {floor[0]:9.0f} req/s  "
+        f"p50 {floor[1]:.1f} ms  p99 {floor[2]:.1f} ms  errors {floor[3]}"
+    )
+    print(
+        f"POST /v1/verify                      {endpoint[0]:9.0f} req/s  "
+        f"p50 {endpoint[1]:.1f} ms  p99 {endpoint[2]:.1f} ms  errors {endpoint[3]}"
+    )
+    ratio = endpoint[0] / raw
+    verdict = "meets" if ratio >= 0.4 else "MISSES"
+    print(f"endpoint / library = {ratio:.2f}  ({verdict} the >= 0.40 aim)")
+    print(f"endpoint / floor   = {endpoint[0] / floor[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
