@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlmodel import Session, col, select
 
 from credentials.audit import GENESIS_HASH, AuditRecord, chain_hash, event_body
@@ -65,6 +66,58 @@ def record(
     session.add(event)
     session.flush()
     return event
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One event for :func:`record_many`, before it has a place in the chain."""
+
+    actor: str
+    action: str
+    subject: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def record_many(
+    session: Session, events: Sequence[EventSpec], *, at: datetime | None = None
+) -> list[AuditEvent]:
+    """Append ``events`` in order with one head read and one multi-row insert (flushes).
+
+    The same chain :func:`record` would write event by event; the caller's transaction holds
+    the append lock (taken here if it does not already) from the head read to commit.
+    """
+    if not events:
+        return []
+    lock_chain(session)
+    session.flush()  # pending ORM events must take their seq first
+    head = session.exec(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
+    ).first()
+    seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
+    at = at or utcnow()
+    stamp = format_at(at)
+    rows: list[dict[str, Any]] = []
+    for spec in events:
+        seq += 1
+        payload = dict(spec.data)
+        digest = chain_hash(
+            prev_hash, event_body(seq, stamp, spec.actor, spec.action, spec.subject, payload)
+        )
+        rows.append(
+            {
+                "seq": seq,
+                "at": at,
+                "actor": spec.actor,
+                "action": spec.action,
+                "subject": spec.subject,
+                "data": payload,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash = digest
+    session.execute(insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
+    return [AuditEvent(**row) for row in rows]
 
 
 def to_record(event: AuditEvent) -> AuditRecord:

@@ -5,8 +5,11 @@ same transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -198,6 +201,131 @@ def issue(
         },
     )
     return credential
+
+
+@dataclass(frozen=True)
+class PendingCredential:
+    """An award decided in memory (batch ingestion), to be stored, signed and slotted."""
+
+    id: str
+    learner_id: str
+    subject_id: str
+    award: Award
+    previous_id: str | None
+    evidence: list[Evidence]
+
+
+def evidence_from_facts(
+    compiled: CompiledCatalog, facts: dict[str, CompletionFact], ids: Sequence[str]
+) -> list[Evidence]:
+    return [
+        Evidence(
+            id=f"urn:uuid:{fact.id}",
+            name=compiled.courses.get(fact.course, fact.course),
+            genre="Course completion",
+            description=f"Completed {fact.completed_at.date().isoformat()}"
+            + (f" with score {fact.score:g}" if fact.score is not None else ""),
+        )
+        for cid in ids
+        if (fact := facts.get(cid)) is not None
+    ]
+
+
+def issue_many(
+    session: Session,
+    issuer: Issuer,
+    compiled: CompiledCatalog,
+    pending: Sequence[PendingCredential],
+    *,
+    actor: str,
+    now: datetime,
+) -> list[Credential]:
+    """:func:`issue` for many awards at once with multi-row statements (flushes). The caller
+    appends the ``credential.issued`` / ``credential.renewed`` audit events."""
+    if not pending:
+        return []
+    settings = issuer.settings
+    table = Credential.__table__  # type: ignore[attr-defined]
+    rows: list[dict[str, Any]] = [
+        {
+            "id": p.id,
+            "learner_id": p.learner_id,
+            "level_id": p.award.level_id,
+            "level_version": p.award.version,
+            "issued_at": now,
+            "valid_from": p.award.earned_at,
+            "valid_until": p.award.valid_until,
+            "status": "active",
+            "status_changed_at": now,
+            "status_reason": None,
+            "superseded_by": None,
+            "superseded_at": None,
+            "renewal": p.award.renewal,
+            "manual": False,
+            "evidence": list(p.award.evidence),
+            "kid": "",
+            "jwt": "",
+        }
+        for p in pending
+    ]
+    session.execute(insert(table), rows)
+    entries = status_lists.allocate_many(session, settings, [p.id for p in pending])
+    signer = issuer.keyring.active_signer(session)
+    profile = IssuerProfile(
+        id=settings.effective_issuer_id, name=settings.issuer_name, url=settings.base_url
+    )
+    achievements: dict[tuple[str, int], Achievement] = {}
+    for p, row in zip(pending, rows, strict=True):
+        award = p.award
+        level = compiled.levels[award.level_id]
+        achievement = achievements.get((level.id, award.version))
+        if achievement is None:
+            achievement = achievements[(level.id, award.version)] = Achievement(
+                id=f"{settings.base_url}/v1/tracks/{level.track}/levels/{level.slug}",
+                name=level.name,
+                description=level.description,
+                criteria_narrative=level.criteria,
+                version=str(award.version),
+                tags=(level.track,),
+            )
+        doc = build_credential(
+            issuer=profile,
+            achievement=achievement,
+            subject_id=p.subject_id,
+            evidence=p.evidence,
+            valid_from=award.earned_at,
+            valid_until=award.valid_until,
+            awarded_date=award.earned_at,
+            status=entries[p.id],
+            credential_id=p.id,
+            name=level.name,
+        )
+        row["jwt"] = sign_credential(doc, signer, now=now)
+        row["kid"] = signer.public_jwk["kid"]
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(jwt=bindparam("b_jwt"), kid=bindparam("b_kid")),
+        [{"b_id": r["id"], "b_jwt": r["jwt"], "b_kid": r["kid"]} for r in rows],
+    )
+    session.execute(
+        insert(CredentialStatusEvent.__table__),  # type: ignore[attr-defined]
+        [
+            {"credential_id": p.id, "status": "active", "at": now, "reason": None, "actor": actor}
+            for p in pending
+        ],
+    )
+    superseding = [
+        {"b_id": p.previous_id, "b_by": p.id, "b_at": now} for p in pending if p.previous_id
+    ]
+    if superseding:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(superseded_by=bindparam("b_by"), superseded_at=bindparam("b_at")),
+            superseding,
+        )
+    return [Credential(**row) for row in rows]
 
 
 def _evidence(session: Session, compiled: CompiledCatalog, ids: Sequence[str]) -> list[Evidence]:

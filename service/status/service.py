@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -89,6 +90,83 @@ def allocate(session: Session, settings: Settings, credential_id: str) -> list[S
             )
         )
     return entries
+
+
+def allocate_many(
+    session: Session,
+    settings: Settings,
+    credential_ids: Sequence[str],
+    *,
+    randbelow: Callable[[int], int] = secrets.randbelow,
+) -> dict[str, list[StatusEntry]]:
+    """:func:`allocate` for many credentials: per list one ``idx IN (...)`` check, one
+    multi-row insert in a savepoint (retried with fresh indexes if another transaction took one
+    meanwhile) and one ``used`` update. Flushes."""
+    entries: dict[str, list[StatusEntry]] = {cid: [] for cid in credential_ids}
+    for purpose in PURPOSES:
+        pending = list(credential_ids)
+        while pending:
+            status_list = _open_list(session, purpose)
+            assert status_list.id is not None
+            take, pending = (
+                pending[: FILL_LIMIT - status_list.used],
+                pending[FILL_LIMIT - status_list.used :],
+            )
+            indexes = _claim(session, status_list, take, purpose, randbelow)
+            session.execute(
+                update(models.StatusList)
+                .where(col(models.StatusList.id) == status_list.id)
+                .values(used=models.StatusList.used + len(take))
+            )
+            session.expire(status_list, ["used"])
+            url = list_url(settings, status_list.id)
+            for cid, index in zip(take, indexes, strict=True):
+                entries[cid].append(
+                    StatusEntry(status_list_credential=url, index=index, purpose=purpose)  # type: ignore[arg-type]
+                )
+    return entries
+
+
+def _claim(
+    session: Session,
+    status_list: models.StatusList,
+    credential_ids: Sequence[str],
+    purpose: str,
+    randbelow: Callable[[int], int],
+) -> list[int]:
+    """Free random indexes of ``status_list`` for ``credential_ids``, inserted."""
+    table = StatusSlot.__table__  # type: ignore[attr-defined]
+    for _attempt in range(64):
+        chosen: set[int] = set()
+        while len(chosen) < len(credential_ids):
+            wanted = len(credential_ids) - len(chosen)
+            candidates = {randbelow(status_list.size) for _ in range(wanted)} - chosen
+            taken = set(
+                session.exec(
+                    select(StatusSlot.idx).where(
+                        StatusSlot.list_id == status_list.id, col(StatusSlot.idx).in_(candidates)
+                    )
+                )
+            )
+            chosen |= candidates - taken
+        indexes = list(chosen)
+        rows = [
+            {
+                "list_id": status_list.id,
+                "idx": index,
+                "credential_id": cid,
+                "purpose": purpose,
+                "is_set": False,
+            }
+            for cid, index in zip(credential_ids, indexes, strict=True)
+        ]
+        try:
+            with session.begin_nested():
+                session.execute(insert(table), rows)
+        except IntegrityError:  # another transaction took one a moment ago: pick again
+            continue
+        return indexes
+    raise RuntimeError("could not find free status-list indexes")  # pragma: no cover
 
 
 def set_bit(session: Session, credential_id: str, purpose: str, value: bool) -> None:

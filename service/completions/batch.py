@@ -1,0 +1,341 @@
+"""Recording a batch of completions in bulk, with the observable behaviour of recording them one
+by one (:func:`service.completions.service.record_each`): the same per-item results, rows and
+audit events in the same order, at a fixed number of statements per batch.
+
+Every item is validated first (no writes). Under the chain's append lock one query finds the
+external ids already used (replays and 409s; a repeat inside the batch is a replay of its first
+use, or a 409). The accepted items are then applied in memory in order: learner upserts, the
+completion, and the earning engine over the learner's completions and credentials (loaded once
+per batch), exactly as each item would have seen them. The writes follow as multi-row statements;
+the audit events are chained in memory from one head read.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import insert
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from credentials import new_urn_uuid
+from service.audit.service import EventSpec, lock_chain, record_many
+from service.catalog.models import Course
+from service.completions.batch_learners import LearnerBook
+from service.completions.common import (
+    BatchOutcome,
+    Recorded,
+    check_dates,
+    conflict,
+    invalid,
+    request_hash,
+    unknown_course,
+)
+from service.completions.models import Completion, Credential
+from service.completions.schemas import CompletionIn
+from service.db import utcnow
+from service.errors import ServiceError
+from service.issuance.compiled import CompiledCatalog
+from service.issuance.context import Issuer
+from service.issuance.engine import evaluate_to_fixpoint
+from service.issuance.engine_facts import CompletionFact, CredentialFact
+from service.issuance.service import PendingCredential, evidence_from_facts, issue_many
+
+
+@dataclass
+class _Accepted:
+    index: int
+    body: CompletionIn
+    row: dict[str, Any]
+    issued: list[str] = field(default_factory=list)
+
+
+def record_batch(
+    session: Session,
+    issuer: Issuer,
+    items: Sequence[dict[str, Any]],
+    *,
+    source: str,
+    actor: str,
+    randbelow: Callable[[int], int] = secrets.randbelow,
+) -> list[BatchOutcome]:
+    """Per-item outcomes in order; a bad item is reported and the others are kept (flushes)."""
+    outcomes: dict[int, BatchOutcome] = {}
+    parsed: list[tuple[int, CompletionIn]] = []
+    for index, raw in enumerate(items):
+        try:
+            parsed.append((index, CompletionIn.model_validate(raw)))
+        except ValidationError as exc:
+            outcomes[index] = BatchOutcome(index, None, invalid(exc))
+    if not parsed:
+        return [outcomes[i] for i in range(len(items))]
+    lock_chain(session)  # idempotency checks and learner upserts must see committed writers
+    now = utcnow()
+    earlier = _earlier(session, source, {b.external_id for _, b in parsed if b.external_id})
+    courses = _courses(session, {b.course_id for _, b in parsed})
+    accepted: list[_Accepted] = []
+    first_use: dict[str, _Accepted] = {}
+    replays: list[tuple[int, _Accepted]] = []
+    for index, body in parsed:
+        digest = request_hash(body)
+        key = body.external_id
+        if key is not None and key in earlier:
+            recorded, stored_hash = earlier[key]
+            outcome = (
+                BatchOutcome(index, recorded, None)
+                if stored_hash == digest
+                else BatchOutcome(index, None, conflict(body, recorded.completion.id))
+            )
+            outcomes[index] = outcome
+            continue
+        if key is not None and key in first_use:
+            first = first_use[key]
+            if first.row["request_hash"] == digest:
+                replays.append((index, first))
+            else:
+                outcomes[index] = BatchOutcome(index, None, conflict(body, first.row["id"]))
+            continue
+        try:
+            check_dates(body, now)
+            if body.course_id not in courses:
+                raise unknown_course(body.course_id)
+        except ServiceError as exc:
+            outcomes[index] = BatchOutcome(index, None, exc)
+            continue
+        item = _Accepted(index, body, _completion_row(body, source, digest, now))
+        accepted.append(item)
+        if key is not None:
+            first_use[key] = item
+    if accepted:
+        credentials = _record(session, issuer, accepted, actor=actor, now=now)
+        for item in accepted:
+            completion = Completion(**item.row)
+            recorded = Recorded(completion, [credentials[c] for c in item.issued], created=True)
+            outcomes[item.index] = BatchOutcome(item.index, recorded, None)
+        for index, first in replays:
+            original = outcomes[first.index].recorded
+            assert original is not None
+            outcomes[index] = BatchOutcome(
+                index, Recorded(original.completion, original.issued, created=False), None
+            )
+    return [outcomes[i] for i in range(len(items))]
+
+
+def _completion_row(body: CompletionIn, source: str, digest: str, now: datetime) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "learner_id": body.learner_id,
+        "course_id": body.course_id,
+        "completed_at": body.completed_at,
+        "score": body.score,
+        "passed": body.passed,
+        "source": source,
+        "external_id": body.external_id,
+        "request_hash": digest,
+        "received_at": now,
+        "issued": [],
+    }
+
+
+def _earlier(
+    session: Session, source: str, external_ids: set[str | None]
+) -> dict[str, tuple[Recorded, str]]:
+    """Completions this client already stored under the batch's external ids, as replays."""
+    if not external_ids:
+        return {}
+    rows = list(
+        session.exec(
+            select(Completion).where(
+                Completion.source == source, col(Completion.external_id).in_(external_ids)
+            )
+        )
+    )
+    wanted = [cid for row in rows for cid in row.issued]
+    found = (
+        {c.id: c for c in session.exec(select(Credential).where(col(Credential.id).in_(wanted)))}
+        if wanted
+        else {}
+    )
+    return {
+        str(row.external_id): (
+            Recorded(row, [found[c] for c in row.issued if c in found], created=False),
+            row.request_hash,
+        )
+        for row in rows
+    }
+
+
+def _courses(session: Session, course_ids: set[str]) -> set[str]:
+    return set(session.exec(select(Course.id).where(col(Course.id).in_(course_ids))))
+
+
+def _record(
+    session: Session, issuer: Issuer, accepted: list[_Accepted], *, actor: str, now: datetime
+) -> dict[str, Credential]:
+    """Apply the accepted items in order in memory, then write everything; the credentials
+    issued, by id."""
+    learner_ids = {item.body.learner_id for item in accepted}
+    book = LearnerBook(session, learner_ids)
+    completions = _completion_facts(session, learner_ids)
+    held = _credential_facts(session, learner_ids)
+    compiled = issuer.catalog.get(session)
+    events: list[EventSpec] = []
+    pending: list[PendingCredential] = []
+    for item in accepted:
+        body, row = item.body, item.row
+        learner_event = book.mention(body.learner_id, body.learner, now=now, actor=actor)
+        if learner_event is not None:
+            events.append(learner_event)
+        events.append(_recorded_event(row, actor))
+        facts = completions[body.learner_id]
+        facts[row["id"]] = CompletionFact(
+            row["id"], body.course_id, body.completed_at, body.score, body.passed
+        )
+        for credential in _evaluate(compiled, book, facts, held, body.learner_id, now):
+            pending.append(credential)
+            item.issued.append(credential.id)
+            events.append(_issued_event(credential, actor))
+        row["issued"] = list(item.issued)
+    book.write(session)
+    session.execute(
+        insert(Completion.__table__),  # type: ignore[attr-defined]
+        [item.row for item in accepted],
+    )
+    issued = issue_many(session, issuer, compiled, pending, actor=actor, now=now)
+    record_many(session, events, at=now)
+    return {c.id: c for c in issued}
+
+
+def _evaluate(
+    compiled: CompiledCatalog,
+    book: LearnerBook,
+    facts: dict[str, CompletionFact],
+    held: dict[str, list[CredentialFact]],
+    learner_id: str,
+    now: datetime,
+) -> list[PendingCredential]:
+    """What recording this completion issues; ``held`` is updated with it."""
+    current = held[learner_id]
+    awards = evaluate_to_fixpoint(compiled.rules, facts.values(), current, now)
+    issued: list[PendingCredential] = []
+    real_ids: dict[str, str] = {}  # the engine's pending ids -> the credentials' ids
+    for n, award in enumerate(awards):
+        previous = award.supersedes
+        if previous is not None:
+            previous = real_ids.get(previous, previous)
+        credential_id = new_urn_uuid()
+        real_ids[f"pending:{n}"] = credential_id
+        issued.append(
+            PendingCredential(
+                id=credential_id,
+                learner_id=learner_id,
+                subject_id=book.subject_id(learner_id),
+                award=award,
+                previous_id=previous,
+                evidence=evidence_from_facts(compiled, facts, award.evidence),
+            )
+        )
+        current = [
+            replace(c, superseded_by=credential_id) if c.id == previous else c for c in current
+        ]
+        current.append(
+            CredentialFact(
+                id=credential_id,
+                level_id=award.level_id,
+                valid_from=award.earned_at,
+                valid_until=award.valid_until,
+                status="active",
+                status_changed_at=now,
+            )
+        )
+    if issued:
+        current.sort(key=lambda c: c.valid_from)
+        held[learner_id] = current
+    return issued
+
+
+def _recorded_event(row: dict[str, Any], actor: str) -> EventSpec:
+    return EventSpec(
+        actor=actor,
+        action="completion.recorded",
+        subject=f"completion:{row['id']}",
+        data={
+            "learner": row["learner_id"],
+            "course": row["course_id"],
+            "completed_at": row["completed_at"].isoformat(),
+            "score": row["score"],
+            "passed": row["passed"],
+            "external_id": row["external_id"],
+        },
+    )
+
+
+def _issued_event(credential: PendingCredential, actor: str) -> EventSpec:
+    award = credential.award
+    return EventSpec(
+        actor=actor,
+        action="credential.renewed" if award.renewal else "credential.issued",
+        subject=f"credential:{credential.id}",
+        data={
+            "learner": credential.learner_id,
+            "level": award.level_id,
+            "version": award.version,
+            "valid_from": award.earned_at.isoformat(),
+            "valid_until": award.valid_until.isoformat() if award.valid_until else None,
+            "evidence": list(award.evidence),
+            "supersedes": credential.previous_id,
+        },
+    )
+
+
+def _completion_facts(
+    session: Session, learner_ids: set[str]
+) -> defaultdict[str, dict[str, CompletionFact]]:
+    table = Completion.__table__  # type: ignore[attr-defined]
+    query = sa_select(
+        table.c.id,
+        table.c.learner_id,
+        table.c.course_id,
+        table.c.completed_at,
+        table.c.score,
+        table.c.passed,
+    ).where(table.c.learner_id.in_(learner_ids))
+    facts: defaultdict[str, dict[str, CompletionFact]] = defaultdict(dict)
+    for cid, learner_id, course_id, completed_at, score, passed in session.execute(query):
+        facts[learner_id][cid] = CompletionFact(cid, course_id, completed_at, score, passed)
+    return facts
+
+
+def _credential_facts(
+    session: Session, learner_ids: set[str]
+) -> defaultdict[str, list[CredentialFact]]:
+    table = Credential.__table__  # type: ignore[attr-defined]
+    query = (
+        sa_select(
+            table.c.id,
+            table.c.learner_id,
+            table.c.level_id,
+            table.c.valid_from,
+            table.c.valid_until,
+            table.c.status,
+            table.c.status_changed_at,
+            table.c.superseded_by,
+        )
+        .where(table.c.learner_id.in_(learner_ids))
+        .order_by(table.c.valid_from)
+    )
+    held: defaultdict[str, list[CredentialFact]] = defaultdict(list)
+    for cid, learner_id, level_id, valid_from, valid_until, status, changed, by in session.execute(
+        query
+    ):
+        held[learner_id].append(
+            CredentialFact(cid, level_id, valid_from, valid_until, status, changed, by)
+        )
+    return held
