@@ -25,6 +25,7 @@ from sqlalchemy import (
     cast,
     distinct,
     exists,
+    false,
     func,
     literal,
     null,
@@ -199,107 +200,109 @@ def held_at(t: BindParameter[datetime]) -> ColumnElement[bool]:
     )
 
 
-def per_learner_level(t: datetime, level_ids: Sequence[str]) -> Subquery:
-    """Per learner and level with a credential from before ``t``: whether held at ``t``, whether
-    open-ended, the latest ``valid_until`` of what is held, and whether one expired un-revoked."""
-    when = moment("per_at", t)
+def credentials_by_learner(t: datetime, level_ids: Sequence[str]) -> Subquery:
+    """One row per learner with a credential from before ``t``; per level ``i`` (the order of
+    ``level_ids``): ``e<i>`` ever awarded, ``h<i>`` held at ``t``, ``o<i>`` held open-ended,
+    ``u<i>`` latest ``valid_until`` of what is held, ``x<i>`` one expired un-revoked."""
+    when = moment("credentials_at", t)
     c = CREDENTIAL.c
     held = held_at(when)
+    expired = and_(c.valid_until <= when, status_at(when) != "revoked")
+    columns: list[Any] = []
+    for i, level in enumerate(level_ids):
+        this = c.level_id == literal(level, String())
+        columns += [
+            func.max(case((this, 1), else_=0)).label(f"e{i}"),
+            func.max(case((and_(this, held), 1), else_=0)).label(f"h{i}"),
+            func.max(case((and_(this, held, c.valid_until.is_(None)), 1), else_=0)).label(f"o{i}"),
+            func.max(case((and_(this, held), c.valid_until), else_=null())).label(f"u{i}"),
+            func.max(case((and_(this, expired), 1), else_=0)).label(f"x{i}"),
+        ]
     return (
-        select(
-            c.learner_id,
-            c.level_id,
-            func.max(case((held, 1), else_=0)).label("held"),
-            func.max(case((and_(held, c.valid_until.is_(None)), 1), else_=0)).label("open"),
-            func.max(case((held, c.valid_until), else_=null())).label("until"),
-            func.max(
-                case((and_(c.valid_until <= when, status_at(when) != "revoked"), 1), else_=0)
-            ).label("expired"),
-        )
+        select(c.learner_id, *columns)
         .where(c.valid_from <= when, c.level_id.in_(list(level_ids)))
-        .group_by(c.learner_id, c.level_id)
-        .subquery("per_level")
+        .group_by(c.learner_id)
+        .subquery("creds")
     )
 
 
-def certification_counts(
-    scope: Subquery, t: datetime, level_ids: Sequence[str], horizons: Sequence[datetime]
-) -> Select[Any]:
-    """Per group and level: holders, holders whose level lapses by each horizon, and learners
-    whose credential expired and who hold the level no more."""
-    per = per_learner_level(t, level_ids)
-    expiring = [
-        func.sum(
-            case(
-                (
-                    and_(per.c.held == 1, per.c.open == 0, per.c.until <= moment(f"h{i}", horizon)),
-                    1,
-                ),
-                else_=0,
-            )
-        ).label(f"expiring_{i}")
-        for i, horizon in enumerate(horizons)
-    ]
-    return (
-        select(
-            scope.c.grp,
-            per.c.level_id,
-            func.sum(per.c.held).label("holders"),
-            *expiring,
-            func.sum(case((and_(per.c.held == 0, per.c.expired == 1), 1), else_=0)).label(
-                "expired"
-            ),
-        )
-        .select_from(scope.join(per, per.c.learner_id == scope.c.learner_id))
-        .group_by(scope.c.grp, per.c.level_id)
-    )
-
-
-def group_sizes(scope: Subquery) -> Select[Any]:
-    return select(scope.c.grp, func.count().label("learners")).group_by(scope.c.grp)
-
-
-def in_progress_counts(
-    scope: Subquery,
-    t: datetime | None,
-    requirements: dict[str, list[tuple[str, float | None]]],
-) -> Select[Any]:
-    """Per group, for each level (column ``p<i>`` in the order of ``requirements``): learners
-    never awarded the level (by ``t``) with at least one counting completion (passed, scored
-    enough) of a course it requires. One pass over the completions, grouped by learner.
-
-    ``t`` None: now (every completion is dated in the past, so none is filtered out)."""
+def progress_by_learner(
+    t: datetime | None, requirements: dict[str, list[tuple[str, float | None]]]
+) -> Subquery:
+    """One row per learner with a passed completion (by ``t``; None: all of them, every
+    completion being dated in the past); ``p<i>`` = 1 when one counts toward level ``i``
+    (the order of ``requirements``): a course it requires or offers, scored enough."""
     co = COMPLETION.c
-    levels = list(requirements)
     flags = []
-    for i, level in enumerate(levels):
+    for i, level in enumerate(requirements):
         counting = [
             and_(co.course_id == course, co.score >= min_score)
             if min_score is not None
             else co.course_id == course
             for course, min_score in requirements[level]
         ]
-        flags.append(func.max(case((or_(*counting), 1), else_=0)).label(f"p{i}"))
-    progress = select(co.learner_id, *flags).where(co.passed.is_(True))
+        flags.append(func.max(case((or_(false(), *counting), 1), else_=0)).label(f"p{i}"))
+    query = select(co.learner_id, *flags).where(co.passed.is_(True))
     if t is not None:
-        progress = progress.where(co.completed_at <= moment("progress_at", t))
-    per_learner = progress.group_by(co.learner_id).subquery("progress")
-    awarded_by = moment("awarded_by", t) if t is not None else None
-    columns = []
-    for i, level in enumerate(levels):
-        ever = exists().where(
-            CREDENTIAL.c.learner_id == per_learner.c.learner_id,
-            CREDENTIAL.c.level_id == literal(level, String()),
-            *([CREDENTIAL.c.valid_from <= awarded_by] if awarded_by is not None else []),
-        )
+        query = query.where(co.completed_at <= moment("progress_at", t))
+    return query.group_by(co.learner_id).subquery("progress")
+
+
+def certification_table(
+    scope: Subquery,
+    t: datetime,
+    level_ids: Sequence[str],
+    requirements: dict[str, list[tuple[str, float | None]]],
+    horizons: Sequence[datetime],
+    *,
+    past: bool,
+) -> Select[Any]:
+    """Per group, in one statement: ``learners``, and per level ``i``: ``holders<i>``,
+    ``exp<k>_<i>`` (lapsing by horizon ``k``), ``expired<i>`` (expired, not renewed) and
+    ``progress<i>`` (never awarded, with a counting completion). Scope, credentials and
+    completions are each read once."""
+    creds = credentials_by_learner(t, level_ids)
+    progress = progress_by_learner(t if past else None, requirements)
+    bounds = [moment(f"horizon{k}", h) for k, h in enumerate(horizons)]
+    columns: list[Any] = [func.count().label("learners")]
+    for i, level in enumerate(level_ids):
+        held = creds.c[f"h{i}"] == 1
+        columns.append(func.sum(case((held, 1), else_=0)).label(f"holders{i}"))
+        lapsing = and_(held, creds.c[f"o{i}"] == 0)
+        columns += [
+            func.sum(case((and_(lapsing, creds.c[f"u{i}"] <= bound), 1), else_=0)).label(
+                f"exp{k}_{i}"
+            )
+            for k, bound in enumerate(bounds)
+        ]
         columns.append(
-            func.sum(case((and_(per_learner.c[f"p{i}"] == 1, ~ever), 1), else_=0)).label(f"p{i}")
+            func.sum(case((and_(creds.c[f"h{i}"] == 0, creds.c[f"x{i}"] == 1), 1), else_=0)).label(
+                f"expired{i}"
+            )
         )
+        if level in requirements:
+            p = list(requirements).index(level)
+            never = or_(creds.c[f"e{i}"].is_(None), creds.c[f"e{i}"] == 0)
+            columns.append(
+                func.sum(case((and_(progress.c[f"p{p}"] == 1, never), 1), else_=0)).label(
+                    f"progress{i}"
+                )
+            )
+        else:
+            columns.append(literal(0, Integer()).label(f"progress{i}"))
     return (
         select(scope.c.grp, *columns)
-        .select_from(scope.join(per_learner, per_learner.c.learner_id == scope.c.learner_id))
+        .select_from(
+            scope.outerjoin(creds, creds.c.learner_id == scope.c.learner_id).outerjoin(
+                progress, progress.c.learner_id == scope.c.learner_id
+            )
+        )
         .group_by(scope.c.grp)
     )
+
+
+def group_sizes(scope: Subquery) -> Select[Any]:
+    return select(scope.c.grp, func.count().label("learners")).group_by(scope.c.grp)
 
 
 # --- completion rate per month ------------------------------------------------------------------

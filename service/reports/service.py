@@ -105,43 +105,43 @@ def certification(
     levels = _track_levels(compiled, track)
     level_ids = [lv.id for lv in levels]
     scope = sql.scope_at(t, group_by, everyone=at is None)
-    sizes = {row.grp: row.learners for row in session.execute(sql.group_sizes(scope))}
-    counts: dict[tuple[str | None, str], Any] = {}
-    progress: dict[tuple[str | None, str], int] = {}
+    requirements = {
+        lv.id: courses
+        for lv in levels
+        if lv.id in compiled.rules and (courses := _counting_courses(compiled, lv.id))
+    }
+    horizons = [t + timedelta(days=d) for d in EXPIRY_HORIZONS]
+    rows = {}
     if level_ids:
-        horizons = [t + timedelta(days=d) for d in EXPIRY_HORIZONS]
-        for row in session.execute(sql.certification_counts(scope, t, level_ids, horizons)):
-            counts[(row.grp, row.level_id)] = row
-        requirements = {
-            lv.id: _counting_courses(compiled, lv.id) for lv in levels if compiled.rules.get(lv.id)
-        }
-        requirements = {k: v for k, v in requirements.items() if v}
-        if requirements:
-            query = sql.in_progress_counts(scope, at and t, requirements)
-            for row in session.execute(query):
-                for i, level_id in enumerate(requirements):
-                    progress[(row.grp, level_id)] = int(row._mapping[f"p{i}"] or 0)
+        query = sql.certification_table(
+            scope, t, level_ids, requirements, horizons, past=at is not None
+        )
+        rows = {row.grp: row._mapping for row in session.execute(query)}
+    else:
+        rows = {row.grp: row._mapping for row in session.execute(sql.group_sizes(scope))}
+
+    def count(row: Any, name: str) -> int:
+        return int(row[name] or 0)
+
     groups = []
-    for grp in _ordered_groups(sizes):
-        learners = sizes[grp]
-        rows = []
-        for level_id in level_ids:
-            c = counts.get((grp, level_id))
-            holders = int(c.holders) if c else 0
-            rows.append(
-                LevelCertification(
-                    level=level_id,
-                    holders=holders,
-                    share=share(holders, learners),
-                    expiring_30=int(c.expiring_0) if c else 0,
-                    expiring_60=int(c.expiring_1) if c else 0,
-                    expiring_90=int(c.expiring_2) if c else 0,
-                    expired_not_renewed=int(c.expired) if c else 0,
-                    in_progress=progress.get((grp, level_id), 0),
-                )
+    for grp in _ordered_groups(rows):
+        row = rows[grp]
+        learners = count(row, "learners")
+        certified = [
+            LevelCertification(
+                level=level_id,
+                holders=count(row, f"holders{i}"),
+                share=share(count(row, f"holders{i}"), learners),
+                expiring_30=count(row, f"exp0_{i}"),
+                expiring_60=count(row, f"exp1_{i}"),
+                expiring_90=count(row, f"exp2_{i}"),
+                expired_not_renewed=count(row, f"expired{i}"),
+                in_progress=count(row, f"progress{i}"),
             )
+            for i, level_id in enumerate(level_ids)
+        ]
         groups.append(
-            CertificationGroup(group=_group_key(grp, group_by), learners=learners, levels=rows)
+            CertificationGroup(group=_group_key(grp, group_by), learners=learners, levels=certified)
         )
     return CertificationReport(
         computed_at=utcnow(),
