@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -112,8 +113,13 @@ def _snapshot(session: Session, outcomes: list[BatchOutcome], mark: int) -> dict
         text("SELECT action, subject, data FROM audit_event WHERE seq > :m ORDER BY seq"),
         {"m": mark},
     )
+    # evidence completed at the same moment comes in the database's (arbitrary) order
     audit = [
-        (a, alias(s.split(":", 1)[1]), alias(d if isinstance(d, dict) else eval_json(d)))
+        (
+            a,
+            alias(s.split(":", 1)[1]),
+            _sorted_evidence(alias(d if isinstance(d, dict) else eval_json(d))),
+        )
         for a, s, d in events
     ]
     return {
@@ -139,9 +145,13 @@ def _snapshot(session: Session, outcomes: list[BatchOutcome], mark: int) -> dict
 
 
 def eval_json(value: str) -> Any:
-    import json
-
     return json.loads(value)
+
+
+def _sorted_evidence(data: dict[str, Any]) -> dict[str, Any]:
+    if "evidence" in data:
+        return {**data, "evidence": sorted(data["evidence"])}
+    return data
 
 
 def _run(database, issuer, record: Callable[..., list[BatchOutcome]]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -234,7 +244,8 @@ def test_slot_allocation_moves_to_a_new_list_when_one_is_full(database, issuer) 
         per_list = dict(
             session.execute(
                 text(
-                    "SELECT list_id, count(*) FROM status_slot WHERE purpose = 'revocation' GROUP BY list_id"
+                    "SELECT list_id, count(*) FROM status_slot"
+                    " WHERE purpose = 'revocation' GROUP BY list_id"
                 )
             ).all()
         )
