@@ -6,7 +6,7 @@ import json
 from typing import Annotated, Any
 
 import yaml
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from service.catalog import crud, repository
 from service.catalog import service as catalog
@@ -57,43 +57,6 @@ def get_catalog(session: SessionDep, _: ReadDep, response: Response) -> dict[str
     return catalog.current_document(session).to_mapping()
 
 
-@router.put(
-    "/v1/catalog",
-    operation_id="applyCatalog",
-    responses=problem_responses(400, 409, 412, 413, 415, 422),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "description": "A catalog document, JSON or YAML",
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/CatalogDocument"}},
-                "application/yaml": {"schema": {"type": "string"}},
-            },
-        }
-    },
-)
-async def apply_catalog(
-    request: Request,
-    session: SessionDep,
-    principal: WriteDep,
-    dry_run: Annotated[bool, Query(description="Return the diff, write nothing")] = False,
-    if_match: IfMatch = None,
-) -> CatalogApplyResult:
-    """Apply a whole catalog atomically: created / changed / archived objects, as a diff."""
-    raw = await _read_document(request)
-    desired = catalog.build_document(raw)
-    if if_match is not None:
-        crud.check_if_match(if_match, repository.catalog_revision(session))
-    result = catalog.apply(session, desired, actor=principal.actor, dry_run=dry_run)
-    return CatalogApplyResult(
-        dry_run=dry_run,
-        applied=result.applied,
-        revision=result.revision,
-        summary=result.diff.summary(),
-        changes=result.diff.to_mapping()["changes"],
-    )
-
-
 async def _read_document(request: Request) -> Any:
     body = await request.body()
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
@@ -110,6 +73,44 @@ async def _read_document(request: Request) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"The body is not valid JSON: {exc}") from exc
+
+
+@router.put(
+    "/v1/catalog",
+    operation_id="applyCatalog",
+    responses=problem_responses(400, 409, 412, 413, 415, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "A catalog document, JSON or YAML",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/CatalogDocument"}},
+                "application/yaml": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+def apply_catalog(
+    session: SessionDep,
+    principal: WriteDep,  # before the body: a bad key is a 401 whatever the body holds
+    raw: Annotated[Any, Depends(_read_document)],
+    dry_run: Annotated[bool, Query(description="Return the diff, write nothing")] = False,
+    if_match: IfMatch = None,
+) -> CatalogApplyResult:
+    """Apply a whole catalog atomically: created / changed / archived objects, as a diff."""
+    # A plain `def`: the database work (which may wait for SQLite's write lock) runs in the
+    # thread pool, never on the event loop the lock holder needs to finish its response.
+    desired = catalog.build_document(raw)
+    if if_match is not None:
+        crud.check_if_match(if_match, repository.catalog_revision(session))
+    result = catalog.apply(session, desired, actor=principal.actor, dry_run=dry_run)
+    return CatalogApplyResult(
+        dry_run=dry_run,
+        applied=result.applied,
+        revision=result.revision,
+        summary=result.diff.summary(),
+        changes=result.diff.to_mapping()["changes"],
+    )
 
 
 class UnsupportedMediaType(ServiceError):
