@@ -80,14 +80,13 @@ class EventSpec:
 
 def record_many(
     session: Session, events: Sequence[EventSpec], *, at: datetime | None = None
-) -> list[AuditEvent]:
-    """Append ``events`` in order with one head read and one multi-row insert (flushes).
+) -> int:
+    """Append ``events`` in order with one head read and one multi-row insert; the chain's new
+    head seq (flushes).
 
     The same chain :func:`record` would write event by event; the caller's transaction holds
     the append lock (taken here if it does not already) from the head read to commit.
     """
-    if not events:
-        return []
     lock_chain(session)
     session.flush()  # pending ORM events must take their seq first
     head = session.exec(
@@ -116,8 +115,9 @@ def record_many(
             }
         )
         prev_hash = digest
-    session.execute(insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
-    return [AuditEvent(**row) for row in rows]
+    if rows:
+        session.execute(insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
+    return seq
 
 
 def to_record(event: AuditEvent) -> AuditRecord:

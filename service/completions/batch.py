@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert
+from sqlalchemy import BindParameter, bindparam, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -31,6 +31,8 @@ from service.catalog.models import Course
 from service.completions.batch_learners import LearnerBook
 from service.completions.common import (
     BatchOutcome,
+    CompletionRow,
+    IssuedRow,
     Recorded,
     check_dates,
     conflict,
@@ -44,8 +46,8 @@ from service.db import utcnow
 from service.errors import ServiceError
 from service.issuance.compiled import CompiledCatalog
 from service.issuance.context import Issuer
-from service.issuance.engine import evaluate_to_fixpoint
-from service.issuance.engine_facts import CompletionFact, CredentialFact
+from service.issuance.engine import evaluate_to_fixpoint, level_order
+from service.issuance.engine_facts import CompletionFact, CredentialFact, LevelRule
 from service.issuance.service import PendingCredential, evidence_from_facts, issue_many
 
 
@@ -116,7 +118,18 @@ def record_batch(
     if accepted:
         credentials = _record(session, issuer, accepted, actor=actor, now=now)
         for item in accepted:
-            completion = Completion(**item.row)
+            row = item.row
+            completion = CompletionRow(
+                row["id"],
+                row["learner_id"],
+                row["course_id"],
+                row["completed_at"],
+                row["score"],
+                row["passed"],
+                row["source"],
+                row["external_id"],
+                row["received_at"],
+            )
             recorded = Recorded(completion, [credentials[c] for c in item.issued], created=True)
             outcomes[item.index] = BatchOutcome(item.index, recorded, None)
         for index, first in replays:
@@ -153,13 +166,20 @@ def _earlier(
     rows = list(
         session.exec(
             select(Completion).where(
-                Completion.source == source, col(Completion.external_id).in_(external_ids)
-            )
+                Completion.source == source, col(Completion.external_id).in_(_many("ids"))
+            ),
+            params={"ids": sorted(i for i in external_ids if i is not None)},
         )
     )
     wanted = [cid for row in rows for cid in row.issued]
     found = (
-        {c.id: c for c in session.exec(select(Credential).where(col(Credential.id).in_(wanted)))}
+        {
+            c.id: c
+            for c in session.exec(
+                select(Credential).where(col(Credential.id).in_(_many("ids"))),
+                params={"ids": wanted},
+            )
+        }
         if wanted
         else {}
     )
@@ -173,12 +193,18 @@ def _earlier(
 
 
 def _courses(session: Session, course_ids: set[str]) -> set[str]:
-    return set(session.exec(select(Course.id).where(col(Course.id).in_(course_ids))))
+    query = select(Course.id).where(col(Course.id).in_(_many("ids")))
+    return set(session.exec(query, params={"ids": sorted(course_ids)}))
+
+
+def _many(name: str) -> BindParameter[Any]:
+    """``IN (...)`` bound as one expanding parameter (no per-value expression building)."""
+    return bindparam(name, expanding=True)
 
 
 def _record(
     session: Session, issuer: Issuer, accepted: list[_Accepted], *, actor: str, now: datetime
-) -> dict[str, Credential]:
+) -> dict[str, IssuedRow]:
     """Apply the accepted items in order in memory, then write everything; the credentials
     issued, by id."""
     learner_ids = {item.body.learner_id for item in accepted}
@@ -186,6 +212,10 @@ def _record(
     completions = _completion_facts(session, learner_ids)
     held = _credential_facts(session, learner_ids)
     compiled = issuer.catalog.get(session)
+    candidates = _Candidates(compiled)
+    passed: defaultdict[str, set[str]] = defaultdict(set)
+    for learner_id, learner_facts in completions.items():
+        passed[learner_id] = {f.course for f in learner_facts.values() if f.passed}
     events: list[EventSpec] = []
     pending: list[PendingCredential] = []
     for item in accepted:
@@ -198,7 +228,12 @@ def _record(
         facts[row["id"]] = CompletionFact(
             row["id"], body.course_id, body.completed_at, body.score, body.passed
         )
-        for credential in _evaluate(compiled, book, facts, held, body.learner_id, now):
+        if body.passed:
+            passed[body.learner_id].add(body.course_id)
+        rules = candidates.rules_for(passed[body.learner_id])
+        if not rules:
+            continue  # no level can be earned without more courses: nothing to evaluate
+        for credential in _evaluate(compiled, rules, book, facts, held, body.learner_id, now):
             pending.append(credential)
             item.issued.append(credential.id)
             events.append(_issued_event(credential, actor))
@@ -213,8 +248,42 @@ def _record(
     return {c.id: c for c in issued}
 
 
+class _Candidates:
+    """The levels an evaluation must look at: those whose courses (full requirements or the
+    renewal path) all have a passed completion. The others cannot be awarded, even by a
+    cascade, so the engine gets only the candidates, as long as it orders them as it orders
+    the whole catalog (then the awards and their order are the same)."""
+
+    def __init__(self, compiled: CompiledCatalog) -> None:
+        self.rules = compiled.rules
+        self.order = level_order(compiled.rules)
+        self.needs = [(level_id, *_needs(rule)) for level_id, rule in self.rules.items()]
+        self.subsets: dict[frozenset[str], dict[str, LevelRule]] = {}
+
+    def rules_for(self, passed: set[str]) -> dict[str, LevelRule]:
+        chosen = frozenset(
+            level_id
+            for level_id, required, electives, pick, renewal in self.needs
+            if (required <= passed and len(electives & passed) >= pick)
+            or (renewal is not None and renewal <= passed)
+        )
+        subset = self.subsets.get(chosen)
+        if subset is None:
+            subset = {level_id: self.rules[level_id] for level_id in chosen}
+            if level_order(subset) != [x for x in self.order if x in chosen]:
+                subset = self.rules  # ties would be ordered differently: take them all
+            self.subsets[chosen] = subset
+        return subset
+
+
+def _needs(rule: LevelRule) -> tuple[set[str], set[str], int, set[str] | None]:
+    renewal = set(rule.renewal.courses) if rule.renewal else None
+    return {c.course for c in rule.courses}, set(rule.electives_from), rule.electives_pick, renewal
+
+
 def _evaluate(
     compiled: CompiledCatalog,
+    rules: dict[str, LevelRule],
     book: LearnerBook,
     facts: dict[str, CompletionFact],
     held: dict[str, list[CredentialFact]],
@@ -223,7 +292,7 @@ def _evaluate(
 ) -> list[PendingCredential]:
     """What recording this completion issues; ``held`` is updated with it."""
     current = held[learner_id]
-    awards = evaluate_to_fixpoint(compiled.rules, facts.values(), current, now)
+    awards = evaluate_to_fixpoint(rules, facts.values(), current, now)
     issued: list[PendingCredential] = []
     real_ids: dict[str, str] = {}  # the engine's pending ids -> the credentials' ids
     for n, award in enumerate(awards):
@@ -306,9 +375,11 @@ def _completion_facts(
         table.c.completed_at,
         table.c.score,
         table.c.passed,
-    ).where(table.c.learner_id.in_(learner_ids))
+    ).where(table.c.learner_id.in_(_many("ids")))
     facts: defaultdict[str, dict[str, CompletionFact]] = defaultdict(dict)
-    for cid, learner_id, course_id, completed_at, score, passed in session.execute(query):
+    for cid, learner_id, course_id, completed_at, score, passed in session.execute(
+        query, {"ids": sorted(learner_ids)}
+    ):
         facts[learner_id][cid] = CompletionFact(cid, course_id, completed_at, score, passed)
     return facts
 
@@ -328,13 +399,12 @@ def _credential_facts(
             table.c.status_changed_at,
             table.c.superseded_by,
         )
-        .where(table.c.learner_id.in_(learner_ids))
+        .where(table.c.learner_id.in_(_many("ids")))
         .order_by(table.c.valid_from)
     )
     held: defaultdict[str, list[CredentialFact]] = defaultdict(list)
-    for cid, learner_id, level_id, valid_from, valid_until, status, changed, by in session.execute(
-        query
-    ):
+    rows = session.execute(query, {"ids": sorted(learner_ids)})
+    for cid, learner_id, level_id, valid_from, valid_until, status, changed, by in rows:
         held[learner_id].append(
             CredentialFact(cid, level_id, valid_from, valid_until, status, changed, by)
         )

@@ -4,6 +4,7 @@ hash and the input checks that need no writes."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,10 +28,36 @@ class IdempotencyConflict(Conflict):
     title = "This external_id was used with a different body"
 
 
+@dataclass(frozen=True, slots=True)
+class CompletionRow:
+    """A completion as the bulk path stored it (the columns the API shows)."""
+
+    id: str
+    learner_id: str
+    course_id: str
+    completed_at: datetime
+    score: float | None
+    passed: bool
+    source: str
+    external_id: str | None
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedRow:
+    """A credential as the bulk path stored it (the columns the API shows)."""
+
+    id: str
+    level_id: str
+    valid_from: datetime
+    valid_until: datetime | None
+    renewal: bool
+
+
 @dataclass
 class Recorded:
-    completion: Completion
-    issued: list[Credential]
+    completion: Completion | CompletionRow
+    issued: Sequence[Credential | IssuedRow]
     created: bool
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
@@ -10,6 +11,7 @@ from pydantic import BaseModel
 from service.auth.dependencies import require
 from service.auth.service import Principal
 from service.completions import service
+from service.completions.common import CompletionRow, IssuedRow
 from service.completions.models import Completion, Credential
 from service.completions.schemas import (
     BatchItemResult,
@@ -39,11 +41,11 @@ def _json(model: BaseModel, status_code: int) -> Response:
     return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
-def completion_public(row: Completion) -> CompletionPublic:
+def completion_public(row: Completion | CompletionRow) -> CompletionPublic:
     return CompletionPublic.model_validate(row, from_attributes=True)
 
 
-def issued_public(rows: list[Credential]) -> list[IssuedCredential]:
+def issued_public(rows: Sequence[Credential | IssuedRow]) -> list[IssuedCredential]:
     return [
         IssuedCredential(
             id=c.id,

@@ -22,6 +22,7 @@ from credentials import (
     sign_credential,
 )
 from service.audit.service import record
+from service.completions.common import IssuedRow
 from service.completions.models import Completion, Credential, CredentialStatusEvent
 from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound
@@ -239,7 +240,7 @@ def issue_many(
     *,
     actor: str,
     now: datetime,
-) -> list[Credential]:
+) -> list[IssuedRow]:
     """:func:`issue` for many awards at once with multi-row statements (flushes). The caller
     appends the ``credential.issued`` / ``credential.renewed`` audit events."""
     if not pending:
@@ -325,7 +326,10 @@ def issue_many(
             .values(superseded_by=bindparam("b_by"), superseded_at=bindparam("b_at")),
             superseding,
         )
-    return [Credential(**row) for row in rows]
+    return [
+        IssuedRow(r["id"], r["level_id"], r["valid_from"], r["valid_until"], r["renewal"])
+        for r in rows
+    ]
 
 
 def _evidence(session: Session, compiled: CompiledCatalog, ids: Sequence[str]) -> list[Evidence]:

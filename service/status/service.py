@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -144,8 +144,10 @@ def _claim(
             taken = set(
                 session.exec(
                     select(StatusSlot.idx).where(
-                        StatusSlot.list_id == status_list.id, col(StatusSlot.idx).in_(candidates)
-                    )
+                        StatusSlot.list_id == status_list.id,
+                        col(StatusSlot.idx).in_(bindparam("indexes", expanding=True)),
+                    ),
+                    params={"indexes": sorted(candidates)},
                 )
             )
             chosen |= candidates - taken
