@@ -243,6 +243,7 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=1500, help="single-request completions")
     args = parser.parse_args()
 
+    print("load average (1/5/15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     sign = raw_sign_rate()
     print(f"library sign_credential (EdDSA): {sign:,.0f} credentials/s (floor, same run)")
     urls = []
@@ -267,6 +268,7 @@ def main() -> None:
         )
         verdict = "meets" if b_comp >= 2000 else "below"
         print(f"  aim    : batch >= 2,000 completions/s -> {verdict}")
+        print("  load average (1/5/15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

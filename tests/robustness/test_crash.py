@@ -24,7 +24,7 @@ from service.db import make_engine
 from tests.conftest import NO_POSTGRES, POSTGRES_URL
 from tests.robustness.live import LiveServer, prepare, start
 
-LEARNERS = 80
+LEARNERS = 1000  # batches are fast: the stream must outlast the first kill (0.3-1.5 s)
 KILLS = 3
 
 
