@@ -145,6 +145,24 @@ def covers(
 NO_GROUP = cast(null(), String)
 
 
+def value_at(
+    learner_id: ColumnElement[Any], name: str, t: ColumnElement[Any], *, at_end: bool = False
+) -> ColumnElement[Any]:
+    """The value attribute ``name`` had for the learner at ``t`` (or just before the exclusive
+    bound ``t``), from the history; null when unset or removed. One probe of the covering
+    index per learner: planners never turn it into a nested scan, as they may a join on a
+    window-function subquery."""
+    a = ATTRIBUTE.alias("a")
+    before = a.c.changed_at < t if at_end else a.c.changed_at <= t
+    return (
+        select(a.c.value)
+        .where(a.c.name == literal(name, String()), a.c.learner_id == learner_id, before)
+        .order_by(a.c.changed_at.desc(), a.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def scope_at(t: datetime, group_by: str | None, *, everyone: bool) -> Subquery:
     """Learners in scope at ``t`` with their group (the attribute's value at ``t``; null when
     they had none, or when not grouping). ``everyone``: ``t`` is now, every learner exists."""
@@ -158,12 +176,7 @@ def scope_at(t: datetime, group_by: str | None, *, everyone: bool) -> Subquery:
         learner_id = since.c.learner_id
     if group_by is None:
         return query.add_columns(NO_GROUP.label("grp")).subquery("scope")
-    interval = attribute_intervals(group_by)
-    return (
-        query.add_columns(interval.c.value.label("grp"))
-        .outerjoin(interval, and_(interval.c.learner_id == learner_id, covers(interval, when)))
-        .subquery("scope")
-    )
+    return query.add_columns(value_at(learner_id, group_by, when).label("grp")).subquery("scope")
 
 
 # --- credentials held ---------------------------------------------------------------------------
@@ -337,18 +350,16 @@ def monthly_scope(bounds: Sequence[tuple[datetime, datetime]], group_by: str | N
         ]
         return select(*columns).select_from(since)
     months = month_table(bounds)
-    interval = attribute_intervals(group_by)
-    return (
-        select(months.c.idx, interval.c.value.label("grp"), func.count().label("n"))
-        .select_from(months.join(since, since.c.since < months.c.end))
-        .outerjoin(
-            interval,
-            and_(
-                interval.c.learner_id == since.c.learner_id,
-                covers(interval, months.c.end, at_end=True),
-            ),
+    at_end = (
+        select(
+            months.c.idx,
+            value_at(since.c.learner_id, group_by, months.c.end, at_end=True).label("grp"),
         )
-        .group_by(months.c.idx, interval.c.value)
+        .select_from(months.join(since, since.c.since < months.c.end))
+        .subquery("at_end")
+    )
+    return select(at_end.c.idx, at_end.c.grp, func.count().label("n")).group_by(
+        at_end.c.idx, at_end.c.grp
     )
 
 
@@ -375,20 +386,17 @@ def monthly_completions(months: Subquery, group_by: str | None) -> Select[Any]:
     totals = (func.sum(per_learner.c.completions).label("completions"), func.count().label("n"))
     if group_by is None:
         return select(per_learner.c.idx, NO_GROUP.label("grp"), *totals).group_by(per_learner.c.idx)
-    interval = attribute_intervals(group_by)
-    return (
-        select(per_learner.c.idx, interval.c.value.label("grp"), *totals)
-        .select_from(
-            per_learner.outerjoin(
-                interval,
-                and_(
-                    interval.c.learner_id == per_learner.c.learner_id,
-                    covers(interval, per_learner.c.end, at_end=True),
-                ),
-            )
-        )
-        .group_by(per_learner.c.idx, interval.c.value)
-    )
+    grouped = select(
+        per_learner.c.idx,
+        per_learner.c.completions,
+        value_at(per_learner.c.learner_id, group_by, per_learner.c.end, at_end=True).label("grp"),
+    ).subquery("grouped")
+    return select(
+        grouped.c.idx,
+        grouped.c.grp,
+        func.sum(grouped.c.completions).label("completions"),
+        func.count().label("n"),
+    ).group_by(grouped.c.idx, grouped.c.grp)
 
 
 # --- compliance ---------------------------------------------------------------------------------
@@ -417,12 +425,8 @@ def role_holders(now: datetime, role: str, level: str, group_by: str | None) -> 
     ).where(roles.c.value == literal(role, String()), covers(roles, when))
     if group_by is None:
         return query.add_columns(NO_GROUP.label("grp")).subquery("holders")
-    group = attribute_intervals(group_by)
-    return (
-        query.add_columns(group.c.value.label("grp"))
-        .outerjoin(group, and_(group.c.learner_id == roles.c.learner_id, covers(group, when)))
-        .subquery("holders")
-    )
+    group = value_at(roles.c.learner_id, group_by, when)
+    return query.add_columns(group.label("grp")).subquery("holders")
 
 
 def mandate_totals(holders: Subquery, cutoff: datetime) -> Select[Any]:
