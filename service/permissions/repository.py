@@ -15,16 +15,15 @@ a few executions. Completions are read only when a denial needs to say which cou
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+from service.core.dedicated import DedicatedConnection
 
 _BRANCHES = """
 SELECT 'c', cr.learner_id, cr.id, cr.level_id, cr.valid_from, cr.valid_until, cr.status,
@@ -116,7 +115,7 @@ class Snapshot:
     learners: dict[str, LearnerRows]
 
 
-class PermissionStore:
+class PermissionStore(DedicatedConnection):
     """One process's dedicated connection for permission reads.
 
     Used from the event loop thread; a lock makes accidental use from another thread safe. The
@@ -125,10 +124,7 @@ class PermissionStore:
     """
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.dialect = engine.dialect.name
-        self._connection: Any = None
-        self._lock = threading.Lock()
+        super().__init__(engine)
         if self.dialect == "sqlite":
             self._param, learners = "?", "IN (SELECT value FROM json_each(?))"
             self._dt: Callable[[Any], datetime | None] = _sqlite_datetime
@@ -138,52 +134,11 @@ class PermissionStore:
         branches = _BRANCHES.format(learners=learners, param=self._param)
         self._snapshot_sql = branches + _CLIENT_BRANCHES.format(param=self._param)
         self._completions_sql = _COMPLETIONS.format(learners=learners)
-        event.listen(engine, "engine_disposed", self._on_dispose)
 
     # ------------------------------------------------------------------ connection handling
 
-    def _connect(self) -> Any:
-        fairy = self.engine.raw_connection()
-        connection: Any = fairy.driver_connection
-        fairy.detach()
-        if self.dialect == "postgresql":
-            connection.autocommit = True
-        else:  # SQLAlchemy's connect hook already set isolation_level=None (autocommit)
-            connection.isolation_level = None
-        return connection
-
-    def _on_dispose(self, _engine: Engine) -> None:
-        self.close()
-
-    def close(self) -> None:
-        with self._lock:
-            connection, self._connection = self._connection, None
-        if connection is not None:
-            with contextlib.suppress(Exception):  # closing a broken connection
-                connection.close()
-
     def _learners_param(self, learner_ids: Sequence[str]) -> Any:
         return json.dumps(list(learner_ids)) if self.dialect == "sqlite" else list(learner_ids)
-
-    def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        with self._lock:
-            for attempt in (1, 2):
-                if self._connection is None:
-                    self._connection = self._connect()
-                try:
-                    cursor = self._connection.cursor()
-                    try:
-                        cursor.execute(sql, params)
-                        return list(cursor.fetchall())
-                    finally:
-                        cursor.close()
-                except Exception:
-                    broken, self._connection = self._connection, None
-                    with contextlib.suppress(Exception):
-                        broken.close()
-                    if attempt == 2:
-                        raise
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # ------------------------------------------------------------------ reads
 
@@ -199,7 +154,7 @@ class PermissionStore:
             cutoff: Any = latest.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         else:
             cutoff = latest
-        rows = self._fetch(self._snapshot_sql, (ids, cutoff, ids, ids, key_prefix))
+        rows = self.fetch(self._snapshot_sql, (ids, cutoff, ids, ids, key_prefix))
         dt = self._dt
         client: ClientRow | None = None
         revision = 0
@@ -248,7 +203,7 @@ class PermissionStore:
         if not ids:
             return found
         dt = self._dt
-        for row in self._fetch(self._completions_sql, (self._learners_param(ids),)):
+        for row in self.fetch(self._completions_sql, (self._learners_param(ids),)):
             found[row[0]].append(
                 CompletionRow(row[1], row[2], dt(row[3]), row[4], bool(row[5]))  # type: ignore[arg-type]
             )

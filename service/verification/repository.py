@@ -12,15 +12,14 @@ event loop through one DBAPI connection per process, in autocommit mode, detache
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+from service.core.dedicated import DedicatedConnection
 
 # Column types line up across the branches (PostgreSQL resolves the NULLs by the other branch).
 _KEY_BRANCH = """
@@ -49,17 +48,13 @@ class Found(NamedTuple):
     slots: dict[tuple[int, int], SlotRow]
 
 
-class VerifyStore:
+class VerifyStore(DedicatedConnection):
     """One process's dedicated connection for verification reads (see the module docstring)."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.dialect = engine.dialect.name
+        super().__init__(engine)
         self._p = "?" if self.dialect == "sqlite" else "%s"
-        self._connection: Any = None
-        self._lock = threading.Lock()
         self._sql: dict[tuple[bool, int], str] = {}
-        event.listen(engine, "engine_disposed", self._on_dispose)
 
     def _statement(self, with_key: bool, slots: int) -> str:
         sql = self._sql.get((with_key, slots))
@@ -71,46 +66,6 @@ class VerifyStore:
             sql = self._sql[(with_key, slots)] = "\nUNION ALL".join(branches)
         return sql
 
-    def _connect(self) -> Any:
-        fairy = self.engine.raw_connection()
-        connection: Any = fairy.driver_connection
-        fairy.detach()
-        if self.dialect == "postgresql":
-            connection.autocommit = True
-        else:  # the engine's connect hook already made it autocommit (isolation_level=None)
-            connection.isolation_level = None
-        return connection
-
-    def _on_dispose(self, _engine: Engine) -> None:
-        self.close()
-
-    def close(self) -> None:
-        with self._lock:
-            connection, self._connection = self._connection, None
-        if connection is not None:
-            with contextlib.suppress(Exception):  # closing a broken connection
-                connection.close()
-
-    def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        with self._lock:
-            for attempt in (1, 2):
-                if self._connection is None:
-                    self._connection = self._connect()
-                try:
-                    cursor = self._connection.cursor()
-                    try:
-                        cursor.execute(sql, tuple(params))
-                        return list(cursor.fetchall())
-                    finally:
-                        cursor.close()
-                except Exception:
-                    broken, self._connection = self._connection, None
-                    with contextlib.suppress(Exception):
-                        broken.close()
-                    if attempt == 2:
-                        raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
     def lookup(self, thumbprint: str | None, slots: Sequence[tuple[int, int]]) -> Found:
         """The key with this thumbprint (if asked) and the given (list id, index) slots."""
         slots = list(dict.fromkeys(slots))[:MAX_SLOTS]
@@ -121,7 +76,7 @@ class VerifyStore:
             params += [list_id, index]
         key: KeyRow | None = None
         found: dict[tuple[int, int], SlotRow] = {}
-        for row in self._fetch(self._statement(thumbprint is not None, len(slots)), params):
+        for row in self.fetch(self._statement(thumbprint is not None, len(slots)), params):
             if row[0] == "k":
                 jwk = row[1] if isinstance(row[1], dict) else json.loads(row[1])
                 key = KeyRow(jwk, _aware(row[2]))
