@@ -336,30 +336,27 @@ def month_table(bounds: Sequence[tuple[datetime, datetime]]) -> Subquery:
     return union_all(*rows).subquery("months")
 
 
-def monthly_scope(bounds: Sequence[tuple[datetime, datetime]], group_by: str | None) -> Select[Any]:
-    """Per month and group: learners in scope at the month's end.
-
-    Without grouping: one pass over the learners, a column per month (``m<i>``). Grouped: one
-    row per (month ``idx``, group ``grp``) with ``n``, as the group is taken at each month's end.
-    """
+def monthly_scope(bounds: Sequence[tuple[datetime, datetime]]) -> Select[Any]:
+    """Learners in scope at each month's end (known before it): one pass over the learners, a
+    column per month (``m<i>``)."""
     since = learner_since()
-    if group_by is None:
-        columns = [
-            func.sum(case((since.c.since < moment(f"end{i}", end), 1), else_=0)).label(f"m{i}")
-            for i, (_, end) in enumerate(bounds)
-        ]
-        return select(*columns).select_from(since)
+    columns = [
+        func.sum(case((since.c.since < moment(f"end{i}", end), 1), else_=0)).label(f"m{i}")
+        for i, (_, end) in enumerate(bounds)
+    ]
+    return select(*columns).select_from(since)
+
+
+def monthly_groups(bounds: Sequence[tuple[datetime, datetime]], group_by: str) -> Select[Any]:
+    """Per month (``idx``) and value (``grp``): learners whose attribute had that value at the
+    month's end (``n``). Such a learner is in scope then (the change came after they were
+    known); those in scope without a value are the rest of :func:`monthly_scope`."""
     months = month_table(bounds)
-    at_end = (
-        select(
-            months.c.idx,
-            value_at(since.c.learner_id, group_by, months.c.end, at_end=True).label("grp"),
-        )
-        .select_from(months.join(since, since.c.since < months.c.end))
-        .subquery("at_end")
-    )
-    return select(at_end.c.idx, at_end.c.grp, func.count().label("n")).group_by(
-        at_end.c.idx, at_end.c.grp
+    interval = attribute_intervals(group_by)
+    return (
+        select(months.c.idx, interval.c.value.label("grp"), func.count().label("n"))
+        .select_from(interval.join(months, covers(interval, months.c.end, at_end=True)))
+        .group_by(months.c.idx, interval.c.value)
     )
 
 

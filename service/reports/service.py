@@ -185,17 +185,18 @@ def completion_rate(
     bounds = month_bounds(now or utcnow(), months)
     table = sql.month_table(bounds)
     scope: dict[tuple[int, str | None], int] = {}
-    if group_by is None:
-        row = session.execute(sql.monthly_scope(bounds, None)).one()
-        for idx in range(len(bounds)):
-            scope[(idx, None)] = int(row._mapping[f"m{idx}"] or 0)
-    else:
-        for row in session.execute(sql.monthly_scope(bounds, group_by)):
+    totals = session.execute(sql.monthly_scope(bounds)).one()._mapping
+    for idx in range(len(bounds)):
+        scope[(idx, None)] = int(totals[f"m{idx}"] or 0)
+    if group_by is not None:
+        for row in session.execute(sql.monthly_groups(bounds, group_by)):
             scope[(row.idx, row.grp)] = row.n
+            scope[(row.idx, None)] -= row.n  # the rest have no value
     done: dict[tuple[int, str | None], tuple[int, int]] = {}
     for row in session.execute(sql.monthly_completions(table, group_by)):
         done[(row.idx, row.grp)] = (int(row.completions), int(row.n))
-    keys = _ordered_groups([g for _, g in scope] + [g for _, g in done])
+    present = [g for (_, g), n in scope.items() if n] + [g for _, g in done]
+    keys = _ordered_groups(present)
     if group_by is None:
         keys = [None]
     groups = []
