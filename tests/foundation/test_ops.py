@@ -17,9 +17,16 @@ def test_healthz_and_readyz(client) -> None:  # type: ignore[no-untyped-def]
 
 def test_readyz_is_503_when_schema_is_behind(settings, database) -> None:  # type: ignore[no-untyped-def]
     with database.engine.begin() as connection:
+        head = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
         connection.execute(text("UPDATE alembic_version SET version_num = 'older'"))
-    with TestClient(create_app(settings, engine=database.engine)) as client:
-        response = client.get("/readyz")
+    try:
+        with TestClient(create_app(settings, engine=database.engine)) as client:
+            response = client.get("/readyz")
+    finally:  # the PostgreSQL test database is shared by the whole session
+        with database.engine.begin() as connection:
+            connection.execute(
+                text("UPDATE alembic_version SET version_num = :head"), {"head": head}
+            )
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert "credence db upgrade" in response.json()["detail"]
