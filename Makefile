@@ -36,7 +36,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy service credentials
 
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --durations=20 $(PYTEST_ARGS)
 
 # The long fuzz run: many more examples per operation than the bounded run inside `make test`.
 fuzz: $(STAMP)
