@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Test processes (pytest-xdist); each gets its own PostgreSQL database next to the given one.
+PYTEST_WORKERS ?= 2
 
 .PHONY: install run test lint typecheck pytest fuzz openapi fmt clean
 
@@ -36,7 +38,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy service credentials
 
 pytest: $(STAMP)
-	$(BIN)/pytest --durations=20 $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=20 $(PYTEST_ARGS)
 
 # The long fuzz run: many more examples per operation than the bounded run inside `make test`.
 fuzz: $(STAMP)

@@ -32,6 +32,30 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SPECS = SHARED / "specs"
 POSTGRES_URL = os.environ.get("CREDENCE_TEST_POSTGRES_URL")
+
+
+def _per_worker(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets its own database next to the given one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = make_engine(
+        base.set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).first()
+        if exists is None:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+POSTGRES_URL = _per_worker(POSTGRES_URL)
 NO_POSTGRES = "CREDENCE_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped"
 
 
