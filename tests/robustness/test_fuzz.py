@@ -31,6 +31,11 @@ def _schemathesis() -> str:
     return found
 
 
+def _only_generator_errors(report: str) -> bool:
+    """True when the run reported no check failure, only errors inside schemathesis itself."""
+    return "Failures:" not in report and "Runtime Error" in report and "ST1" not in report
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("with_key", [True, False], ids=["admin-key", "no-key"])
 def test_schemathesis_finds_no_server_errors_or_undocumented_answers(
@@ -67,6 +72,13 @@ def test_schemathesis_finds_no_server_errors_or_undocumented_answers(
         result = subprocess.run(
             command, capture_output=True, text=True, timeout=900, env=env, check=False
         )
+        if result.returncode != 0 and _only_generator_errors(result.stdout):
+            # Schemathesis's own generator can trip over itself on a loaded machine
+            # ("Inconsistent results" from Hypothesis): run again once. A check failure
+            # (a 5xx, an undocumented status, a schema mismatch) is never retried.
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=900, env=env, check=False
+            )
     finally:
         server.stop()
     (tmp_path / "schemathesis.log").write_text(result.stdout + result.stderr)
