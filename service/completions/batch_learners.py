@@ -15,6 +15,7 @@ from sqlmodel import Session
 from service.audit.service import EventSpec
 from service.learners.models import Learner, LearnerAttributeChange
 from service.learners.schemas import LearnerRef
+from service.learners.service import merge_attributes
 
 _FIELDS = ("email", "name", "did")
 _UPDATED = ("attributes", "revision", "updated_at")
@@ -66,20 +67,17 @@ class LearnerBook:
                 row[field] = value
         attributes = details.attributes if details else None
         if attributes is not None:
-            old = dict(row["attributes"])
-            new = {**old, **attributes}
-            new = {k: v for k, v in new.items() if v is not None}
-            for key in sorted(set(old) | set(new)):
-                if old.get(key) != new.get(key):
-                    changes[f"attributes.{key}"] = {"from": old.get(key), "to": new.get(key)}
-                    self.attribute_changes.append(
-                        {
-                            "learner_id": learner_id,
-                            "name": key,
-                            "value": new.get(key),
-                            "changed_at": now,
-                        }
-                    )
+            new, changed = merge_attributes(row["attributes"], attributes, replace=False)
+            for key, change in changed.items():
+                changes[f"attributes.{key}"] = change
+                self.attribute_changes.append(
+                    {
+                        "learner_id": learner_id,
+                        "name": key,
+                        "value": change["to"],
+                        "changed_at": now,
+                    }
+                )
             row["attributes"] = new
         if not created and not changes:
             return None

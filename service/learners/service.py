@@ -29,6 +29,25 @@ def subject_id(learner: Learner) -> str:
     return learner.did or f"urn:uuid:{learner.subject_uuid}"
 
 
+def merge_attributes(
+    current: Mapping[str, Any], given: Mapping[str, str | None], *, replace: bool
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The attribute set after an upsert and what changed, by name (``{"from", "to"}``).
+
+    ``replace`` (PUT) makes ``given`` the whole set; otherwise it is merged in (an inline
+    mention). A ``None`` value removes the attribute; removals are changes ``to: None``.
+    """
+    old = dict(current)
+    new = {**({} if replace else old), **given}
+    new = {k: v for k, v in new.items() if v is not None}
+    changed = {
+        key: {"from": old.get(key), "to": new.get(key)}
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    }
+    return new, changed
+
+
 def upsert(
     session: Session,
     learner_id: str,
@@ -71,18 +90,14 @@ def upsert(
             changes[field] = {"from": getattr(learner, field), "to": value}
             setattr(learner, field, value)
     if attributes is not None:
-        old = dict(learner.attributes)
-        new = {k: v for k, v in ({} if replace_attributes else old).items()}
-        new.update(attributes)
-        new = {k: v for k, v in new.items() if v is not None}
-        for key in sorted(set(old) | set(new)):
-            if old.get(key) != new.get(key):
-                changes[f"attributes.{key}"] = {"from": old.get(key), "to": new.get(key)}
-                session.add(
-                    LearnerAttributeChange(
-                        learner_id=learner_id, name=key, value=new.get(key), changed_at=at
-                    )
+        new, changed = merge_attributes(learner.attributes, attributes, replace=replace_attributes)
+        for key, change in changed.items():
+            changes[f"attributes.{key}"] = change
+            session.add(
+                LearnerAttributeChange(
+                    learner_id=learner_id, name=key, value=change["to"], changed_at=at
                 )
+            )
         learner.attributes = new
     if not created and not changes:
         return learner, False
