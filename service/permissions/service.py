@@ -122,7 +122,13 @@ class Permissions:
         view = self._view
         if view is not None and view.revision == revision:
             return view
-        with Session(self.app.state.engine) as session:
+        # Read-only: on SQLite a plain Session would BEGIN IMMEDIATE and, on the event loop,
+        # wait for the write lock that a request needing this loop holds (a 30 s stall, a 500).
+        engine = self.app.state.engine
+        with (
+            engine.connect().execution_options(sqlite_readonly=True) as connection,
+            Session(bind=connection) as session,
+        ):
             compiled = self.app.state.issuer.catalog.get(session)
         names = {level_id: info.name for level_id, info in compiled.levels.items()}
         view = self._view = CatalogView(compiled.revision, compiled, names)
