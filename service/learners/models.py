@@ -21,6 +21,12 @@ class Learner(SQLModel, table=True):
     )
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     revision: int = 1
+    facts_revision: int = Field(
+        default=0,
+        sa_column=Column(BigInteger, nullable=False, server_default="0"),
+        description="bumped by database triggers whenever the learner's credentials, status "
+        "events, attribute history or completions change (permission checks cache by it)",
+    )
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
