@@ -1,22 +1,26 @@
-"""The permission check's reads: one statement per request on a dedicated connection.
+"""The permission check's reads, on a dedicated connection, and what they return.
 
-A check is answered from a *snapshot* read in one statement: the caller's API client row, the
-catalog revision and, for each learner asked about, the learner row, every credential with its
-status events and the attribute history. Nothing is cached across requests except the compiled
-catalog (keyed by the revision read in that same statement), so a revocation or a revoked API key
-committed by any process is seen by the very next check everywhere.
+Every request reads a :class:`Snapshot` in one small statement: the caller's API client row, the
+catalog revision and, for each learner asked about, the learner's ``facts_revision`` (a counter
+the database bumps by trigger, in the same transaction, whenever the learner's credentials,
+status events, attribute history or completions change; migration 0007). The service keeps the
+facts it parsed per learner and reuses them while that counter and the catalog revision stand,
+so a revocation or a revoked API key committed by any process is seen by the very next check
+everywhere. Only learners whose counter moved (or never seen) are read in full, with
+:meth:`PermissionStore.facts`: every credential with its status events, the attribute history
+and the completions, again in one statement.
 
-Why not the ORM or the pool: the check endpoints are ``async def`` and run this read directly on
-the event loop (no thread hop); each process keeps one DBAPI connection in autocommit mode for it
-(no BEGIN/ROLLBACK round trips, no pool checkout or pre-ping). On SQLite the statement is an
-in-process call of tens of microseconds; on PostgreSQL one round trip, prepared by psycopg after
-a few executions. Completions are read only when a denial needs to say which courses are missing.
+Why not the ORM or the pool: the check endpoints are ``async def`` and run these reads directly
+on the event loop (no thread hop); each process keeps one DBAPI connection in autocommit mode
+for them (no BEGIN/ROLLBACK round trips, no pool checkout or pre-ping). On SQLite a statement is
+an in-process call of microseconds; on PostgreSQL one round trip, prepared by psycopg after a
+few executions.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -24,43 +28,47 @@ from typing import Any, NamedTuple
 from sqlalchemy.engine import Engine
 
 from service.core.dedicated import DedicatedConnection
+from service.issuance.engine_facts import CredentialStatus
 
-_BRANCHES = """
-SELECT 'c', cr.learner_id, cr.id, cr.level_id, cr.valid_from, cr.valid_until, cr.status,
-       cr.status_changed_at, cr.superseded_by, cr.superseded_at, e.status, e.at, e.id
-  FROM credential cr
-  LEFT JOIN credential_status_event e
-    ON e.credential_id = cr.id AND (e.status <> 'active' OR e.at > cr.issued_at)
- WHERE cr.learner_id {learners} AND (cr.superseded_at IS NULL OR cr.superseded_at > {param})
+# The caller's key first: its columns are typed, so PostgreSQL resolves the later NULLs by it.
+_SNAPSHOT = """
+SELECT 'k', k.name, k.secret_hash, k.scopes, k.revoked_at, k.id
+  FROM api_client k
+ WHERE k.prefix = {param}
 UNION ALL
-SELECT 'a', a.learner_id, NULL, a.name, a.changed_at, NULL, a.value,
-       NULL, NULL, NULL, NULL, NULL, a.id
-  FROM learner_attribute_change a
- WHERE a.learner_id {learners}
+SELECT 'r', NULL, NULL, NULL, NULL, s.revision
+  FROM catalog_state s
+ WHERE s.id = 1
 UNION ALL
-SELECT 'l', l.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT 'l', l.id, NULL, NULL, NULL, l.facts_revision
   FROM learner l
  WHERE l.id {learners}
 """
 
-# The caller's key and the catalog revision ride along in the same statement. (They come after
-# the credential branch, whose columns are all typed, so PostgreSQL resolves the NULLs by it.)
-_CLIENT_BRANCHES = """
+# Column 12 is an integer (event id, attribute change id, ``passed``), column 13 the score.
+_FACTS = """
+SELECT 'c', cr.learner_id, cr.id, cr.level_id, cr.valid_from, cr.valid_until, cr.status,
+       cr.status_changed_at, cr.superseded_by, cr.superseded_at, e.status, e.at, e.id,
+       CAST(NULL AS FLOAT)
+  FROM credential cr
+  LEFT JOIN credential_status_event e
+    ON e.credential_id = cr.id AND (e.status <> 'active' OR e.at > cr.issued_at)
+ WHERE cr.learner_id {learners}
 UNION ALL
-SELECT 'k', NULL, k.secret_hash, k.scopes, k.revoked_at, NULL, k.name, NULL, NULL, NULL, NULL,
-       NULL, k.id
-  FROM api_client k
- WHERE k.prefix = {param}
+SELECT 'a', a.learner_id, NULL, a.name, a.changed_at, NULL, a.value,
+       NULL, NULL, NULL, NULL, NULL, a.id, NULL
+  FROM learner_attribute_change a
+ WHERE a.learner_id {learners}
 UNION ALL
-SELECT 'r', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, s.revision
-  FROM catalog_state s
- WHERE s.id = 1
-"""
-
-_COMPLETIONS = """
-SELECT learner_id, id, course_id, completed_at, score, passed
-  FROM completion
- WHERE learner_id {learners}
+SELECT 'm', m.learner_id, m.id, m.course_id, m.completed_at, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL, CASE WHEN m.passed THEN 1 ELSE 0 END, m.score
+  FROM completion m
+ WHERE m.learner_id {learners}
+UNION ALL
+SELECT 'l', l.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       l.facts_revision, NULL
+  FROM learner l
+ WHERE l.id {learners}
 """
 
 
@@ -77,7 +85,7 @@ class CredentialRow(NamedTuple):
     level_id: str
     valid_from: datetime
     valid_until: datetime | None
-    status: str
+    status: CredentialStatus
     status_changed_at: datetime | None
     superseded_by: str | None
     superseded_at: datetime | None
@@ -91,15 +99,6 @@ class AttributeChange(NamedTuple):
     id: int
 
 
-@dataclass
-class LearnerRows:
-    """Everything a decision needs about one learner (``known`` is False: never heard of)."""
-
-    known: bool = False
-    credentials: dict[str, CredentialRow] = field(default_factory=dict)
-    attributes: list[AttributeChange] = field(default_factory=list)
-
-
 class CompletionRow(NamedTuple):
     id: str
     course: str
@@ -109,10 +108,23 @@ class CompletionRow(NamedTuple):
 
 
 @dataclass
+class LearnerRows:
+    """Everything a decision needs about one learner, as of ``revision`` (its facts_revision)."""
+
+    known: bool = False
+    revision: int = 0
+    credentials: dict[str, CredentialRow] = field(default_factory=dict)
+    attributes: list[AttributeChange] = field(default_factory=list)
+    completions: list[CompletionRow] = field(default_factory=list)
+
+
+@dataclass
 class Snapshot:
+    """The caller's key, the catalog revision and each known learner's facts revision."""
+
     client: ClientRow | None
     catalog_revision: int
-    learners: dict[str, LearnerRows]
+    revisions: dict[str, int]
 
 
 class PermissionStore(DedicatedConnection):
@@ -131,40 +143,47 @@ class PermissionStore(DedicatedConnection):
         else:
             self._param, learners = "%s", "= ANY(%s)"
             self._dt = _aware_datetime
-        branches = _BRANCHES.format(learners=learners, param=self._param)
-        self._snapshot_sql = branches + _CLIENT_BRANCHES.format(param=self._param)
-        self._completions_sql = _COMPLETIONS.format(learners=learners)
-
-    # ------------------------------------------------------------------ connection handling
+        self._snapshot_sql = _SNAPSHOT.format(learners=learners, param=self._param)
+        self._facts_sql = _FACTS.format(learners=learners)
 
     def _learners_param(self, learner_ids: Sequence[str]) -> Any:
         return json.dumps(list(learner_ids)) if self.dialect == "sqlite" else list(learner_ids)
 
     # ------------------------------------------------------------------ reads
 
-    def snapshot(self, key_prefix: str, learner_ids: Sequence[str], latest: datetime) -> Snapshot:
-        """The caller's key, the catalog revision and the learners' facts, in one statement.
-
-        Left out, because they cannot change a decision at or before ``latest``: credentials
-        superseded by then (a renewal replaced them; the renewal explains the level) and the
-        ``active`` event every credential gets when issued (reinstatements come later and stay).
-        """
-        ids = self._learners_param(learner_ids)
-        if self.dialect == "sqlite":  # stored as naive UTC text: compare in the same form
-            cutoff: Any = latest.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        else:
-            cutoff = latest
-        rows = self.fetch(self._snapshot_sql, (ids, cutoff, ids, ids, key_prefix))
-        dt = self._dt
+    def snapshot(self, key_prefix: str, learner_ids: Sequence[str]) -> Snapshot:
+        """The caller's key, the catalog revision and the learners' facts revisions (a learner
+        missing from ``revisions`` is not known to Credence), in one statement."""
+        rows = self.fetch(self._snapshot_sql, (key_prefix, self._learners_param(learner_ids)))
         client: ClientRow | None = None
         revision = 0
+        revisions: dict[str, int] = {}
+        for kind, text, secret_hash, scopes, revoked_at, number in rows:
+            if kind == "l":
+                revisions[text] = int(number)
+            elif kind == "k":
+                client = ClientRow(number, text, secret_hash, scopes, revoked_at is not None)
+            else:
+                revision = int(number)
+        return Snapshot(client, revision, revisions)
+
+    def facts(self, learner_ids: Sequence[str]) -> dict[str, LearnerRows]:
+        """Every fact a decision can use about each known learner, for all time (a learner not
+        known to Credence is left out), in one statement.
+
+        The ``active`` event every credential gets when issued is left out (its issue time says
+        the same); reinstatements come later and stay.
+        """
+        ids = self._learners_param(learner_ids)
+        rows = self.fetch(self._facts_sql, (ids, ids, ids, ids))
+        dt = self._dt
         learners: dict[str, LearnerRows] = {}
         for row in rows:
             kind = row[0]
+            facts = learners.get(row[1])
+            if facts is None:
+                facts = learners[row[1]] = LearnerRows()
             if kind == "c":
-                facts = learners.get(row[1])
-                if facts is None:
-                    facts = learners[row[1]] = LearnerRows()
                 credential = facts.credentials.get(row[2])
                 if credential is None:
                     credential = facts.credentials[row[2]] = CredentialRow(
@@ -181,33 +200,14 @@ class PermissionStore(DedicatedConnection):
                 if row[10] is not None:
                     credential.events.append((dt(row[11]), row[12], row[10]))  # type: ignore[arg-type]
             elif kind == "a":
-                facts = learners.get(row[1])
-                if facts is None:
-                    facts = learners[row[1]] = LearnerRows()
                 facts.attributes.append(AttributeChange(row[3], row[6], dt(row[4]), row[12]))  # type: ignore[arg-type]
-            elif kind == "l":
-                facts = learners.get(row[1])
-                if facts is None:
-                    facts = learners[row[1]] = LearnerRows()
-                facts.known = True
-            elif kind == "k":
-                client = ClientRow(row[12], row[6], row[2], row[3], row[4] is not None)
+            elif kind == "m":
+                facts.completions.append(
+                    CompletionRow(row[2], row[3], dt(row[4]), row[13], bool(row[12]))  # type: ignore[arg-type]
+                )
             else:
-                revision = int(row[12])
-        return Snapshot(client, revision, learners)
-
-    def completions(self, learner_ids: Iterable[str]) -> dict[str, list[CompletionRow]]:
-        """The learners' completions (read only when a denial lists the courses missing)."""
-        ids = list(learner_ids)
-        found: dict[str, list[CompletionRow]] = {learner_id: [] for learner_id in ids}
-        if not ids:
-            return found
-        dt = self._dt
-        for row in self.fetch(self._completions_sql, (self._learners_param(ids),)):
-            found[row[0]].append(
-                CompletionRow(row[1], row[2], dt(row[3]), row[4], bool(row[5]))  # type: ignore[arg-type]
-            )
-        return found
+                facts.known, facts.revision = True, int(row[12])
+        return {learner_id: facts for learner_id, facts in learners.items() if facts.known}
 
 
 def _sqlite_datetime(value: Any) -> datetime | None:
@@ -217,7 +217,11 @@ def _sqlite_datetime(value: Any) -> datetime | None:
         return None
     if isinstance(value, datetime):  # pragma: no cover - a driver converter
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime.fromisoformat(value + "+00:00")
+    try:
+        return datetime.fromisoformat(value + "+00:00")
+    except ValueError:  # written with an offset by something other than the service
+        moment = datetime.fromisoformat(value)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _aware_datetime(value: Any) -> datetime | None:

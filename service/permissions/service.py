@@ -1,10 +1,11 @@
-"""Permission checks: authenticate, read one snapshot, decide each check with the pure engine.
+"""Permission checks: authenticate, read the learners' facts revisions, decide with the engine.
 
 :class:`Permissions` lives once per app (``app.state.permissions``, made on first use). Per
 request it reads a :class:`~service.permissions.repository.Snapshot` (the caller's key, the
-catalog revision and the learners' facts, in one statement), reuses the compiled catalog while
-the revision stands, and answers every check from that snapshot. Only a denial reads more: the
-learner's completions, to say which courses are still needed.
+catalog revision and each learner's facts revision, in one statement), reuses the compiled
+catalog while its revision stands and each learner's parsed facts while that learner's revision
+stands (:mod:`service.permissions.cache`), reads the facts of the others in one more statement,
+and answers every check from them.
 """
 
 from __future__ import annotations
@@ -23,27 +24,19 @@ from service.db import utcnow
 from service.errors import Forbidden, NotFound, Unauthorized
 from service.issuance.compiled import CompiledCatalog
 from service.issuance.engine import CompletionFact, CredentialFact, evaluate_level
+from service.permissions.cache import FactsCache, LearnerFacts
 from service.permissions.engine import (
     Decision,
-    HeldCredential,
     Holdings,
     MissingFor,
     MissingLevel,
     NotHeld,
     decide,
     deny_unknown_learner,
-    held_levels,
     missing_level_from,
     with_missing,
 )
-from service.permissions.repository import (
-    AttributeChange,
-    CompletionRow,
-    CredentialRow,
-    LearnerRows,
-    PermissionStore,
-    Snapshot,
-)
+from service.permissions.repository import PermissionStore, Snapshot
 
 SCOPE = "permissions:check"
 
@@ -74,6 +67,7 @@ class Permissions:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         self.store = PermissionStore(app.state.engine)
+        self.cache = FactsCache(app.state.settings.permission_cache_learners)
         self._view: CatalogView | None = None
         self._counters: dict[tuple[str, bool], Any] = {}
 
@@ -100,8 +94,7 @@ class Permissions:
         decided then), or with ``unknown_program_denies`` is a deny saying so (AuthZEN).
         """
         learner_ids = list(dict.fromkeys(c.learner_id for c in checks))
-        latest = max((c.at for c in checks), default=utcnow())
-        snapshot = self.store.snapshot(prefix, learner_ids, latest)
+        snapshot = self.store.snapshot(prefix, learner_ids)
         principal = authorize(snapshot, key, prefix)
         view = self.catalog(snapshot.catalog_revision)
         unknown = [i for i, c in enumerate(checks) if c.program not in view.compiled.programs]
@@ -116,7 +109,29 @@ class Permissions:
                 if len(checks) > 1
                 else None,
             )
-        return principal, decide_all(view, snapshot, checks, self.store)
+        return principal, decide_all(view, self.learners(view, snapshot), checks)
+
+    def learners(self, view: CatalogView, snapshot: Snapshot) -> dict[str, LearnerFacts]:
+        """The facts of every known learner in ``snapshot``: from the cache where the learner's
+        facts revision still matches, else read (in one statement) and remembered."""
+        cache = self.cache
+        cache.for_catalog(view.revision)
+        found: dict[str, LearnerFacts] = {}
+        stale: list[str] = []
+        for learner_id, revision in snapshot.revisions.items():
+            entry = cache.get(learner_id, revision)
+            if entry is None:
+                stale.append(learner_id)
+            else:
+                found[learner_id] = entry
+        if stale:
+            # Read after the snapshot: at least as new as the revisions it saw, and labelled
+            # with the revision read in the same statement, so a later change is never masked.
+            for learner_id, rows in self.store.facts(stale).items():
+                entry = LearnerFacts(rows, view.level_names)
+                cache.put(learner_id, entry)
+                found[learner_id] = entry
+        return found
 
     def catalog(self, revision: int) -> CatalogView:
         view = self._view
@@ -164,145 +179,58 @@ def authorize(snapshot: Snapshot, key: str, prefix: str) -> Principal:
 
 
 def decide_all(
-    view: CatalogView,
-    snapshot: Snapshot,
-    checks: Sequence[Check],
-    store: PermissionStore,
+    view: CatalogView, learners: dict[str, LearnerFacts], checks: Sequence[Check]
 ) -> list[Answer]:
-    """Every check's decision; denials of known learners then get their missing courses from
-    one read of the completions of those learners."""
+    """Every check's decision, in order; a denial of a known learner also says, from the
+    earning engine, which courses and levels are still missing."""
     compiled = view.compiled
     prerequisites = compiled.prerequisites
     names = view.level_names
     answers: list[Answer] = []
-    denied: list[tuple[int, LearnerRows, Holdings]] = []
-    no_facts = LearnerRows()
-    for index, check in enumerate(checks):
+    for check in checks:
         program = compiled.programs.get(check.program)
-        facts = snapshot.learners.get(check.learner_id, no_facts)
+        facts = learners.get(check.learner_id)
         if program is None:
             reason = f"There is no program kind {check.program!r} in the catalog"
             decision = Decision(False, [reason], [], None, [])
         elif program.archived:
             reason = f"Program kind {program.name} is archived: nobody may run it"
             decision = Decision(False, [reason], [], None, [])
-        elif not facts.known:
+        elif facts is None:
             decision = deny_unknown_learner(
                 program.expr,
                 check.learner_id,
                 check.at,
                 prerequisites=prerequisites,
                 level_names=names,
-                missing_for=_missing_for(compiled, (), (), check.at),
+                missing_for=_missing_for(compiled, None, check.at),
             )
         else:
-            holdings = held_levels(held_credentials(facts, names), prerequisites, check.at, names)
-            attributes = attributes_at(facts.attributes, check.at)
-            decision = decide(program.expr, holdings, attributes)
+            standing = facts.standing(check.at, prerequisites, names)
+            decision = decide(program.expr, standing.holdings, standing.attributes)
             if not decision.allowed:
-                denied.append((index, facts, holdings))
+                holdings = standing.holdings
+                missing_for = _missing_for(compiled, facts, check.at)
+                decision = with_missing(decision, holdings, missing_for)
+                reasons = decision.reasons + _until_restored(decision.missing, holdings)
+                decision = decision._replace(reasons=reasons)
         answers.append(Answer(check, decision))
-    if denied:
-        completions = store.completions({checks[i].learner_id for i, *_ in denied})
-        for index, facts, holdings in denied:
-            check, decision = answers[index]
-            missing_for = _missing_for(
-                compiled,
-                completions[check.learner_id],
-                facts.credentials.values(),
-                check.at,
-            )
-            decision = with_missing(decision, holdings, missing_for)
-            reasons = decision.reasons + _until_restored(decision.missing, holdings)
-            answers[index] = Answer(check, decision._replace(reasons=reasons))
     return answers
 
 
-def held_credentials(facts: LearnerRows, names: dict[str, str]) -> list[HeldCredential]:
-    """The learner's credentials with their status history as times (engine input)."""
-    return [_held(row, names) for row in facts.credentials.values()]
-
-
-def _held(row: CredentialRow, names: dict[str, str]) -> HeldCredential:
-    revoked_at: datetime | None = None
-    suspensions: list[tuple[datetime, datetime | None]] = []
-    suspended_since: datetime | None = None
-    for at, _, status in sorted(row.events):
-        if status == "revoked":
-            if revoked_at is None:
-                revoked_at = at
-        elif status == "suspended":
-            if suspended_since is None:
-                suspended_since = at
-        elif suspended_since is not None:  # reinstated
-            suspensions.append((suspended_since, at))
-            suspended_since = None
-    # Rows written without events (imports) still count by their current status.
-    changed = row.status_changed_at or row.valid_from
-    if row.status == "revoked" and revoked_at is None:
-        revoked_at = changed
-    if row.status == "suspended" and suspended_since is None:
-        suspended_since = changed
-    if suspended_since is not None:
-        suspensions.append((suspended_since, None))
-    return HeldCredential(
-        row.id,
-        row.level_id,
-        names.get(row.level_id, row.level_id),
-        row.valid_from,
-        row.valid_until,
-        revoked_at,
-        tuple(suspensions),
-        row.superseded_at,
-    )
-
-
-def attributes_at(history: list[AttributeChange], at: datetime) -> dict[str, str]:
-    """The learner's attributes as they stood at ``at`` (latest change at or before it wins)."""
-    if not history:
-        return {}
-    values: dict[str, str | None] = {}
-    for change in sorted(history, key=lambda c: (c.changed_at, c.id)):
-        if change.changed_at <= at:
-            values[change.name] = change.value
-    return {name: value for name, value in values.items() if value is not None}
-
-
-def _missing_for(
-    compiled: CompiledCatalog,
-    completions: Sequence[CompletionRow],
-    credentials: Any,
-    at: datetime,
-) -> MissingFor:
+def _missing_for(compiled: CompiledCatalog, facts: LearnerFacts | None, at: datetime) -> MissingFor:
     """What each level still needs at ``at``, from the earning engine (only for the levels a
     denial lists, on demand)."""
-    facts: tuple[list[CompletionFact], list[CredentialFact]] | None = None
+    earning: tuple[list[CompletionFact], list[CredentialFact]] | None = None
 
     def missing_for(level_id: str) -> MissingLevel | None:
-        nonlocal facts
+        nonlocal earning
         rule = compiled.rules.get(level_id)
         if rule is None:
             return None
-        if facts is None:
-            facts = (
-                [
-                    CompletionFact(c.id, c.course, c.completed_at, c.score, c.passed)
-                    for c in completions
-                ],
-                [
-                    CredentialFact(
-                        r.id,
-                        r.level_id,
-                        r.valid_from,
-                        r.valid_until,
-                        r.status,
-                        r.status_changed_at,
-                        r.superseded_by,
-                    )
-                    for r in credentials
-                ],
-            )
-        missing = evaluate_level(rule, facts[0], facts[1], at).missing
+        if earning is None:
+            earning = facts.earning_facts() if facts is not None else ([], [])
+        missing = evaluate_level(rule, earning[0], earning[1], at).missing
         return missing_level_from(missing, rule.name) if missing is not None else None
 
     return missing_for

@@ -1,0 +1,210 @@
+"""What a process remembers between permission checks: each learner's facts, parsed once.
+
+A :class:`LearnerFacts` is one learner's credentials, attribute history and completions at one
+*facts revision* (``learner.facts_revision``, bumped by database triggers whenever any of them
+change), turned into the engine's inputs. The :class:`FactsCache` keeps them per learner for one
+catalog revision; the service reads every learner's current facts revision per request (in the
+statement that authenticates the caller) and uses an entry only when it matches, so nothing
+stale is ever answered from memory.
+
+Within an entry, the levels held and the attributes in force are the same for every moment
+between two consecutive *breakpoints* — the times at which a credential starts, ends, is
+revoked, superseded, suspended or reinstated, or an attribute changes — because the engine only
+ever compares the moment asked about with those times. So the entry keeps the holdings of the
+last interval asked about: a repeated check costs a comparison and the evaluation of the
+program's expression. What a denial lists as missing depends on the earning rules' own windows
+and is worked out per check.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from service.issuance.engine import CompletionFact, CredentialFact
+from service.permissions.engine import HeldCredential, Holdings, held_levels
+from service.permissions.repository import CredentialRow, LearnerRows
+
+
+class Standing(NamedTuple):
+    """The learner's holdings and attributes for moments in ``[start, end)`` (``None``:
+    unbounded)."""
+
+    start: datetime | None
+    end: datetime | None
+    holdings: Holdings
+    attributes: dict[str, str]
+
+
+class LearnerFacts:
+    """One learner's facts at one facts revision, as the engine's inputs.
+
+    Stored as plain tuples of immutable values, which CPython's garbage collector stops tracking
+    (named tuples and dataclasses it tracks forever): tens of thousands of cached learners must
+    not make every full collection walk them all, which showed as 50-150 ms pauses in the
+    permission check's tail latency. The engine's types are made from them when needed.
+    """
+
+    __slots__ = (
+        "_completions",
+        "_credential_rows",
+        "_credentials",
+        "_history",
+        "_standing",
+        "breakpoints",
+        "revision",
+    )
+
+    def __init__(self, rows: LearnerRows, level_names: Mapping[str, str]) -> None:
+        self.revision = rows.revision
+        credentials = [held_credential(row, level_names) for row in rows.credentials.values()]
+        self._credentials = tuple(tuple(credential) for credential in credentials)
+        self._history = tuple(
+            (c.changed_at, c.id, c.name, c.value)
+            for c in sorted(rows.attributes, key=lambda c: (c.changed_at, c.id))
+        )
+        self._completions = tuple(
+            (c.id, c.course, c.completed_at, c.score, c.passed) for c in rows.completions
+        )
+        self._credential_rows = tuple(
+            (
+                r.id,
+                r.level_id,
+                r.valid_from,
+                r.valid_until,
+                r.status,
+                r.status_changed_at,
+                r.superseded_by,
+            )
+            for r in rows.credentials.values()
+        )
+        points: set[datetime] = {change[0] for change in self._history}
+        for credential in credentials:
+            points.add(credential.valid_from)
+            for moment in (credential.valid_until, credential.revoked_at, credential.superseded_at):
+                if moment is not None:
+                    points.add(moment)
+            for start, end in credential.suspensions:
+                points.add(start)
+                if end is not None:
+                    points.add(end)
+        self.breakpoints = tuple(sorted(points))
+        self._standing: Standing | None = None
+
+    @property
+    def credentials(self) -> list[HeldCredential]:
+        return [HeldCredential._make(row) for row in self._credentials]
+
+    def earning_facts(self) -> tuple[list[CompletionFact], list[CredentialFact]]:
+        """The completions and credentials as the earning engine takes them (made on demand:
+        only a denial needs them, to say what is missing)."""
+        completions = [CompletionFact(*row) for row in self._completions]
+        return completions, [CredentialFact(*row) for row in self._credential_rows]
+
+    def standing(
+        self,
+        at: datetime,
+        prerequisites: Mapping[str, tuple[str, ...]],
+        level_names: Mapping[str, str],
+    ) -> Standing:
+        """Holdings and attributes at ``at`` (reused while ``at`` stays between the same two
+        breakpoints)."""
+        known = self._standing
+        if (
+            known is not None
+            and (known.start is None or known.start <= at)
+            and (known.end is None or at < known.end)
+        ):
+            return known
+        points = self.breakpoints
+        index = bisect_right(points, at)
+        start = points[index - 1] if index else None
+        end = points[index] if index < len(points) else None
+        holdings = held_levels(self.credentials, prerequisites, at, level_names)
+        standing = Standing(start, end, holdings, attributes_at(self._history, at))
+        self._standing = standing
+        return standing
+
+
+class FactsCache:
+    """Learner facts of one catalog revision, at most ``capacity`` learners (oldest out first).
+
+    Used from the event loop only (no locking); ``capacity`` 0 keeps nothing.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.catalog_revision: int | None = None
+        self._entries: dict[str, LearnerFacts] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def for_catalog(self, revision: int) -> None:
+        """Forget everything when the catalog changed (level names and rules are baked in)."""
+        if revision != self.catalog_revision:
+            self._entries.clear()
+            self.catalog_revision = revision
+
+    def get(self, learner_id: str, revision: int) -> LearnerFacts | None:
+        entry = self._entries.get(learner_id)
+        return entry if entry is not None and entry.revision == revision else None
+
+    def put(self, learner_id: str, entry: LearnerFacts) -> None:
+        if self.capacity <= 0:
+            return
+        entries = self._entries
+        entries.pop(learner_id, None)
+        while len(entries) >= self.capacity:
+            del entries[next(iter(entries))]
+        entries[learner_id] = entry
+
+
+def held_credential(row: CredentialRow, level_names: Mapping[str, str]) -> HeldCredential:
+    """A credential with its status history as times (the engine's input)."""
+    revoked_at: datetime | None = None
+    suspensions: list[tuple[datetime, datetime | None]] = []
+    suspended_since: datetime | None = None
+    for at, _, status in sorted(row.events):
+        if status == "revoked":
+            if revoked_at is None:
+                revoked_at = at
+        elif status == "suspended":
+            if suspended_since is None:
+                suspended_since = at
+        elif suspended_since is not None:  # reinstated
+            suspensions.append((suspended_since, at))
+            suspended_since = None
+    # Rows written without events (imports) still count by their current status.
+    changed = row.status_changed_at or row.valid_from
+    if row.status == "revoked" and revoked_at is None:
+        revoked_at = changed
+    if row.status == "suspended" and suspended_since is None:
+        suspended_since = changed
+    if suspended_since is not None:
+        suspensions.append((suspended_since, None))
+    return HeldCredential(
+        row.id,
+        row.level_id,
+        level_names.get(row.level_id, row.level_id),
+        row.valid_from,
+        row.valid_until,
+        revoked_at,
+        tuple(suspensions),
+        row.superseded_at,
+    )
+
+
+def attributes_at(
+    history: Sequence[tuple[datetime, int, str, str | None]], at: datetime
+) -> dict[str, str]:
+    """The attributes as they stood at ``at`` from ``(changed_at, id, name, value)`` in time
+    order: the latest change at or before ``at`` wins, a removal (``None``) drops it."""
+    values: dict[str, str | None] = {}
+    for changed_at, _, name, value in history:
+        if changed_at > at:
+            break
+        values[name] = value
+    return {name: value for name, value in values.items() if value is not None}

@@ -1,0 +1,242 @@
+"""The per-process facts cache behind permission checks: keyed by a revision the database keeps.
+
+Three things make it safe: every write to a learner's decision facts moves
+``learner.facts_revision`` (triggers, so a write path cannot forget), the check reads that
+revision per request, and a cached learner's holdings are reused only between the same two
+breakpoints in time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from service.permissions.cache import FactsCache, LearnerFacts, held_credential
+from service.permissions.engine import held_levels
+from service.permissions.repository import AttributeChange, CredentialRow, LearnerRows
+from service.tables import metadata
+from tests.permissions.conftest import FOUNDATIONS, PRACTITIONER, Demo, days_ago
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def _revision(connection: Any, learner: str) -> int:
+    return int(
+        connection.execute(
+            text("SELECT facts_revision FROM learner WHERE id = :id"), {"id": learner}
+        ).scalar_one()
+    )
+
+
+def test_every_change_to_a_learners_facts_moves_the_facts_revision(demo: Demo, database) -> None:  # type: ignore[no-untyped-def]
+    """Straight SQL, no service code: the triggers alone keep the revision (courses and levels
+    come from the demo catalog)."""
+    tables = metadata.tables
+    ana = text("learner_id = 'ana'")
+    now = datetime.now(UTC)
+    learner = {
+        "id": "ana",
+        "email": None,
+        "name": None,
+        "did": None,
+        "subject_uuid": "00000000-0000-0000-0000-000000000001",
+        "attributes": {},
+        "revision": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    credential = {
+        "id": "urn:uuid:00000000-0000-0000-0000-0000000000c1",
+        "learner_id": "ana",
+        "level_id": FOUNDATIONS,
+        "level_version": 1,
+        "issued_at": now,
+        "valid_from": now,
+        "valid_until": now + timedelta(days=365),
+        "status": "active",
+        "status_changed_at": now,
+        "status_reason": None,
+        "superseded_by": None,
+        "superseded_at": None,
+        "renewal": False,
+        "manual": False,
+        "evidence": [],
+        "kid": "k",
+        "jwt": "x.y.z",
+    }
+    completion = {
+        "id": "00000000-0000-0000-0000-0000000000d1",
+        "learner_id": "ana",
+        "course_id": "policy-101",
+        "completed_at": now,
+        "score": 95.0,
+        "passed": True,
+        "source": "test",
+        "external_id": None,
+        "request_hash": "0" * 64,
+        "received_at": now,
+        "issued": [],
+    }
+    changes = [
+        ("a completion is recorded", tables["completion"].insert().values(completion)),
+        (
+            "a completion is corrected",
+            tables["completion"].update().values(score=96.0).where(ana),
+        ),
+        (
+            "an attribute changes",
+            tables["learner_attribute_change"]
+            .insert()
+            .values(learner_id="ana", name="region", value="EU", changed_at=now),
+        ),
+        ("a credential is issued", tables["credential"].insert().values(credential)),
+        (
+            "a status event is recorded",
+            tables["credential_status_event"]
+            .insert()
+            .values(
+                credential_id=credential["id"],
+                status="revoked",
+                at=now,
+                reason=None,
+                actor="test",
+            ),
+        ),
+        (
+            "a credential's status changes",
+            tables["credential"].update().values(status="revoked").where(ana),
+        ),
+        (
+            "an attribute change is removed",
+            tables["learner_attribute_change"].delete().where(ana),
+        ),
+        (
+            "a completion is removed",
+            tables["completion"].delete().where(ana),
+        ),
+    ]
+    with database.engine.begin() as connection:
+        connection.execute(tables["learner"].insert().values(learner))
+        connection.execute(
+            tables["learner"].insert().values({**learner, "id": "bob", "subject_uuid": "b"})
+        )
+    for what, statement in changes:
+        with database.engine.begin() as connection:
+            before, other = _revision(connection, "ana"), _revision(connection, "bob")
+            connection.execute(statement)
+        with database.engine.connect() as connection:
+            assert _revision(connection, "ana") > before, what
+            assert _revision(connection, "bob") == other, f"{what}: another learner moved"
+
+
+def test_a_change_written_behind_the_services_back_is_seen_by_the_next_check(
+    demo: Demo, database
+) -> None:  # type: ignore[no-untyped-def]
+    foundations = demo.earn("ana", FOUNDATIONS, days_ago(30))
+    assert demo.check("ana", "post-on-brand-accounts")["allowed"] is True  # cached now
+    # No status event, no service call: only the row changes (as an import or a repair would).
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE credential SET status = 'revoked', status_changed_at = :at WHERE id = :id"
+            ),
+            {"at": datetime.now(UTC) - timedelta(seconds=1), "id": foundations["id"]},
+        )
+    denied = demo.check("ana", "post-on-brand-accounts")
+    assert denied["allowed"] is False
+    assert "revoked" in denied["reasons"][0]
+
+
+def test_a_repeated_check_is_answered_from_the_cached_facts(demo: Demo) -> None:
+    demo.earn_up_to("ana", PRACTITIONER, days_ago(30))
+    first = demo.check("ana", "run-paid-campaigns")
+    permissions = demo.client.app.state.permissions  # type: ignore[attr-defined]
+    revision = permissions.store.snapshot("none", ["ana"]).revisions["ana"]
+    entry = permissions.cache.get("ana", revision)
+    assert entry is not None
+    again = demo.check("ana", "run-paid-campaigns")
+    assert permissions.cache.get("ana", revision) is entry  # reused, not read again
+    assert {**again, "at": None} == {**first, "at": None}
+
+
+def test_the_cache_keeps_at_most_its_capacity() -> None:
+    cache = FactsCache(capacity=2)
+    cache.for_catalog(1)
+    entries = {name: LearnerFacts(LearnerRows(known=True, revision=1), {}) for name in "abc"}
+    for name, entry in entries.items():
+        cache.put(name, entry)
+    assert len(cache) == 2 and cache.get("a", 1) is None and cache.get("c", 1) is entries["c"]
+    assert cache.get("c", 2) is None  # another revision is a miss
+    cache.for_catalog(2)
+    assert len(cache) == 0
+    FactsCache(capacity=0).put("a", entries["a"])  # keeps nothing, fails nothing
+
+
+# --- the breakpoint memo gives exactly what a fresh evaluation gives ---------------------------
+
+DAY = timedelta(days=1)
+moments = st.integers(min_value=0, max_value=40).map(lambda d: NOW + d * DAY)
+PREREQUISITES = {PRACTITIONER: (FOUNDATIONS,), FOUNDATIONS: ()}
+NAMES = {FOUNDATIONS: "Foundations", PRACTITIONER: "Practitioner"}
+
+
+@st.composite
+def credential_rows(draw: st.DrawFn, index: int) -> CredentialRow:
+    start = draw(moments)
+    until = draw(st.none() | moments.filter(lambda m: m > start))
+    events: list[tuple[datetime, int, str]] = []
+    for number in range(draw(st.integers(0, 3))):
+        events.append((draw(moments), number, draw(st.sampled_from(["suspended", "active"]))))
+    if draw(st.booleans()):
+        events.append((draw(moments), 9, "revoked"))
+    superseded = draw(st.none() | moments)
+    return CredentialRow(
+        f"c{index}",
+        draw(st.sampled_from([FOUNDATIONS, PRACTITIONER])),
+        start,
+        until,
+        "active",
+        None,
+        "renewed" if superseded else None,
+        superseded,
+        events,
+    )
+
+
+@st.composite
+def learners(draw: st.DrawFn) -> LearnerRows:
+    credentials = [draw(credential_rows(i)) for i in range(draw(st.integers(0, 4)))]
+    attributes = [
+        AttributeChange("region", draw(st.none() | st.sampled_from(["EU", "US"])), draw(moments), i)
+        for i in range(draw(st.integers(0, 3)))
+    ]
+    return LearnerRows(
+        known=True, revision=1, credentials={c.id: c for c in credentials}, attributes=attributes
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(learners(), st.lists(moments.map(lambda m: m + timedelta(hours=12)) | moments, max_size=12))
+def test_the_cached_standing_equals_a_fresh_evaluation_at_every_moment(
+    rows: LearnerRows, asked: list[datetime]
+) -> None:
+    facts = LearnerFacts(rows, NAMES)
+    fresh_credentials = [held_credential(row, NAMES) for row in rows.credentials.values()]
+    for at in asked:
+        standing = facts.standing(at, PREREQUISITES, NAMES)
+        fresh = held_levels(fresh_credentials, PREREQUISITES, at, NAMES)
+        assert standing.holdings.held == fresh.held, at
+        assert standing.holdings.not_held == fresh.not_held, at
+        latest: dict[str, AttributeChange] = {}
+        for change in rows.attributes:
+            known = latest.get(change.name)
+            if change.changed_at <= at and (
+                known is None or (change.changed_at, change.id) > (known.changed_at, known.id)
+            ):
+                latest[change.name] = change
+        expected = {name: c.value for name, c in latest.items() if c.value is not None}
+        assert standing.attributes == expected, at
