@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -47,6 +48,14 @@ decisions and verification. Errors are RFC 9457 `application/problem+json`.
 Authenticate with `Authorization: Bearer <api key>`."""
 
 
+def create_served_app() -> FastAPI:
+    """The app as ``credence serve`` runs it in each worker process (settings from the
+    environment; the start-up heap frozen for the garbage collector)."""
+    app = create_app()
+    app.state.freeze_heap = True
+    return app
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the app for ``settings`` (read from the environment when not given)."""
     settings = settings or Settings()
@@ -57,6 +66,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         owns_engine = engine is None
         app.state.engine = engine or make_engine(settings.database_url)
         _prepare_keys(app.state.engine, settings)
+        if getattr(app.state, "freeze_heap", False):
+            # A served process keeps its start-up objects (modules, routes, schemas) for life:
+            # move them out of the collector's sight, so a full collection walks only what
+            # requests made (without this, each one paused the process for ~40 ms).
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

@@ -51,7 +51,7 @@ def serve(
 
     load_settings()  # fail fast, with a readable message, on bad configuration
     uvicorn.run(
-        "service.app:create_app",
+        "service.app:create_served_app",
         factory=True,
         host=host,
         port=port,
