@@ -11,9 +11,9 @@ Within an entry, the levels held and the attributes in force are the same for ev
 between two consecutive *breakpoints* — the times at which a credential starts, ends, is
 revoked, superseded, suspended or reinstated, or an attribute changes — because the engine only
 ever compares the moment asked about with those times. So the entry keeps the holdings of the
-last interval asked about: a repeated check costs a comparison and the evaluation of the
-program's expression. What a denial lists as missing depends on the earning rules' own windows
-and is worked out per check.
+last interval asked about, with each program kind's decision in it: a repeated check costs a
+comparison and a dictionary lookup. What a denial lists as missing depends on the earning rules'
+own windows and is worked out per check.
 """
 
 from __future__ import annotations
@@ -21,21 +21,55 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from service.catalog.expressions import Expr
 from service.issuance.engine import CompletionFact, CredentialFact
-from service.permissions.engine import HeldCredential, Holdings, held_levels
+from service.permissions.engine import (
+    Decision,
+    HeldCredential,
+    Holdings,
+    MissingLevel,
+    decide,
+    held_levels,
+)
 from service.permissions.repository import CredentialRow, LearnerRows
 
 
 class Standing(NamedTuple):
     """The learner's holdings and attributes for moments in ``[start, end)`` (``None``:
-    unbounded)."""
+    unbounded), and the decisions already made in it per program kind (before ``missing`` is
+    filled in; see :meth:`decision`)."""
 
     start: datetime | None
     end: datetime | None
     holdings: Holdings
     attributes: dict[str, str]
+    decisions: dict[str, tuple[Any, ...]]
+
+    def decision(self, program: str, expr: Expr) -> Decision:
+        """:func:`~service.permissions.engine.decide` for ``expr`` in this interval, made once
+        per program kind and kept as plain tuples (which the garbage collector stops
+        tracking)."""
+        kept = self.decisions.get(program)
+        if kept is not None:
+            allowed, reasons, granted, until, missing = kept
+            return Decision(
+                allowed,
+                list(reasons),
+                list(granted),
+                until,
+                [MissingLevel._make(m) for m in missing],
+            )
+        decision = decide(expr, self.holdings, self.attributes)
+        self.decisions[program] = (
+            decision.allowed,
+            tuple(decision.reasons),
+            tuple(decision.granted_by),
+            decision.valid_until,
+            tuple(tuple(m) for m in decision.missing),
+        )
+        return decision
 
 
 class LearnerFacts:
@@ -51,6 +85,7 @@ class LearnerFacts:
         "_completions",
         "_credential_rows",
         "_credentials",
+        "_earning",
         "_history",
         "_standing",
         "breakpoints",
@@ -92,16 +127,20 @@ class LearnerFacts:
                     points.add(end)
         self.breakpoints = tuple(sorted(points))
         self._standing: Standing | None = None
+        self._earning: tuple[list[CompletionFact], list[CredentialFact]] | None = None
 
     @property
     def credentials(self) -> list[HeldCredential]:
         return [HeldCredential._make(row) for row in self._credentials]
 
     def earning_facts(self) -> tuple[list[CompletionFact], list[CredentialFact]]:
-        """The completions and credentials as the earning engine takes them (made on demand:
-        only a denial needs them, to say what is missing)."""
-        completions = [CompletionFact(*row) for row in self._completions]
-        return completions, [CredentialFact(*row) for row in self._credential_rows]
+        """The completions and credentials as the earning engine takes them (made on first
+        demand and kept: only a denial needs them, to say what is missing)."""
+        if self._earning is None:
+            completions = [CompletionFact(*row) for row in self._completions]
+            credentials = [CredentialFact(*row) for row in self._credential_rows]
+            self._earning = (completions, credentials)
+        return self._earning
 
     def standing(
         self,
@@ -123,7 +162,7 @@ class LearnerFacts:
         start = points[index - 1] if index else None
         end = points[index] if index < len(points) else None
         holdings = held_levels(self.credentials, prerequisites, at, level_names)
-        standing = Standing(start, end, holdings, attributes_at(self._history, at))
+        standing = Standing(start, end, holdings, attributes_at(self._history, at), {})
         self._standing = standing
         return standing
 

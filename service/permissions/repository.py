@@ -144,6 +144,8 @@ class PermissionStore(DedicatedConnection):
             self._param, learners = "%s", "= ANY(%s)"
             self._dt = _aware_datetime
         self._snapshot_sql = _SNAPSHOT.format(learners=learners, param=self._param)
+        # The single check's form: a plain equality is cheaper than unpacking a list.
+        self._snapshot_one_sql = _SNAPSHOT.format(learners=f"= {self._param}", param=self._param)
         self._facts_sql = _FACTS.format(learners=learners)
 
     def _learners_param(self, learner_ids: Sequence[str]) -> Any:
@@ -154,7 +156,10 @@ class PermissionStore(DedicatedConnection):
     def snapshot(self, key_prefix: str, learner_ids: Sequence[str]) -> Snapshot:
         """The caller's key, the catalog revision and the learners' facts revisions (a learner
         missing from ``revisions`` is not known to Credence), in one statement."""
-        rows = self.fetch(self._snapshot_sql, (key_prefix, self._learners_param(learner_ids)))
+        if len(learner_ids) == 1:
+            rows = self.fetch(self._snapshot_one_sql, (key_prefix, learner_ids[0]))
+        else:
+            rows = self.fetch(self._snapshot_sql, (key_prefix, self._learners_param(learner_ids)))
         client: ClientRow | None = None
         revision = 0
         revisions: dict[str, int] = {}

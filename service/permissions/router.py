@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -134,6 +135,7 @@ def decision_json(answer: Answer) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=4096)  # a batch repeats its moment and the credentials' expiry times
 def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 

@@ -31,7 +31,6 @@ from service.permissions.engine import (
     MissingFor,
     MissingLevel,
     NotHeld,
-    decide,
     deny_unknown_learner,
     missing_level_from,
     with_missing,
@@ -207,7 +206,7 @@ def decide_all(
             )
         else:
             standing = facts.standing(check.at, prerequisites, names)
-            decision = decide(program.expr, standing.holdings, standing.attributes)
+            decision = standing.decision(check.program, program.expr)
             if not decision.allowed:
                 holdings = standing.holdings
                 missing_for = _missing_for(compiled, facts, check.at)

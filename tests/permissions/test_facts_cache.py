@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from service.catalog.expressions import AllOf, AnyOf, AttributeIn, Expr, LevelRef
 from service.permissions.cache import FactsCache, LearnerFacts, held_credential
-from service.permissions.engine import held_levels
+from service.permissions.engine import decide, held_levels
 from service.permissions.repository import AttributeChange, CredentialRow, LearnerRows
 from service.tables import metadata
 from tests.permissions.conftest import FOUNDATIONS, PRACTITIONER, Demo, days_ago
@@ -181,6 +182,11 @@ def test_the_cache_keeps_at_most_its_capacity() -> None:
 DAY = timedelta(days=1)
 moments = st.integers(min_value=0, max_value=40).map(lambda d: NOW + d * DAY)
 PREREQUISITES = {PRACTITIONER: (FOUNDATIONS,), FOUNDATIONS: ()}
+PROGRAMS: dict[str, Expr] = {
+    "post": LevelRef(FOUNDATIONS),
+    "campaign": AllOf((LevelRef(PRACTITIONER), AttributeIn("region", ("EU",)))),
+    "either": AnyOf((LevelRef(PRACTITIONER), AllOf((LevelRef(FOUNDATIONS),)))),
+}
 NAMES = {FOUNDATIONS: "Foundations", PRACTITIONER: "Practitioner"}
 
 
@@ -219,11 +225,16 @@ def learners(draw: st.DrawFn) -> LearnerRows:
     )
 
 
-@settings(max_examples=150, deadline=None)
-@given(learners(), st.lists(moments.map(lambda m: m + timedelta(hours=12)) | moments, max_size=12))
-def test_the_cached_standing_equals_a_fresh_evaluation_at_every_moment(
+SWEEP = [NOW + hours * timedelta(hours=1) for hours in range(-12, 41 * 24, 6)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(learners(), st.sampled_from([SWEEP, SWEEP[::-1]]))
+def test_the_cached_standing_and_decisions_equal_a_fresh_evaluation_at_every_moment(
     rows: LearnerRows, asked: list[datetime]
 ) -> None:
+    """Swept forwards or backwards every 6 hours across all the facts' times, so a moment on
+    each side of every breakpoint is asked right after the other."""
     facts = LearnerFacts(rows, NAMES)
     fresh_credentials = [held_credential(row, NAMES) for row in rows.credentials.values()]
     for at in asked:
@@ -240,3 +251,7 @@ def test_the_cached_standing_equals_a_fresh_evaluation_at_every_moment(
                 latest[change.name] = change
         expected = {name: c.value for name, c in latest.items() if c.value is not None}
         assert standing.attributes == expected, at
+        for program, expr in PROGRAMS.items():  # asked twice: made, then kept
+            fresh_decision = decide(expr, fresh, expected)
+            assert standing.decision(program, expr) == fresh_decision, (program, at)
+            assert standing.decision(program, expr) == fresh_decision, (program, at)
