@@ -75,6 +75,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         try:
             yield
         finally:
+            permissions = getattr(app.state, "permissions", None)
+            if permissions is not None:
+                await permissions.close()
             if owns_engine:
                 app.state.engine.dispose()
 

@@ -85,7 +85,6 @@ class LearnerFacts:
         "_completions",
         "_credential_rows",
         "_credentials",
-        "_earning",
         "_history",
         "_standing",
         "breakpoints",
@@ -127,20 +126,16 @@ class LearnerFacts:
                     points.add(end)
         self.breakpoints = tuple(sorted(points))
         self._standing: Standing | None = None
-        self._earning: tuple[list[CompletionFact], list[CredentialFact]] | None = None
 
     @property
     def credentials(self) -> list[HeldCredential]:
         return [HeldCredential._make(row) for row in self._credentials]
 
     def earning_facts(self) -> tuple[list[CompletionFact], list[CredentialFact]]:
-        """The completions and credentials as the earning engine takes them (made on first
-        demand and kept: only a denial needs them, to say what is missing)."""
-        if self._earning is None:
-            completions = [CompletionFact(*row) for row in self._completions]
-            credentials = [CredentialFact(*row) for row in self._credential_rows]
-            self._earning = (completions, credentials)
-        return self._earning
+        """The completions and credentials as the earning engine takes them (made on demand,
+        not kept: only a denial needs them, and dataclasses are tracked by the collector)."""
+        completions = [CompletionFact(*row) for row in self._completions]
+        return completions, [CredentialFact(*row) for row in self._credential_rows]
 
     def standing(
         self,

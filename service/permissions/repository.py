@@ -13,14 +13,15 @@ and the completions, again in one statement.
 Why not the ORM or the pool: the check endpoints are ``async def`` and run these reads directly
 on the event loop (no thread hop); each process keeps one DBAPI connection in autocommit mode
 for them (no BEGIN/ROLLBACK round trips, no pool checkout or pre-ping). On SQLite a statement is
-an in-process call of microseconds; on PostgreSQL one round trip, prepared by psycopg after a
-few executions.
+an in-process call of microseconds, made here. On PostgreSQL the same statements go through
+:mod:`service.permissions.coalescing` (asynchronous, shared by the checks in flight); this module
+gives it the SQL (:class:`Statements`) and the row readers.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -32,15 +33,15 @@ from service.issuance.engine_facts import CredentialStatus
 
 # The caller's key first: its columns are typed, so PostgreSQL resolves the later NULLs by it.
 _SNAPSHOT = """
-SELECT 'k', k.name, k.secret_hash, k.scopes, k.revoked_at, k.id
+SELECT 'k', k.prefix, k.name, k.secret_hash, k.scopes, k.revoked_at, k.id
   FROM api_client k
- WHERE k.prefix = {param}
+ WHERE k.prefix {prefixes}
 UNION ALL
-SELECT 'r', NULL, NULL, NULL, NULL, s.revision
+SELECT 'r', NULL, NULL, NULL, NULL, NULL, s.revision
   FROM catalog_state s
  WHERE s.id = 1
 UNION ALL
-SELECT 'l', l.id, NULL, NULL, NULL, l.facts_revision
+SELECT 'l', l.id, NULL, NULL, NULL, NULL, l.facts_revision
   FROM learner l
  WHERE l.id {learners}
 """
@@ -137,40 +138,20 @@ class PermissionStore(DedicatedConnection):
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
-        if self.dialect == "sqlite":
-            self._param, learners = "?", "IN (SELECT value FROM json_each(?))"
-            self._dt: Callable[[Any], datetime | None] = _sqlite_datetime
-        else:
-            self._param, learners = "%s", "= ANY(%s)"
-            self._dt = _aware_datetime
-        self._snapshot_sql = _SNAPSHOT.format(learners=learners, param=self._param)
-        # The single check's form: a plain equality is cheaper than unpacking a list.
-        self._snapshot_one_sql = _SNAPSHOT.format(learners=f"= {self._param}", param=self._param)
-        self._facts_sql = _FACTS.format(learners=learners)
-
-    def _learners_param(self, learner_ids: Sequence[str]) -> Any:
-        return json.dumps(list(learner_ids)) if self.dialect == "sqlite" else list(learner_ids)
+        self.sql = Statements(self.dialect)
 
     # ------------------------------------------------------------------ reads
 
     def snapshot(self, key_prefix: str, learner_ids: Sequence[str]) -> Snapshot:
         """The caller's key, the catalog revision and the learners' facts revisions (a learner
         missing from ``revisions`` is not known to Credence), in one statement."""
+        sql = self.sql
         if len(learner_ids) == 1:
-            rows = self.fetch(self._snapshot_one_sql, (key_prefix, learner_ids[0]))
+            rows = self.fetch(sql.snapshot_one, (key_prefix, learner_ids[0]))
         else:
-            rows = self.fetch(self._snapshot_sql, (key_prefix, self._learners_param(learner_ids)))
-        client: ClientRow | None = None
-        revision = 0
-        revisions: dict[str, int] = {}
-        for kind, text, secret_hash, scopes, revoked_at, number in rows:
-            if kind == "l":
-                revisions[text] = int(number)
-            elif kind == "k":
-                client = ClientRow(number, text, secret_hash, scopes, revoked_at is not None)
-            else:
-                revision = int(number)
-        return Snapshot(client, revision, revisions)
+            rows = self.fetch(sql.snapshot, (key_prefix, sql.learners_param(learner_ids)))
+        clients, revision, revisions = read_snapshot(rows)
+        return Snapshot(clients.get(key_prefix), revision, revisions)
 
     def facts(self, learner_ids: Sequence[str]) -> dict[str, LearnerRows]:
         """Every fact a decision can use about each known learner, for all time (a learner not
@@ -179,40 +160,80 @@ class PermissionStore(DedicatedConnection):
         The ``active`` event every credential gets when issued is left out (its issue time says
         the same); reinstatements come later and stay.
         """
-        ids = self._learners_param(learner_ids)
-        rows = self.fetch(self._facts_sql, (ids, ids, ids, ids))
-        dt = self._dt
-        learners: dict[str, LearnerRows] = {}
-        for row in rows:
-            kind = row[0]
-            facts = learners.get(row[1])
-            if facts is None:
-                facts = learners[row[1]] = LearnerRows()
-            if kind == "c":
-                credential = facts.credentials.get(row[2])
-                if credential is None:
-                    credential = facts.credentials[row[2]] = CredentialRow(
-                        row[2],
-                        row[3],
-                        dt(row[4]),  # type: ignore[arg-type]
-                        dt(row[5]),
-                        row[6],
-                        dt(row[7]),
-                        row[8],
-                        dt(row[9]),
-                        [],
-                    )
-                if row[10] is not None:
-                    credential.events.append((dt(row[11]), row[12], row[10]))  # type: ignore[arg-type]
-            elif kind == "a":
-                facts.attributes.append(AttributeChange(row[3], row[6], dt(row[4]), row[12]))  # type: ignore[arg-type]
-            elif kind == "m":
-                facts.completions.append(
-                    CompletionRow(row[2], row[3], dt(row[4]), row[13], bool(row[12]))  # type: ignore[arg-type]
+        ids = self.sql.learners_param(learner_ids)
+        return read_facts(self.fetch(self.sql.facts, (ids, ids, ids, ids)), self.sql.datetime)
+
+
+class Statements:
+    """The reads' SQL in a dialect's parameter style, and how its values are converted."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        if dialect == "sqlite":
+            param, learners = "?", "IN (SELECT value FROM json_each(?))"
+            self.datetime: Callable[[Any], datetime | None] = _sqlite_datetime
+        else:
+            param, learners = "%s", "= ANY(%s)"
+            self.datetime = _aware_datetime
+        self.snapshot = _SNAPSHOT.format(prefixes=f"= {param}", learners=learners)
+        # The single check's form: a plain equality is cheaper than unpacking a list.
+        self.snapshot_one = _SNAPSHOT.format(prefixes=f"= {param}", learners=f"= {param}")
+        # Several callers' checks at once (PostgreSQL, see service.permissions.coalescing).
+        self.snapshot_many = _SNAPSHOT.format(prefixes=learners, learners=learners)
+        self.facts = _FACTS.format(learners=learners)
+
+    def learners_param(self, learner_ids: Sequence[str]) -> Any:
+        return json.dumps(list(learner_ids)) if self.dialect == "sqlite" else list(learner_ids)
+
+
+def read_snapshot(rows: Iterable[Any]) -> tuple[dict[str, ClientRow], int, dict[str, int]]:
+    """API clients by key prefix, the catalog revision and facts revisions by learner."""
+    clients: dict[str, ClientRow] = {}
+    revision = 0
+    revisions: dict[str, int] = {}
+    for kind, text, name, secret_hash, scopes, revoked_at, number in rows:
+        if kind == "l":
+            revisions[text] = int(number)
+        elif kind == "k":
+            clients[text] = ClientRow(number, name, secret_hash, scopes, revoked_at is not None)
+        else:
+            revision = int(number)
+    return clients, revision, revisions
+
+
+def read_facts(rows: Iterable[Any], dt: Callable[[Any], datetime | None]) -> dict[str, LearnerRows]:
+    """The facts statement's rows as :class:`LearnerRows` per known learner."""
+    learners: dict[str, LearnerRows] = {}
+    for row in rows:
+        kind = row[0]
+        facts = learners.get(row[1])
+        if facts is None:
+            facts = learners[row[1]] = LearnerRows()
+        if kind == "c":
+            credential = facts.credentials.get(row[2])
+            if credential is None:
+                credential = facts.credentials[row[2]] = CredentialRow(
+                    row[2],
+                    row[3],
+                    dt(row[4]),  # type: ignore[arg-type]
+                    dt(row[5]),
+                    row[6],
+                    dt(row[7]),
+                    row[8],
+                    dt(row[9]),
+                    [],
                 )
-            else:
-                facts.known, facts.revision = True, int(row[12])
-        return {learner_id: facts for learner_id, facts in learners.items() if facts.known}
+            if row[10] is not None:
+                credential.events.append((dt(row[11]), row[12], row[10]))  # type: ignore[arg-type]
+        elif kind == "a":
+            facts.attributes.append(AttributeChange(row[3], row[6], dt(row[4]), row[12]))  # type: ignore[arg-type]
+        elif kind == "m":
+            facts.completions.append(
+                CompletionRow(row[2], row[3], dt(row[4]), row[13], bool(row[12]))  # type: ignore[arg-type]
+            )
+        else:
+            facts.known, facts.revision = True, int(row[12])
+    return {learner_id: facts for learner_id, facts in learners.items() if facts.known}
 
 
 def _sqlite_datetime(value: Any) -> datetime | None:

@@ -103,9 +103,11 @@ presented_key.required_scope = "permissions:check"  # type: ignore[attr-defined]
 KeyDep = Annotated[PresentedKey, Depends(presented_key)]
 
 
-def _run(request: Request, key: PresentedKey, checks: list[Check], **options: Any) -> list[Answer]:
+async def _run(
+    request: Request, key: PresentedKey, checks: list[Check], **options: Any
+) -> list[Answer]:
     permissions = Permissions.of(request.app)
-    principal, answers = permissions.run(key.key, key.prefix, checks, **options)
+    principal, answers = await permissions.run(key.key, key.prefix, checks, **options)
     request.state.principal = principal
     return answers
 
@@ -257,7 +259,7 @@ async def check_permission(request: Request) -> Response:
     except InvalidInput:
         _refuse_unless_allowed(request, key)
         raise
-    answers = _run(request, key, [check])
+    answers = await _run(request, key, [check])
     Permissions.of(request.app).count(answers)
     return _json(decision_json(answers[0]))
 
@@ -277,7 +279,7 @@ async def check_permissions(request: Request, key: KeyDep, body: BatchCheckReque
     checks = [
         Check(c.learner_id, c.program, c.at.astimezone(UTC) if c.at else now) for c in body.checks
     ]
-    answers = _run(request, key, checks)
+    answers = await _run(request, key, checks)
     Permissions.of(request.app).count(answers)
     return _json({"results": [decision_json(a) for a in answers]})
 
@@ -364,12 +366,12 @@ def _context_time(context: dict[str, Any] | None, where: str) -> datetime | None
     return moment
 
 
-def _evaluate(
+async def _evaluate(
     request: Request, key: PresentedKey, items: list[_Item], semantic: str = "execute_all"
 ) -> list[EvaluationResponse]:
     """Decide every item, stop where ``semantic`` says, count what is answered."""
     checks = [item.check for item in items if item.check is not None]
-    decided = iter(_run(request, key, checks, unknown_program_denies=True))
+    decided = iter(await _run(request, key, checks, unknown_program_denies=True))
     responses: list[EvaluationResponse] = []
     answered: list[Answer] = []
     for item in items:
@@ -404,7 +406,7 @@ async def authzen_evaluation(
     """AuthZEN 1.0 access evaluation: subject `user` (learner id), action `run`, resource
     `program` (program kind id); `context.time` asks about a past moment. A deny is a 200."""
     item = _item(body.subject, body.action, body.resource, body.context, "body", utcnow())
-    return _evaluate(request, key, [item])[0]
+    return (await _evaluate(request, key, [item]))[0]
 
 
 @authzen.post("/access/v1/evaluations", operation_id="authzenEvaluations")
@@ -418,7 +420,7 @@ async def authzen_evaluations(
     now = utcnow()
     if not body.evaluations:
         item = _item(body.subject, body.action, body.resource, body.context, "body", now)
-        return _evaluate(request, key, [item])[0]
+        return (await _evaluate(request, key, [item]))[0]
     items = [
         _item(
             e.subject or body.subject,
@@ -431,7 +433,7 @@ async def authzen_evaluations(
         for i, e in enumerate(body.evaluations)
     ]
     semantic = body.options.evaluations_semantic if body.options else "execute_all"
-    return EvaluationsResponse(evaluations=_evaluate(request, key, items, semantic))
+    return EvaluationsResponse(evaluations=await _evaluate(request, key, items, semantic))
 
 
 discovery = APIRouter(tags=["authzen"])

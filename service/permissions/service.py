@@ -25,6 +25,7 @@ from service.errors import Forbidden, NotFound, Unauthorized
 from service.issuance.compiled import CompiledCatalog
 from service.issuance.engine import CompletionFact, CredentialFact, evaluate_level
 from service.permissions.cache import FactsCache, LearnerFacts
+from service.permissions.coalescing import CoalescingStore
 from service.permissions.engine import (
     Decision,
     Holdings,
@@ -66,6 +67,10 @@ class Permissions:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         self.store = PermissionStore(app.state.engine)
+        # PostgreSQL: reads coalesced across concurrent checks, off the event loop's back.
+        self.reads = (
+            CoalescingStore(app.state.engine) if self.store.dialect == "postgresql" else None
+        )
         self.cache = FactsCache(app.state.settings.permission_cache_learners)
         self._view: CatalogView | None = None
         self._counters: dict[tuple[str, bool], Any] = {}
@@ -79,7 +84,7 @@ class Permissions:
 
     # ------------------------------------------------------------------ the request
 
-    def run(
+    async def run(
         self,
         key: str,
         prefix: str,
@@ -93,7 +98,10 @@ class Permissions:
         decided then), or with ``unknown_program_denies`` is a deny saying so (AuthZEN).
         """
         learner_ids = list(dict.fromkeys(c.learner_id for c in checks))
-        snapshot = self.store.snapshot(prefix, learner_ids)
+        if self.reads is not None:
+            snapshot = await self.reads.snapshot(prefix, learner_ids)
+        else:
+            snapshot = self.store.snapshot(prefix, learner_ids)
         principal = authorize(snapshot, key, prefix)
         view = self.catalog(snapshot.catalog_revision)
         unknown = [i for i, c in enumerate(checks) if c.program not in view.compiled.programs]
@@ -108,9 +116,13 @@ class Permissions:
                 if len(checks) > 1
                 else None,
             )
-        return principal, decide_all(view, self.learners(view, snapshot), checks)
+        return principal, decide_all(view, await self.learners(view, snapshot), checks)
 
-    def learners(self, view: CatalogView, snapshot: Snapshot) -> dict[str, LearnerFacts]:
+    async def close(self) -> None:
+        if self.reads is not None:
+            await self.reads.close()
+
+    async def learners(self, view: CatalogView, snapshot: Snapshot) -> dict[str, LearnerFacts]:
         """The facts of every known learner in ``snapshot``: from the cache where the learner's
         facts revision still matches, else read (in one statement) and remembered."""
         cache = self.cache
@@ -126,7 +138,11 @@ class Permissions:
         if stale:
             # Read after the snapshot: at least as new as the revisions it saw, and labelled
             # with the revision read in the same statement, so a later change is never masked.
-            for learner_id, rows in self.store.facts(stale).items():
+            if self.reads is not None:
+                read = await self.reads.facts(stale)
+            else:
+                read = self.store.facts(stale)
+            for learner_id, rows in read.items():
                 entry = LearnerFacts(rows, view.level_names)
                 cache.put(learner_id, entry)
                 found[learner_id] = entry

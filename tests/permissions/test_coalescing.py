@@ -1,0 +1,93 @@
+"""PostgreSQL's coalesced permission reads: many concurrent checks, few statements, same answers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from service.permissions.coalescing import CoalescingStore
+from service.permissions.repository import PermissionStore
+from tests.permissions.conftest import FOUNDATIONS, Demo, days_ago
+
+POSTGRESQL_ONLY = pytest.mark.parametrize(
+    "database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+@POSTGRESQL_ONLY
+def test_concurrent_snapshots_share_statements_and_match_one_read_each(
+    demo: Demo, database, make_key
+) -> None:  # type: ignore[no-untyped-def]
+    for learner in ("ana", "bob", "cy"):
+        demo.earn(learner, FOUNDATIONS, days_ago(10))
+    other_key = make_key("permissions:check", name="other")
+    prefixes = [demo.checker["Authorization"].split()[1][:12], other_key[:12], "cred_nothere"]
+    asks = [
+        (prefixes[i % 3], [["ana"], ["bob", "cy"], ["nobody"], ["ana", "nobody"]][i % 4])
+        for i in range(40)
+    ]
+    sync = PermissionStore(database.engine)
+    expected = [sync.snapshot(prefix, learners) for prefix, learners in asks]
+    sync.close()
+
+    store = CoalescingStore(database.engine)
+    statements = 0
+    fetch = store._fetch
+
+    async def counted(sql: str, params: Any) -> list[Any]:
+        nonlocal statements
+        statements += 1
+        return await fetch(sql, params)
+
+    store._fetch = counted  # type: ignore[method-assign]
+
+    async def ask_all() -> list[Any]:
+        try:
+            return await asyncio.gather(*(store.snapshot(p, ls) for p, ls in asks))
+        finally:
+            await store.close()
+
+    got = asyncio.run(ask_all())
+    assert got == expected
+    assert statements < len(asks) / 4  # the first read alone, then everyone else together
+
+
+@POSTGRESQL_ONLY
+def test_a_check_never_uses_a_read_that_started_before_it(demo: Demo, database) -> None:  # type: ignore[no-untyped-def]
+    """A change committed while a read is in flight is seen by the checks that arrive after it."""
+    _set_revision(database.engine, 7)
+    store = CoalescingStore(database.engine)
+    fetch = store._fetch
+    executed, release = asyncio.Event(), asyncio.Event()
+
+    async def held_back(sql: str, params: Any) -> list[Any]:
+        rows = await fetch(sql, params)
+        if not release.is_set():  # the first read: done in the database, not yet delivered
+            executed.set()
+            await release.wait()
+        return rows
+
+    async def scenario() -> tuple[int, int]:
+        store._fetch = held_back  # type: ignore[method-assign]
+        try:
+            first = asyncio.ensure_future(store.snapshot("cred_nothere", []))
+            await executed.wait()
+            await asyncio.to_thread(_set_revision, database.engine, 8)  # committed meanwhile
+            second = asyncio.ensure_future(store.snapshot("cred_nothere", []))
+            await asyncio.sleep(0.01)
+            release.set()
+            return (await first).catalog_revision, (await second).catalog_revision
+        finally:
+            await store.close()
+
+    assert asyncio.run(scenario()) == (7, 8)
+
+
+def _set_revision(engine: Any, revision: int) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE catalog_state SET revision = :r WHERE id = 1"), {"r": revision}
+        )
