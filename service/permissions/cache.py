@@ -20,18 +20,20 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from service.catalog.expressions import Expr
-from service.issuance.engine import CompletionFact, CredentialFact
+from service.issuance.engine import CompletionFact, CredentialFact, LevelRule, evaluate_level
 from service.permissions.engine import (
     Decision,
     HeldCredential,
     Holdings,
+    MissingCourse,
     MissingLevel,
     decide,
     held_levels,
+    missing_level_from,
 )
 from service.permissions.repository import CredentialRow, LearnerRows
 
@@ -46,6 +48,7 @@ class Standing(NamedTuple):
     holdings: Holdings
     attributes: dict[str, str]
     decisions: dict[str, tuple[Any, ...]]
+    missing: dict[str, tuple[Any, ...] | None]
 
     def decision(self, program: str, expr: Expr) -> Decision:
         """:func:`~service.permissions.engine.decide` for ``expr`` in this interval, made once
@@ -71,6 +74,48 @@ class Standing(NamedTuple):
         )
         return decision
 
+    def missing_for(
+        self, rule: LevelRule, facts: LearnerFacts, at: datetime
+    ) -> MissingLevel | None:
+        """What ``rule``'s level still needs at ``at``, from the earning engine.
+
+        Kept for the interval unless the level has a recency rule (whose window slides with
+        ``at``): otherwise the engine compares ``at`` only with completion times, credentials'
+        ``valid_from``/``valid_until``, and the renewal window's opening and close, which
+        :class:`LearnerFacts` adds to its breakpoints for the rules it was made with.
+        """
+        keep = rule.recency is None and facts.rules.get(rule.level_id) is rule
+        if keep:
+            kept = self.missing.get(rule.level_id, _NOT_KEPT)
+            if kept is not _NOT_KEPT:
+                return _missing_level(kept)
+        completions, credentials = facts.earning_facts()
+        found = evaluate_level(rule, completions, credentials, at).missing
+        result = missing_level_from(found, rule.name) if found is not None else None
+        if keep:
+            self.missing[rule.level_id] = _flat_missing(result)
+        return result
+
+
+_NOT_KEPT: Any = object()
+_NO_RULES: Mapping[str, LevelRule] = {}
+_TICK = timedelta(microseconds=1)  # the next moment a datetime can name
+
+
+def _flat_missing(entry: MissingLevel | None) -> tuple[Any, ...] | None:
+    """``entry`` as nested plain tuples (untracked by the garbage collector)."""
+    if entry is None:
+        return None
+    courses = tuple(tuple(course) for course in entry.courses)
+    return (*entry[:2], courses, *entry[3:])
+
+
+def _missing_level(flat: tuple[Any, ...] | None) -> MissingLevel | None:
+    if flat is None:
+        return None
+    level, name, courses, *rest = flat
+    return MissingLevel(level, name, tuple(MissingCourse._make(c) for c in courses), *rest)
+
 
 class LearnerFacts:
     """One learner's facts at one facts revision, as the engine's inputs.
@@ -89,10 +134,17 @@ class LearnerFacts:
         "_standing",
         "breakpoints",
         "revision",
+        "rules",
     )
 
-    def __init__(self, rows: LearnerRows, level_names: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        rows: LearnerRows,
+        level_names: Mapping[str, str],
+        rules: Mapping[str, LevelRule] = _NO_RULES,
+    ) -> None:
         self.revision = rows.revision
+        self.rules = rules
         credentials = [held_credential(row, level_names) for row in rows.credentials.values()]
         self._credentials = tuple(tuple(credential) for credential in credentials)
         self._history = tuple(
@@ -115,6 +167,21 @@ class LearnerFacts:
             for r in rows.credentials.values()
         )
         points: set[datetime] = {change[0] for change in self._history}
+        # What the earning engine says is missing (``rules``) also changes at completion times,
+        # just after a strict re-earning cut-off, when a renewal window opens, and just after
+        # the renewal path closes (``at <= valid_until + grace``).
+        points.update(completion[2] for completion in self._completions)
+        for row in rows.credentials.values():
+            rule = rules.get(row.level_id)
+            if rule is None or row.valid_until is None:
+                continue
+            points.add(row.valid_from + _TICK)
+            if rule.renewal is None:
+                points.add(row.valid_until + _TICK)
+                continue
+            points.add(rule.renewal.window.subtract_from(row.valid_until))
+            grace = rule.renewal.grace
+            points.add((grace.add_to(row.valid_until) if grace else row.valid_until) + _TICK)
         for credential in credentials:
             points.add(credential.valid_from)
             for moment in (credential.valid_until, credential.revoked_at, credential.superseded_at):
@@ -157,7 +224,7 @@ class LearnerFacts:
         start = points[index - 1] if index else None
         end = points[index] if index < len(points) else None
         holdings = held_levels(self.credentials, prerequisites, at, level_names)
-        standing = Standing(start, end, holdings, attributes_at(self._history, at), {})
+        standing = Standing(start, end, holdings, attributes_at(self._history, at), {}, {})
         self._standing = standing
         return standing
 

@@ -23,8 +23,8 @@ from service.auth.service import Principal
 from service.db import utcnow
 from service.errors import Forbidden, NotFound, Unauthorized
 from service.issuance.compiled import CompiledCatalog
-from service.issuance.engine import CompletionFact, CredentialFact, evaluate_level
-from service.permissions.cache import FactsCache, LearnerFacts
+from service.issuance.engine import evaluate_level
+from service.permissions.cache import FactsCache, LearnerFacts, Standing
 from service.permissions.coalescing import CoalescingStore
 from service.permissions.engine import (
     Decision,
@@ -143,7 +143,7 @@ class Permissions:
             else:
                 read = self.store.facts(stale)
             for learner_id, rows in read.items():
-                entry = LearnerFacts(rows, view.level_names)
+                entry = LearnerFacts(rows, view.level_names, view.compiled.rules)
                 cache.put(learner_id, entry)
                 found[learner_id] = entry
         return found
@@ -218,14 +218,14 @@ def decide_all(
                 check.at,
                 prerequisites=prerequisites,
                 level_names=names,
-                missing_for=_missing_for(compiled, None, check.at),
+                missing_for=_missing_for(compiled, None, None, check.at),
             )
         else:
             standing = facts.standing(check.at, prerequisites, names)
             decision = standing.decision(check.program, program.expr)
             if not decision.allowed:
                 holdings = standing.holdings
-                missing_for = _missing_for(compiled, facts, check.at)
+                missing_for = _missing_for(compiled, facts, standing, check.at)
                 decision = with_missing(decision, holdings, missing_for)
                 reasons = decision.reasons + _until_restored(decision.missing, holdings)
                 decision = decision._replace(reasons=reasons)
@@ -233,19 +233,22 @@ def decide_all(
     return answers
 
 
-def _missing_for(compiled: CompiledCatalog, facts: LearnerFacts | None, at: datetime) -> MissingFor:
+def _missing_for(
+    compiled: CompiledCatalog,
+    facts: LearnerFacts | None,
+    standing: Standing | None,
+    at: datetime,
+) -> MissingFor:
     """What each level still needs at ``at``, from the earning engine (only for the levels a
-    denial lists, on demand)."""
-    earning: tuple[list[CompletionFact], list[CredentialFact]] | None = None
+    denial lists, on demand; kept in the learner's standing where that is safe)."""
 
     def missing_for(level_id: str) -> MissingLevel | None:
-        nonlocal earning
         rule = compiled.rules.get(level_id)
         if rule is None:
             return None
-        if earning is None:
-            earning = facts.earning_facts() if facts is not None else ([], [])
-        missing = evaluate_level(rule, earning[0], earning[1], at).missing
+        if facts is not None and standing is not None:
+            return standing.missing_for(rule, facts, at)
+        missing = evaluate_level(rule, [], [], at).missing
         return missing_level_from(missing, rule.name) if missing is not None else None
 
     return missing_for

@@ -16,9 +16,16 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from service.catalog.expressions import AllOf, AnyOf, AttributeIn, Expr, LevelRef
+from service.core.durations import Duration
+from service.issuance.engine import CourseRequirement, LevelRule, Renewal, evaluate_level
 from service.permissions.cache import FactsCache, LearnerFacts, held_credential
-from service.permissions.engine import decide, held_levels
-from service.permissions.repository import AttributeChange, CredentialRow, LearnerRows
+from service.permissions.engine import decide, held_levels, missing_level_from
+from service.permissions.repository import (
+    AttributeChange,
+    CompletionRow,
+    CredentialRow,
+    LearnerRows,
+)
 from service.tables import metadata
 from tests.permissions.conftest import FOUNDATIONS, PRACTITIONER, Demo, days_ago
 
@@ -255,3 +262,95 @@ def test_the_cached_standing_and_decisions_equal_a_fresh_evaluation_at_every_mom
             fresh_decision = decide(expr, fresh, expected)
             assert standing.decision(program, expr) == fresh_decision, (program, at)
             assert standing.decision(program, expr) == fresh_decision, (program, at)
+
+
+# --- what a denial lists as missing, kept between breakpoints, equals the earning engine's ------
+
+RULES = {
+    FOUNDATIONS: LevelRule(
+        FOUNDATIONS,
+        1,
+        "Foundations",
+        courses=(CourseRequirement("policy", 80.0), CourseRequirement("brand")),
+        valid_for=Duration.parse("P20D"),
+        renewal=Renewal(("refresher",), Duration.parse("P10D"), Duration.parse("P5D")),
+    ),
+    PRACTITIONER: LevelRule(
+        PRACTITIONER,
+        1,
+        "Practitioner",
+        courses=(CourseRequirement("advanced"),),
+        electives_pick=1,
+        electives_from=("brand", "refresher"),
+        prerequisites=(FOUNDATIONS,),
+        valid_for=Duration.parse("P30D"),
+    ),
+}
+COURSES = ["policy", "brand", "refresher", "advanced"]
+
+
+@st.composite
+def earning_learners(draw: st.DrawFn) -> LearnerRows:
+    credentials: list[CredentialRow] = []
+    for index in range(draw(st.integers(0, 3))):
+        start = draw(moments)
+        status = draw(st.sampled_from(["active", "active", "revoked", "suspended"]))
+        later = draw(st.none() | st.sampled_from([f"c{i}" for i in range(3) if i != index]))
+        credentials.append(
+            CredentialRow(
+                f"c{index}",
+                draw(st.sampled_from([FOUNDATIONS, PRACTITIONER])),
+                start,
+                draw(st.none() | moments.filter(lambda m, s=start: m > s)),
+                status,  # type: ignore[arg-type]
+                draw(moments) if status != "active" else None,
+                later,
+                draw(moments) if later else None,
+                [],
+            )
+        )
+    completions = [
+        CompletionRow(
+            f"m{index}",
+            draw(st.sampled_from(COURSES)),
+            draw(moments | moments.map(lambda m: m + timedelta(hours=7))),
+            draw(st.none() | st.sampled_from([60.0, 85.0])),
+            draw(st.booleans()),
+        )
+        for index in range(draw(st.integers(0, 6)))
+    ]
+    return LearnerRows(
+        known=True,
+        revision=1,
+        credentials={c.id: c for c in credentials},
+        completions=completions,
+    )
+
+
+def _edges(rows: LearnerRows) -> list[datetime]:
+    """The sweep plus every fact time shifted by each rule duration, each +/- 1 microsecond."""
+    tick = timedelta(microseconds=1)
+    shifts = [timedelta(0), timedelta(days=5), -timedelta(days=10)]
+    times = [c.completed_at for c in rows.completions]
+    for credential in rows.credentials.values():
+        times += [credential.valid_from, *(t for t in [credential.valid_until] if t is not None)]
+    return sorted(
+        {t + shift + edge for t in times for shift in shifts for edge in (-tick, 0 * tick, tick)}
+        | set(SWEEP)
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(earning_learners(), st.booleans())
+def test_the_kept_missing_courses_equal_the_earning_engines_at_every_moment(
+    rows: LearnerRows, backwards: bool
+) -> None:
+    facts = LearnerFacts(rows, NAMES, RULES)
+    completions, credentials = facts.earning_facts()
+    asked = _edges(rows)
+    for at in asked[::-1] if backwards else asked:
+        standing = facts.standing(at, PREREQUISITES, NAMES)
+        for rule in RULES.values():
+            found = evaluate_level(rule, completions, credentials, at).missing
+            fresh = missing_level_from(found, rule.name) if found is not None else None
+            assert standing.missing_for(rule, facts, at) == fresh, (rule.level_id, at)
