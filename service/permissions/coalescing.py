@@ -2,22 +2,24 @@
 
 On PostgreSQL every check's snapshot (the caller's key, the catalog revision, the learner's facts
 revision) is a round trip that costs the database more CPU than the rest of the check. So a
-process keeps one asynchronous connection for these reads and, while a read is in flight, lets
-the checks that arrive meanwhile wait for the *next* read, which then answers all of them in one
+process keeps an asynchronous connection for these reads and, while a read is in flight, lets the
+checks that arrive meanwhile wait for the *next* read, which then answers all of them in one
 statement (``= ANY(...)`` over their key prefixes and learners). Under load one statement serves
-tens of checks; alone, a check waits for nothing.
+tens of checks; alone, a check waits for nothing. Reading the full facts of learners not cached
+(or changed) works the same way on a second connection, so a burst of first sightings neither
+queues one by one nor holds up the snapshots.
 
 Freshness is the same as one read per check: a check only ever uses a statement that *started
-after it arrived*, so anything committed before the check was asked is seen. The event loop is
-never blocked on the database.
+after it asked*, so anything committed before the check was asked is seen (and the facts read
+for a check start after its snapshot). The event loop is never blocked on the database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 import psycopg
 from sqlalchemy.engine import Engine
@@ -30,87 +32,52 @@ from service.permissions.repository import (
     read_snapshot,
 )
 
-
-class _Waiting:
-    __slots__ = ("future", "learner_ids", "prefix")
-
-    def __init__(self, prefix: str, learner_ids: Sequence[str], future: asyncio.Future[Any]):
-        self.prefix = prefix
-        self.learner_ids = learner_ids
-        self.future = future
+Ask = TypeVar("Ask")
+Answer = TypeVar("Answer")
+Fetch = Callable[[str, Sequence[Any]], Awaitable[list[Any]]]
 
 
-class CoalescingStore:
-    """One process's asynchronous PostgreSQL connection for permission reads (event loop only).
+class _Lane(Generic[Ask, Answer]):
+    """One connection and the questions waiting for its next statement.
 
-    Opened on first use, reopened once after an error, closed with :meth:`close`.
+    ``answer(fetch, asks)`` makes one statement (through ``fetch``) for all ``asks`` and returns
+    their answers in order. Used from one event loop; a lane from an earlier loop (a test
+    client's) is replaced, not awaited, by the store.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self.sql = Statements("postgresql")
-        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False
-        )
-        self._loop: asyncio.AbstractEventLoop | None = None
+    def __init__(
+        self, conninfo: str, answer: Callable[[Fetch, list[Ask]], Awaitable[list[Answer]]]
+    ) -> None:
+        self._conninfo = conninfo
+        self._answer = answer
         self._connection: psycopg.AsyncConnection[Any] | None = None
         self._lock = asyncio.Lock()
-        self._waiting: list[_Waiting] = []
+        self._waiting: list[tuple[Ask, asyncio.Future[Answer]]] = []
         self._reader: asyncio.Task[None] | None = None
 
-    # ------------------------------------------------------------------ reads
-
-    async def snapshot(self, key_prefix: str, learner_ids: Sequence[str]) -> Snapshot:
-        """As :meth:`PermissionStore.snapshot`, answered by the next coalesced statement."""
-        future: asyncio.Future[Snapshot] = self._on_this_loop().create_future()
-        self._waiting.append(_Waiting(key_prefix, learner_ids, future))
+    async def ask(self, question: Ask) -> Answer:
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._waiting.append((question, future))
         if self._reader is None or self._reader.done():
             self._reader = asyncio.create_task(self._read_waiting())
         return await future
-
-    async def facts(self, learner_ids: Sequence[str]) -> dict[str, LearnerRows]:
-        """As :meth:`PermissionStore.facts` (learners not cached or changed; not coalesced)."""
-        self._on_this_loop()
-        ids = list(learner_ids)
-        rows = await self._fetch(self.sql.facts, (ids, ids, ids, ids))
-        return read_facts(rows, self.sql.datetime)
-
-    def _on_this_loop(self) -> asyncio.AbstractEventLoop:
-        """The running loop; a connection and lock from another loop (a test client's earlier
-        one) are dropped, not awaited."""
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            self._loop = loop
-            self._lock = asyncio.Lock()
-            self._waiting, self._reader = [], None
-            connection, self._connection = self._connection, None
-            if connection is not None:
-                with contextlib.suppress(Exception):
-                    connection.pgconn.finish()
-        return loop
 
     async def _read_waiting(self) -> None:
         while self._waiting:
             # Those waiting now get the statement that starts now; later arrivals the next one.
             batch, self._waiting = self._waiting, []
-            prefixes = list({waiting.prefix for waiting in batch})
-            learners = list({i: None for waiting in batch for i in waiting.learner_ids})
             try:
-                rows = await self._fetch(self.sql.snapshot_many, (prefixes, learners))
+                answers = await self._answer(self.fetch, [question for question, _ in batch])
             except Exception as exc:  # every waiting check fails as its own read would have
-                for waiting in batch:
-                    if not waiting.future.done():
-                        waiting.future.set_exception(exc)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
                 continue
-            clients, revision, revisions = read_snapshot(rows)
-            for waiting in batch:
-                if waiting.future.done():  # the check was cancelled (client went away)
-                    continue
-                mine = {i: revisions[i] for i in waiting.learner_ids if i in revisions}
-                waiting.future.set_result(Snapshot(clients.get(waiting.prefix), revision, mine))
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if not future.done():  # else the check was cancelled (client went away)
+                    future.set_result(answer)
 
-    # ------------------------------------------------------------------ connection handling
-
-    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """All rows of one statement; a broken connection is replaced and the read retried once."""
         async with self._lock:
             for attempt in (1, 2):
@@ -129,8 +96,88 @@ class CoalescingStore:
                         raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def abandon(self) -> None:
+        """Drop the connection without awaiting (its event loop is gone)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.pgconn.finish()
+
     async def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
             with contextlib.suppress(Exception):
                 await connection.close()
+
+
+class CoalescingStore:
+    """One process's asynchronous PostgreSQL reads for permission checks (event loop only).
+
+    Connections are opened on first use, reopened once after an error, closed with
+    :meth:`close`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.sql = Statements("postgresql")
+        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._snapshots, self._facts = self._new_lanes()
+
+    def _new_lanes(
+        self,
+    ) -> tuple[
+        _Lane[tuple[str, Sequence[str]], Snapshot], _Lane[Sequence[str], dict[str, LearnerRows]]
+    ]:
+        return (
+            _Lane(self._conninfo, self._answer_snapshots),
+            _Lane(self._conninfo, self._answer_facts),
+        )
+
+    def _on_this_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._loop is not None:  # an earlier loop's (a test client's): drop, not await
+                self._snapshots.abandon()
+                self._facts.abandon()
+                self._snapshots, self._facts = self._new_lanes()
+            self._loop = loop
+
+    # ------------------------------------------------------------------ reads
+
+    async def snapshot(self, key_prefix: str, learner_ids: Sequence[str]) -> Snapshot:
+        """As :meth:`PermissionStore.snapshot`, answered by the next coalesced statement."""
+        self._on_this_loop()
+        return await self._snapshots.ask((key_prefix, learner_ids))
+
+    async def facts(self, learner_ids: Sequence[str]) -> dict[str, LearnerRows]:
+        """As :meth:`PermissionStore.facts`, answered by the next coalesced statement."""
+        self._on_this_loop()
+        return await self._facts.ask(learner_ids)
+
+    async def _answer_snapshots(
+        self, fetch: Fetch, asks: list[tuple[str, Sequence[str]]]
+    ) -> list[Snapshot]:
+        prefixes = list({prefix for prefix, _ in asks})
+        learners = list({i: None for _, ids in asks for i in ids})
+        rows = await fetch(self.sql.snapshot_many, (prefixes, learners))
+        clients, revision, revisions = read_snapshot(rows)
+        return [
+            Snapshot(
+                clients.get(prefix), revision, {i: revisions[i] for i in ids if i in revisions}
+            )
+            for prefix, ids in asks
+        ]
+
+    async def _answer_facts(
+        self, fetch: Fetch, asks: list[Sequence[str]]
+    ) -> list[dict[str, LearnerRows]]:
+        learners = list({i: None for ids in asks for i in ids})
+        rows = await fetch(self.sql.facts, (learners, learners, learners, learners))
+        found = read_facts(rows, self.sql.datetime)
+        return [{i: found[i] for i in ids if i in found} for ids in asks]
+
+    async def close(self) -> None:
+        await self._snapshots.close()
+        await self._facts.close()

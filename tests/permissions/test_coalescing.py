@@ -35,14 +35,14 @@ def test_concurrent_snapshots_share_statements_and_match_one_read_each(
 
     store = CoalescingStore(database.engine)
     statements = 0
-    fetch = store._fetch
+    fetch = store._snapshots.fetch
 
     async def counted(sql: str, params: Any) -> list[Any]:
         nonlocal statements
         statements += 1
         return await fetch(sql, params)
 
-    store._fetch = counted  # type: ignore[method-assign]
+    store._snapshots.fetch = counted  # type: ignore[method-assign]
 
     async def ask_all() -> list[Any]:
         try:
@@ -60,7 +60,7 @@ def test_a_check_never_uses_a_read_that_started_before_it(demo: Demo, database) 
     """A change committed while a read is in flight is seen by the checks that arrive after it."""
     _set_revision(database.engine, 7)
     store = CoalescingStore(database.engine)
-    fetch = store._fetch
+    fetch = store._snapshots.fetch
     executed, release = asyncio.Event(), asyncio.Event()
 
     async def held_back(sql: str, params: Any) -> list[Any]:
@@ -71,7 +71,7 @@ def test_a_check_never_uses_a_read_that_started_before_it(demo: Demo, database) 
         return rows
 
     async def scenario() -> tuple[int, int]:
-        store._fetch = held_back  # type: ignore[method-assign]
+        store._snapshots.fetch = held_back  # type: ignore[method-assign]
         try:
             first = asyncio.ensure_future(store.snapshot("cred_nothere", []))
             await executed.wait()
