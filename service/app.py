@@ -69,9 +69,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         if getattr(app.state, "freeze_heap", False):
             # A served process keeps its start-up objects (modules, routes, schemas) for life:
             # move them out of the collector's sight, so a full collection walks only what
-            # requests made (without this, each one paused the process for ~40 ms).
+            # requests made (without this, each one paused the process for ~40 ms). And collect
+            # less often than CPython's default (every 700 allocations): a request allocates
+            # thousands of short-lived objects (asyncio futures, driver rows) that die without
+            # help; on PostgreSQL the default cost permission checks ~15% of their throughput
+            # and most of their tail latency (bench/permissions.py).
             gc.collect()
             gc.freeze()
+            gc.set_threshold(50_000, 20, 50)
         try:
             yield
         finally:
