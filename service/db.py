@@ -6,10 +6,11 @@ and rolls back when it raises. Services only ``flush()``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
@@ -86,15 +87,57 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session and transaction per request: commit on success, roll back on error."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session and transaction per request: commit on success, roll back on error.
+
+    A sync endpoint uses the session in a thread-pool thread, and FastAPI serializes its return
+    value in *another* pool task before this dependency's exit commits. A writer holds the
+    database's write lock (SQLite) or the audit chain's advisory lock (PostgreSQL) from its first
+    write to that commit, so if every pool thread were taken by writers waiting for the lock (or
+    for a pooled connection), the holder could never serialize and commit: all stalled until the
+    30 s timeouts, then 500s (seen with 60 concurrent learner upserts). So sessions are gated:
+    at most :func:`session_slots` at once, waiting on the event loop (not in a thread) for a
+    slot, which leaves threads and connections for the holder. Commit, rollback and close run on
+    their own thread limiter, shielded from cancellation (a client that goes away must not leave
+    a transaction open).
+    """
+    state = request.app.state
+    slots, finishing = _limiters(state)
+    async with slots:
+        session = Session(state.engine, expire_on_commit=False)
         try:
             yield session
-            session.commit()
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.commit, limiter=finishing)
         except BaseException:
-            session.rollback()
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.rollback, limiter=finishing)
             raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close, limiter=finishing)
+
+
+def session_slots(engine: Engine) -> int:
+    """Request sessions allowed at once: the connection pool's capacity less a few, so the
+    authentication reads and the session that holds the lock always find a connection."""
+    pool: Any = engine.pool
+    try:
+        capacity = int(pool.size()) + max(0, int(pool._max_overflow))
+    except (AttributeError, TypeError):  # a pool without a fixed size
+        return 10
+    return max(1, capacity - 5)
+
+
+def _limiters(state: Any) -> tuple[anyio.CapacityLimiter, anyio.CapacityLimiter]:
+    """The app's session slots and finishing threads (made on first use: they need the loop)."""
+    limiters: tuple[anyio.CapacityLimiter, anyio.CapacityLimiter] | None = getattr(
+        state, "session_limiters", None
+    )
+    if limiters is None:
+        limiters = (anyio.CapacityLimiter(session_slots(state.engine)), anyio.CapacityLimiter(40))
+        state.session_limiters = limiters
+    return limiters
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -8,20 +8,17 @@ import random
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from credentials.audit import verify_chain
 from service.audit.service import iter_records
 from service.db import make_engine
-from tests.conftest import NO_POSTGRES, POSTGRES_URL
 from tests.robustness.live import LiveServer, prepare, start
 
 LEARNERS = 1000  # batches are fast: the stream must outlast the first kill (0.3-1.5 s)
@@ -49,23 +46,6 @@ def _items() -> list[dict[str, object]]:
 def _batches(items: list[dict[str, object]], size: int = 20) -> Iterator[list[dict[str, object]]]:
     for start_at in range(0, len(items), size):
         yield items[start_at : start_at + size]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def crash_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'crash.db'}"
-        return
-    if not POSTGRES_URL:
-        pytest.skip(NO_POSTGRES)
-    name = f"credence_crash_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _send_all(
@@ -139,8 +119,8 @@ def _state(database_url: str) -> dict[str, object]:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_stream_loses_nothing_acknowledged(crash_db: str, tmp_path: Path) -> None:
-    env, key = prepare(crash_db, tmp_path)
+def test_sigkill_mid_stream_loses_nothing_acknowledged(live_db: str, tmp_path: Path) -> None:
+    env, key = prepare(live_db, tmp_path)
     items = _items()
     acked: set[str] = set()
     box = [start(env, key, tmp_path)]
@@ -160,17 +140,17 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(crash_db: str, tmp_path: 
     box[0].stop()
     assert kills >= 1, "the stream finished before any kill: make it longer"
 
-    state = _state(crash_db)
+    state = _state(live_db)
     assert acked <= state["completions"], "an acknowledged completion was lost"
     _check_consistent(state)
 
     # Re-send everything: idempotent, and it converges (a second re-send changes nothing).
     box[0] = start(env, key, tmp_path)
     _send_all(box, items, set())
-    first = _state(crash_db)
+    first = _state(live_db)
     _send_all(box, items, set())
     box[0].stop()
-    second = _state(crash_db)
+    second = _state(live_db)
     assert first["completions"] == second["completions"] == {i["external_id"] for i in items}
     assert sorted(first["credentials"]) == sorted(second["credentials"])
     assert len(first["events"]) == len(second["events"])
