@@ -78,6 +78,7 @@ def upsert_learner(
         did=body.did,
         attributes=body.attributes,
         effective_at=body.attributes_effective_at,
+        clear=[f for f in ("email", "name", "did") if f in body.model_fields_set],
     )
     response.status_code = 201 if created else 200
     return detail(session, learner)

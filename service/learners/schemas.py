@@ -41,8 +41,9 @@ Did = Annotated[
 
 
 class LearnerUpsert(BaseModel):
-    """Create or update a learner. Omitted fields stay as they are; `attributes` replaces the
-    whole set (a null value or an omitted name removes it)."""
+    """Create or update a learner. Omitted fields stay as they are; `null` clears `email`,
+    `name` or `did`; `attributes` replaces the whole set (a null value or an omitted name
+    removes it)."""
 
     model_config = ConfigDict(extra="forbid")
 

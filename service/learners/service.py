@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,11 +59,13 @@ def upsert(
     attributes: Mapping[str, str | None] | None = None,
     replace_attributes: bool = True,
     effective_at: datetime | None = None,
+    clear: Collection[str] = (),
 ) -> tuple[Learner, bool]:
     """Create or update ``learner_id``; returns (learner, created). Flushes, never commits.
 
-    Only fields given change. ``attributes`` replaces the whole set when ``replace_attributes``
-    (PUT), or is merged into it (a learner mentioned inline with a completion).
+    Only fields given change; those named in ``clear`` (``email``, ``name``, ``did``) are
+    removed. ``attributes`` replaces the whole set when ``replace_attributes`` (PUT), or is
+    merged into it (a learner mentioned inline with a completion).
     """
     now = utcnow()
     at = effective_at or now
@@ -86,7 +88,9 @@ def upsert(
         )
     changes: dict[str, Any] = {}
     for field, value in (("email", email), ("name", name), ("did", did)):
-        if value is not None and getattr(learner, field) != value:
+        if value is None and field not in clear:
+            continue
+        if getattr(learner, field) != value:
             changes[field] = {"from": getattr(learner, field), "to": value}
             setattr(learner, field, value)
     if attributes is not None:

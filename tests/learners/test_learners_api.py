@@ -106,6 +106,18 @@ def test_null_attribute_removes_it(client, writer) -> None:  # type: ignore[no-u
     assert [h["value"] for h in removed.json()["attribute_history"]] == ["it", None]
 
 
+def test_null_clears_email_name_and_did_and_omitting_keeps_them(client, writer) -> None:  # type: ignore[no-untyped-def]
+    full = {"email": "ana@example.com", "name": "Ana", "did": "did:web:ana.example"}
+    client.put("/v1/learners/u1", json=full, headers=writer)
+    kept = client.put("/v1/learners/u1", json={"attributes": {"region": "EU"}}, headers=writer)
+    assert {k: kept.json()[k] for k in full} == full
+    cleared = client.put("/v1/learners/u1", json={"email": None, "did": None}, headers=writer)
+    assert cleared.status_code == 200
+    assert {k: cleared.json()[k] for k in full} == {"email": None, "name": "Ana", "did": None}
+    unchanged = client.put("/v1/learners/u1", json={"email": None}, headers=writer)
+    assert unchanged.json()["revision"] == cleared.json()["revision"]  # nothing left to clear
+
+
 @pytest.mark.parametrize(
     "learner_id",
     ["a", "E-1", "jane.doe@example.com", "okta:00u1abcd", "x+y_z", "9" * 128],
