@@ -37,6 +37,7 @@ from service.reports.dashboard import router as dashboard_router
 from service.reports.router import router as reports_router
 from service.settings import Settings
 from service.verification.router import router as verification_router
+from service.webhooks.background import BackgroundWorker
 from service.webhooks.openapi import install_webhooks
 from service.webhooks.router import router as webhooks_router
 from service.xapi.middleware import XapiVersionMiddleware
@@ -66,6 +67,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         owns_engine = engine is None
         app.state.engine = engine or make_engine(settings.database_url)
         _prepare_keys(app.state.engine, settings)
+        deliveries: BackgroundWorker | None = None
+        if app.state.webhook_settings.in_serve:
+            deliveries = BackgroundWorker(app.state.engine, settings, app.state.webhook_settings)
+            deliveries.start()
         if getattr(app.state, "freeze_heap", False):
             # A served process keeps its start-up objects (modules, routes, schemas) for life:
             # move them out of the collector's sight, so a full collection walks only what
@@ -80,6 +85,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         try:
             yield
         finally:
+            if deliveries is not None:
+                deliveries.stop()
             permissions = getattr(app.state, "permissions", None)
             if permissions is not None:
                 await permissions.close()

@@ -44,6 +44,10 @@ class WebhookSettings(BaseSettings):
         description="deliveries a worker claims and sends at once (its concurrent connections)",
     )
     poll_interval: float = Field(default=1.0, gt=0)
+    in_serve: bool = Field(
+        default=False,
+        description="also run the delivery worker inside each `credence serve` process",
+    )
     scan_interval: float = Field(default=60.0, gt=0)
 
     @field_validator("expiring_thresholds_days", "allowed_hosts", mode="before")
