@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from service.audit.service import lock_chain
 from service.completions.schemas import CompletionIn
-from service.completions.service import record_completion
+from service.completions.service import record_batch
 from service.core.ids import LEARNER_ID
 from service.db import utcnow
 from service.errors import Conflict, ServiceError
@@ -106,7 +106,10 @@ def ingest(
         ).all()
     )
     catalog = issuer.catalog.get(session)
+    known_learners = _Known.read(session, [s for s in statements if s.id not in known])
     now = utcnow()
+    rows: list[XapiStatement] = []
+    completing: list[tuple[XapiStatement, CompletionIn]] = []
     for statement in statements:
         stored_hash = known.get(statement.id)
         if stored_hash is not None:
@@ -118,37 +121,43 @@ def ingest(
                 )
             result.outcomes["replayed"] += 1
             continue
-        outcome, reason, completion_id = _map(
-            session, issuer, settings, statement, catalog.xapi_activities, source, actor
-        )
+        outcome, reason, body = _map(known_learners, settings, statement, catalog.xapi_activities)
         result.outcomes[outcome] += 1
-        session.add(
-            XapiStatement(
-                id=statement.id,
-                content_hash=statement.content_hash,
-                source=source,
-                verb_id=statement.verb_id,
-                activity_id=statement.object_id[:2048],
-                outcome="completion" if completion_id else "ignored",
-                reason=reason,
-                completion_id=completion_id,
-                received_at=now,
-            )
+        row = XapiStatement(
+            id=statement.id,
+            content_hash=statement.content_hash,
+            source=source,
+            verb_id=statement.verb_id,
+            activity_id=statement.object_id[:2048],
+            outcome="completion" if body is not None else "ignored",
+            reason=reason,
+            completion_id=None,
+            received_at=now,
         )
+        rows.append(row)
+        if body is not None:
+            completing.append((row, body))
+    if completing:
+        # One bulk pass, as POST /v1/completions/batch does; any item refused refuses them all.
+        items = [body.model_dump(mode="json") for _, body in completing]
+        outcomes = record_batch(session, issuer, items, source=source, actor=actor)
+        for (row, _), recorded in zip(completing, outcomes, strict=True):
+            if recorded.problem is not None:
+                raise recorded.problem
+            assert recorded.recorded is not None
+            row.completion_id = recorded.recorded.completion.id
+    session.add_all(rows)
     session.flush()
     return result
 
 
 def _map(
-    session: Session,
-    issuer: Issuer,
+    known: _Known,
     settings: XapiSettings,
     statement: Statement,
     activities: dict[str, str],
-    source: str,
-    actor: str,
-) -> tuple[str, str | None, str | None]:
-    """(metrics outcome, reason it was ignored, completion id)."""
+) -> tuple[str, str | None, CompletionIn | None]:
+    """(metrics outcome, reason it was ignored, the completion it makes)."""
     if statement.verb_id == VERB_VOIDED:
         return "voided", "voiding statement (completions are not retracted by xAPI)", None
     if statement.verb_id not in COMPLETION_VERBS:
@@ -158,7 +167,7 @@ def _map(
     course_id = activities.get(statement.object_id)
     if course_id is None:
         return "unmapped_activity", "no course has this xapi_activity_id", None
-    learner = _learner(session, settings, statement.actor)
+    learner = _learner(known, settings, statement.actor)
     if learner is None:
         return "unmapped_actor", "the actor maps to no learner id (see learner_id_from)", None
     learner_id, details = learner
@@ -171,12 +180,37 @@ def _map(
         external_id=EXTERNAL_ID_PREFIX + statement.id,
         learner=details,
     )
-    recorded = record_completion(session, issuer, body, source=source, actor=actor)
-    return "completion", None, recorded.completion.id
+    return "completion", None, body
+
+
+@dataclass
+class _Known:
+    """The learners a batch's actors could name, read once: ids that exist, and per email the
+    oldest learner with it."""
+
+    ids: set[str]
+    by_email: dict[str, str]
+
+    @classmethod
+    def read(cls, session: Session, statements: Sequence[Statement]) -> _Known:
+        agents = [s.actor for s in statements if s.actor.kind == "agent"]
+        emails = {a.mbox for a in agents if a.mbox is not None}
+        names = {a.account_name for a in agents if a.account_name is not None} | emails
+        ids = set(session.exec(select(Learner.id).where(col(Learner.id).in_(names))).all())
+        by_email: dict[str, str] = {}
+        rows = session.exec(
+            select(Learner.email, Learner.id)
+            .where(col(Learner.email).in_(emails))
+            .order_by(col(Learner.created_at), col(Learner.id))
+        ).all()
+        for email, learner_id in rows:
+            if email is not None:
+                by_email.setdefault(email, learner_id)
+        return cls(ids, by_email)
 
 
 def _learner(
-    session: Session, settings: XapiSettings, actor: Actor
+    known: _Known, settings: XapiSettings, actor: Actor
 ) -> tuple[str, LearnerRef | None] | None:
     """(learner id, details to create it with when unknown), or None when it cannot map."""
     if actor.kind != "agent":
@@ -190,22 +224,17 @@ def _learner(
             learner_id = actor.account_name
             if not LEARNER_ID.match(learner_id):
                 return None
-            if session.get(Learner, learner_id) is not None:
+            if learner_id in known.ids:
                 return learner_id, None
             return learner_id, LearnerRef(name=name)
         if kind == "mbox" and actor.mbox is not None:
             email = actor.mbox
-            existing = session.exec(
-                select(Learner.id)
-                .where(Learner.email == email)
-                .order_by(col(Learner.created_at), col(Learner.id))
-                .limit(1)
-            ).first()
+            existing = known.by_email.get(email)
             if existing is not None:
                 return existing, None
             if not LEARNER_ID.match(email):
                 return None
-            if session.get(Learner, email) is not None:
+            if email in known.ids:
                 return email, None
             try:
                 return email, LearnerRef(email=email, name=name)
