@@ -36,11 +36,8 @@ import asyncio
 import json
 import os
 import random
-import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,10 +55,12 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import harness  # noqa: E402  (bench/harness.py, beside this script)
+from harness import free_port, fresh_database, start_server  # noqa: E402
+
 from service.app import create_app  # noqa: E402
 from service.auth.service import create_client  # noqa: E402
 from service.db import make_engine  # noqa: E402
-from service.migrations import upgrade  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from service.tables import metadata  # noqa: E402
 
@@ -77,16 +76,6 @@ FAKE_JWT = "eyJhbGciOiJFZERTQSIsImtpZCI6ImRldiIsInR5cCI6IkpXVCJ9." + "x" * 1400 
 
 
 # ----------------------------------------------------------------------------- data set
-
-
-def prepare_database(url: str) -> None:
-    if url.startswith("postgresql"):
-        engine = make_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    upgrade(url)
 
 
 def apply_catalog(url: str, dev_key_file: str) -> str:
@@ -233,41 +222,6 @@ def seed(url: str, learners: int) -> dict[str, int]:
     return {name: len(batch) for name, batch in rows.items()}
 
 
-# ----------------------------------------------------------------------------- server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_server(url: str, port: int, dev_key_file: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "CREDENCE_DATABASE_URL": url,
-        "CREDENCE_LOG_LEVEL": "WARNING",
-        "CREDENCE_DEV_KEY_FILE": dev_key_file,
-    }
-    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"server did not start; see {log}:\n{log.read_text()[-2000:]}")
-
-
 # ----------------------------------------------------------------------------- load
 
 
@@ -314,52 +268,24 @@ request = function()
   end
   return wrk.format("GET", "/healthz")
 end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %%d %%f %%f %%f %%d\\n", summary.requests,
-    summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(99) / 1e3,
-    summary.errors.status + summary.errors.connect + summary.errors.read
-      + summary.errors.write + summary.errors.timeout))
-end
 """
 
 
 def run_wrk(
     kind: str, port: int, key: str, learners: int, seconds: int, connections: int, work: Path
 ) -> Result:
-    lua = work / f"{kind}.lua"
     bodies = ", ".join(json.dumps(b) for b in batch_bodies(learners)) if kind == "batch" else ""
-    lua.write_text(
-        LUA
-        % {
-            "programs": ", ".join(f'"{p}"' for p in PROGRAMS),
-            "bodies": bodies,
-            "key": key,
-            "kind": kind,
-            "learners": learners,
-        }
+    script = LUA % {
+        "programs": ", ".join(f'"{p}"' for p in PROGRAMS),
+        "bodies": bodies,
+        "key": key,
+        "kind": kind,
+        "learners": learners,
+    }
+    rps, p50, p99, errors = harness.run_wrk(
+        script, port, seconds, connections, work / f"{kind}.lua"
     )
-    output = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(lua),
-            f"http://127.0.0.1:{port}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=seconds + 60,
-    ).stdout
-    match = re.search(r"RESULT (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", output)
-    if match is None:
-        raise SystemExit(f"could not read wrk's output:\n{output}")
-    requests, duration, p50, p99, errors = match.groups()
-    return Result(kind, int(requests) / float(duration), float(p50), float(p99), int(errors))
+    return Result(kind, rps, p50, p99, errors)
 
 
 def run_httpx(
@@ -414,7 +340,7 @@ def run_httpx(
 def bench_backend(label: str, url: str, args: argparse.Namespace, work: Path) -> list[Result]:
     print(f"\n== {label}: preparing {url}", flush=True)
     started = time.perf_counter()
-    prepare_database(url)
+    fresh_database(url)
     dev_key_file = str(work / f"{label}-dev-key")
     key = apply_catalog(url, dev_key_file)
     counts = seed(url, args.learners)
@@ -425,7 +351,9 @@ def bench_backend(label: str, url: str, args: argparse.Namespace, work: Path) ->
         flush=True,
     )
     port = free_port()
-    process = start_server(url, port, dev_key_file, work / f"{label}-server.log")
+    process = start_server(
+        url, port, workers=2, dev_key_file=dev_key_file, log=work / f"{label}-server.log"
+    )
     try:
         probe = httpx.get(
             f"http://127.0.0.1:{port}/v1/permissions/check",

@@ -30,43 +30,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import harness  # bench/harness.py, beside this script
 import httpx
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from harness import free_port, fresh_database, start_server
 from sqlmodel import Session
 
 from credentials import load_status_list, make_status_checker, verify
 from service.app import create_app
 from service.auth.service import create_client
 from service.db import make_engine
-from service.migrations import upgrade
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "service" / "catalog" / "demo" / "social-media-program.yaml"
 BASE = "https://credence.bench"
 ALGS = {"EdDSA", "ES256", "RS256"}
-
-
-def prepare_database(url: str) -> None:
-    if url.startswith("postgresql"):
-        engine = make_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    upgrade(url)
 
 
 def issue(url: str, count: int, dev_key_file: str) -> tuple[list[str], dict[str, Any], list[str]]:
@@ -146,40 +132,6 @@ def library_rate(
     return best
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_server(url: str, port: int, workers: int, dev_key_file: str, log: Path) -> Any:
-    env = {
-        **os.environ,
-        "CREDENCE_DATABASE_URL": url,
-        "CREDENCE_BASE_URL": BASE,
-        "CREDENCE_LOG_LEVEL": "WARNING",
-        "CREDENCE_DEV_KEY_FILE": dev_key_file,
-    }
-    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
-    command += ["--workers", str(workers)]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"server did not start; see {log}:\n{log.read_text()[-2000:]}")
-
-
 LUA = """
 local tokens = {%(tokens)s}
 local kind = "%(kind)s"
@@ -192,12 +144,6 @@ request = function()
   end
   return wrk.format("GET", "/healthz")
 end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %%d %%f %%f %%f %%d\\n", summary.requests,
-    summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(99) / 1e3,
-    summary.errors.status + summary.errors.connect + summary.errors.read
-      + summary.errors.write + summary.errors.timeout))
-end
 """
 
 
@@ -205,21 +151,8 @@ def run_wrk(
     kind: str, port: int, tokens: list[str], seconds: int, connections: int, work: Path
 ) -> tuple[float, float, float, int]:
     """(requests/s, p50 ms, p99 ms, errors) for ``kind`` (``verify`` or ``floor``)."""
-    lua = work / f"{kind}.lua"
-    lua.write_text(LUA % {"tokens": ", ".join(json.dumps(t) for t in tokens), "kind": kind})
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
-    output = subprocess.run(
-        [*command, "-s", str(lua), f"http://127.0.0.1:{port}"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=seconds + 60,
-    ).stdout
-    match = re.search(r"RESULT (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", output)
-    if match is None:
-        raise SystemExit(f"could not read wrk's output:\n{output}")
-    requests, duration, p50, p99, errors = match.groups()
-    return int(requests) / float(duration), float(p50), float(p99), int(errors)
+    script = LUA % {"tokens": ", ".join(json.dumps(t) for t in tokens), "kind": kind}
+    return harness.run_wrk(script, port, seconds, connections, work / f"{kind}.lua")
 
 
 def main() -> None:
@@ -236,11 +169,18 @@ def main() -> None:
         work = Path(tmp)
         url = args.database_url or f"sqlite:///{work / 'bench.db'}"
         dev_key = str(work / "dev-key")
-        prepare_database(url)
+        fresh_database(url)
         tokens, jwks, lists = issue(url, args.credentials, dev_key)
         raw = library_rate(tokens, jwks, lists, args.seconds)
         port = free_port()
-        server = start_server(url, port, args.workers, dev_key, work / "server.log")
+        server = start_server(
+            url,
+            port,
+            workers=args.workers,
+            dev_key_file=dev_key,
+            log=work / "server.log",
+            CREDENCE_BASE_URL=BASE,
+        )
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
                 for token in tokens:

@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from harness import fresh_database  # bench/harness.py, beside this script
 from sqlmodel import Session
 
 from service.app import create_app
 from service.auth.service import create_client
 from service.db import make_engine
-from service.migrations import upgrade
 from service.settings import Settings
 
 DEMO = Path(__file__).resolve().parents[1] / "service" / "catalog" / "demo"
@@ -94,13 +93,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
-        if not url.startswith("sqlite"):
-            engine = make_engine(url)
-            with engine.begin() as connection:
-                connection.execute(text("DROP SCHEMA public CASCADE"))
-                connection.execute(text("CREATE SCHEMA public"))
-            engine.dispose()
-        upgrade(url)
+        fresh_database(url)
         engine = make_engine(url)
         settings = Settings(
             database_url=url,

@@ -1,0 +1,103 @@
+"""What the HTTP benchmarks share: a fresh database, a served Credence, and wrk's figures.
+
+Imported by the scripts beside it (``bench/permissions.py``, ``bench/verify.py``, ...), which run
+from the repository root as ``.venv/bin/python bench/<name>.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from service.db import make_engine  # noqa: E402
+from service.migrations import upgrade  # noqa: E402
+
+# A wrk Lua ``done`` hook printing one line that :func:`run_wrk` reads (append to a script).
+WRK_DONE = """
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %f %f %f %d\\n", summary.requests,
+    summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(99) / 1e3,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+      + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def fresh_database(url: str) -> None:
+    """Migrate ``url`` from nothing (a PostgreSQL database's schema is dropped first)."""
+    if url.startswith("postgresql"):
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    upgrade(url)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server(
+    url: str, port: int, *, workers: int, dev_key_file: str, log: Path, **env: str
+) -> subprocess.Popen[bytes]:
+    """``credence serve`` on ``port`` (``env``: extra ``CREDENCE_*`` settings), once ready."""
+    environment = {
+        **os.environ,
+        "CREDENCE_DATABASE_URL": url,
+        "CREDENCE_LOG_LEVEL": "WARNING",
+        "CREDENCE_DEV_KEY_FILE": dev_key_file,
+        **env,
+    }
+    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
+    command += ["--workers", str(workers)]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=environment, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"server did not start; see {log}:\n{log.read_text()[-2000:]}")
+
+
+def run_wrk(
+    script: str, port: int, seconds: int, connections: int, lua: Path
+) -> tuple[float, float, float, int]:
+    """Run wrk with the Lua ``script`` (``WRK_DONE`` is appended) against the server on
+    ``port``; returns (requests/s, p50 ms, p99 ms, errors)."""
+    lua.write_text(script + WRK_DONE)
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+    output = subprocess.run(
+        [*command, "-s", str(lua), f"http://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
+    match = re.search(r"RESULT (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", output)
+    if match is None:
+        raise SystemExit(f"could not read wrk's output:\n{output}")
+    requests, duration, p50, p99, errors = match.groups()
+    return int(requests) / float(duration), float(p50), float(p99), int(errors)
