@@ -33,11 +33,10 @@ WriteDep = Annotated[Principal, Depends(require("completions:write"))]
 
 
 def _json(model: BaseModel, status_code: int) -> Response:
-    """Serialize in the endpoint's own thread. These routes hold the write lock (PostgreSQL
-    advisory lock / SQLite write lock) until the session commits; a returned model would be
-    serialized by FastAPI in a *second* thread-pool task, and with every pool thread busy
-    waiting for that lock the holder never got one: a deadlock broken only by 30 s timeouts
-    (500s) when ~40+ writes arrived at once."""
+    """Serialize in the endpoint's own thread: these routes hold the write lock (PostgreSQL
+    advisory lock / SQLite write lock) until the session commits, and a returned model would be
+    serialized by FastAPI in a second thread-pool task first (see ``service/db.py``
+    ``get_session`` for why that once deadlocked, and the gate that now prevents it)."""
     return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
