@@ -34,10 +34,11 @@ class Settings(BaseSettings):
     signing_algorithm: Literal["EdDSA", "ES256", "RS256"] = "EdDSA"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     permission_cache_learners: int = Field(
-        default=50_000,
+        default=10_000,
         ge=0,
         description="Learners whose parsed facts each process keeps for permission checks "
-        "(checked against the database's facts revision on every request; 0 keeps none).",
+        "(checked against the database's facts revision on every request; 0 keeps none; "
+        "about 10 KB each for a learner with a few credentials).",
     )
     log_level: str = "INFO"
     log_json: bool = True

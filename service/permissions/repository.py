@@ -24,6 +24,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from sys import intern
 from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Engine
@@ -214,22 +215,23 @@ def read_facts(rows: Iterable[Any], dt: Callable[[Any], datetime | None]) -> dic
             if credential is None:
                 credential = facts.credentials[row[2]] = CredentialRow(
                     row[2],
-                    row[3],
+                    intern(row[3]),
                     dt(row[4]),  # type: ignore[arg-type]
                     dt(row[5]),
-                    row[6],
+                    intern(row[6]),  # type: ignore[arg-type]  # a CredentialStatus value
                     dt(row[7]),
                     row[8],
                     dt(row[9]),
                     [],
                 )
             if row[10] is not None:
-                credential.events.append((dt(row[11]), row[12], row[10]))  # type: ignore[arg-type]
+                credential.events.append((dt(row[11]), row[12], intern(row[10])))  # type: ignore[arg-type]
         elif kind == "a":
-            facts.attributes.append(AttributeChange(row[3], row[6], dt(row[4]), row[12]))  # type: ignore[arg-type]
+            value = intern(row[6]) if row[6] is not None else None
+            facts.attributes.append(AttributeChange(intern(row[3]), value, dt(row[4]), row[12]))  # type: ignore[arg-type]
         elif kind == "m":
             facts.completions.append(
-                CompletionRow(row[2], row[3], dt(row[4]), row[13], bool(row[12]))  # type: ignore[arg-type]
+                CompletionRow(row[2], intern(row[3]), dt(row[4]), row[13], bool(row[12]))  # type: ignore[arg-type]
             )
         else:
             facts.known, facts.revision = True, int(row[12])
