@@ -104,11 +104,15 @@ KeyDep = Annotated[PresentedKey, Depends(presented_key)]
 
 
 async def _run(
-    request: Request, key: PresentedKey, checks: list[Check], **options: Any
+    request: Request, key: PresentedKey, checks: list[Check], *, count: bool = True, **options: Any
 ) -> list[Answer]:
+    """Decide ``checks`` for the caller; ``count`` them on ``/metrics`` unless the caller counts
+    only part (AuthZEN's short-circuits)."""
     permissions = Permissions.of(request.app)
     principal, answers = await permissions.run(key.key, key.prefix, checks, **options)
     request.state.principal = principal
+    if count:
+        permissions.count(answers)
     return answers
 
 
@@ -260,7 +264,6 @@ async def check_permission(request: Request) -> Response:
         _refuse_unless_allowed(request, key)
         raise
     answers = await _run(request, key, [check])
-    Permissions.of(request.app).count(answers)
     return _json(decision_json(answers[0]))
 
 
@@ -280,7 +283,6 @@ async def check_permissions(request: Request, key: KeyDep, body: BatchCheckReque
         Check(c.learner_id, c.program, c.at.astimezone(UTC) if c.at else now) for c in body.checks
     ]
     answers = await _run(request, key, checks)
-    Permissions.of(request.app).count(answers)
     return _json({"results": [decision_json(a) for a in answers]})
 
 
@@ -371,7 +373,7 @@ async def _evaluate(
 ) -> list[EvaluationResponse]:
     """Decide every item, stop where ``semantic`` says, count what is answered."""
     checks = [item.check for item in items if item.check is not None]
-    decided = iter(await _run(request, key, checks, unknown_program_denies=True))
+    decided = iter(await _run(request, key, checks, count=False, unknown_program_denies=True))
     responses: list[EvaluationResponse] = []
     answered: list[Answer] = []
     for item in items:
