@@ -58,11 +58,7 @@ class Standing(NamedTuple):
         if kept is not None:
             allowed, reasons, granted, until, missing = kept
             return Decision(
-                allowed,
-                list(reasons),
-                list(granted),
-                until,
-                [MissingLevel._make(m) for m in missing],
+                allowed, list(reasons), list(granted), until, [_missing_level(m) for m in missing]
             )
         decision = decide(expr, self.holdings, self.attributes)
         self.decisions[program] = (
@@ -70,7 +66,7 @@ class Standing(NamedTuple):
             tuple(decision.reasons),
             tuple(decision.granted_by),
             decision.valid_until,
-            tuple(tuple(m) for m in decision.missing),
+            tuple(_flat_missing(m) for m in decision.missing),
         )
         return decision
 
@@ -88,12 +84,12 @@ class Standing(NamedTuple):
         if keep:
             kept = self.missing.get(rule.level_id, _NOT_KEPT)
             if kept is not _NOT_KEPT:
-                return _missing_level(kept)
+                return _missing_level(kept) if kept is not None else None
         completions, credentials = facts.earning_facts()
         found = evaluate_level(rule, completions, credentials, at).missing
         result = missing_level_from(found, rule.name) if found is not None else None
         if keep:
-            self.missing[rule.level_id] = _flat_missing(result)
+            self.missing[rule.level_id] = _flat_missing(result) if result is not None else None
         return result
 
 
@@ -102,17 +98,14 @@ _NO_RULES: Mapping[str, LevelRule] = {}
 _TICK = timedelta(microseconds=1)  # the next moment a datetime can name
 
 
-def _flat_missing(entry: MissingLevel | None) -> tuple[Any, ...] | None:
+def _flat_missing(entry: MissingLevel) -> tuple[Any, ...]:
     """``entry`` as nested plain tuples (untracked by the garbage collector)."""
-    if entry is None:
-        return None
     courses = tuple(tuple(course) for course in entry.courses)
     return (*entry[:2], courses, *entry[3:])
 
 
-def _missing_level(flat: tuple[Any, ...] | None) -> MissingLevel | None:
-    if flat is None:
-        return None
+def _missing_level(flat: tuple[Any, ...]) -> MissingLevel:
+    """The :class:`MissingLevel` that :func:`_flat_missing` flattened."""
     level, name, courses, *rest = flat
     return MissingLevel(level, name, tuple(MissingCourse._make(c) for c in courses), *rest)
 

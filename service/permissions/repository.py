@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from sys import intern
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy.engine import Engine
 
@@ -163,6 +163,34 @@ class PermissionStore(DedicatedConnection):
         """
         ids = self.sql.learners_param(learner_ids)
         return read_facts(self.fetch(self.sql.facts, (ids, ids, ids, ids)), self.sql.datetime)
+
+
+class Reads(Protocol):
+    """The permission check's two reads as it awaits them: :class:`ImmediateReads` (SQLite) or
+    :class:`~service.permissions.coalescing.CoalescingStore` (PostgreSQL)."""
+
+    async def snapshot(self, key_prefix: str, learner_ids: Sequence[str]) -> Snapshot: ...
+
+    async def facts(self, learner_ids: Sequence[str]) -> dict[str, LearnerRows]: ...
+
+    async def close(self) -> None: ...
+
+
+class ImmediateReads:
+    """:class:`PermissionStore`'s reads as awaitables: an in-process SQLite statement takes
+    microseconds, so nothing is gained by waiting for company."""
+
+    def __init__(self, store: PermissionStore) -> None:
+        self.store = store
+
+    async def snapshot(self, key_prefix: str, learner_ids: Sequence[str]) -> Snapshot:
+        return self.store.snapshot(key_prefix, learner_ids)
+
+    async def facts(self, learner_ids: Sequence[str]) -> dict[str, LearnerRows]:
+        return self.store.facts(learner_ids)
+
+    async def close(self) -> None:
+        """Nothing to do: the store's connection closes with the engine."""
 
 
 class Statements:

@@ -36,7 +36,7 @@ from service.permissions.engine import (
     missing_level_from,
     with_missing,
 )
-from service.permissions.repository import PermissionStore, Snapshot
+from service.permissions.repository import ImmediateReads, PermissionStore, Reads, Snapshot
 
 SCOPE = "permissions:check"
 
@@ -68,8 +68,10 @@ class Permissions:
         self.app = app
         self.store = PermissionStore(app.state.engine)
         # PostgreSQL: reads coalesced across concurrent checks, off the event loop's back.
-        self.reads = (
-            CoalescingStore(app.state.engine) if self.store.dialect == "postgresql" else None
+        self.reads: Reads = (
+            CoalescingStore(app.state.engine)
+            if self.store.dialect == "postgresql"
+            else ImmediateReads(self.store)
         )
         self.cache = FactsCache(app.state.settings.permission_cache_learners)
         self._view: CatalogView | None = None
@@ -98,10 +100,7 @@ class Permissions:
         decided then), or with ``unknown_program_denies`` is a deny saying so (AuthZEN).
         """
         learner_ids = list(dict.fromkeys(c.learner_id for c in checks))
-        if self.reads is not None:
-            snapshot = await self.reads.snapshot(prefix, learner_ids)
-        else:
-            snapshot = self.store.snapshot(prefix, learner_ids)
+        snapshot = await self.reads.snapshot(prefix, learner_ids)
         principal = authorize(snapshot, key, prefix)
         view = self.catalog(snapshot.catalog_revision)
         unknown = [i for i, c in enumerate(checks) if c.program not in view.compiled.programs]
@@ -119,8 +118,7 @@ class Permissions:
         return principal, decide_all(view, await self.learners(view, snapshot), checks)
 
     async def close(self) -> None:
-        if self.reads is not None:
-            await self.reads.close()
+        await self.reads.close()
 
     async def learners(self, view: CatalogView, snapshot: Snapshot) -> dict[str, LearnerFacts]:
         """The facts of every known learner in ``snapshot``: from the cache where the learner's
@@ -138,11 +136,7 @@ class Permissions:
         if stale:
             # Read after the snapshot: at least as new as the revisions it saw, and labelled
             # with the revision read in the same statement, so a later change is never masked.
-            if self.reads is not None:
-                read = await self.reads.facts(stale)
-            else:
-                read = self.store.facts(stale)
-            for learner_id, rows in read.items():
+            for learner_id, rows in (await self.reads.facts(stale)).items():
                 entry = LearnerFacts(rows, view.level_names, view.compiled.rules)
                 cache.put(learner_id, entry)
                 found[learner_id] = entry
@@ -180,7 +174,7 @@ class Permissions:
 
 
 def authorize(snapshot: Snapshot, key: str, prefix: str) -> Principal:
-    """The caller, read in the same statement as the facts: a revoked key fails at once."""
+    """The caller, read in the request's snapshot statement: a revoked key fails at once."""
     client = snapshot.client
     if client is None or client.revoked or not hashes_match(key, client.secret_hash):
         raise Unauthorized("The API key is not valid (unknown, malformed or revoked).")
