@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -203,6 +204,23 @@ def install_error_handlers(app: FastAPI) -> None:
             detail,
             instance=request.url.path,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _constraint(request: Request, exc: IntegrityError) -> JSONResponse:
+        # A database invariant (e.g. one live credential per learner and level) refused a write
+        # that a concurrent request made moot; every check-then-act runs under a lock, so this
+        # is the backstop, and nothing of the request was written.
+        log.warning(
+            "constraint refused a write on %s %s: %s", request.method, request.url.path, exc.orig
+        )
+        return problem_response(
+            409,
+            "conflict",
+            "Conflict",
+            "A concurrent change conflicts with this request; nothing was written. Read the "
+            "current state and retry if it still applies.",
+            instance=request.url.path,
         )
 
     @app.exception_handler(Exception)

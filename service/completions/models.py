@@ -13,10 +13,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
 from service.db import UTCDateTime
+
+LIVE_CREDENTIAL = "superseded_by IS NULL AND status <> 'revoked'"
 
 
 class Completion(SQLModel, table=True):
@@ -49,6 +52,15 @@ class Credential(SQLModel, table=True):
     __table_args__ = (
         Index("ix_credential_learner_level", "learner_id", "level_id"),
         Index("ix_credential_valid_until", "valid_until"),
+        # At most one live (neither superseded nor revoked) credential per learner and level.
+        Index(
+            "uq_credential_live",
+            "learner_id",
+            "level_id",
+            unique=True,
+            sqlite_where=text(LIVE_CREDENTIAL),
+            postgresql_where=text(LIVE_CREDENTIAL),
+        ),
     )
 
     id: str = Field(sa_column=Column(String(45), primary_key=True), description="urn:uuid:...")

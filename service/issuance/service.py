@@ -21,7 +21,7 @@ from credentials import (
     new_urn_uuid,
     sign_credential,
 )
-from service.audit.service import record
+from service.audit.service import lock_chain, record
 from service.completions.common import IssuedRow
 from service.completions.models import Completion, Credential, CredentialStatusEvent
 from service.db import utcnow
@@ -48,6 +48,7 @@ def credential_rows(session: Session, learner_id: str) -> list[Credential]:
         select(Credential)
         .where(Credential.learner_id == learner_id)
         .order_by(col(Credential.valid_from))
+        .execution_options(populate_existing=True)  # as committed now, not as first loaded
     )
     return list(session.exec(query))
 
@@ -67,7 +68,11 @@ def credential_fact(row: Credential) -> CredentialFact:
 def evaluate_learner(
     session: Session, issuer: Issuer, learner: Learner, *, actor: str, at: datetime | None = None
 ) -> list[Credential]:
-    """Issue every credential the learner has earned by ``at`` (cascading to a fixpoint)."""
+    """Issue every credential the learner has earned by ``at`` (cascading to a fixpoint).
+
+    Reads the learner's facts under the chain's append lock (see :func:`lock_chain`): two
+    evaluations of one learner at once must not both see "not yet issued"."""
+    lock_chain(session)
     at = at or utcnow()
     compiled = issuer.catalog.get(session)
     completions = completion_facts(session, learner.id)
@@ -146,6 +151,11 @@ def issue(
         kid="",
         jwt="",
     )
+    if previous is not None:  # first: at no instant may two live credentials exist
+        previous.superseded_by = credential.id
+        previous.superseded_at = now
+        session.add(previous)
+        session.flush()
     session.add(credential)
     session.flush()
     entries = status_lists.allocate(session, settings, credential.id)
@@ -180,10 +190,6 @@ def issue(
             credential_id=credential.id, status="active", at=now, reason=manual_reason, actor=actor
         )
     )
-    if previous is not None:
-        previous.superseded_by = credential.id
-        previous.superseded_at = now
-        session.add(previous)
     session.flush()
     record(
         session,
@@ -269,6 +275,22 @@ def issue_many(
         }
         for p in pending
     ]
+    # Supersede first: the live-credential index admits one per learner and level at a time.
+    # A predecessor issued in this same batch is inserted already superseded.
+    in_batch = {row["id"]: row for row in rows}
+    superseding = []
+    for p in pending:
+        if p.previous_id in in_batch:
+            in_batch[p.previous_id] |= {"superseded_by": p.id, "superseded_at": now}
+        elif p.previous_id:
+            superseding.append({"b_id": p.previous_id, "b_by": p.id, "b_at": now})
+    if superseding:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(superseded_by=bindparam("b_by"), superseded_at=bindparam("b_at")),
+            superseding,
+        )
     session.execute(insert(table), rows)
     entries = status_lists.allocate_many(session, settings, [p.id for p in pending])
     signer = issuer.keyring.active_signer(session)
@@ -316,16 +338,6 @@ def issue_many(
             for p in pending
         ],
     )
-    superseding = [
-        {"b_id": p.previous_id, "b_by": p.id, "b_at": now} for p in pending if p.previous_id
-    ]
-    if superseding:
-        session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(superseded_by=bindparam("b_by"), superseded_at=bindparam("b_at")),
-            superseding,
-        )
     return [
         IssuedRow(r["id"], r["level_id"], r["valid_from"], r["valid_until"], r["renewal"])
         for r in rows
@@ -348,8 +360,12 @@ def _evidence(session: Session, compiled: CompiledCatalog, ids: Sequence[str]) -
     ]
 
 
-def get_credential(session: Session, credential_id: str) -> Credential:
-    credential = session.get(Credential, credential_id)
+def get_credential(session: Session, credential_id: str, *, for_change: bool = False) -> Credential:
+    """One credential; ``for_change`` reads it under the chain's append lock, as it stands after
+    the last committed writer (a status change decides on what it reads)."""
+    if for_change:
+        lock_chain(session)
+    credential = session.get(Credential, credential_id, populate_existing=for_change)
     if credential is None:
         raise NotFound(f"No credential {credential_id!r}.")
     return credential
@@ -365,8 +381,9 @@ _TRANSITIONS = {
 def change_status(
     session: Session, credential_id: str, action: str, *, reason: str | None, actor: str
 ) -> Credential:
-    """Revoke (permanent), suspend, or reinstate a suspended credential."""
-    credential = get_credential(session, credential_id)
+    """Revoke (permanent), suspend, or reinstate a suspended credential: one transition, one
+    status event, one audit event, however many ask at once (the losers get a 409)."""
+    credential = get_credential(session, credential_id, for_change=True)
     allowed_from, new_status = _TRANSITIONS[action]
     if credential.status not in allowed_from:
         raise Conflict(
@@ -410,16 +427,34 @@ def award_manually(
     override: bool,
     actor: str,
 ) -> Credential:
-    """Award a level by hand; prerequisites must be held unless ``override`` (audit-logged)."""
+    """Award a level by hand; prerequisites must be held unless ``override`` (audit-logged).
+
+    Refused (409) while the learner holds the level or has it suspended; an expired credential
+    is superseded by the award. Decided under the chain's append lock, so of many identical
+    awards at once exactly one succeeds."""
+    lock_chain(session)
     compiled = issuer.catalog.get(session)
     rule = compiled.rules.get(level_id)
     if rule is None:
         raise InvalidInput(f"Unknown or archived level {level_id!r}.", level=level_id)
     now = utcnow()
     rows = credential_rows(session, learner.id)
-    current = [r for r in rows if r.level_id == level_id and _is_current(r, now)]
-    if current:
-        raise Conflict(f"{learner.id} already holds {level_id} ({current[0].id}).")
+    live = next(
+        (
+            r
+            for r in rows
+            if r.level_id == level_id and r.superseded_by is None and r.status != "revoked"
+        ),
+        None,
+    )
+    if live is not None and _is_current(live, now):
+        raise Conflict(f"{learner.id} already holds {level_id} ({live.id}).", credential_id=live.id)
+    if live is not None and live.status == "suspended":
+        raise Conflict(
+            f"{learner.id}'s {level_id} credential {live.id} is suspended: reinstate or revoke "
+            "it first.",
+            credential_id=live.id,
+        )
     held = {r.level_id for r in rows if _is_current(r, now)}
     missing = [p for p in rule.prerequisites if p not in held]
     if missing and not override:
@@ -431,7 +466,7 @@ def award_manually(
     award = Award(level_id, rule.version, now, valid_until, evidence=())
     note = reason + (" (prerequisites overridden: " + ", ".join(missing) + ")" if missing else "")
     return issue(
-        session, issuer, compiled, learner, award, previous=None, actor=actor, manual_reason=note
+        session, issuer, compiled, learner, award, previous=live, actor=actor, manual_reason=note
     )
 
 

@@ -328,3 +328,29 @@ def test_manual_award_needs_prerequisites_unless_overridden_and_is_audited(  # t
         headers={"Authorization": h["Authorization"].replace("Bearer ", "Bearer x")},
     )
     assert reader.status_code == 401
+
+
+def test_manual_award_supersedes_an_expired_credential_and_refuses_a_suspended_one(  # type: ignore[no-untyped-def]
+    api, admin_headers
+) -> None:
+    """One live credential per learner and level, whatever the path: a manual award over an
+    expired credential supersedes it; over a suspended one it is refused (reinstate or revoke)."""
+    h = admin_headers
+    complete(api, h, "hal", "policy-101", ago(days=3 * 365), score=95)
+    old = complete(api, h, "hal", "brand-voice-101", ago(days=3 * 365 - 1))["issued"][0]
+    body = {"learner_id": "hal", "level": FOUNDATIONS, "reason": "re-certified in person"}
+    awarded = api.post("/v1/credentials", json=body, headers=h)
+    assert awarded.status_code == 201, awarded.text
+    assert fetch_detail(api, h, old["id"])["superseded_by"] == awarded.json()["id"]
+
+    suspended = api.post(f"/v1/credentials/{awarded.json()['id']}/suspend", headers=h)
+    assert suspended.status_code == 200
+    refused = api.post("/v1/credentials", json=body, headers=h)
+    assert refused.status_code == 409
+    assert "suspended" in refused.json()["detail"]
+    live = [
+        c
+        for c in api.get("/v1/credentials", params={"learner_id": "hal"}, headers=h).json()["items"]
+        if c["superseded_by"] is None and c["status"] != "revoked"
+    ]
+    assert [c["id"] for c in live] == [awarded.json()["id"]]
