@@ -9,7 +9,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from service.audit.service import record
+from service.audit.service import lock_chain, record
 from service.auth.keys import SCOPES, generate_key, hash_key, hashes_match, parse_prefix
 from service.auth.models import ApiClient
 from service.db import utcnow
@@ -78,7 +78,16 @@ def get_by_prefix(session: Session, prefix: str) -> ApiClient:
 
 
 def revoke_client(session: Session, prefix: str, *, actor: str) -> ApiClient:
-    client = get_by_prefix(session, prefix)
+    """Revoke once: decided under the chain's append lock, so of many revocations at once one
+    succeeds and the others get a 409."""
+    lock_chain(session)
+    client = session.exec(
+        select(ApiClient)
+        .where(ApiClient.prefix == prefix)
+        .execution_options(populate_existing=True)
+    ).first()
+    if client is None:
+        raise NotFound(f"No API client with prefix {prefix!r}.")
     if client.revoked_at is not None:
         raise Conflict(f"API client {prefix!r} was already revoked.")
     client.revoked_at = utcnow()

@@ -56,11 +56,22 @@ def get_row(session: Session, kind: str, obj_id: str) -> Any:
     return row
 
 
+def _locked_row(session: Session, kind: str, obj_id: str) -> Any:
+    """The object as it stands under the catalog lock: every check a write makes on it (ETag,
+    archived, in use) must see the last committed writer, or two writers both pass."""
+    repository.lock_catalog(session)
+    row = session.get(_TABLE[kind], obj_id, populate_existing=True)
+    if row is None:
+        raise NotFound(f"No {kind} {obj_id!r}.")
+    return row
+
+
 def _replace(items: list[Any], obj_id: str, new: Any | None) -> list[Any]:
     return [new if item.id == obj_id else item for item in items if new or item.id != obj_id]
 
 
 def create(session: Session, kind: SimpleKind, definition: Any, *, actor: str) -> ApplyResult:
+    repository.lock_catalog(session)
     if session.get(_TABLE[kind], definition.id) is not None:
         raise Conflict(f"A {kind} with id {definition.id!r} already exists (maybe archived).")
     field = _LISTS[kind]
@@ -80,7 +91,7 @@ def update(
     if_match: str | None,
     actor: str,
 ) -> ApplyResult:
-    row = get_row(session, kind, obj_id)
+    row = _locked_row(session, kind, obj_id)
     check_if_match(if_match, row.revision)
     if row.archived_at is not None:
         raise Conflict(f"{kind} {obj_id!r} is archived; re-create it through PUT /v1/catalog.")
@@ -113,7 +124,7 @@ def _without(doc: CatalogDocument, kind: str, obj_id: str) -> CatalogDocument:
 
 
 def archive(session: Session, kind: str, obj_id: str, *, actor: str) -> ApplyResult:
-    row = get_row(session, kind, obj_id)
+    row = _locked_row(session, kind, obj_id)
     if row.archived_at is not None:
         raise Conflict(f"{kind} {obj_id!r} is already archived.")
     return apply(session, lambda doc: _refuse_dangling(_without(doc, kind, obj_id)), actor=actor)
@@ -135,7 +146,7 @@ def _refuse_dangling(doc: CatalogDocument) -> CatalogDocument:
 
 def delete_object(session: Session, kind: str, obj_id: str, *, actor: str) -> None:
     """Delete for good: refused (409) while referred to or used; archive is the alternative."""
-    row = get_row(session, kind, obj_id)
+    row = _locked_row(session, kind, obj_id)
     reason = usage.in_use(session, kind, obj_id)
     if reason:
         raise CatalogInUse(f"{kind} {obj_id!r} cannot be deleted: {reason}. Archive it instead.")
@@ -153,7 +164,7 @@ def delete_object(session: Session, kind: str, obj_id: str, *, actor: str) -> No
 
 
 def create_level(session: Session, track_id: str, level: LevelDef, *, actor: str) -> ApplyResult:
-    track = get_row(session, "track", track_id)
+    track = _locked_row(session, "track", track_id)
     if track.archived_at is not None:
         raise Conflict(f"track {track_id!r} is archived.")
     if session.get(Level, f"{track_id}/{level.id}") is not None:
@@ -172,7 +183,7 @@ def create_level(session: Session, track_id: str, level: LevelDef, *, actor: str
 def update_level(
     session: Session, level_id: str, level: LevelDef, *, if_match: str | None, actor: str
 ) -> ApplyResult:
-    row = get_row(session, "level", level_id)
+    row = _locked_row(session, "level", level_id)
     check_if_match(if_match, row.revision)
     if row.archived_at is not None:
         raise Conflict(f"level {level_id!r} is archived; re-create it through PUT /v1/catalog.")

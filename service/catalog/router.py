@@ -101,8 +101,8 @@ def apply_catalog(
     # A plain `def`: the database work (which may wait for SQLite's write lock) runs in the
     # thread pool, never on the event loop the lock holder needs to finish its response.
     desired = catalog.build_document(raw)
-    if if_match is not None:
-        crud.check_if_match(if_match, repository.catalog_revision(session))
+    if if_match is not None:  # under the catalog lock: two writers with one ETag, one wins
+        crud.check_if_match(if_match, repository.lock_catalog(session).revision)
     result = catalog.apply(session, desired, actor=principal.actor, dry_run=dry_run)
     return CatalogApplyResult(
         dry_run=dry_run,

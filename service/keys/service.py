@@ -77,7 +77,7 @@ def create_key(
 
 def mark_compromised(session: Session, kid: str, at: datetime, *, actor: str) -> SigningKey:
     lock_chain(session)
-    key = session.get(SigningKey, kid)
+    key = session.get(SigningKey, kid, populate_existing=True)
     if key is None:
         raise NotFound(f"No signing key {kid!r}.")
     if key.compromised_at is not None:
@@ -103,7 +103,9 @@ def compromise_key(
 ) -> tuple[SigningKey, SigningKey | None]:
     """Distrust ``kid`` from ``at``; if it was the active key and ``rotate``, a new key takes
     over in the same transaction (so issuance never stops)."""
-    was_active = (key := session.get(SigningKey, kid)) is not None and key.state == "active"
+    lock_chain(session)  # decide on the key as the last committed writer left it
+    key = session.get(SigningKey, kid, populate_existing=True)
+    was_active = key is not None and key.state == "active"
     compromised = mark_compromised(session, kid, at, actor=actor)
     successor = create_key(session, settings, actor=actor) if was_active and rotate else None
     return compromised, successor

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, select, update
 
-from service.audit.service import record
+from service.audit.service import lock_chain, record
 from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound
 from service.webhooks import signing
@@ -46,8 +46,12 @@ def _audit_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
-def get(session: Session, webhook_id: str) -> WebhookSubscription:
-    row = session.get(WebhookSubscription, webhook_id)
+def get(session: Session, webhook_id: str, *, for_change: bool = False) -> WebhookSubscription:
+    """A live subscription; ``for_change`` reads it under the chain's append lock as the last
+    committed writer left it (of two deletes at once, one deletes and the other gets a 404)."""
+    if for_change:
+        lock_chain(session)
+    row = session.get(WebhookSubscription, webhook_id, populate_existing=for_change)
     if row is None or row.deleted_at is not None:
         raise NotFound(f"No webhook {webhook_id!r}.")
     return row
@@ -98,7 +102,7 @@ def list_subscriptions(
 def update_subscription(
     session: Session, webhook_id: str, body: WebhookUpdate, *, guard: OutboundGuard, actor: str
 ) -> WebhookSubscription:
-    row = get(session, webhook_id)
+    row = get(session, webhook_id, for_change=True)
     changes = body.model_dump(exclude_unset=True)
     if changes.get("url") is not None:
         check_url(guard, changes["url"])
@@ -128,7 +132,7 @@ def update_subscription(
 
 def delete(session: Session, webhook_id: str, *, actor: str) -> None:
     """Delete a subscription (its delivery history stays; pending deliveries are cancelled)."""
-    row = get(session, webhook_id)
+    row = get(session, webhook_id, for_change=True)
     now = utcnow()
     row.deleted_at = now
     row.enabled = False
