@@ -8,6 +8,7 @@ every test is skipped with a visible reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -156,11 +157,11 @@ def admin_headers(make_key) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {"Authorization": f"Bearer {make_key('admin', name='admin')}"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def live_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
     """The URL of a fresh, empty database for a live server to migrate (a SQLite file, or a
     PostgreSQL database dropped afterwards)."""
-    if request.param == "sqlite":
+    if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'live.db'}"
         return
     if not POSTGRES_URL:
@@ -169,7 +170,16 @@ def live_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def live_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind for a live server (see :func:`fresh_database`)."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url

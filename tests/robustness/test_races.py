@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from service.db import make_engine
+from tests.conftest import fresh_database
 from tests.robustness.live import LiveServer, prepare, start
 from tests.webhooks.conftest import Receiver, payloads, receiver, subscribe
 
@@ -30,17 +30,25 @@ FOUNDATIONS = "social-media/foundations"
 PAID = "run-paid-campaigns"
 
 
-@pytest.fixture
-def server(live_db: str, tmp_path: Path) -> Iterator[LiveServer]:
-    env, key = prepare(live_db, tmp_path)
-    env |= {
-        "CREDENCE_WEBHOOK_IN_SERVE": "true",
-        "CREDENCE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
-        "CREDENCE_WEBHOOK_POLL_INTERVAL": "0.2",
-    }
-    live = start(env, key, tmp_path, workers=2)
-    yield live
-    live.stop()
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One served Credence per database for the module (the races use disjoint learners and
+    objects); two workers, so racing requests also meet across processes."""
+    tmp = tmp_path_factory.mktemp(f"races-{request.param}")
+    with fresh_database(request.param, tmp) as url:
+        env, key = prepare(url, tmp)
+        env |= {
+            "CREDENCE_WEBHOOK_IN_SERVE": "true",
+            "CREDENCE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+            "CREDENCE_WEBHOOK_POLL_INTERVAL": "0.2",
+        }
+        live = start(env, key, tmp, workers=2)
+        yield live
+        live.stop()
 
 
 def _headers(server: LiveServer) -> dict[str, str]:
