@@ -34,7 +34,7 @@ app.add_typer(reports.app, name="report")
     add_help_option=False,
 )
 def verify(ctx: typer.Context) -> None:
-    """Verify a credential offline: FILE|- [--jwks FILE|URL] [--status-list FILE|URL] [--json]."""
+    """Verify a credential offline: FILE|- --issuer ID|--jwks FILE|URL [--status-list ...]."""
     from credentials.cli import verify_main
 
     raise typer.Exit(verify_main(ctx.args))
