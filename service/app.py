@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owns_engine = engine is None
-        app.state.engine = engine or make_engine(settings.database_url)
+        app.state.engine = engine or make_engine(settings.database_url.get_secret_value())
         _prepare_keys(app.state.engine, settings)
         deliveries: BackgroundWorker | None = None
         if app.state.webhook_settings.in_serve:

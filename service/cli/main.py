@@ -65,7 +65,7 @@ def serve(
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Migrate the database to the newest schema (or REVISION)."""
     settings = load_settings()
-    upgrade(settings.database_url, revision)
+    upgrade(settings.database_url.get_secret_value(), revision)
     typer.echo(f"Database at {revision}.")
 
 
@@ -73,7 +73,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
     """Migrate the database down to REVISION (`base` removes everything)."""
     settings = load_settings()
-    downgrade(settings.database_url, revision)
+    downgrade(settings.database_url.get_secret_value(), revision)
     typer.echo(f"Database at {revision}.")
 
 
