@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     )
     signing_algorithm: Literal["EdDSA", "ES256", "RS256"] = "EdDSA"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_header_bytes: int = Field(
+        default=16_384,
+        ge=1024,
+        description="Largest request head (request line and headers) `credence serve` reads; "
+        "a bigger one gets a 431 and the connection is closed.",
+    )
     permission_cache_learners: int = Field(
         default=10_000,
         ge=0,

@@ -49,7 +49,9 @@ def serve(
     """Serve the API with uvicorn."""
     import uvicorn
 
-    load_settings()  # fail fast, with a readable message, on bad configuration
+    from service.http_limits import http_protocol
+
+    settings = load_settings()  # fail fast, with a readable message, on bad configuration
     uvicorn.run(
         "service.app:create_served_app",
         factory=True,
@@ -58,6 +60,9 @@ def serve(
         workers=workers,
         access_log=False,
         proxy_headers=True,
+        http=http_protocol(),
+        # the cap on a request's head, for h11 and for the capped httptools protocol alike
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
 
 
