@@ -36,6 +36,7 @@ from service.permissions.router import router as permissions_router
 from service.reports.dashboard import router as dashboard_router
 from service.reports.router import router as reports_router
 from service.settings import Settings
+from service.static_assets import router as static_router
 from service.verification.router import router as verification_router
 from service.webhooks.background import BackgroundWorker
 from service.webhooks.openapi import install_webhooks
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         xapi_router,
         reports_router,
         dashboard_router,
+        static_router,
         webhooks_router,
     ):
         app.include_router(router)
