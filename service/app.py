@@ -31,6 +31,7 @@ from service.observability import (
     RequestContextMiddleware,
     configure_logging,
 )
+from service.ops.docs import router as docs_router
 from service.ops.router import router as ops_router
 from service.permissions.router import router as permissions_router
 from service.reports.dashboard import router as dashboard_router
@@ -99,6 +100,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load from a CDN: docs_router serves local copies
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -125,6 +128,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         reports_router,
         dashboard_router,
         static_router,
+        docs_router,
         webhooks_router,
     ):
         app.include_router(router)

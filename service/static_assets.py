@@ -22,7 +22,10 @@ STATIC = Path(__file__).resolve().parent / "static"
 _JS = "text/javascript; charset=utf-8"
 ASSETS = {
     "dashboard.js": _JS,
+    "docs.js": _JS,
     "vendor/chart.umd.min.js": _JS,
+    "vendor/swagger-ui-bundle.js": _JS,
+    "vendor/swagger-ui.css": "text/css; charset=utf-8",
 }
 """Every file under /static/, by its path there, with its media type (nothing else is served)."""
 
@@ -61,15 +64,16 @@ def content_security_policy(html: str, **extra: str) -> str:
 
 
 @functools.cache
-def page(name: str) -> tuple[bytes, dict[str, str]]:
-    """A page from the static folder and its headers (read and hashed once per process)."""
+def page(name: str, **extra: str) -> tuple[bytes, dict[str, str]]:
+    """A page from the static folder and its headers (read and hashed once per process);
+    ``extra`` directives as for `content_security_policy`."""
     html = (STATIC / name).read_text(encoding="utf-8")
-    headers = {**PAGE_HEADERS, "Content-Security-Policy": content_security_policy(html)}
+    headers = {**PAGE_HEADERS, "Content-Security-Policy": content_security_policy(html, **extra)}
     return html.encode("utf-8"), headers
 
 
-def page_response(name: str) -> Response:
-    body, headers = page(name)
+def page_response(name: str, **extra: str) -> Response:
+    body, headers = page(name, **extra)
     return Response(body, media_type="text/html; charset=utf-8", headers=headers)
 
 
