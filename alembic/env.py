@@ -13,7 +13,7 @@ config = context.config
 if config.config_file_name and config.attributes.get("configure_logging", True):
     fileConfig(config.config_file_name)
 
-url = config.get_main_option("sqlalchemy.url") or Settings().database_url
+url = config.get_main_option("sqlalchemy.url") or Settings().database_url.get_secret_value()
 
 
 def run_migrations_offline() -> None:

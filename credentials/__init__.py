@@ -38,10 +38,13 @@ Audit chain (`credentials.audit`, re-exported here)
     `checkpoint_claims` (sign them with `sign_jwt`) and `verify_checkpoint`.
 
 CLI
-    ``python -m credentials verify FILE|- [--jwks FILE|URL] [--status-list FILE|URL ...]
-    [--json] [--allow-alg ALG] [--now RFC3339]``; embed with `verify_main` (exit 0/1/2).
-    ``python -m credentials audit-verify EXPORT [--checkpoint JWT|FILE] [--jwks FILE|URL]``
-    (`credentials.audit_cli`).
+    ``python -m credentials verify FILE|- [--issuer ID] [--jwks FILE|URL]
+    [--status-list FILE|URL ...] [--json] [--allow-alg ALG] [--now RFC3339]``; embed with
+    `verify_main` (exit 0/1/2). ``python -m credentials audit-verify EXPORT
+    [--checkpoint JWT|FILE] [--issuer ID] [--jwks FILE|URL]`` (`credentials.audit_cli`).
+    Keys come from the issuer the caller names or a file they saved, never from the token's
+    say-so (`credentials.key_source`); fetches follow redirects only within the same host and
+    never from https to http (`credentials.fetch`).
 
 Known divergence: the OB 3.0 JSON Schema types ``credentialStatus`` as one object
 (multiplicity 0..1; 1EdTech/openbadges-specification#623), while VC DM 2.0 and Credence's

@@ -145,19 +145,31 @@ def _checkpoint_from_claims(claims: Mapping[str, Any]) -> Checkpoint:
 
 
 def verify_checkpoint(
-    token: str, *, allowed_algorithms: Iterable[str], resolve_key: ResolveKey
+    token: str,
+    *,
+    allowed_algorithms: Iterable[str],
+    resolve_key: ResolveKey,
+    expected_issuer: str | None = None,
 ) -> Checkpoint:
     """Verify a checkpoint JWT's signature and claims and return what it states.
 
+    With ``expected_issuer``, a checkpoint whose ``iss`` is another issuer is refused.
+
     Raises:
-        TokenError: malformed token, bad signature, unknown key, or claims that are not a
-            checkpoint.
+        TokenError: malformed token, bad signature, unknown key, claims that are not a
+            checkpoint, or another issuer than ``expected_issuer``.
         MisuseError: unsafe ``allowed_algorithms``.
     """
     verified = verify_jwt(
         token.strip(), allowed_algorithms=allowed_algorithms, resolve_key=resolve_key
     )
-    return _checkpoint_from_claims(verified.claims)
+    checkpoint = _checkpoint_from_claims(verified.claims)
+    if expected_issuer is not None and checkpoint.issuer != expected_issuer:
+        raise TokenError(
+            "claims",
+            f"signed by {checkpoint.issuer!r}, not by the expected issuer {expected_issuer!r}",
+        )
+    return checkpoint
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,10 @@
 The export is JSON lines, one audit event per line (``credence audit export``). The chain is
 recomputed from the first event; with ``--checkpoint`` (a checkpoint JWT, or a file holding it
 or the ``GET /v1/audit/checkpoint`` JSON) the export must also reach the signed head, so events
-removed from the end are caught too. Exit codes: 0 intact, 1 tampered or checkpoint refused,
-2 usage error. The service's ``credence audit verify`` calls `run_audit_verify`.
+removed from the end are caught too. The checkpoint's key comes from ``--issuer`` (fetched
+over https from that issuer only) or ``--jwks``, as for ``verify`` (`credentials.key_source`).
+Exit codes: 0 intact, 1 tampered or checkpoint refused, 2 usage error. The service's
+``credence audit verify`` calls `run_audit_verify`.
 """
 
 from __future__ import annotations
@@ -15,18 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from credentials._encoding import EncodingError, b64url_decode, json_loads_strict
+from credentials._encoding import EncodingError, json_loads_strict
 from credentials.audit import AuditRecord, Checkpoint, verify_chain, verify_checkpoint
-from credentials.cli import (
-    UsageError,
-    _index_resolver,
-    _json,
-    _keys_from_document,
-    _read,
-    _remote_resolver,
-)
 from credentials.errors import TokenError
-from credentials.jws import ResolveKey
+from credentials.key_source import UsageError, key_source, parse_json, read_source
 from credentials.keys import SUPPORTED_ALGORITHMS
 
 __all__ = ["add_audit_verify_arguments", "parse_export", "run_audit_verify"]
@@ -41,10 +35,15 @@ def add_audit_verify_arguments(parser: argparse.ArgumentParser) -> argparse.Argu
         help="signed checkpoint: the JWT, or a file with it (or with the checkpoint JSON)",
     )
     parser.add_argument(
+        "--issuer",
+        metavar="ID",
+        help="the issuer you expect (https URL or did:web DID): the checkpoint must be signed "
+        "by it, and without --jwks its key is fetched over https from its own origin or DID",
+    )
+    parser.add_argument(
         "--jwks",
         metavar="FILE|URL",
-        help="JWKS or did:web document with the issuer's keys (default: fetch the checkpoint's "
-        "kid, only from under its issuer's own URL or DID)",
+        help="JWKS or did:web document with the issuer's keys, saved from a source you trust",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
@@ -89,7 +88,7 @@ def _checkpoint_token(source: str) -> str:
             raise UsageError(f"cannot read {source}: {exc}") from None
     text = text.strip()
     if text.startswith("{"):
-        doc = _json(text, source)
+        doc = parse_json(text, source)
         token = doc.get("jwt") if isinstance(doc, dict) else None
         if not isinstance(token, str):
             raise UsageError(f"{source}: checkpoint JSON without a 'jwt' member")
@@ -99,38 +98,29 @@ def _checkpoint_token(source: str) -> str:
     return text
 
 
-def _unverified_iss(token: str) -> str | None:
-    try:
-        claims = json_loads_strict(b64url_decode(token.split(".")[1]))
-    except (EncodingError, IndexError, UnicodeEncodeError):
-        return None
-    issuer = claims.get("iss") if isinstance(claims, dict) else None
-    return issuer if isinstance(issuer, str) else None
-
-
 def run_audit_verify(
     export: str,
     *,
     checkpoint: str | None = None,
     jwks: str | None = None,
+    issuer: str | None = None,
     as_json: bool = False,
     stdout: TextIO,
     stdin: TextIO | None = None,
 ) -> int:
     """Verify an export (and a checkpoint); print the outcome; return 0, 1 (raises UsageError)."""
-    text = _read(export, stdin)
+    text = read_source(export, stdin)
     notes: list[str] = []
     signed: Checkpoint | None = None
     if checkpoint is not None:
         token = _checkpoint_token(checkpoint)
-        resolve: ResolveKey
-        if jwks:
-            resolve = _index_resolver(_keys_from_document(_json(_read(jwks), jwks), jwks))
-        else:
-            resolve = _remote_resolver(_unverified_iss(token), notes)
+        source = key_source(jwks=jwks, issuer=issuer, token=token, notes=notes)
         try:
             signed = verify_checkpoint(
-                token, allowed_algorithms=SUPPORTED_ALGORITHMS, resolve_key=resolve
+                token,
+                allowed_algorithms=SUPPORTED_ALGORITHMS,
+                resolve_key=source.resolve,
+                expected_issuer=source.expected_issuer,
             )
         except TokenError as exc:
             return _report(
@@ -188,6 +178,7 @@ def audit_verify_args(args: argparse.Namespace, *, stdout: TextIO, stdin: TextIO
         args.export,
         checkpoint=args.checkpoint,
         jwks=args.jwks,
+        issuer=args.issuer,
         as_json=args.json,
         stdout=stdout,
         stdin=stdin,

@@ -148,13 +148,15 @@ def verify(
     leeway: timedelta = DEFAULT_LEEWAY,
     max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
     prepare: Prepare | None = None,
+    expected_issuer: str | None = None,
 ) -> VerificationResult:
     """Verify an OB 3.0 VC-JWT and report each check.
 
     Checks, in order: ``format`` (size cap, compact JWS, strict base64url/JSON, header only
     ``alg``/``kid``/``typ: JWT``), ``signature`` (allow-listed algorithm, known kid, key type
     matching the algorithm, key not compromised for this token, valid signature), ``claims``
-    (``iss``/``jti``/``sub``/``nbf``/``exp`` agree with the body), ``validity`` (``now`` within
+    (``iss``/``jti``/``sub``/``nbf``/``exp`` agree with the body, and ``iss`` is
+    ``expected_issuer`` when given), ``validity`` (``now`` within
     validFrom..validUntil, with ``leeway``), ``revocation`` and ``suspension`` (status-list bits
     through ``check_status``) and ``schema`` (`lint_credential`, verifying profile). After a
     failed format or signature check the remaining checks are skipped.
@@ -168,6 +170,10 @@ def verify(
         leeway: clock-skew tolerance for the validity period.
         max_token_bytes: tokens above this size fail the format check unparsed.
         prepare: see `Prepare`; called only when the format check passed.
+        expected_issuer: the issuer the caller trusts the key source for; a token naming
+            another issuer fails the ``claims`` check. Pass it whenever the keys were not
+            chosen for one issuer alone (a key found through the token's own claims, or a
+            key set shared by several issuers).
 
     Returns:
         A `VerificationResult`; an invalid credential never raises.
@@ -196,7 +202,7 @@ def verify(
         return _result(checks, payload, header)
     checks.append(Check("signature", _OK, f"{header['alg']} signature by {header['kid']}"))
     dates = _dates(payload)
-    checks.append(_check_claims(payload, dates))
+    checks.append(_check_claims(payload, dates, expected_issuer))
     checks.append(_check_validity(payload, dates, now, leeway))
     entries, entry_error = _status_entries(payload.get("credentialStatus"))
     checks.append(_check_status("revocation", entries, entry_error, check_status))
@@ -221,7 +227,7 @@ def _dates(payload: Mapping[str, Any]) -> _Dates:
     return start, end
 
 
-def _check_claims(payload: Mapping[str, Any], dates: _Dates) -> Check:
+def _check_claims(payload: Mapping[str, Any], dates: _Dates, expected_issuer: str | None) -> Check:
     def failed(reason: str) -> Check:
         return Check("claims", "failed", reason)
 
@@ -229,6 +235,10 @@ def _check_claims(payload: Mapping[str, Any], dates: _Dates) -> Check:
     issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
     if "iss" not in payload or payload["iss"] != issuer_id:
         return failed(f"iss {payload.get('iss')!r} does not match issuer id {issuer_id!r}")
+    if expected_issuer is not None and payload["iss"] != expected_issuer:
+        return failed(
+            f"issued by {payload['iss']!r}, not by the expected issuer {expected_issuer!r}"
+        )
     if "jti" not in payload or payload["jti"] != payload.get("id"):
         return failed(f"jti {payload.get('jti')!r} does not match id {payload.get('id')!r}")
     subject = payload.get("credentialSubject")
@@ -252,6 +262,13 @@ def _check_claims(payload: Mapping[str, Any], dates: _Dates) -> Check:
         return failed("exp must be present exactly when validUntil is")
     if end is not None and exp is not None and math.floor(exp) != math.floor(end.timestamp()):
         return failed(f"exp {exp} does not match validUntil {payload['validUntil']}")
+    if expected_issuer is not None:
+        return Check(
+            "claims",
+            "ok",
+            f"issued by the expected issuer {expected_issuer}; "
+            "iss, jti, sub, nbf and exp agree with the credential",
+        )
     return Check("claims", "ok", "iss, jti, sub, nbf and exp agree with the credential")
 
 

@@ -31,11 +31,13 @@ from service.observability import (
     RequestContextMiddleware,
     configure_logging,
 )
+from service.ops.docs import router as docs_router
 from service.ops.router import router as ops_router
 from service.permissions.router import router as permissions_router
 from service.reports.dashboard import router as dashboard_router
 from service.reports.router import router as reports_router
 from service.settings import Settings
+from service.static_assets import router as static_router
 from service.verification.router import router as verification_router
 from service.webhooks.background import BackgroundWorker
 from service.webhooks.openapi import install_webhooks
@@ -65,7 +67,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owns_engine = engine is None
-        app.state.engine = engine or make_engine(settings.database_url)
+        app.state.engine = engine or make_engine(settings.database_url.get_secret_value())
         _prepare_keys(app.state.engine, settings)
         deliveries: BackgroundWorker | None = None
         if app.state.webhook_settings.in_serve:
@@ -98,6 +100,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load from a CDN: docs_router serves local copies
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -123,6 +127,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         xapi_router,
         reports_router,
         dashboard_router,
+        static_router,
+        docs_router,
         webhooks_router,
     ):
         app.include_router(router)

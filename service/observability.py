@@ -57,7 +57,9 @@ class Metrics:
 
 
 class RequestContextMiddleware:
-    """Assigns/echoes ``X-Request-ID``, logs one structured line, records metrics."""
+    """Assigns/echoes ``X-Request-ID``, logs one structured line, records metrics, and marks
+    every response ``X-Content-Type-Options: nosniff`` (a browser must not render a JSON body,
+    which can echo client input, as HTML or script)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -77,6 +79,8 @@ class RequestContextMiddleware:
                 status_holder[0] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                if not any(name.lower() == b"x-content-type-options" for name, _ in headers):
+                    headers.append((b"x-content-type-options", b"nosniff"))
                 message["headers"] = headers
             await send(message)
 

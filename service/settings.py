@@ -1,38 +1,70 @@
-"""Configuration from the environment (prefix ``CREDENCE_``), read once in the app factory."""
+"""Configuration from the environment (prefix ``CREDENCE_``), read once in the app factory.
+
+Secrets (the key-encryption key, and the database URL, which may carry a password) are
+``SecretStr``: ``repr``, ``str``, ``model_dump`` and validation errors show ``**********``;
+code that needs the value asks for it with ``get_secret_value()``.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from functools import cached_property
+from itertools import pairwise
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Key-encryption key used in development only; production refuses to start with it.
 DEVELOPMENT_KEK = base64.b64encode(b"credence-development-kek-0123456").decode()
+_MIN_DISTINCT_BYTES = 16  # 32 random bytes have ~30 distinct values; fewer than 16: ~never
+
+
+def weak_key_reason(raw: bytes) -> str | None:
+    """Why ``raw`` does not look like random bytes (None when it does): every byte the same,
+    few distinct bytes (a short pattern repeated), a counting sequence, or printable text."""
+    distinct = len(set(raw))
+    if distinct == 1:
+        return "every byte is the same"
+    if distinct < _MIN_DISTINCT_BYTES:
+        return f"it has only {distinct} distinct byte values (random keys have about 30)"
+    if len({(b - a) % 256 for a, b in pairwise(raw)}) == 1:
+        return "its bytes are a counting sequence"
+    if all(32 <= b < 127 for b in raw):
+        return "it is printable text (a password or phrase), not random bytes"
+    return None
 
 
 class Settings(BaseSettings):
     """Every setting, its default, and its environment variable (``CREDENCE_<NAME>``)."""
 
-    model_config = SettingsConfigDict(env_prefix="CREDENCE_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CREDENCE_", env_file=None, extra="ignore", hide_input_in_errors=True
+    )
 
     env: Literal["development", "production"] = "development"
-    database_url: str = "sqlite:///./credence.db"
+    database_url: SecretStr = Field(
+        default=SecretStr("sqlite:///./credence.db"),
+        description="SQLite file or PostgreSQL URL (secret: it may carry a password).",
+    )
     base_url: str = "http://127.0.0.1:8000"
     issuer_id: str | None = Field(
         default=None,
         description="Issuer id in credentials: an https URL or a did:web DID (default: base_url).",
     )
     issuer_name: str = "Credence Development Issuer"
-    key_encryption_key: str = Field(
-        default=DEVELOPMENT_KEK,
+    key_encryption_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_KEK),
         description="Base64 of 32 random bytes; encrypts signing keys at rest.",
     )
     signing_algorithm: Literal["EdDSA", "ES256", "RS256"] = "EdDSA"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_header_bytes: int = Field(
+        default=16_384,
+        ge=1024,
+        description="Largest request head (request line and headers) `credence serve` reads; "
+        "a bigger one gets a 431 and the connection is closed.",
+    )
     permission_cache_learners: int = Field(
         default=10_000,
         ge=0,
@@ -53,9 +85,9 @@ class Settings(BaseSettings):
 
     @field_validator("key_encryption_key")
     @classmethod
-    def _valid_kek(cls, value: str) -> str:
+    def _valid_kek(cls, value: SecretStr) -> SecretStr:
         try:
-            raw = base64.b64decode(value, validate=True)
+            raw = base64.b64decode(value.get_secret_value(), validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ValueError("key_encryption_key must be base64") from exc
         if len(raw) != 32:
@@ -65,18 +97,24 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:
         if self.env == "production":
-            if self.key_encryption_key == DEVELOPMENT_KEK:
+            if self.key_encryption_key.get_secret_value() == DEVELOPMENT_KEK:
                 raise ValueError(
                     "CREDENCE_ENV=production refuses the development key-encryption key: "
+                    "set CREDENCE_KEY_ENCRYPTION_KEY to base64 of 32 random bytes"
+                )
+            weak = weak_key_reason(self.kek_bytes)
+            if weak is not None:
+                raise ValueError(
+                    f"CREDENCE_ENV=production refuses a low-entropy key-encryption key ({weak}): "
                     "set CREDENCE_KEY_ENCRYPTION_KEY to base64 of 32 random bytes"
                 )
             if not self.base_url.startswith("https://"):
                 raise ValueError("CREDENCE_ENV=production needs an https:// CREDENCE_BASE_URL")
         return self
 
-    @cached_property
+    @property
     def kek_bytes(self) -> bytes:
-        return base64.b64decode(self.key_encryption_key)
+        return base64.b64decode(self.key_encryption_key.get_secret_value())
 
     @property
     def effective_issuer_id(self) -> str:
@@ -84,4 +122,4 @@ class Settings(BaseSettings):
 
     @property
     def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
+        return self.database_url.get_secret_value().startswith("sqlite")

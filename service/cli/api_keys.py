@@ -76,7 +76,7 @@ def ensure_dev() -> None:
     path = Path(settings.dev_key_file)
     if path.exists():
         key = path.read_text().strip()
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url.get_secret_value())
         try:
             if authenticate(engine, key) is not None:
                 typer.echo(key)

@@ -52,6 +52,14 @@ def verify(
         str | None,
         typer.Option(metavar="FILE|URL", help="The issuer's JWKS or did:web document"),
     ] = None,
+    issuer: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ID",
+            help="The issuer expected to have signed the checkpoint (https URL or did:web DID);"
+            " without --jwks its key is fetched over https from that issuer only",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
 ) -> None:
     """Recompute the chain offline and check it against a signed checkpoint; names the first
@@ -61,7 +69,12 @@ def verify(
 
     try:
         code = run_audit_verify(
-            file, checkpoint=checkpoint, jwks=jwks, as_json=as_json, stdout=sys.stdout
+            file,
+            checkpoint=checkpoint,
+            jwks=jwks,
+            issuer=issuer,
+            as_json=as_json,
+            stdout=sys.stdout,
         )
     except UsageError as exc:
         typer.echo(f"error: {exc}", err=True)

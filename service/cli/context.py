@@ -26,7 +26,7 @@ def load_settings() -> Settings:
 @contextmanager
 def cli_session(settings: Settings) -> Iterator[Session]:
     """A session whose transaction commits when the command succeeds."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url.get_secret_value())
     try:
         with Session(engine, expire_on_commit=False) as session:
             try:

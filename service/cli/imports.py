@@ -151,7 +151,7 @@ def import_completions(
     summary = Summary()
     console = Console(stderr=True)
     size = file.stat().st_size
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url.get_secret_value())
     with Session(engine) as session, session.begin():
         ensure_development_key(session, settings)
     with (

@@ -34,7 +34,7 @@ app.add_typer(reports.app, name="report")
     add_help_option=False,
 )
 def verify(ctx: typer.Context) -> None:
-    """Verify a credential offline: FILE|- [--jwks FILE|URL] [--status-list FILE|URL] [--json]."""
+    """Verify a credential offline: FILE|- --issuer ID|--jwks FILE|URL [--status-list ...]."""
     from credentials.cli import verify_main
 
     raise typer.Exit(verify_main(ctx.args))
@@ -49,7 +49,9 @@ def serve(
     """Serve the API with uvicorn."""
     import uvicorn
 
-    load_settings()  # fail fast, with a readable message, on bad configuration
+    from service.http_limits import http_protocol
+
+    settings = load_settings()  # fail fast, with a readable message, on bad configuration
     uvicorn.run(
         "service.app:create_served_app",
         factory=True,
@@ -58,6 +60,9 @@ def serve(
         workers=workers,
         access_log=False,
         proxy_headers=True,
+        http=http_protocol(),
+        # the cap on a request's head, for h11 and for the capped httptools protocol alike
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
 
 
@@ -65,7 +70,7 @@ def serve(
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Migrate the database to the newest schema (or REVISION)."""
     settings = load_settings()
-    upgrade(settings.database_url, revision)
+    upgrade(settings.database_url.get_secret_value(), revision)
     typer.echo(f"Database at {revision}.")
 
 
@@ -73,7 +78,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
     """Migrate the database down to REVISION (`base` removes everything)."""
     settings = load_settings()
-    downgrade(settings.database_url, revision)
+    downgrade(settings.database_url.get_secret_value(), revision)
     typer.echo(f"Database at {revision}.")
 
 

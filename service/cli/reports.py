@@ -30,7 +30,7 @@ Csv = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table")
 @contextmanager
 def _read_session() -> Iterator[Session]:
     settings = load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url.get_secret_value())
     try:
         with report_connection(engine) as connection, Session(bind=connection) as session:
             yield session

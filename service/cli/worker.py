@@ -31,7 +31,7 @@ def worker(
         typer.echo(f"error: invalid webhook configuration: {messages}", err=True)
         raise typer.Exit(2) from exc
     configure_logging(settings.log_level, settings.log_json)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url.get_secret_value())
 
     async def main() -> None:
         stop = asyncio.Event()

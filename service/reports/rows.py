@@ -1,6 +1,8 @@
 """Reports flattened to one header and rows: what CSV exports and the terminal tables print.
 
 Every row ends with ``computed_at`` so a saved CSV file still says when it was computed.
+Text cells come partly from API clients (group names are learner attribute values, names are
+learners' names), so a CSV cell that a spreadsheet would read as a formula is neutralised.
 """
 
 from __future__ import annotations
@@ -22,9 +24,23 @@ from service.reports.schemas import (
 Table = tuple[list[str], list[list[Any]]]
 
 
+# OWASP's CSV-injection list (= + - @ tab CR), plus LF and NUL, which some readers also
+# strip before deciding whether a cell is a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
+
+
+def neutralise(text: str) -> str:
+    """A text cell a spreadsheet will show as text: one starting like a formula gets a leading
+    single quote (OWASP CSV injection), anything else is unchanged."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, str):
+        return neutralise(value)
+    # Numbers (a negative one included) stay numbers: only text can smuggle a formula.
     return "" if value is None else value
 
 

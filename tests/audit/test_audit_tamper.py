@@ -188,6 +188,22 @@ def test_a_forged_or_foreign_checkpoint_is_refused(audit: Audit) -> None:
     assert result.exit_code == 1 and "unknown key id" in result.output
 
 
+def test_the_checkpoint_is_held_to_the_expected_issuer(audit: Audit) -> None:
+    """--issuer: a checkpoint signed by another issuer is refused; without --jwks or --issuer
+    the checkpoint's own issuer claim is not trusted to say where its key is."""
+    ok = audit.verify(audit.lines, "--issuer", "https://credence.test")
+    assert ok.exit_code == 0, ok.output
+    other = audit.verify(audit.lines, "--issuer", "https://other.test")
+    assert other.exit_code == 1
+    assert "not by the expected issuer 'https://other.test'" in other.output
+    keyless = audit.cli(
+        "audit", "verify", str(audit.export), "--checkpoint", audit.checkpoint["jwt"]
+    )
+    assert keyless.exit_code == 2
+    assert "no key source" in keyless.output
+    assert "this token names issuer https://credence.test" in keyless.output
+
+
 def test_a_line_that_is_not_an_event_is_named(audit: Audit) -> None:
     result = audit.verify([*audit.lines[:3], "{not json", *audit.lines[3:]])
     assert result.exit_code == 1 and "line 4 is not an audit event" in result.output

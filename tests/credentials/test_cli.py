@@ -16,9 +16,12 @@ from typing import Any
 import pytest
 
 from credentials import (
+    IssuerProfile,
+    LocalSigner,
     StatusList,
     build_status_list_credential,
     did_web_document,
+    generate_signing_key,
     jwks_document,
     sign_credential,
     sign_status_list_credential,
@@ -26,17 +29,20 @@ from credentials import (
 from credentials.cli import verify_main
 
 from .conftest import ISSUER_BASE, NOW, REVOCATION_LIST, make_credential, signer_for
+from .servers import Certificate, make_certificate, serve
 
 PYTHON = Path(sys.executable)
 NOW_ARG = "2026-11-25T10:00:00Z"
 
 
-def run_cli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "LANG": "C.UTF-8"}  # no PYTHONPATH, no venv
+def run_cli(
+    *args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "LANG": "C.UTF-8"}  # no PYTHONPATH, venv
     return subprocess.run(
         [str(PYTHON), "-m", "credentials", *args],
         cwd=cwd,
-        env=env,
+        env=clean | (env or {}),
         input=stdin,
         capture_output=True,
         text=True,
@@ -117,10 +123,50 @@ def test_stdin_input(files: dict[str, Path], tmp_path: Path) -> None:
 
 
 def test_did_document_as_key_source(files: dict[str, Path], tmp_path: Path) -> None:
-    out = run_cli(
-        "verify", str(files["token"]), "--jwks", str(files["did"]), "--now", NOW_ARG, cwd=tmp_path
+    """A DID document says whose keys it holds: the token must name that DID as its issuer."""
+    did = "did:web:issuer.example"
+    key = generate_signing_key()
+    did_doc = tmp_path / "issuer-did.json"
+    did_doc.write_text(json.dumps(did_web_document(did, [LocalSigner(key, kid="k").public_jwk])))
+    own = tmp_path / "did-issued.jwt"
+    own.write_text(
+        sign_credential(
+            make_credential(issuer=IssuerProfile(id=did, name="A")),
+            LocalSigner(key, issuer_base=did),
+            now=NOW,
+        )
     )
+    out = run_cli("verify", str(own), "--jwks", str(did_doc), "--now", NOW_ARG, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
+    assert f"expected issuer {did}" in out.stdout
+    # Same key, but the token claims an https issuer the DID document does not speak for.
+    other = run_cli(
+        "verify",
+        str(files["token"]),
+        "--jwks",
+        str(files["did"]),
+        "--json",
+        "--now",
+        NOW_ARG,
+        cwd=tmp_path,
+    )
+    assert other.returncode == 1, other.stdout + other.stderr
+    claims = json.loads(other.stdout)["checks"][2]
+    assert claims["status"] == "failed"
+    assert f"not by the expected issuer '{did}'" in claims["reason"]
+    mismatch = run_cli(
+        "verify",
+        str(own),
+        "--jwks",
+        str(did_doc),
+        "--issuer",
+        "did:web:other.example",
+        cwd=tmp_path,
+    )
+    assert mismatch.returncode == 2
+    assert "is the DID document of did:web:issuer.example, not of did:web:other.example" in (
+        mismatch.stderr
+    )
 
 
 def test_tampered_credential_exits_1(files: dict[str, Path], tmp_path: Path) -> None:
@@ -256,18 +302,126 @@ def test_usage_errors_exit_2(args: list[str], files: dict[str, Path], tmp_path: 
     assert out.stderr
 
 
-def test_remote_key_must_live_under_the_issuer(tmp_path: Path) -> None:
-    """Without --jwks the kid is only fetched when it is under the issuer's own origin/DID."""
-    from credentials import LocalSigner, generate_signing_key
+def test_without_a_key_source_nothing_is_fetched(tmp_path: Path) -> None:
+    """Neither --jwks nor --issuer: the token alone cannot say where its key may come from."""
+    token = sign_credential(make_credential(), signer_for("EdDSA"))
+    path = tmp_path / "c.jwt"
+    path.write_text(token)
+    out = run_cli("verify", str(path), "--now", NOW_ARG, cwd=tmp_path)
+    assert out.returncode == 2
+    assert "no key source: pass --issuer ISSUER" in out.stderr
+    assert f"this token names issuer {ISSUER_BASE}" in out.stderr
+    assert out.stdout == ""
 
+
+def test_keys_are_fetched_only_from_under_the_expected_issuer(tmp_path: Path) -> None:
+    """--issuer: a kid elsewhere (here the forger's own origin) is not fetched at all."""
     rogue = LocalSigner(generate_signing_key(), issuer_base="https://evil.example")
     token = sign_credential(make_credential(), rogue)  # claims issuer.example, key at evil.example
     path = tmp_path / "c.jwt"
     path.write_text(token)
-    out = run_cli("verify", str(path), "--json", "--now", NOW_ARG, cwd=tmp_path)
-    assert out.returncode == 1
+    out = run_cli(
+        "verify", str(path), "--issuer", ISSUER_BASE, "--json", "--now", NOW_ARG, cwd=tmp_path
+    )
+    assert out.returncode == 1, out.stderr
     doc = json.loads(out.stdout)
-    assert any("not under issuer" in note for note in doc["notes"])
+    assert doc["checks"][1]["status"] == "failed"
+    assert doc["notes"] == [
+        f"kid {rogue.kid} is not under issuer {ISSUER_BASE}'s origin; not fetched"
+    ]
+
+
+@pytest.mark.parametrize("issuer_option", [[], ["--issuer", "http://127.0.0.1:8000"]])
+def test_an_http_issuer_is_refused_for_the_real_reason(
+    issuer_option: list[str], tmp_path: Path
+) -> None:
+    """Issue 18: an http issuer's keys are not fetched because only https is, and it says so."""
+    http_issuer = "http://127.0.0.1:8000"
+    signer = LocalSigner(generate_signing_key(), issuer_base=http_issuer)
+    token = sign_credential(make_credential(issuer=IssuerProfile(id=http_issuer, name="D")), signer)
+    path = tmp_path / "c.jwt"
+    path.write_text(token)
+    out = run_cli("verify", str(path), *issuer_option, "--now", NOW_ARG, cwd=tmp_path)
+    assert out.returncode == 2
+    assert f"issuer {http_issuer} is plain http, and keys are only fetched over https" in (
+        out.stderr
+    )
+    assert f"--jwks FILE --issuer {http_issuer}" in out.stderr
+    assert "not under" not in out.stderr
+
+
+def test_jwks_with_issuer_holds_the_token_to_it(files: dict[str, Path], tmp_path: Path) -> None:
+    base = ["verify", str(files["token"]), "--jwks", str(files["jwks"]), "--json"]
+    same = run_cli(*base, "--issuer", ISSUER_BASE, "--now", NOW_ARG, cwd=tmp_path)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert json.loads(same.stdout)["notes"] == []
+    other = run_cli(*base, "--issuer", "https://other.example", "--now", NOW_ARG, cwd=tmp_path)
+    assert other.returncode == 1
+    claims = json.loads(other.stdout)["checks"][2]
+    assert claims["status"] == "failed"
+    assert "not by the expected issuer 'https://other.example'" in claims["reason"]
+    unchecked = run_cli(*base, "--now", NOW_ARG, cwd=tmp_path)
+    assert unchecked.returncode == 0
+    assert json.loads(unchecked.stdout)["notes"] == [
+        "issuer not checked: --jwks without --issuer takes these keys as those of the issuer "
+        f"the token names ({ISSUER_BASE}); add --issuer to hold the token to one"
+    ]
+
+
+@pytest.mark.parametrize("issuer", ["issuer.example", "ftp://issuer.example", "did:key:z6Mk"])
+def test_a_malformed_issuer_is_a_usage_error(
+    issuer: str, files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = run_cli("verify", str(files["token"]), "--issuer", issuer, cwd=tmp_path)
+    assert out.returncode == 2
+    assert f"--issuer {issuer!r}" in out.stderr
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> Certificate:
+    return make_certificate(tmp_path)
+
+
+def _issued_by(origin: str, tmp_path: Path, name: str) -> tuple[Path, bytes]:
+    """A credential issued by ``origin`` and the JWKS that origin serves for it."""
+    signer = LocalSigner(generate_signing_key(), issuer_base=origin)
+    credential = make_credential(issuer=IssuerProfile(id=origin, name=name, url=origin))
+    path = tmp_path / f"{name}.jwt"
+    path.write_text(sign_credential(credential, signer))
+    return path, json.dumps(jwks_document([signer.public_jwk])).encode()
+
+
+def test_issuer_keys_fetched_over_https_and_a_look_alike_refused(
+    tls: Certificate, tmp_path: Path
+) -> None:
+    """Real HTTPS issuers on this machine (a certificate the subprocess trusts, as a public CA's
+    would be): the expected issuer verifies; a forger with a valid certificate of its own does
+    not, however the verifier is called; a downgrade redirect of the issuer's keys stops it."""
+    env = {"SSL_CERT_FILE": str(tls.cert)}
+    with serve(tls) as issuer, serve(tls) as forger, serve() as plain:
+        forger_origin = f"https://localhost:{forger.port}"
+        real, real_jwks = _issued_by(issuer.origin, tmp_path, "real")
+        forged, forged_jwks = _issued_by(forger_origin, tmp_path, "forged")
+        issuer.body("/.well-known/jwks.json", real_jwks)
+        forger.body("/.well-known/jwks.json", forged_jwks)
+        ok = run_cli("verify", str(real), "--issuer", issuer.origin, cwd=tmp_path, env=env)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        assert issuer.requests == ["/.well-known/jwks.json"]
+        refused = run_cli("verify", str(forged), cwd=tmp_path, env=env)
+        assert refused.returncode == 2
+        assert "no key source" in refused.stderr
+        held = run_cli(
+            "verify", str(forged), "--issuer", issuer.origin, "--json", cwd=tmp_path, env=env
+        )
+        assert held.returncode == 1, held.stdout + held.stderr
+        assert "not under issuer" in json.loads(held.stdout)["notes"][0]
+        assert forger.requests == []  # the forger's server was never asked for anything
+        plain.body("/jwks.json", forged_jwks)
+        issuer.redirect("/.well-known/jwks.json", f"http://127.0.0.1:{plain.port}/jwks.json")
+        downgraded = run_cli("verify", str(real), "--issuer", issuer.origin, cwd=tmp_path, env=env)
+        assert downgraded.returncode == 2
+        assert "redirect from https down to http" in downgraded.stderr
+        assert plain.requests == []
 
 
 @pytest.fixture

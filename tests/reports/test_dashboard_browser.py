@@ -166,7 +166,18 @@ def test_dashboard_draws_the_seeded_reports(live_server: tuple[str, str], tmp_pa
             page.on("request", lambda request: requests.append(request.url))
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{base}/dashboard")
+            # a script or style the Content-Security-Policy blocks is reported on the console
+            page.on(
+                "console",
+                lambda message: (
+                    errors.append(f"{message.text} ({message.location['url']})")
+                    if message.type == "error"
+                    else None
+                ),
+            )
+            response = page.goto(f"{base}/dashboard")
+            assert response is not None
+            policy = response.headers["content-security-policy"]
             assert page.title().startswith("Credence")
             page.fill("#api-key", reader_key)
             page.fill("#group-by", "department")
@@ -184,6 +195,7 @@ def test_dashboard_draws_the_seeded_reports(live_server: tuple[str, str], tmp_pa
 
     print(f"dashboard screenshot: {tmp_path / 'dashboard.png'}")
     assert errors == []
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy
     # one chart per level; one bar per department (ops, sales, support) and (none)
     assert counts["certified"] == [
         ["social-media/foundations", [4]],

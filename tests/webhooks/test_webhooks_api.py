@@ -113,6 +113,33 @@ def test_loopback_and_metadata_urls_are_refused_unless_allow_listed(  # type: ig
         )
 
 
+@pytest.mark.parametrize(
+    ("url", "leads_to"),
+    [
+        ("http://192.0.0.8/", None),  # IETF protocol assignments (192.0.0.0/24)
+        ("http://[::127.0.0.1]/", "127.0.0.1 (IPv4-compatible)"),
+        ("http://[::7f00:1]/", "127.0.0.1 (IPv4-compatible)"),
+        ("http://[64:ff9b::7f00:1]/", "127.0.0.1 (NAT64)"),  # NAT64 reaches internal IPv4
+        ("http://[64:ff9b::a9fe:a9fe]/", "169.254.169.254 (NAT64)"),  # metadata via NAT64
+        ("http://[2002:7f00:1::]/", "127.0.0.1 (6to4)"),
+        ("http://[::ffff:0:7f00:1]/", "127.0.0.1 (SIIT IPv4-translated)"),
+    ],
+)
+def test_addresses_that_lead_inside_are_refused(  # type: ignore[no-untyped-def]
+    url, leads_to, client, admin_headers, app
+) -> None:
+    """The issue's examples: each was accepted as a webhook target before."""
+    app.state.webhook_settings = WebhookSettings()  # no allow-list
+    response = client.post("/v1/webhooks", json={"url": url}, headers=admin_headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["type"].endswith("/unsafe-webhook-url")
+    detail = response.json()["detail"]
+    assert "not a public address" in detail
+    if leads_to is not None:
+        assert f"which leads to {leads_to}" in detail
+    assert client.get("/v1/webhooks", headers=admin_headers).json()["items"] == []
+
+
 def test_only_admin_keys_manage_webhooks(client, make_key) -> None:  # type: ignore[no-untyped-def]
     headers = {"Authorization": f"Bearer {make_key('credentials:write', 'audit:read')}"}
     assert client.get("/v1/webhooks", headers=headers).status_code == 403
@@ -151,11 +178,56 @@ def test_unknown_ids_and_bad_cursors_are_problems(client, admin_headers) -> None
         ("224.0.0.1", False),
         ("93.184.215.14", True),
         ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", True),
+        # IANA special-purpose blocks that Python 3.11's is_global lets through
+        ("192.0.0.8", False),
+        ("192.0.0.9", False),
+        ("192.88.99.1", False),  # 6to4 relay anycast
+        ("192.31.196.1", False),  # AS112
+        ("2001:1::1", False),
+        ("2620:4f:8000::1", False),  # AS112-v6
+        # and the rest of the registries
+        ("192.0.2.1", False),
+        ("198.18.0.1", False),
+        ("240.0.0.1", False),
+        ("255.255.255.255", False),
+        ("2001:db8::1", False),
+        ("3fff::1", False),
+        ("100::1", False),
+        ("5f00::1", False),
+        ("fec0::1", False),
+        ("4000::1", False),  # outside global unicast 2000::/3
+        # IPv6 that carries IPv4 is judged by the IPv4 it leads to
+        ("::7f00:1", False),  # IPv4-compatible
+        ("::a00:1", False),
+        ("::808:808", True),
+        ("::ffff:0:a00:1", False),  # SIIT
+        ("::ffff:0:808:808", True),
+        ("::ffff:8.8.8.8", True),  # IPv4-mapped
+        ("64:ff9b::a00:1", False),  # NAT64
+        ("64:ff9b::c000:8", False),  # NAT64 to 192.0.0.8
+        ("64:ff9b::808:808", True),
+        ("64:ff9b:1:ab::a00:5", False),  # local-use NAT64, /96 position
+        ("64:ff9b:1:ab::808:808", True),
+        ("64:ff9b:1:a00:5::", False),  # read at the /48 position: 10.0.5.0
+        ("2002:a00:1::1", False),  # 6to4
+        ("2002:a9fe:a9fe::1", False),
+        ("2002:808:808::1", True),
+        ("2001:0:4136:e378:8000:63bf:80fe:fffe", False),  # Teredo client 127.1.0.1
+        ("2001:0:0a00:0001:8000:63bf:f7f7:f7f7", False),  # Teredo server 10.0.0.1
+        ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", True),  # server 65.54.227.120, client 8.8.8.8
     ],
 )
 def test_guard_allows_only_public_addresses(address: str, allowed: bool) -> None:
     guard = OutboundGuard([], require_https=False)
     assert guard.address_allowed("example.com", ipaddress.ip_address(address)) is allowed
+
+
+def test_allow_listed_networks_cover_the_ipv4_an_address_leads_to() -> None:
+    guard = OutboundGuard(["10.0.0.0/8"], require_https=False)
+    for allowed in ("10.1.2.3", "::ffff:10.1.2.3", "64:ff9b::a01:203"):
+        assert guard.address_allowed("h", ipaddress.ip_address(allowed)), allowed
+    for refused in ("64:ff9b::7f00:1", "2002:c0a8:1::1"):
+        assert not guard.address_allowed("h", ipaddress.ip_address(refused)), refused
 
 
 def test_production_requires_https_and_allow_lists_work() -> None:
