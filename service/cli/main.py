@@ -10,6 +10,7 @@ import typer
 
 from service.cli import api_keys, audit, catalog, imports, keys, reports
 from service.cli.context import load_settings, serving_settings
+from service.cli.demo import demo
 from service.cli.worker import worker
 from service.migrations import downgrade, upgrade
 
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(api_keys.app, name="api-keys")
 app.command()(worker)
+app.command()(demo)
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")

@@ -70,8 +70,10 @@ def prepare(database_url: str, tmp: Path) -> tuple[dict[str, str], str]:
     return env, key
 
 
-def start(env: dict[str, str], key: str, tmp: Path, *, workers: int = 1) -> LiveServer:
-    port = free_port()
+def start(
+    env: dict[str, str], key: str, tmp: Path, *, workers: int = 1, port: int | None = None
+) -> LiveServer:
+    port = port or free_port()
     log = tmp / f"server-{port}.log"
     process = subprocess.Popen(
         [
