@@ -62,7 +62,12 @@ def demo(
         scopes=["reports:read"],
     )
     written = _audit_head(settings) - before
-    typer.echo(_walkthrough(settings, seeded, written, admin_key, reports_key))
+    run = "make run" + "".join(
+        f" {name}={value}"
+        for name, value, default in (("HOST", host, "127.0.0.1"), ("PORT", port, 8000))
+        if value != default
+    )
+    typer.echo(_walkthrough(settings, seeded, written, run, admin_key, reports_key))
 
 
 def _audit_head(settings: Settings) -> int:
@@ -71,7 +76,7 @@ def _audit_head(settings: Settings) -> int:
 
 
 def _walkthrough(
-    settings: Settings, seeded: Seeded, written: int, admin_key: str, reports_key: str
+    settings: Settings, seeded: Seeded, written: int, run: str, admin_key: str, reports_key: str
 ) -> str:
     api = settings.base_url
     auth = f"-H {shlex.quote('Authorization: Bearer ' + admin_key)}"
@@ -90,7 +95,7 @@ def _walkthrough(
         "Learners (what each holds now; GET /v1/learners/ID/progress says what is missing):",
         *(f"  {p.id:<4} {p.name:<11} {p.department:<10} {credentials[p.id]}" for p in LEARNERS),
         "",
-        f"Start the service in another terminal with `make run` (it serves {api}), then:",
+        f"Start the service in another terminal with `{run}` (it serves {api}), then:",
         "",
         f"1. May {ALLOWED[0]} post on brand accounts? {_verdict(allowed)}",
         f"    curl -s {auth} {shlex.quote(api + _check_path(*ALLOWED))}",
@@ -136,6 +141,9 @@ async def _ask(settings: Settings, key: str, paths: list[str]) -> list[Any]:
                 answers.append(response.json())
             return answers
     finally:
+        permissions = getattr(app.state, "permissions", None)  # what the lifespan would close
+        if permissions is not None:
+            await permissions.close()
         engine.dispose()
 
 

@@ -77,6 +77,7 @@ def test_make_demo_seeds_once_and_every_printed_command_works(live_db: str, tmp_
     first = make_demo(env, port)
     assert first.startswith("Demo organisation seeded (")
     assert "5 learners, 15 completions, 5 credentials." in first.splitlines()[0]
+    assert f"in another terminal with `make run PORT={port}` (it serves {api})" in first
     seeded = database_state(live_db)
     assert seeded["learner"] == 5 and seeded["completion"] == 15 and seeded["credential"] == 5
 
