@@ -20,7 +20,7 @@ from service.audit.service import head_seq
 from service.cli.api_keys import ensure_key_file
 from service.cli.context import cli_actor, cli_session, serving_settings
 from service.db import make_engine, utcnow
-from service.demo.seed import LEARNERS, OtherCatalog, Seeded, seed
+from service.demo.seed import LEARNERS, Seeded, seed
 from service.errors import ServiceError
 from service.issuance.context import Issuer
 from service.issuance.service import credential_rows
@@ -45,16 +45,16 @@ def demo(
         raise typer.Exit(2)
     upgrade(settings.database_url)
     before = _audit_head(settings)
+    issuer = Issuer.build(settings)
+    try:  # first, so that a refusal (another catalog is there) leaves everything as it was
+        with cli_session(settings) as session:
+            seeded = seed(session, issuer, actor=cli_actor())
+    except ServiceError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
     admin_key = ensure_key_file(
         settings, Path(settings.dev_key_file), name="development", scopes=["admin"]
     )
-    issuer = Issuer.build(settings)
-    try:
-        with cli_session(settings) as session:
-            seeded = seed(session, issuer, actor=cli_actor())
-    except (OtherCatalog, ServiceError) as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(2) from exc
     reports_key = ensure_key_file(
         settings,
         Path(f"{settings.dev_key_file}-reports"),

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,29 @@ def test_make_demo_seeds_once_and_every_printed_command_works(live_db: str, tmp_
         assert write.status_code == 403, write.text  # read-only indeed
     finally:
         server.stop()
+
+
+def test_demo_refuses_a_database_with_another_catalog_and_writes_nothing(
+    live_db: str, tmp_path: Path
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")},
+        "CREDENCE_DATABASE_URL": live_db,
+        "CREDENCE_DEV_KEY_FILE": str(tmp_path / ".credence-dev-key"),
+        "CREDENCE_LOG_LEVEL": "WARNING",
+    }
+    theirs = tmp_path / "catalog.yaml"
+    theirs.write_text(live.DEMO.read_text().replace("valid_for: P1Y", "valid_for: P2Y"))
+    live.cli(env, "db", "upgrade")
+    live.cli(env, "catalog", "apply", str(theirs))
+    before = database_state(live_db)
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", "demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "already holds a catalog other than the demo's" in done.stderr
+    assert database_state(live_db) == before
