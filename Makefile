@@ -8,7 +8,7 @@ PORT   ?= 8000
 # Test processes (pytest-xdist); each gets its own PostgreSQL database next to the given one.
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test lint typecheck pytest fuzz openapi fmt clean
+.PHONY: install run demo test lint typecheck pytest fuzz openapi fmt clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ run: $(STAMP)
 	  echo "Try:  curl -H 'Authorization: Bearer $$KEY' http://$(HOST):$(PORT)/v1/audit/events" && \
 	  echo ""
 	@$(BIN)/credence serve --host $(HOST) --port $(PORT)
+
+# A demo organisation in the same database `make run` serves (idempotent), and what to try.
+demo: $(STAMP)
+	@$(BIN)/credence demo --host $(HOST) --port $(PORT)
 
 test: lint typecheck pytest
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 
 PROBLEM_BASE = "https://credence.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -130,6 +131,27 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+#: The methods a 405's ``Allow`` may name, in the order it names them.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app fully answers at this request's path.
+
+    Starlette's own 405 names only the methods of the first route whose path matched, and
+    FastAPI makes one route per method, so ``PATCH /v1/courses/x`` said ``Allow: GET`` although
+    PUT and DELETE are there too.
+    """
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+
+
 _STATUS_SLUGS = {
     400: ("bad-request", "Bad request"),
     401: ("unauthorized", "Authentication required"),
@@ -193,17 +215,22 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug, title = _STATUS_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) else None
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No resource at {request.url.path}"
         if exc.status_code == 405:
+            allowed = allowed_methods(request)
             detail = f"{request.method} is not allowed on {request.url.path}"
+            if allowed:
+                detail += f" (allowed: {', '.join(allowed)})"
+                headers = {**(headers or {}), "Allow": ", ".join(allowed)}
         return problem_response(
             exc.status_code,
             slug,
             title,
             detail,
             instance=request.url.path,
-            headers=getattr(exc, "headers", None),
+            headers=headers,
         )
 
     @app.exception_handler(IntegrityError)

@@ -31,8 +31,6 @@ from service.settings import Settings
 from service.tables import metadata
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-SPECS = SHARED / "specs"
 POSTGRES_URL = os.environ.get("CREDENCE_TEST_POSTGRES_URL")
 
 

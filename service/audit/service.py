@@ -133,6 +133,12 @@ def to_record(event: AuditEvent) -> AuditRecord:
     )
 
 
+def head_seq(session: Session) -> int:
+    """The sequence number of the newest event (0 for an empty chain)."""
+    head = session.exec(select(AuditEvent.seq).order_by(col(AuditEvent.seq).desc()).limit(1))
+    return head.first() or 0
+
+
 def list_events(session: Session, *, after: int, limit: int) -> list[AuditEvent]:
     query = select(AuditEvent).where(col(AuditEvent.seq) > after).order_by(col(AuditEvent.seq))
     return list(session.exec(query.limit(limit)).all())

@@ -14,6 +14,7 @@ from service.auth.service import authenticate
 from service.cli.context import cli_actor, cli_session, load_settings
 from service.db import make_engine
 from service.errors import ServiceError
+from service.settings import Settings
 
 app = typer.Typer(help="Manage API clients and their keys.", no_args_is_help=True)
 
@@ -73,21 +74,25 @@ def ensure_dev() -> None:
     if settings.env != "development":
         typer.echo("error: ensure-dev is for CREDENCE_ENV=development only", err=True)
         raise typer.Exit(2)
-    path = Path(settings.dev_key_file)
+    typer.echo(
+        ensure_key_file(settings, Path(settings.dev_key_file), name="development", scopes=["admin"])
+    )
+
+
+def ensure_key_file(settings: Settings, path: Path, *, name: str, scopes: list[str]) -> str:
+    """The key kept in ``path`` while it still works; else a new client's key, written there
+    (owner-only). Writes nothing when the kept key works."""
     if path.exists():
         key = path.read_text().strip()
         engine = make_engine(settings.database_url.get_secret_value())
         try:
             if authenticate(engine, key) is not None:
-                typer.echo(key)
-                return
+                return key
         finally:
             engine.dispose()
     with cli_session(settings) as session:
-        _, key = service.create_client(
-            session, name="development", scopes=["admin"], actor=cli_actor()
-        )
+        _, key = service.create_client(session, name=name, scopes=scopes, actor=cli_actor())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
-    typer.echo(key)
+    return key

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import getpass
+import ipaddress
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,6 +23,30 @@ def load_settings() -> Settings:
         messages = "; ".join(str(e["msg"]) for e in exc.errors())
         typer.echo(f"error: invalid configuration: {messages}", err=True)
         raise typer.Exit(2) from exc
+
+
+def local_base_url(host: str, port: int) -> str:
+    """The URL a server bound to ``host:port`` is reached at from this machine (a wildcard
+    address is reached through the loopback one)."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (naming the wildcard, not binding it)
+        host = "127.0.0.1"
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass  # a host name
+    return f"http://{host}:{port}"
+
+
+def serving_settings(host: str, port: int) -> Settings:
+    """Settings for a server on ``host:port``: unless ``CREDENCE_BASE_URL`` is set, the base URL
+    (and so credential, key and status-list URLs) is where that server answers. Also exported
+    to the environment, for the worker processes the server starts."""
+    settings = load_settings()
+    if "base_url" not in settings.model_fields_set:
+        os.environ["CREDENCE_BASE_URL"] = local_base_url(host, port)
+        settings = load_settings()
+    return settings
 
 
 @contextmanager

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from service.cli import api_keys, audit, catalog, imports, keys, reports
-from service.cli.context import load_settings
+from service.cli.context import load_settings, serving_settings
+from service.cli.demo import demo
 from service.cli.worker import worker
 from service.migrations import downgrade, upgrade
 
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(api_keys.app, name="api-keys")
 app.command()(worker)
+app.command()(demo)
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
@@ -46,12 +48,15 @@ def serve(
     port: Annotated[int, typer.Option(help="Port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn. Unless CREDENCE_BASE_URL is set, credentials, keys and status
+    lists are named under http://HOST:PORT."""
     import uvicorn
 
     from service.http_limits import http_protocol
 
-    settings = load_settings()  # fail fast, with a readable message, on bad configuration
+    # fail fast, with a readable message, on bad configuration
+    settings = serving_settings(host, port)
+    typer.echo(f"Base URL (credential, key and status-list URLs): {settings.base_url}")
     uvicorn.run(
         "service.app:create_served_app",
         factory=True,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +17,8 @@ from credentials import (
     build_credential,
     generate_signing_key,
 )
+from tests.reference import reference_json
 
-SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs"
 ISSUER_BASE = "https://issuer.example"
 NOW = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
 ALL_ALGS = ("EdDSA", "ES256", "RS256")
@@ -29,8 +27,9 @@ SUSPENSION_LIST = f"{ISSUER_BASE}/v1/status-lists/suspension-1"
 
 
 def load_spec(name: str) -> Any:
-    """Read a JSON file from the shared specs folder (never copied into the repo)."""
-    return json.loads((SPECS / name).read_text(encoding="utf-8"))
+    """A reference JSON file from the specs beside the checkout; the test is skipped when it is
+    absent (see tests/reference.py)."""
+    return reference_json(name)
 
 
 _SIGNERS: dict[str, LocalSigner] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
@@ -27,7 +28,32 @@ def test_unknown_route_is_404_problem(client) -> None:  # type: ignore[no-untype
 def test_wrong_method_is_405_problem(client) -> None:  # type: ignore[no-untyped-def]
     response = client.put("/healthz")
     _assert_problem(response, 405, "method-not-allowed")
-    assert "GET" in response.headers["allow"]
+    assert response.headers["allow"] == "GET"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PATCH", "/v1/courses/policy-101", "GET, PUT, DELETE"),
+        ("DELETE", "/v1/courses", "GET, POST"),
+        ("PUT", "/v1/webhooks/1", "GET, PATCH, DELETE"),
+        ("DELETE", "/v1/permissions/check", "GET, POST"),
+        ("GET", "/v1/completions", "POST"),
+        ("PATCH", "/v1/tracks/social-media/levels/foundations", "GET, PUT, DELETE"),
+        ("GET", "/v1/credentials/x/revoke", "POST"),
+        ("POST", "/docs", "GET, HEAD"),
+    ],
+)
+def test_405_allow_names_every_method_of_the_path(  # type: ignore[no-untyped-def]
+    client, admin_headers, method: str, path: str, allow: str
+) -> None:
+    response = client.request(method, path, headers=admin_headers)
+    body = _assert_problem(response, 405, "method-not-allowed")
+    assert response.headers["allow"] == allow
+    assert body["detail"] == f"{method} is not allowed on {path} (allowed: {allow})"
+    # every method named is really answered (anything but 405), so Allow does not overclaim
+    for allowed in allow.split(", "):
+        assert client.request(allowed, path, headers=admin_headers).status_code != 405, allowed
 
 
 def test_validation_error_is_422_problem_with_errors(client, admin_headers) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ says."""
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +19,8 @@ from credentials import (
     public_key_from_jwk,
     verify,
 )
-from tests.conftest import REPO, SPECS
+from tests.conftest import REPO
+from tests.reference import reference_json
 
 DEMO = REPO / "service" / "catalog" / "demo" / "social-media-program.yaml"
 BASE = "https://credence.test"
@@ -26,9 +28,6 @@ FOUNDATIONS = "social-media/foundations"
 PRACTITIONER = "social-media/practitioner"
 BLACK_BELT = "social-media/black-belt"
 ALGS = {"EdDSA", "ES256", "RS256"}
-SCHEMA = json.loads((SPECS / "ob_v3p0_achievementcredential_schema.json").read_text())
-VALIDATOR = Draft201909Validator(SCHEMA, format_checker=Draft201909Validator.FORMAT_CHECKER)
-STATUS_VALIDATOR = Draft201909Validator(SCHEMA["$defs"]["CredentialStatus"])
 
 
 def iso(moment: datetime) -> str:
@@ -116,6 +115,17 @@ def checks(result) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {c.name: c.status for c in result.checks}
 
 
+@functools.cache
+def official_validators() -> tuple[Draft201909Validator, Draft201909Validator]:
+    """The official OB 3.0 JSON Schema, whole and its ``$defs/CredentialStatus`` (a reference
+    file: the tests that check against it skip when it is absent)."""
+    schema = reference_json("ob_v3p0_achievementcredential_schema.json")
+    return (
+        Draft201909Validator(schema, format_checker=Draft201909Validator.FORMAT_CHECKER),
+        Draft201909Validator(schema["$defs"]["CredentialStatus"]),
+    )
+
+
 def assert_official_schema(credential: dict[str, Any]) -> None:
     """Validate against the official OB 3.0 JSON Schema with one documented adaptation.
 
@@ -125,17 +135,18 @@ def assert_official_schema(credential: dict[str, Any]) -> None:
     validated with ``credentialStatus`` replaced by each entry in turn (everything else exactly
     as signed), and each entry is validated against the schema's ``$defs/CredentialStatus``.
     """
+    validator, status_validator = official_validators()
     entries = credential["credentialStatus"]
     assert isinstance(entries, list) and len(entries) == 2
     assert {e["statusPurpose"] for e in entries} == {"revocation", "suspension"}
     for entry in entries:
-        assert not list(STATUS_VALIDATOR.iter_errors(entry))
+        assert not list(status_validator.iter_errors(entry))
         single = {**credential, "credentialStatus": entry}
-        errors = [f"{list(e.absolute_path)}: {e.message}" for e in VALIDATOR.iter_errors(single)]
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(single)]
         assert errors == []
     # The adaptation is needed only for credentialStatus: the array itself is what the schema
     # flags, and nothing else.
-    flagged = {tuple(e.absolute_path)[:1] for e in VALIDATOR.iter_errors(credential)}
+    flagged = {tuple(e.absolute_path)[:1] for e in validator.iter_errors(credential)}
     assert flagged <= {("credentialStatus",)}
 
 

@@ -70,8 +70,10 @@ def prepare(database_url: str, tmp: Path) -> tuple[dict[str, str], str]:
     return env, key
 
 
-def start(env: dict[str, str], key: str, tmp: Path, *, workers: int = 1) -> LiveServer:
-    port = free_port()
+def start(
+    env: dict[str, str], key: str, tmp: Path, *, workers: int = 1, port: int | None = None
+) -> LiveServer:
+    port = port or free_port()
     log = tmp / f"server-{port}.log"
     process = subprocess.Popen(
         [
@@ -89,13 +91,19 @@ def start(env: dict[str, str], key: str, tmp: Path, *, workers: int = 1) -> Live
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+    wait_ready(url, process, log)
+    return LiveServer(url, key, env, process, log)
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until the server ``process`` (output in ``log``) answers ``/readyz`` at ``url``."""
     deadline = time.monotonic() + 120  # a loaded machine may restart a slow-starting worker
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
         try:
             if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return LiveServer(url, key, env, process, log)
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
