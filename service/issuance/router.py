@@ -301,7 +301,17 @@ def get_learner_progress(
     return LearnerProgress(
         learner_id=learner.id,
         at=moment,
-        credentials=[credential_public(r, moment) for r in current],
+        credentials=[
+            credential_public(c.row, moment).model_copy(
+                update={
+                    "status": c.status,
+                    "status_changed_at": c.status_changed_at,
+                    "status_reason": c.status_reason,
+                    "superseded_by": None,
+                }
+            )
+            for c in current
+        ],
         levels=[_progress_public(line) for line in lines.values()],
     )
 

@@ -44,6 +44,16 @@ def every_door(demo: Demo, learner: str, program: str, at: datetime) -> list[dic
     return [single, batch.json()["results"][0], context]
 
 
+def progress(demo: Demo, learner: str, at: datetime | None = None) -> dict[str, Any]:
+    params = {"at": iso(at)} if at is not None else {}
+    response = demo.client.get(
+        f"/v1/learners/{learner}/progress", params=params, headers=demo.admin
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def test_before_the_learners_completions_the_level_had_not_been_earned(demo: Demo) -> None:
     """Not "is not valid until <the later credential's date>" with no courses missing."""
     demo.earn("ana", FOUNDATIONS, days_ago(30))
@@ -86,3 +96,49 @@ def test_a_revocation_after_at_does_not_change_what_was_missing_at_at(demo: Demo
         assert missing["electives_needed"] == 2
     now = demo.check("ana", "run-paid-campaigns")
     assert [m["level"] for m in now["missing"]] == [PRACTITIONER, FOUNDATIONS]
+
+
+def test_progress_at_a_past_time_lists_only_what_existed_then(demo: Demo) -> None:
+    foundations = demo.earn("ana", FOUNDATIONS, days_ago(30))
+    before = progress(demo, "ana", days_ago(31))
+    assert before["credentials"] == []
+    line = before["levels"][0]
+    assert line["level"] == FOUNDATIONS and line["status"] == "missing"
+    assert line["missing"] is not None
+    assert line["missing"]["courses"] == FOUNDATION_COURSES
+
+    after = progress(demo, "ana", days_ago(29))
+    assert [c["id"] for c in after["credentials"]] == [foundations["id"]]
+    assert after["levels"][0]["status"] == "held"
+
+
+def test_progress_at_a_past_time_uses_the_status_then(demo: Demo) -> None:
+    foundations = demo.earn("ana", FOUNDATIONS, days_ago(30))
+    demo.status(foundations["id"], "suspend")
+    suspended = progress(demo, "ana")
+    assert suspended["credentials"][0]["status"] == "suspended"
+    assert suspended["levels"][0]["status"] == "suspended"
+
+    before = progress(demo, "ana", days_ago(1))
+    (credential,) = before["credentials"]
+    assert credential["id"] == foundations["id"] and credential["status"] == "active"
+    assert before["levels"][0]["status"] == "held"
+
+    demo.status(foundations["id"], "revoke")
+    assert progress(demo, "ana")["credentials"] == []
+    still = progress(demo, "ana", days_ago(1))
+    assert [c["status"] for c in still["credentials"]] == ["active"]
+    assert still["levels"][0]["status"] == "held"
+
+
+def test_progress_before_a_renewal_shows_the_credential_held_then(demo: Demo) -> None:
+    old = demo.earn("eva", FOUNDATIONS, days_ago(350))  # window opens 60 days before expiry
+    demo.complete("eva", "policy-refresher", days_ago(10))  # renewed: the old one superseded
+    renewed = progress(demo, "eva")
+    assert [c["id"] for c in renewed["credentials"]] != [old["id"]]
+    before = progress(demo, "eva", days_ago(20))
+    (credential,) = before["credentials"]
+    assert credential["id"] == old["id"] and credential["superseded_by"] is None
+    line = before["levels"][0]
+    assert line["status"] == "held" and line["credential_id"] == old["id"]
+    assert line["missing"]["courses"] == [{"course": "policy-refresher", "min_score": None}]
