@@ -289,7 +289,8 @@ def get_learner_progress(
     issuer: IssuerDep,
     _: Annotated[Principal, Depends(require("learners:read"))],
     at: Annotated[
-        datetime | None, Query(description="Progress as of this time (default now)")
+        datetime | None,
+        Query(description="Progress as of this time (default now), from only what existed then"),
     ] = None,
 ) -> LearnerProgress:
     """Credentials held and, per level, held until when / earnable / what is still missing."""
