@@ -128,6 +128,7 @@ class LearnerFacts:
         "_credentials",
         "_histories",
         "_history",
+        "_settled",
         "_standing",
         "breakpoints",
         "revision",
@@ -190,6 +191,7 @@ class LearnerFacts:
                 if end is not None:
                     points.add(end)
         self.breakpoints = tuple(sorted(points))
+        self._settled: tuple[datetime | None, tuple[tuple[Any, ...], ...]] | None = None
         self._standing: Standing | None = None
 
     @property
@@ -199,12 +201,44 @@ class LearnerFacts:
     def earning_facts(self, at: datetime) -> tuple[list[CompletionFact], list[CredentialFact]]:
         """The completions and credentials that existed at ``at``, as they stood then, as the
         earning engine takes them (made on demand, not kept: only a denial needs them, and
-        dataclasses are tracked by the collector)."""
-        return facts_at(
-            (CompletionFact(*row) for row in self._completions),
-            (CredentialHistory._make(row) for row in self._histories),
-            at,
+        dataclasses are tracked by the collector). After the last change of any fact — every
+        check about now — from the credentials' final state, worked out once."""
+        settled, final = self._settled or self._settle()
+        if settled is not None and at < settled:
+            return facts_at(
+                (CompletionFact(*row) for row in self._completions),
+                (CredentialHistory._make(row) for row in self._histories),
+                at,
+            )
+        completions = [CompletionFact(*row) for row in self._completions]
+        return completions, [CredentialFact(*row) for row in final]
+
+    def _settle(self) -> tuple[datetime | None, tuple[tuple[Any, ...], ...]]:
+        """When every fact exists and has its last status (a revocation, suspension,
+        reinstatement, supersession, award or completion: ``valid_until`` is no change of
+        fact), and the credentials as they stand from then on — what every check about now
+        asks for — as plain tuples (untracked by the collector, like the rest of the entry)."""
+        histories = [CredentialHistory._make(row) for row in self._histories]
+        changes: list[datetime | None] = [row[2] for row in self._completions]
+        for history in histories:
+            changes += (history.valid_from, history.revoked_at, history.superseded_at)
+            for start, end in history.suspensions:
+                changes += (start, end)
+        settled = max((moment for moment in changes if moment is not None), default=None)
+        final = tuple(
+            (
+                fact.id,
+                fact.level_id,
+                fact.valid_from,
+                fact.valid_until,
+                fact.status,
+                fact.status_changed_at,
+                fact.superseded_by,
+            )
+            for fact in (facts_at((), histories, settled)[1] if settled is not None else ())
         )
+        self._settled = settled, final
+        return settled, final
 
     def standing(
         self,
