@@ -23,7 +23,7 @@ from service.db import make_engine, utcnow
 from service.demo.seed import LEARNERS, Seeded, seed
 from service.errors import ServiceError
 from service.issuance.context import Issuer
-from service.issuance.service import credential_rows
+from service.issuance.repository import credential_rows
 from service.migrations import upgrade
 from service.settings import Settings
 

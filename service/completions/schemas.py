@@ -151,6 +151,9 @@ class LearnerProgress(BaseModel):
     learner_id: str
     at: datetime
     credentials: list[CredentialPublic] = Field(
-        description="Current credentials (not revoked, not superseded), expired ones flagged"
+        description=(
+            "Credentials current at `at` (awarded by then, not revoked or superseded by then),"
+            " with their status then; expired ones flagged"
+        )
     )
     levels: list[LevelProgressPublic] = Field(description="Every active level, prerequisites first")

@@ -289,7 +289,8 @@ def get_learner_progress(
     issuer: IssuerDep,
     _: Annotated[Principal, Depends(require("learners:read"))],
     at: Annotated[
-        datetime | None, Query(description="Progress as of this time (default now)")
+        datetime | None,
+        Query(description="Progress as of this time (default now), from only what existed then"),
     ] = None,
 ) -> LearnerProgress:
     """Credentials held and, per level, held until when / earnable / what is still missing."""
@@ -301,7 +302,17 @@ def get_learner_progress(
     return LearnerProgress(
         learner_id=learner.id,
         at=moment,
-        credentials=[credential_public(r, moment) for r in current],
+        credentials=[
+            credential_public(c.row, moment).model_copy(
+                update={
+                    "status": c.status,
+                    "status_changed_at": c.status_changed_at,
+                    "status_reason": c.status_reason,
+                    "superseded_by": None,
+                }
+            )
+            for c in current
+        ],
         levels=[_progress_public(line) for line in lines.values()],
     )
 

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from credentials import (
@@ -29,28 +28,23 @@ from service.errors import Conflict, InvalidInput, NotFound
 from service.issuance.compiled import CompiledCatalog
 from service.issuance.context import Issuer
 from service.issuance.engine import evaluate_to_fixpoint, progress
-from service.issuance.engine_facts import Award, CompletionFact, CredentialFact, LevelProgress
+from service.issuance.engine_facts import (
+    Award,
+    CompletionFact,
+    CredentialFact,
+    CredentialStatus,
+    LevelProgress,
+)
+from service.issuance.history import CredentialHistory, facts_at, status_times
+from service.issuance.repository import (
+    StatusEvent,
+    completion_facts,
+    credential_rows,
+    status_events,
+)
 from service.learners.models import Learner
 from service.learners.service import subject_id
 from service.status import service as status_lists
-
-
-def completion_facts(session: Session, learner_id: str) -> list[CompletionFact]:
-    table = Completion.__table__  # type: ignore[attr-defined]
-    query = sa_select(
-        table.c.id, table.c.course_id, table.c.completed_at, table.c.score, table.c.passed
-    ).where(table.c.learner_id == learner_id)
-    return [CompletionFact(*row) for row in session.execute(query)]
-
-
-def credential_rows(session: Session, learner_id: str) -> list[Credential]:
-    query = (
-        select(Credential)
-        .where(Credential.learner_id == learner_id)
-        .order_by(col(Credential.valid_from))
-        .execution_options(populate_existing=True)  # as committed now, not as first loaded
-    )
-    return list(session.exec(query))
 
 
 def credential_fact(row: Credential) -> CredentialFact:
@@ -104,20 +98,65 @@ def evaluate_learner(
     return issued
 
 
+def credential_history(row: Credential, events: Sequence[StatusEvent]) -> CredentialHistory:
+    """``row`` with its status history as times (:mod:`service.issuance.history`)."""
+    revoked_at, suspensions = status_times(
+        row.status, row.status_changed_at, row.valid_from, [(e.at, e.id, e.status) for e in events]
+    )
+    return CredentialHistory(
+        row.id,
+        row.level_id,
+        row.valid_from,
+        row.valid_until,
+        revoked_at,
+        suspensions,
+        row.superseded_by,
+        row.superseded_at,
+    )
+
+
+@dataclass(frozen=True)
+class CredentialAsOf:
+    """A credential as it stood at a moment: its status then, since when and why."""
+
+    row: Credential
+    status: CredentialStatus
+    status_changed_at: datetime | None
+    status_reason: str | None
+
+
 def learner_progress(
     session: Session, issuer: Issuer, learner: Learner, at: datetime
-) -> tuple[list[Credential], dict[str, LevelProgress]]:
-    """The learner's current credentials and, per active level, held / earnable / missing."""
+) -> tuple[list[CredentialAsOf], dict[str, LevelProgress]]:
+    """The learner's credentials current at ``at`` and, per active level, held / earnable /
+    missing — all from the facts as they stood at ``at`` (:func:`facts_at`)."""
     compiled = issuer.catalog.get(session)
     rows = credential_rows(session, learner.id)
-    lines = progress(
-        compiled.rules,
+    events = status_events(session, learner.id)
+    completions, credentials = facts_at(
         completion_facts(session, learner.id),
-        [credential_fact(r) for r in rows],
+        [credential_history(row, events.get(row.id, ())) for row in rows],
         at,
     )
-    current = [r for r in rows if r.status != "revoked" and r.superseded_by is None]
+    lines = progress(compiled.rules, completions, credentials, at)
+    by_id = {row.id: row for row in rows}
+    current = [
+        _as_of(by_id[fact.id], fact, events.get(fact.id, ()), at)
+        for fact in credentials
+        if fact.is_current
+    ]
     return current, lines
+
+
+def _as_of(
+    row: Credential, fact: CredentialFact, events: Sequence[StatusEvent], at: datetime
+) -> CredentialAsOf:
+    if row.status == fact.status and (row.status_changed_at is None or row.status_changed_at <= at):
+        return CredentialAsOf(row, fact.status, row.status_changed_at, row.status_reason)
+    earlier = [e for e in events if e.at <= at and e.status == fact.status]
+    if earlier:
+        return CredentialAsOf(row, fact.status, earlier[-1].at, earlier[-1].reason)
+    return CredentialAsOf(row, fact.status, fact.status_changed_at, None)
 
 
 def issue(

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from service.catalog.expressions import Expr
 from service.issuance.engine import CompletionFact, CredentialFact, LevelRule, evaluate_level
+from service.issuance.history import CredentialHistory, facts_at, status_times
 from service.permissions.engine import (
     Decision,
     HeldCredential,
@@ -73,19 +74,22 @@ class Standing(NamedTuple):
     def missing_for(
         self, rule: LevelRule, facts: LearnerFacts, at: datetime
     ) -> MissingLevel | None:
-        """What ``rule``'s level still needs at ``at``, from the earning engine.
+        """What ``rule``'s level still needs at ``at``, from the earning engine over the facts
+        as they stood at ``at`` (:func:`service.issuance.history.facts_at`).
 
         Kept for the interval unless the level has a recency rule (whose window slides with
-        ``at``): otherwise the engine compares ``at`` only with completion times, credentials'
-        ``valid_from``/``valid_until``, and the renewal window's opening and close, which
-        :class:`LearnerFacts` adds to its breakpoints for the rules it was made with.
+        ``at``): otherwise those facts change only at breakpoints (completion times, awards,
+        status changes, supersessions), and the engine compares ``at`` only with completion
+        times, credentials' ``valid_from``/``valid_until``, and the renewal window's opening and
+        close, which :class:`LearnerFacts` adds to its breakpoints for the rules it was made
+        with.
         """
         keep = rule.recency is None and facts.rules.get(rule.level_id) is rule
         if keep:
             kept = self.missing.get(rule.level_id, _NOT_KEPT)
             if kept is not _NOT_KEPT:
                 return _missing_level(kept) if kept is not None else None
-        completions, credentials = facts.earning_facts()
+        completions, credentials = facts.earning_facts(at)
         found = evaluate_level(rule, completions, credentials, at).missing
         result = missing_level_from(found, rule.name) if found is not None else None
         if keep:
@@ -121,9 +125,10 @@ class LearnerFacts:
 
     __slots__ = (
         "_completions",
-        "_credential_rows",
         "_credentials",
+        "_histories",
         "_history",
+        "_settled",
         "_standing",
         "breakpoints",
         "revision",
@@ -147,17 +152,18 @@ class LearnerFacts:
         self._completions = tuple(
             (c.id, c.course, c.completed_at, c.score, c.passed) for c in rows.completions
         )
-        self._credential_rows = tuple(
+        self._histories = tuple(
             (
-                r.id,
-                r.level_id,
-                r.valid_from,
-                r.valid_until,
-                r.status,
-                r.status_changed_at,
+                c.id,
+                c.level_id,
+                c.valid_from,
+                c.valid_until,
+                c.revoked_at,
+                c.suspensions,
                 r.superseded_by,
+                c.superseded_at,
             )
-            for r in rows.credentials.values()
+            for c, r in zip(credentials, rows.credentials.values(), strict=True)
         )
         points: set[datetime] = {change[0] for change in self._history}
         # What the earning engine says is missing (``rules``) also changes at completion times,
@@ -185,17 +191,54 @@ class LearnerFacts:
                 if end is not None:
                     points.add(end)
         self.breakpoints = tuple(sorted(points))
+        self._settled: tuple[datetime | None, tuple[tuple[Any, ...], ...]] | None = None
         self._standing: Standing | None = None
 
     @property
     def credentials(self) -> list[HeldCredential]:
         return [HeldCredential._make(row) for row in self._credentials]
 
-    def earning_facts(self) -> tuple[list[CompletionFact], list[CredentialFact]]:
-        """The completions and credentials as the earning engine takes them (made on demand,
-        not kept: only a denial needs them, and dataclasses are tracked by the collector)."""
+    def earning_facts(self, at: datetime) -> tuple[list[CompletionFact], list[CredentialFact]]:
+        """The completions and credentials that existed at ``at``, as they stood then, as the
+        earning engine takes them (made on demand, not kept: only a denial needs them, and
+        dataclasses are tracked by the collector). After the last change of any fact — every
+        check about now — from the credentials' final state, worked out once."""
+        settled, final = self._settled or self._settle()
+        if settled is not None and at < settled:
+            return facts_at(
+                (CompletionFact(*row) for row in self._completions),
+                (CredentialHistory._make(row) for row in self._histories),
+                at,
+            )
         completions = [CompletionFact(*row) for row in self._completions]
-        return completions, [CredentialFact(*row) for row in self._credential_rows]
+        return completions, [CredentialFact(*row) for row in final]
+
+    def _settle(self) -> tuple[datetime | None, tuple[tuple[Any, ...], ...]]:
+        """When every fact exists and has its last status (a revocation, suspension,
+        reinstatement, supersession, award or completion: ``valid_until`` is no change of
+        fact), and the credentials as they stand from then on — what every check about now
+        asks for — as plain tuples (untracked by the collector, like the rest of the entry)."""
+        histories = [CredentialHistory._make(row) for row in self._histories]
+        changes: list[datetime | None] = [row[2] for row in self._completions]
+        for history in histories:
+            changes += (history.valid_from, history.revoked_at, history.superseded_at)
+            for start, end in history.suspensions:
+                changes += (start, end)
+        settled = max((moment for moment in changes if moment is not None), default=None)
+        final = tuple(
+            (
+                fact.id,
+                fact.level_id,
+                fact.valid_from,
+                fact.valid_until,
+                fact.status,
+                fact.status_changed_at,
+                fact.superseded_by,
+            )
+            for fact in (facts_at((), histories, settled)[1] if settled is not None else ())
+        )
+        self._settled = settled, final
+        return settled, final
 
     def standing(
         self,
@@ -258,27 +301,9 @@ class FactsCache:
 
 def held_credential(row: CredentialRow, level_names: Mapping[str, str]) -> HeldCredential:
     """A credential with its status history as times (the engine's input)."""
-    revoked_at: datetime | None = None
-    suspensions: list[tuple[datetime, datetime | None]] = []
-    suspended_since: datetime | None = None
-    for at, _, status in sorted(row.events):
-        if status == "revoked":
-            if revoked_at is None:
-                revoked_at = at
-        elif status == "suspended":
-            if suspended_since is None:
-                suspended_since = at
-        elif suspended_since is not None:  # reinstated
-            suspensions.append((suspended_since, at))
-            suspended_since = None
-    # Rows written without events (imports) still count by their current status.
-    changed = row.status_changed_at or row.valid_from
-    if row.status == "revoked" and revoked_at is None:
-        revoked_at = changed
-    if row.status == "suspended" and suspended_since is None:
-        suspended_since = changed
-    if suspended_since is not None:
-        suspensions.append((suspended_since, None))
+    revoked_at, suspensions = status_times(
+        row.status, row.status_changed_at, row.valid_from, row.events
+    )
     return HeldCredential(
         row.id,
         row.level_id,
@@ -286,7 +311,7 @@ def held_credential(row: CredentialRow, level_names: Mapping[str, str]) -> HeldC
         row.valid_from,
         row.valid_until,
         revoked_at,
-        tuple(suspensions),
+        suspensions,
         row.superseded_at,
     )
 

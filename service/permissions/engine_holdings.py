@@ -44,7 +44,8 @@ class HeldCredential(NamedTuple):
     def standing(self, at: datetime) -> tuple[NotHeldCode | None, datetime | None]:
         """``(None, None)`` when active at ``at``; otherwise why not and since when.
 
-        Precedence: not yet valid, revoked, superseded, suspended, expired.
+        Precedence: not yet valid, revoked, superseded, suspended, expired. (:func:`held_levels`
+        leaves out credentials not yet valid at ``at``: they had not been awarded then.)
         """
         if at < self.valid_from:
             return "not_yet_valid", self.valid_from
@@ -151,17 +152,21 @@ def held_levels(
 ) -> Holdings:
     """The levels the learner holds at ``at`` (DESIGN.md §1 "Permission decisions").
 
-    A level is held when one of its credentials is active at ``at`` — ``valid_from <= at <
-    valid_until``, not revoked at or before ``at``, not superseded at or before ``at``, not in a
-    suspension interval — *and* every prerequisite level (``prerequisites`` are the effective
-    ones, per level) is held at ``at``, transitively. Of several active credentials the one
-    lasting longest is used. For levels not held, the reason comes from the level's most recent
-    credential (superseded ones only if nothing else), or names the prerequisite that is not
-    held. Raises ``ValueError`` on a prerequisite cycle.
+    Only credentials awarded by ``at`` take part (``valid_from <= at``: a credential's
+    ``valid_from`` is its award date; one awarded later did not exist then and explains
+    nothing, see :mod:`service.issuance.history`). A level is held when one of its credentials
+    is active at ``at`` — ``at < valid_until``, not revoked at or before ``at``, not superseded
+    at or before ``at``, not in a suspension interval — *and* every prerequisite level
+    (``prerequisites`` are the effective ones, per level) is held at ``at``, transitively. Of
+    several active credentials the one lasting longest is used. For levels not held, the reason
+    comes from the level's most recent credential (superseded ones only if nothing else), or
+    names the prerequisite that is not held. Raises ``ValueError`` on a prerequisite cycle.
     """
     active: dict[str, HeldCredential] = {}
     inactive: dict[str, tuple[HeldCredential, NotHeldCode, datetime | None]] = {}
     for credential in credentials:
+        if at < credential.valid_from:  # not awarded yet
+            continue
         level_id = credential.level_id
         code, since = credential.standing(at)
         if code is None:
@@ -170,7 +175,7 @@ def held_levels(
                 active[level_id] = credential
         elif level_id not in active:
             known = inactive.get(level_id)
-            if known is None or _more_telling(credential, code, known[0], known[1], at):
+            if known is None or _more_telling(credential, code, known[0], known[1]):
                 inactive[level_id] = (credential, code, since)
 
     held: dict[str, Held] = {}
@@ -236,19 +241,10 @@ def _lasts_longer(candidate: HeldCredential, best: HeldCredential) -> bool:
 
 
 def _more_telling(
-    candidate: HeldCredential,
-    code: NotHeldCode,
-    known: HeldCredential,
-    known_code: NotHeldCode,
-    at: datetime,
+    candidate: HeldCredential, code: NotHeldCode, known: HeldCredential, known_code: NotHeldCode
 ) -> bool:
     """Which inactive credential explains the level best: a superseded one only when nothing
-    else; then one that has begun, the most recent; else the next to begin."""
+    else; then the most recent."""
     if (code == "superseded") != (known_code == "superseded"):
         return known_code == "superseded"
-    started, known_started = candidate.valid_from <= at, known.valid_from <= at
-    if started != known_started:
-        return started
-    if started:
-        return candidate.valid_from > known.valid_from
-    return candidate.valid_from < known.valid_from
+    return candidate.valid_from > known.valid_from

@@ -174,7 +174,10 @@ _CHECK_PARAMETERS = [
         "name": "at",
         "in": "query",
         "required": False,
-        "description": "RFC 3339 time with a zone to answer for (default now)",
+        "description": (
+            "RFC 3339 time with a zone to answer for (default now): the decision and its"
+            " explanation use only what existed then"
+        ),
         "schema": {"type": "string", "format": "date-time"},
     },
 ]

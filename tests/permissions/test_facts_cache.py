@@ -17,9 +17,9 @@ from sqlalchemy import text
 
 from service.catalog.expressions import AllOf, AnyOf, AttributeIn, Expr, LevelRef
 from service.core.durations import Duration
-from service.issuance.engine import CourseRequirement, LevelRule, Renewal, evaluate_level
+from service.issuance.engine import CourseRequirement, LevelRule, Renewal
 from service.permissions.cache import FactsCache, LearnerFacts, held_credential
-from service.permissions.engine import decide, held_levels, missing_level_from
+from service.permissions.engine import decide, held_levels
 from service.permissions.repository import (
     AttributeChange,
     CompletionRow,
@@ -27,6 +27,7 @@ from service.permissions.repository import (
     LearnerRows,
 )
 from service.tables import metadata
+from tests.permissions.as_of import missing_then, rows_as_of
 from tests.permissions.conftest import FOUNDATIONS, PRACTITIONER, Demo, days_ago
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -264,7 +265,8 @@ def test_the_cached_standing_and_decisions_equal_a_fresh_evaluation_at_every_mom
             assert standing.decision(program, expr) == fresh_decision, (program, at)
 
 
-# --- what a denial lists as missing, kept between breakpoints, equals the earning engine's ------
+# --- what a denial lists as missing, kept between breakpoints, equals the earning engine's
+# --- over the facts as they stood then
 
 RULES = {
     FOUNDATIONS: LevelRule(
@@ -345,12 +347,12 @@ def _edges(rows: LearnerRows) -> list[datetime]:
 def test_the_kept_missing_courses_equal_the_earning_engines_at_every_moment(
     rows: LearnerRows, backwards: bool
 ) -> None:
+    """Against the earning engine run fresh over the rows as they stood at each moment."""
     facts = LearnerFacts(rows, NAMES, RULES)
-    completions, credentials = facts.earning_facts()
     asked = _edges(rows)
     for at in asked[::-1] if backwards else asked:
         standing = facts.standing(at, PREREQUISITES, NAMES)
+        then = rows_as_of(rows, at)
         for rule in RULES.values():
-            found = evaluate_level(rule, completions, credentials, at).missing
-            fresh = missing_level_from(found, rule.name) if found is not None else None
+            fresh = missing_then(rule, then, at)
             assert standing.missing_for(rule, facts, at) == fresh, (rule.level_id, at)

@@ -286,9 +286,16 @@ def test_a_suspension_without_an_end_lasts() -> None:
     assert not run("post-on-brand-accounts", [suspended], at="2026-05-31").allowed
 
 
-def test_not_yet_valid() -> None:
+def test_a_credential_awarded_after_at_did_not_exist_then() -> None:
     decision = run("post-on-brand-accounts", [F1], at="2025-05-01")
-    assert decision.reasons == ["Social Media Foundations is not valid until 2025-06-01"]
+    assert decision.reasons == ["Social Media Foundations has not been earned"]
+    assert held_levels([F1], PREREQUISITES, d("2025-05-01"), NAMES).not_held == {}
+    # An expired credential explains the level, not a renewal awarded after ``at``.
+    renewal = cred("f2", FOUNDATIONS, "2026-08-01", "2027-08-01")
+    decision = run("post-on-brand-accounts", [F1, renewal], at="2026-07-01")
+    assert decision.reasons == ["Social Media Foundations expired on 2026-06-01"]
+    decision = run("post-on-brand-accounts", [renewal, F1], at="2026-07-01")
+    assert decision.reasons == ["Social Media Foundations expired on 2026-06-01"]
 
 
 def test_a_renewal_replaces_the_superseded_credential_from_its_supersession() -> None:
