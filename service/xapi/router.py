@@ -97,7 +97,7 @@ def presented_key(
 
 def xapi_principal(
     request: Request,
-    _version: Annotated[str, Depends(xapi_version)],
+    version: Annotated[str, Depends(xapi_version)],
     basic_credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
     bearer_credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
@@ -112,6 +112,7 @@ def xapi_principal(
     if principal is None:
         raise XapiUnauthorized("The API key is not valid (unknown, malformed or revoked).")
     request.state.principal = principal
+    request.state.xapi_version = version
     if not grants(principal.scopes, SCOPE):
         raise Forbidden(f"This API key lacks the '{SCOPE}' scope.", required_scope=SCOPE)
     return principal
@@ -150,7 +151,9 @@ def _store(
 ) -> list[str]:
     counter = _metrics(request).xapi_statements
     try:
-        statements = service.validate_batch(raws, statement_id=statement_id)
+        statements = service.validate_batch(
+            raws, statement_id=statement_id, version=request.state.xapi_version
+        )
         ingested = service.ingest(
             session, issuer, settings, statements, source=principal.prefix, actor=principal.actor
         )

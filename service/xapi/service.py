@@ -57,7 +57,11 @@ class Ingested:
 
 
 def validate_batch(
-    raws: Sequence[Any], *, statement_id: str | None = None, location: str = "statements"
+    raws: Sequence[Any],
+    *,
+    statement_id: str | None = None,
+    location: str = "statements",
+    version: str = "1.0.3",
 ) -> list[Statement]:
     """Every statement valid and every id unique, or a 400 naming the first bad field."""
     if not raws:
@@ -71,6 +75,7 @@ def validate_batch(
             location=f"{location}[{i}]" if statement_id is None else "statement",
             now=now,
             statement_id=statement_id,
+            version=version,
         )
         for i, raw in enumerate(raws)
     ]
