@@ -16,7 +16,7 @@ from service.webhooks.models import (
     WebhookRelayCursor,
     WebhookSubscription,
 )
-from service.xapi.models import XapiStatement
+from service.xapi.models import XapiAttachment, XapiStatement, XapiStatementAgent
 
 metadata = SQLModel.metadata
 
@@ -43,6 +43,8 @@ __all__ = [
     "WebhookEvent",
     "WebhookRelayCursor",
     "WebhookSubscription",
+    "XapiAttachment",
     "XapiStatement",
+    "XapiStatementAgent",
     "metadata",
 ]

@@ -24,11 +24,24 @@ def format_at(moment: datetime) -> str:
 
 
 def lock_chain(session: Session) -> None:
-    """Take the chain's append lock now (PostgreSQL), for writers that must read-then-write
-    consistently (idempotency checks, upserts) before they append. Held until commit; SQLite
-    writers already hold the database write lock from BEGIN."""
+    """Take the chain's append lock now, for writers that must read-then-write consistently
+    (idempotency checks, upserts) before they append. Held until commit: on PostgreSQL an
+    advisory lock; on SQLite the database write lock, which the transaction's BEGIN IMMEDIATE
+    takes (begun here if it was not yet)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
+    else:
+        session.connection()
+
+
+def wait_for_chain(session: Session) -> None:
+    """Wait until no writer holds the chain's append lock, and hold later writers off until this
+    transaction ends (PostgreSQL: the shared form of :func:`lock_chain`'s lock, so readers do
+    not wait for each other; SQLite: the transaction's BEGIN IMMEDIATE takes the write lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _PG_AUDIT_LOCK})
+    else:
+        session.connection()  # begins the transaction, which waits for the write lock
 
 
 def record(

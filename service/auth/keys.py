@@ -22,6 +22,7 @@ Scope = Literal[
     "permissions:check",
     "audit:read",
     "reports:read",
+    "xapi:read",
     "admin",
 ]
 SCOPES: tuple[str, ...] = Scope.__args__  # type: ignore[attr-defined]

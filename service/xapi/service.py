@@ -7,12 +7,15 @@ raises, so the request's transaction rolls everything back.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from service.audit.service import lock_chain
@@ -24,7 +27,8 @@ from service.errors import Conflict, ServiceError
 from service.issuance.context import Issuer
 from service.learners.models import Learner
 from service.learners.schemas import LearnerRef
-from service.xapi.models import XapiStatement
+from service.xapi.attachments import Received
+from service.xapi.models import XapiAttachment, XapiStatement, XapiStatementAgent
 from service.xapi.settings import XapiSettings
 from service.xapi.validation import (
     COMPLETION_VERBS,
@@ -53,11 +57,17 @@ class StatementConflict(Conflict):
 @dataclass
 class Ingested:
     ids: list[str]
+    #: the statements' stored time: every statement stored before it is visible to readers
+    stored_at: datetime
     outcomes: Counter[str] = field(default_factory=Counter)
 
 
 def validate_batch(
-    raws: Sequence[Any], *, statement_id: str | None = None, location: str = "statements"
+    raws: Sequence[Any],
+    *,
+    statement_id: str | None = None,
+    location: str = "statements",
+    version: str = "1.0.3",
 ) -> list[Statement]:
     """Every statement valid and every id unique, or a 400 naming the first bad field."""
     if not raws:
@@ -71,6 +81,7 @@ def validate_batch(
             location=f"{location}[{i}]" if statement_id is None else "statement",
             now=now,
             statement_id=statement_id,
+            version=version,
         )
         for i, raw in enumerate(raws)
     ]
@@ -94,10 +105,22 @@ def ingest(
     *,
     source: str,
     actor: str,
+    authority: dict[str, Any],
+    version: str,
+    attachments: Sequence[Received] = (),
 ) -> Ingested:
-    """Store what is new; a known id with the same content is a no-op, with other content a 409."""
+    """Store what is new; a known id with the same content is a no-op, with other content a 409.
+
+    New statements are kept as stored (see :func:`as_stored`), with ``authority`` (the API
+    client) and ``version`` (the request's xAPI version) set; the attachment data of new
+    statements is kept when the settings say so.
+    """
     lock_chain(session)  # the "seen before?" check and the inserts must not interleave
-    result = Ingested(ids=[s.id for s in statements])
+    # stored times have millisecond precision, as they are shown: a reader's since=<stored>
+    # then never returns the statement it came from again
+    now = utcnow()
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    result = Ingested(ids=[s.id for s in statements], stored_at=now)
     known = dict(
         session.exec(
             select(XapiStatement.id, XapiStatement.content_hash).where(
@@ -107,8 +130,9 @@ def ingest(
     )
     catalog = issuer.catalog.get(session)
     known_learners = _Known.read(session, [s for s in statements if s.id not in known])
-    now = utcnow()
     rows: list[XapiStatement] = []
+    agents: list[dict[str, str]] = []
+    kept: set[str] = set()
     completing: list[tuple[XapiStatement, CompletionIn]] = []
     for statement in statements:
         stored_hash = known.get(statement.id)
@@ -129,12 +153,16 @@ def ingest(
             source=source,
             verb_id=statement.verb_id,
             activity_id=statement.object_id[:2048],
+            object_type=statement.object_type,
             outcome="completion" if body is not None else "ignored",
             reason=reason,
             completion_id=None,
             received_at=now,
+            statement=as_stored(statement, stored=now, authority=authority, version=version),
         )
         rows.append(row)
+        agents += [{"statement_id": statement.id, "agent_key": k} for k in statement.agent_keys]
+        kept.update(ref.sha2 for ref in statement.attachments)
         if body is not None:
             completing.append((row, body))
     if completing:
@@ -148,7 +176,52 @@ def ingest(
             row.completion_id = recorded.recorded.completion.id
     session.add_all(rows)
     session.flush()
+    if agents:
+        session.execute(insert(XapiStatementAgent), agents)
+    if settings.attachments == "store":
+        _keep_attachments(session, [a for a in attachments if a.sha2 in kept], now)
     return result
+
+
+def as_stored(
+    statement: Statement, *, stored: datetime, authority: dict[str, Any], version: str
+) -> str:
+    """The statement as Credence returns it (xAPI Data 2.4): ``id`` (assigned when absent),
+    ``stored`` (overwritten), ``authority`` (the API client that sent it, overwritten),
+    ``version`` (1.0.0, or 2.0.0 for a 2.0.0 request, when absent) and ``timestamp`` (the
+    stored time when absent) set; everything else as sent."""
+    when = stored.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    body = {"id": statement.id} | {k: v for k, v in statement.raw.items() if k != "id"}
+    body.setdefault("timestamp", when)
+    body["stored"] = when
+    body["authority"] = authority
+    body.setdefault("version", "2.0.0" if version.startswith("2.") else "1.0.0")
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def _keep_attachments(session: Session, received: Sequence[Received], now: datetime) -> None:
+    """Store attachment data not stored yet (by SHA-2; writers hold the chain lock)."""
+    if not received:
+        return
+    have = set(
+        session.exec(
+            select(XapiAttachment.sha2).where(
+                col(XapiAttachment.sha2).in_([r.sha2 for r in received])
+            )
+        ).all()
+    )
+    session.add_all(
+        XapiAttachment(
+            sha2=r.sha2,
+            content_type=r.content_type,
+            length=len(r.data),
+            content=r.data,
+            received_at=now,
+        )
+        for r in received
+        if r.sha2 not in have
+    )
+    session.flush()
 
 
 def _map(

@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class XapiSettings(BaseSettings):
-    """How an xAPI actor becomes a Credence learner."""
+    """How an xAPI actor becomes a Credence learner; what becomes of attachment data."""
 
     model_config = SettingsConfigDict(env_prefix="CREDENCE_XAPI_", env_file=None, extra="ignore")
 
@@ -22,6 +22,13 @@ class XapiSettings(BaseSettings):
     learner_fallback: bool = Field(
         default=True,
         description="Use the other identifier (mbox or account) when the preferred one is absent.",
+    )
+    attachments: Literal["discard", "store"] = Field(
+        default="discard",
+        description="What becomes of attachment data sent in multipart/mixed statement "
+        "requests, once verified against the statements' sha2: discard (Credence needs only "
+        "the statements) or store (kept in the database and returned by GET "
+        "/xapi/statements?attachments=true).",
     )
 
 

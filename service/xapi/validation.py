@@ -1,8 +1,10 @@
-"""Statement validation to the xAPI 1.0.3 rules that matter here, and the canonical hash.
+"""Statement validation to the xAPI 1.0.3 rules (and 2.0.0's additions), and the canonical hash.
 
 Hand-written rather than a pydantic model so that every problem names the statement and the
-field as a client would write it (``statements[3].actor.mbox``) and so that the many optional,
-open-ended parts of a statement (extensions, definitions, context activities) pass untouched.
+field as a client would write it (``statements[3].actor.mbox``). Every object is checked
+against the properties xAPI defines for it, at any depth (a property xAPI does not define is an
+error, as is a null); only extensions are open. The objects themselves are in
+:mod:`service.xapi.objects`.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from credentials.audit import canonical_json
 from service.errors import ServiceError
+from service.xapi import objects
+from service.xapi.objects import UUID_PATTERN, Actor, Errors, closed, is_iri, is_uuid
+
+__all__ = ["UUID_PATTERN", "Actor", "AttachmentRef", "InvalidStatement", "Statement"]
 
 VERB_PASSED = "http://adlnet.gov/expapi/verbs/passed"
 VERB_COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
@@ -23,15 +29,7 @@ VERB_VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 COMPLETION_VERBS = frozenset({VERB_PASSED, VERB_COMPLETED})
 
 FUTURE_SKEW = timedelta(minutes=5)
-MAX_IRI = 2048
-MAX_VERB_IRI = 500
 
-UUID_PATTERN = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
-_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$")
-_MBOX = re.compile(r"^mailto:[^@\s]+@[^@\s]+\.[^@\s]+$")
-_SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
 _VERSION = re.compile(r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$")
 
 _STATEMENT_KEYS = frozenset(
@@ -50,11 +48,31 @@ _STATEMENT_KEYS = frozenset(
     }
 )
 _SUBSTATEMENT_KEYS = frozenset(
-    {"objectType", "actor", "verb", "object", "result", "context", "timestamp"}
+    {"objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments"}
+)
+_RESULT_KEYS = frozenset({"score", "success", "completion", "response", "duration", "extensions"})
+_SCORE_KEYS = frozenset({"scaled", "raw", "min", "max"})
+_CONTEXT_KEYS = frozenset(
+    {
+        "registration",
+        "instructor",
+        "team",
+        "contextActivities",
+        "revision",
+        "platform",
+        "language",
+        "statement",
+        "extensions",
+    }
+)
+#: xAPI 2.0.0 adds these to context (accepted when the request speaks 2.0.0).
+_CONTEXT_KEYS_2 = frozenset({"contextAgents", "contextGroups"})
+_CONTEXT_ACTIVITY_KINDS = frozenset({"parent", "grouping", "category", "other"})
+_ATTACHMENT_KEYS = frozenset(
+    {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"}
 )
 #: Set by an LRS on the way (so a forwarded copy may differ in them): not part of the content.
 _NOT_CONTENT = ("id", "authority", "stored", "version")
-_IFIS = ("mbox", "mbox_sha1sum", "openid", "account")
 
 
 class InvalidStatement(ServiceError):
@@ -64,16 +82,19 @@ class InvalidStatement(ServiceError):
 
 
 @dataclass(frozen=True, slots=True)
-class Actor:
-    kind: str  # "agent" | "group"
-    mbox: str | None  # the email, without mailto:, lowercased
-    account_name: str | None
-    name: str | None
+class AttachmentRef:
+    """An attachment a statement declares: its data arrives as a multipart part with this
+    ``sha2`` unless ``file_url`` says where it lives."""
+
+    sha2: str  # lowercased
+    content_type: str
+    file_url: bool
+    where: str  # e.g. attachments[0], object.attachments[1]
 
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """A valid statement, reduced to what the mapping needs."""
+    """A valid statement, reduced to what the mapping needs, and the statement itself."""
 
     id: str
     id_assigned: bool
@@ -86,34 +107,30 @@ class Statement:
     stored: datetime | None
     success: bool | None
     score: float | None  # 0..100, from scaled or raw/min/max
-
-
-class _Errors:
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.items: list[dict[str, Any]] = []
-
-    def add(self, field: str, message: str) -> None:
-        location = f"{self.prefix}.{field}" if field else self.prefix
-        self.items.append({"location": location, "message": message, "type": "xapi"})
+    raw: dict[str, Any] = field(compare=False)
+    #: the actor's and (for an Agent or Group object) the object's agent keys
+    agent_keys: tuple[str, ...] = ()
+    attachments: tuple[AttachmentRef, ...] = ()
 
 
 def validate_statement(
-    raw: Any, *, location: str, now: datetime, statement_id: str | None = None
+    raw: Any,
+    *,
+    location: str,
+    now: datetime,
+    statement_id: str | None = None,
+    version: str = "1.0.3",
 ) -> Statement:
     """Validate one statement; raise :class:`InvalidStatement` naming every bad field.
 
     ``statement_id`` is the PUT's ``statementId``: the body's id, when present, must equal it.
+    ``version`` is the request's X-Experience-API-Version (2.0.0 allows its context additions).
     """
-    errors = _Errors(location)
+    errors = Errors(location)
     if not isinstance(raw, dict):
         errors.add("", "a statement is a JSON object")
         _raise(errors)
-    for key, value in raw.items():
-        if key not in _STATEMENT_KEYS:
-            errors.add(key, "is not a statement property")
-        elif value is None:
-            errors.add(key, "must not be null")
+    closed(raw, _STATEMENT_KEYS, "", errors)
     sid = raw.get("id")
     assigned = False
     if sid is None:
@@ -121,26 +138,31 @@ def validate_statement(
             sid = statement_id
         else:
             sid, assigned = str(uuid.uuid4()), True
-    elif not _is_uuid(sid):
+    elif not is_uuid(sid):
         errors.add("id", "must be a UUID")
     elif statement_id is not None and sid.lower() != statement_id:
         errors.add("id", f"must match the statementId parameter {statement_id}")
-    actor = _actor(raw.get("actor"), "actor", errors, required=True)
-    verb_id = _verb(raw.get("verb"), "verb", errors)
-    object_type, object_id = _object(raw.get("object"), "object", errors, sub=False)
+    two = version.startswith("2.")
+    actor = objects.actor(raw.get("actor"), "actor", errors, required=True)
+    verb_id = objects.verb(raw.get("verb"), "verb", errors)
+    object_type, object_id, object_actor = _object(raw.get("object"), "object", errors, two=two)
     if verb_id == VERB_VOIDED and object_type != "StatementRef":
         errors.add("object.objectType", "a voiding statement's object must be a StatementRef")
     success, score = _result(raw.get("result"), "result", errors)
-    _context(raw.get("context"), "context", errors)
-    timestamp = _time(raw.get("timestamp"), "timestamp", errors, now=now, future_check=True)
-    stored = _time(raw.get("stored"), "stored", errors, now=now, future_check=False)
-    if "authority" in raw and raw["authority"] is not None:
-        _actor(raw["authority"], "authority", errors, required=True)
-    version = raw.get("version")
-    if version is not None and not (isinstance(version, str) and _VERSION.match(version)):
+    _context(raw.get("context"), "context", errors, two=two)
+    timestamp = _time(raw.get("timestamp"), "timestamp", errors, latest=now + FUTURE_SKEW)
+    stored = _time(raw.get("stored"), "stored", errors)
+    if raw.get("authority") is not None:
+        objects.actor(raw["authority"], "authority", errors, required=True)
+    statement_version = raw.get("version")
+    if statement_version is not None and not (
+        isinstance(statement_version, str) and _VERSION.match(statement_version)
+    ):
         errors.add("version", "must be a 1.0.x or 2.0.x version")
-    if "attachments" in raw and not isinstance(raw["attachments"], list):
-        errors.add("attachments", "must be an array")
+    attachments = _attachments(raw.get("attachments"), "attachments", errors)
+    if object_type == "SubStatement":
+        sub = raw["object"].get("attachments")
+        attachments += _attachments(sub, "object.attachments", errors)
     content = {k: v for k, v in raw.items() if k not in _NOT_CONTENT}
     try:
         digest = hashlib.sha256(canonical_json(content)).hexdigest()
@@ -149,9 +171,9 @@ def validate_statement(
     if errors.items:
         _raise(errors)
     assert actor is not None and verb_id is not None and object_id is not None
-    sid = sid.lower()
+    keys = actor.keys + (object_actor.keys if object_actor is not None else ())
     return Statement(
-        id=sid,
+        id=sid.lower(),
         id_assigned=assigned,
         content_hash=digest,
         actor=actor,
@@ -162,10 +184,13 @@ def validate_statement(
         stored=stored,
         success=success,
         score=score,
+        raw=raw,
+        agent_keys=tuple(dict.fromkeys(keys)),
+        attachments=attachments,
     )
 
 
-def _raise(errors: _Errors) -> Any:
+def _raise(errors: Errors) -> Any:
     first = errors.items[0]
     detail = f"{first['location']}: {first['message']}"
     if len(errors.items) > 1:
@@ -173,164 +198,53 @@ def _raise(errors: _Errors) -> Any:
     raise InvalidStatement(detail, errors=errors.items, field=first["location"])
 
 
-def _is_uuid(value: Any) -> bool:
-    return isinstance(value, str) and bool(UUID_PATTERN.match(value))
-
-
-def _is_iri(value: Any, max_length: int = MAX_IRI) -> bool:
-    return isinstance(value, str) and len(value) <= max_length and bool(_IRI.match(value))
-
-
-def _actor(value: Any, field: str, errors: _Errors, *, required: bool) -> Actor | None:
-    if value is None:
-        if required:
-            errors.add(field, "is required")
-        return None
-    if not isinstance(value, dict):
-        errors.add(field, "must be an object (an Agent or a Group)")
-        return None
-    object_type = value.get("objectType", "Agent")
-    if object_type not in ("Agent", "Group"):
-        errors.add(f"{field}.objectType", "must be Agent or Group")
-        return None
-    present = [ifi for ifi in _IFIS if value.get(ifi) is not None]
-    members = value.get("member")
-    if object_type == "Group" and not present:
-        if not isinstance(members, list) or not members:
-            errors.add(field, "an anonymous Group needs a member array")
-    elif len(present) != 1:
-        found = ", ".join(present) or "none"
-        errors.add(
-            field, f"needs exactly one of mbox, mbox_sha1sum, openid, account (found: {found})"
-        )
-        return None
-    if isinstance(members, list):
-        for i, member in enumerate(members):
-            if isinstance(member, dict) and member.get("objectType", "Agent") != "Agent":
-                errors.add(f"{field}.member[{i}]", "group members are Agents")
-            else:
-                _actor(member, f"{field}.member[{i}]", errors, required=True)
-    name = value.get("name")
-    if name is not None and not isinstance(name, str):
-        errors.add(f"{field}.name", "must be a string")
-        name = None
-    mbox = account_name = None
-    if value.get("mbox") is not None:
-        text = value["mbox"]
-        if not isinstance(text, str) or not _MBOX.match(text):
-            errors.add(f"{field}.mbox", "must be mailto: followed by an email address")
-        else:
-            mbox = text[len("mailto:") :].lower()
-    if value.get("mbox_sha1sum") is not None and not (
-        isinstance(value["mbox_sha1sum"], str) and _SHA1.match(value["mbox_sha1sum"])
-    ):
-        errors.add(f"{field}.mbox_sha1sum", "must be 40 hexadecimal characters")
-    if value.get("openid") is not None and not _is_iri(value["openid"]):
-        errors.add(f"{field}.openid", "must be an IRI")
-    account = value.get("account")
-    if account is not None:
-        if not isinstance(account, dict):
-            errors.add(f"{field}.account", "must be an object with homePage and name")
-        else:
-            if not _is_iri(account.get("homePage")):
-                errors.add(f"{field}.account.homePage", "must be an IRL")
-            if not isinstance(account.get("name"), str) or not account["name"]:
-                errors.add(f"{field}.account.name", "must be a non-empty string")
-            else:
-                account_name = account["name"]
-    kind = "group" if object_type == "Group" else "agent"
-    return Actor(kind, mbox, account_name, name if isinstance(name, str) else None)
-
-
-def _language_map(value: Any, field: str, errors: _Errors) -> None:
-    if value is not None and (
-        not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values())
-    ):
-        errors.add(field, "must be a language map (language tag → string)")
-
-
-def _verb(value: Any, field: str, errors: _Errors) -> str | None:
-    if not isinstance(value, dict):
-        errors.add(field, "is required and must be an object with an id")
-        return None
-    _language_map(value.get("display"), f"{field}.display", errors)
-    if not _is_iri(value.get("id"), MAX_VERB_IRI):
-        errors.add(f"{field}.id", "must be an IRI")
-        return None
-    verb_id: str = value["id"]
-    return verb_id
-
-
-def _extensions(value: Any, field: str, errors: _Errors) -> None:
-    if value is None:
-        return
-    if not isinstance(value, dict):
-        errors.add(field, "must be an object keyed by IRIs")
-        return
-    for key in value:
-        if not _is_iri(key):
-            errors.add(f"{field}", f"extension key {key!r} is not an IRI")
-
-
-def _activity(value: dict[str, Any], field: str, errors: _Errors) -> str | None:
-    definition = value.get("definition")
-    if definition is not None:
-        if not isinstance(definition, dict):
-            errors.add(f"{field}.definition", "must be an object")
-        else:
-            _language_map(definition.get("name"), f"{field}.definition.name", errors)
-            _language_map(definition.get("description"), f"{field}.definition.description", errors)
-            if definition.get("type") is not None and not _is_iri(definition["type"]):
-                errors.add(f"{field}.definition.type", "must be an IRI")
-            _extensions(definition.get("extensions"), f"{field}.definition.extensions", errors)
-    if not _is_iri(value.get("id")):
-        errors.add(f"{field}.id", "must be an IRI")
-        return None
-    activity_id: str = value["id"]
-    return activity_id
-
-
-def _object(value: Any, field: str, errors: _Errors, *, sub: bool) -> tuple[str | None, str | None]:
+def _object(
+    value: Any, field: str, errors: Errors, *, two: bool, sub: bool = False
+) -> tuple[str | None, str | None, Actor | None]:
+    """(objectType, the id the mapping uses, the Agent or Group when the object is one)."""
     if not isinstance(value, dict):
         errors.add(field, "is required and must be an object")
-        return None, None
+        return None, None, None
     object_type = value.get("objectType", "Activity")
     if object_type == "Activity":
-        return object_type, _activity(value, field, errors)
+        return object_type, objects.activity(value, field, errors), None
     if object_type in ("Agent", "Group"):
-        actor = _actor(value, field, errors, required=True)
-        return object_type, (actor.mbox or actor.account_name or "agent") if actor else None
+        found = objects.actor(value, field, errors, required=True)
+        if found is None:
+            return object_type, None, None
+        return object_type, found.mbox or found.account_name or "agent", found
     if object_type == "StatementRef":
-        if not _is_uuid(value.get("id")):
-            errors.add(f"{field}.id", "a StatementRef's id must be a UUID")
-            return object_type, None
-        return object_type, str(value["id"]).lower()
+        return object_type, objects.statement_ref(value, field, errors), None
     if object_type == "SubStatement" and not sub:
-        for key in value:
-            if key not in _SUBSTATEMENT_KEYS:
-                errors.add(f"{field}.{key}", "is not a SubStatement property")
-        _actor(value.get("actor"), f"{field}.actor", errors, required=True)
-        _verb(value.get("verb"), f"{field}.verb", errors)
-        _object(value.get("object"), f"{field}.object", errors, sub=True)
+        closed(value, _SUBSTATEMENT_KEYS, field, errors)
+        objects.actor(value.get("actor"), f"{field}.actor", errors, required=True)
+        objects.verb(value.get("verb"), f"{field}.verb", errors)
+        _object(value.get("object"), f"{field}.object", errors, two=two, sub=True)
         _result(value.get("result"), f"{field}.result", errors)
-        _context(value.get("context"), f"{field}.context", errors)
-        return object_type, "substatement"
+        _context(value.get("context"), f"{field}.context", errors, two=two)
+        # a SubStatement may describe a future event: no future check on its timestamp
+        _time(value.get("timestamp"), f"{field}.timestamp", errors)
+        return object_type, "substatement", None
     errors.add(
-        f"{field}.objectType", "must be Activity, Agent, Group, StatementRef or SubStatement"
+        f"{field}.objectType",
+        "must be Activity, Agent, Group or StatementRef"
+        + ("" if sub else " or SubStatement")
+        + ("" if object_type != "SubStatement" else " (a SubStatement cannot nest one)"),
     )
-    return None, None
+    return None, None, None
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _result(value: Any, field: str, errors: _Errors) -> tuple[bool | None, float | None]:
+def _result(value: Any, field: str, errors: Errors) -> tuple[bool | None, float | None]:
     if value is None:
         return None, None
     if not isinstance(value, dict):
         errors.add(field, "must be an object")
         return None, None
+    closed(value, _RESULT_KEYS, field, errors)
     for flag in ("success", "completion"):
         if value.get(flag) is not None and not isinstance(value[flag], bool):
             errors.add(f"{field}.{flag}", "must be true or false")
@@ -340,7 +254,7 @@ def _result(value: Any, field: str, errors: _Errors) -> tuple[bool | None, float
         isinstance(value["duration"], str) and value["duration"].startswith("P")
     ):
         errors.add(f"{field}.duration", "must be an ISO 8601 duration")
-    _extensions(value.get("extensions"), f"{field}.extensions", errors)
+    objects.extensions(value.get("extensions"), f"{field}.extensions", errors)
     success = value.get("success") if isinstance(value.get("success"), bool) else None
     score = value.get("score")
     if score is None:
@@ -348,6 +262,7 @@ def _result(value: Any, field: str, errors: _Errors) -> tuple[bool | None, float
     if not isinstance(score, dict):
         errors.add(f"{field}.score", "must be an object")
         return success, None
+    closed(score, _SCORE_KEYS, f"{field}.score", errors)
     for part in ("scaled", "raw", "min", "max"):
         if score.get(part) is not None and not _number(score[part]):
             errors.add(f"{field}.score.{part}", "must be a number")
@@ -372,18 +287,26 @@ def _result(value: Any, field: str, errors: _Errors) -> tuple[bool | None, float
     return success, None
 
 
-def _context(value: Any, field: str, errors: _Errors) -> None:
+def _context(value: Any, field: str, errors: Errors, *, two: bool) -> None:
     if value is None:
         return
     if not isinstance(value, dict):
         errors.add(field, "must be an object")
         return
-    if value.get("registration") is not None and not _is_uuid(value["registration"]):
+    closed(value, _CONTEXT_KEYS | _CONTEXT_KEYS_2, field, errors)
+    if value.get("registration") is not None and not is_uuid(value["registration"]):
         errors.add(f"{field}.registration", "must be a UUID")
     if value.get("instructor") is not None:
-        _actor(value["instructor"], f"{field}.instructor", errors, required=True)
-    if value.get("team") is not None:
-        _actor(value["team"], f"{field}.team", errors, required=True)
+        objects.actor(value["instructor"], f"{field}.instructor", errors, required=True)
+    team = value.get("team")
+    if team is not None:
+        if isinstance(team, dict) and team.get("objectType") != "Group":
+            errors.add(f"{field}.team.objectType", "a team is a Group")
+        else:
+            objects.actor(team, f"{field}.team", errors, required=True)
+    for text in ("revision", "platform", "language"):
+        if value.get(text) is not None and not isinstance(value[text], str):
+            errors.add(f"{field}.{text}", "must be a string")
     activities = value.get("contextActivities")
     if activities is not None:
         if not isinstance(activities, dict):
@@ -391,23 +314,102 @@ def _context(value: Any, field: str, errors: _Errors) -> None:
         else:
             for kind, items in activities.items():
                 where = f"{field}.contextActivities.{kind}"
-                if kind not in ("parent", "grouping", "category", "other"):
+                if kind not in _CONTEXT_ACTIVITY_KINDS:
                     errors.add(where, "must be parent, grouping, category or other")
+                    continue
+                if items is None:
+                    errors.add(where, "must not be null")
                     continue
                 for i, item in enumerate(items if isinstance(items, list) else [items]):
                     if not isinstance(item, dict):
                         errors.add(f"{where}[{i}]", "must be an Activity")
+                    elif item.get("objectType", "Activity") != "Activity":
+                        errors.add(f"{where}[{i}].objectType", "must be Activity")
                     else:
-                        _activity(item, f"{where}[{i}]", errors)
-    if value.get("statement") is not None:
-        ref = value["statement"]
-        if not isinstance(ref, dict) or not _is_uuid(ref.get("id")):
+                        objects.activity(item, f"{where}[{i}]", errors)
+    ref = value.get("statement")
+    if ref is not None:
+        if not isinstance(ref, dict):
             errors.add(f"{field}.statement", "must be a StatementRef with a UUID id")
-    _extensions(value.get("extensions"), f"{field}.extensions", errors)
+        else:
+            objects.statement_ref(ref, f"{field}.statement", errors)
+    objects.extensions(value.get("extensions"), f"{field}.extensions", errors)
+    for name, inner in (("contextAgents", "agent"), ("contextGroups", "group")):
+        if value.get(name) is None:
+            continue
+        if not two:
+            errors.add(
+                f"{field}.{name}",
+                "is an xAPI 2.0.0 property: send X-Experience-API-Version: 2.0.0 to use it",
+            )
+            continue
+        _context_actors(value[name], f"{field}.{name}", inner, errors)
+
+
+def _context_actors(value: Any, field: str, inner: str, errors: Errors) -> None:
+    """xAPI 2.0.0 contextAgents / contextGroups: [{objectType, agent|group, relevantTypes}]."""
+    object_type = "contextAgent" if inner == "agent" else "contextGroup"
+    if not isinstance(value, list):
+        errors.add(field, f"must be an array of {object_type} objects")
+        return
+    for i, item in enumerate(value):
+        where = f"{field}[{i}]"
+        if not isinstance(item, dict):
+            errors.add(where, f"must be a {object_type} object")
+            continue
+        closed(item, frozenset({"objectType", inner, "relevantTypes"}), where, errors)
+        if item.get("objectType") != object_type:
+            errors.add(f"{where}.objectType", f"must be {object_type}")
+        who = item.get(inner)
+        if inner == "group" and isinstance(who, dict) and who.get("objectType") != "Group":
+            errors.add(f"{where}.group.objectType", "must be Group")
+        else:
+            objects.actor(who, f"{where}.{inner}", errors, required=True, group_ok=inner == "group")
+        types = item.get("relevantTypes")
+        if types is not None and (
+            not isinstance(types, list) or not types or not all(is_iri(t) for t in types)
+        ):
+            errors.add(f"{where}.relevantTypes", "must be a non-empty array of IRIs")
+
+
+def _attachments(value: Any, field: str, errors: Errors) -> tuple[AttachmentRef, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        errors.add(field, "must be an array")
+        return ()
+    found: list[AttachmentRef] = []
+    for i, item in enumerate(value):
+        where = f"{field}[{i}]"
+        if not isinstance(item, dict):
+            errors.add(where, "must be an attachment object")
+            continue
+        closed(item, _ATTACHMENT_KEYS, where, errors)
+        if not is_iri(item.get("usageType")):
+            errors.add(f"{where}.usageType", "must be an IRI")
+        if not isinstance(item.get("display"), dict):
+            errors.add(f"{where}.display", "is required: a language map")
+        objects.language_map(item.get("display"), f"{where}.display", errors)
+        objects.language_map(item.get("description"), f"{where}.description", errors)
+        content_type = item.get("contentType")
+        if not isinstance(content_type, str) or not content_type:
+            errors.add(f"{where}.contentType", "must be an Internet Media Type")
+        length = item.get("length")
+        if not isinstance(length, int) or isinstance(length, bool) or length < 0:
+            errors.add(f"{where}.length", "must be a non-negative integer (octets)")
+        sha2 = item.get("sha2")
+        if not isinstance(sha2, str) or not sha2:
+            errors.add(f"{where}.sha2", "must be the SHA-2 hash of the data")
+        file_url = item.get("fileUrl")
+        if file_url is not None and not is_iri(file_url):
+            errors.add(f"{where}.fileUrl", "must be an IRL")
+        if isinstance(sha2, str) and sha2 and isinstance(content_type, str):
+            found.append(AttachmentRef(sha2.lower(), content_type, file_url is not None, where))
+    return tuple(found)
 
 
 def _time(
-    value: Any, field: str, errors: _Errors, *, now: datetime, future_check: bool
+    value: Any, field: str, errors: Errors, *, latest: datetime | None = None
 ) -> datetime | None:
     if value is None:
         return None
@@ -421,7 +423,7 @@ def _time(
         return None
     # A timestamp without a zone is read as UTC (xAPI only recommends sending one).
     parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    if future_check and parsed > now + FUTURE_SKEW:
+    if latest is not None and parsed > latest:
         errors.add(field, "is more than 5 minutes in the future")
         return None
     return parsed

@@ -131,3 +131,15 @@ def cmi5_statement(
         },
         "timestamp": "2026-11-21T09:30:00.123+01:00",
     }
+
+
+@pytest.fixture
+def lms_key(make_key) -> str:  # type: ignore[no-untyped-def]
+    """A key as an LMS that saves statements and reads them back is given."""
+    key: str = make_key("completions:write", "xapi:read", name="lms")
+    return key
+
+
+@pytest.fixture
+def lms_headers(lms_key: str) -> dict[str, str]:
+    return {**VERSION, "Authorization": f"Bearer {lms_key}"}

@@ -120,28 +120,51 @@ def test_supported_versions_are_accepted_and_echoed(  # type: ignore[no-untyped-
 
 
 @pytest.mark.parametrize("version", [None, "0.95", "1.1.0", "2.0", "3.0.0", ""])
-def test_missing_or_unsupported_version_is_400(client, lrs_key, version) -> None:  # type: ignore[no-untyped-def]
+def test_missing_or_unsupported_version_is_400(client, lrs_key, make_key, version) -> None:  # type: ignore[no-untyped-def]
     headers = {"Authorization": f"Bearer {lrs_key}"}
+    reader = {"Authorization": f"Bearer {make_key('xapi:read')}"}
     if version is not None:
         headers["X-Experience-API-Version"] = version
+        reader["X-Experience-API-Version"] = version
     for response in (
         client.post("/xapi/statements", json=statement(), headers=headers),
         client.put(f"/xapi/statements?statementId={uuid.uuid4()}", json={}, headers=headers),
-        client.get("/xapi/about", headers=headers),
+        client.get(f"/xapi/statements?statementId={uuid.uuid4()}", headers=reader),
+        client.get("/xapi/statements", headers=reader),
     ):
         assert response.status_code == 400
         assert response.json()["type"].endswith("/xapi-version")
         assert response.headers["x-experience-api-version"] == "1.0.3"
 
 
+def test_about_is_public_and_never_refuses_a_version_header(client) -> None:  # type: ignore[no-untyped-def]
+    """xAPI 1.0.3 Communication 2.8: no authentication needed, no rejection over the version."""
+    for version in (None, "0.95", "1.1.0", "2.0", "3.0.0", "", "1.0.3", "2.0.0"):
+        for authorization in (None, "Bearer nonsense", "Basic !!!notbase64"):
+            headers = {}
+            if version is not None:
+                headers["X-Experience-API-Version"] = version
+            if authorization is not None:
+                headers["Authorization"] = authorization
+            response = client.get("/xapi/about", headers=headers)
+            assert response.status_code == 200, (version, authorization, response.text)
+            assert response.json() == {
+                "version": ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0"],
+                "extensions": {},
+            }
+            expected = version if version in ("1.0.3", "2.0.0") else "1.0.3"
+            assert response.headers["x-experience-api-version"] == expected
+
+
 def test_every_xapi_response_carries_the_version_header(client, lrs_key) -> None:  # type: ignore[no-untyped-def]
     responses = [
-        client.get("/xapi/about", headers=VERSION),  # 401
+        client.get("/xapi/statements", headers=VERSION),  # 401
         client.get("/xapi/nowhere", headers=VERSION),  # 404
         client.delete("/xapi/statements", headers=VERSION),  # 405
+        client.get("/xapi/about"),  # public
         client.get("/xapi/about", headers={**VERSION, "Authorization": f"Bearer {lrs_key}"}),
     ]
-    assert [r.status_code for r in responses] == [401, 404, 405, 200]
+    assert [r.status_code for r in responses] == [401, 404, 405, 200, 200]
     assert all(r.headers["x-experience-api-version"] == "1.0.3" for r in responses)
     assert "x-experience-api-version" not in client.get("/healthz").headers
 
@@ -163,7 +186,6 @@ def test_basic_auth_with_prefix_and_secret_or_the_whole_key(  # type: ignore[no-
         f"Bearer {lrs_key}",
     ):
         headers = {**VERSION, "Authorization": authorization}
-        assert client.get("/xapi/about", headers=headers).status_code == 200, authorization
         response = client.post("/xapi/statements", json=statement(), headers=headers)
         assert response.status_code == 200, authorization
 
@@ -188,10 +210,26 @@ def test_bad_credentials_are_401_with_a_basic_challenge(client, lrs_key, make_ke
         assert response.headers["x-experience-api-version"] == "1.0.3"
 
 
-def test_a_key_without_completions_write_is_403(client, make_key) -> None:  # type: ignore[no-untyped-def]
-    key = make_key("catalog:read")
-    headers = {**VERSION, "Authorization": f"Bearer {key}"}
-    response = client.post("/xapi/statements", json=statement(), headers=headers)
-    assert response.status_code == 403
-    assert response.json()["required_scope"] == "completions:write"
-    assert client.get("/xapi/about", headers=headers).status_code == 403
+def test_writing_needs_completions_write_and_reading_xapi_read(client, make_key) -> None:  # type: ignore[no-untyped-def]
+    def headers(*scopes: str) -> dict[str, str]:
+        return {**VERSION, "Authorization": f"Bearer {make_key(*scopes)}"}
+
+    sid = str(uuid.uuid4())
+    for key in (headers("catalog:read"), headers("xapi:read"), headers("learners:read")):
+        response = client.post("/xapi/statements", json=statement(), headers=key)
+        assert response.status_code == 403
+        assert response.json()["required_scope"] == "completions:write"
+        put = client.put(
+            f"/xapi/statements?statementId={sid}", json=statement(sid=sid), headers=key
+        )
+        assert put.status_code == 403
+    for key in (headers("catalog:read"), headers("completions:write")):
+        for url in (f"/xapi/statements?statementId={sid}", "/xapi/statements"):
+            response = client.get(url, headers=key)
+            assert response.status_code == 403, url
+            assert response.json()["required_scope"] == "xapi:read"
+    assert client.get("/xapi/statements", headers=headers("xapi:read")).status_code == 200
+    assert client.get("/xapi/statements", headers=headers("admin")).status_code == 200
+    both = headers("completions:write", "xapi:read")
+    assert client.post("/xapi/statements", json=statement(sid=sid), headers=both).status_code == 200
+    assert client.get(f"/xapi/statements?statementId={sid}", headers=both).status_code == 200
