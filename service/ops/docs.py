@@ -18,7 +18,7 @@ from service.static_assets import page_response
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/docs")
+@router.api_route("/docs", methods=["GET", "HEAD"])  # as the page FastAPI served did
 def swagger_ui() -> Response:
     return page_response("docs.html")
 

@@ -73,7 +73,7 @@ def servers(database, request, tmp_path) -> Iterator[list[str]]:  # type: ignore
     ]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded machine may start a server slowly
         for url, process in zip(urls, processes, strict=True):
             while True:
                 assert process.poll() is None, "server exited; see its log in " + str(tmp_path)
