@@ -203,7 +203,9 @@ class LearnerFacts:
         earning engine takes them (made on demand, not kept: only a denial needs them, and
         dataclasses are tracked by the collector). After the last change of any fact — every
         check about now — from the credentials' final state, worked out once."""
-        settled, final = self._settled or self._settle()
+        if self._settled is None:
+            return self._settle(at)
+        settled, final = self._settled
         if settled is not None and at < settled:
             return facts_at(
                 (CompletionFact(*row) for row in self._completions),
@@ -213,11 +215,12 @@ class LearnerFacts:
         completions = [CompletionFact(*row) for row in self._completions]
         return completions, [CredentialFact(*row) for row in final]
 
-    def _settle(self) -> tuple[datetime | None, tuple[tuple[Any, ...], ...]]:
-        """When every fact exists and has its last status (a revocation, suspension,
-        reinstatement, supersession, award or completion: ``valid_until`` is no change of
-        fact), and the credentials as they stand from then on — what every check about now
-        asks for — as plain tuples (untracked by the collector, like the rest of the entry)."""
+    def _settle(self, at: datetime) -> tuple[list[CompletionFact], list[CredentialFact]]:
+        """:meth:`earning_facts` the first time, noting when every fact exists and has its last
+        status (a revocation, suspension, reinstatement, supersession, award or completion:
+        ``valid_until`` is no change of fact) and the credentials as they stand from then on —
+        what every check about now asks for — as plain tuples (untracked by the collector,
+        like the rest of the entry)."""
         histories = [CredentialHistory._make(row) for row in self._histories]
         changes: list[datetime | None] = [row[2] for row in self._completions]
         for history in histories:
@@ -225,20 +228,28 @@ class LearnerFacts:
             for start, end in history.suspensions:
                 changes += (start, end)
         settled = max((moment for moment in changes if moment is not None), default=None)
-        final = tuple(
-            (
-                fact.id,
-                fact.level_id,
-                fact.valid_from,
-                fact.valid_until,
-                fact.status,
-                fact.status_changed_at,
-                fact.superseded_by,
-            )
-            for fact in (facts_at((), histories, settled)[1] if settled is not None else ())
+        now = settled is None or at >= settled  # then ``at`` sees the final state
+        completions, credentials = facts_at(
+            (CompletionFact(*row) for row in self._completions),
+            histories,
+            at if now or settled is None else settled,
         )
-        self._settled = settled, final
-        return settled, final
+        self._settled = (
+            settled,
+            tuple(
+                (
+                    fact.id,
+                    fact.level_id,
+                    fact.valid_from,
+                    fact.valid_until,
+                    fact.status,
+                    fact.status_changed_at,
+                    fact.superseded_by,
+                )
+                for fact in credentials
+            ),
+        )
+        return (completions, credentials) if now else self.earning_facts(at)
 
     def standing(
         self,
