@@ -25,6 +25,7 @@ from service.completions.schemas import (
 )
 from service.core.ids import LEARNER_ID_PATTERN, LEVEL_ID_PATTERN
 from service.core.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+from service.core.times import Instant
 from service.db import SessionDep, utcnow
 from service.errors import BadRequest, InvalidInput, NotFound, problem_responses
 from service.issuance import service
@@ -89,9 +90,7 @@ def list_credentials(
     status_filter: Annotated[
         Literal["active", "suspended", "revoked", "expired"] | None, Query(alias="status")
     ] = None,
-    expiring_before: Annotated[
-        datetime | None, Query(description="valid_until before this")
-    ] = None,
+    expiring_before: Annotated[Instant | None, Query(description="valid_until before this")] = None,
     cursor: CursorParam = None,
     limit: LimitParam = 50,
 ) -> Page[CredentialPublic]:
@@ -289,7 +288,7 @@ def get_learner_progress(
     issuer: IssuerDep,
     _: Annotated[Principal, Depends(require("learners:read"))],
     at: Annotated[
-        datetime | None, Query(description="Progress as of this time (default now)")
+        Instant | None, Query(description="Progress as of this time (default now)")
     ] = None,
 ) -> LearnerProgress:
     """Credentials held and, per level, held until when / earnable / what is still missing."""

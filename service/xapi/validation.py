@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from credentials.audit import canonical_json
+from service.core.times import RANGE_TEXT, parse_instant
 from service.errors import ServiceError
 
 VERB_PASSED = "http://adlnet.gov/expapi/verbs/passed"
@@ -415,9 +416,9 @@ def _time(
         errors.add(field, "must be an ISO 8601 timestamp")
         return None
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = parse_instant(value)
     except ValueError:
-        errors.add(field, "must be an ISO 8601 timestamp")
+        errors.add(field, f"must be an ISO 8601 timestamp {RANGE_TEXT}")
         return None
     # A timestamp without a zone is read as UTC (xAPI only recommends sending one).
     parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

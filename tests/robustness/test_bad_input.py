@@ -99,6 +99,115 @@ def _statement(timestamp: str) -> dict[str, Any]:
     }
 
 
+# ------------------------------------------------------------------------- edge times
+
+
+def _time_requests(moment: str) -> list[tuple[str, str, str, dict[str, Any], int]]:
+    """(label, method, url, request kwargs, expected status) for each place a time goes."""
+    completion = {"learner_id": "ada", "course_id": "policy-101", "completed_at": moment}
+    check = {"learner_id": "ada", "program": "post-on-brand-accounts"}
+    return [
+        ("completed_at", "POST", "/v1/completions", {"json": completion}, 422),
+        (
+            "at= of a check",
+            "GET",
+            "/v1/permissions/check",
+            {"params": {**check, "at": moment}},
+            422,
+        ),
+        (
+            "at of a batch check",
+            "POST",
+            "/v1/permissions/check",
+            {"json": {"checks": [{**check, "at": moment}]}},
+            422,
+        ),
+        (
+            "AuthZEN context.time",
+            "POST",
+            "/access/v1/evaluation",
+            {"json": {**AUTHZEN, "context": {"time": moment}}},
+            400,
+        ),
+        (
+            "AuthZEN batch context.time",
+            "POST",
+            "/access/v1/evaluations",
+            {"json": {**AUTHZEN, "evaluations": [{"context": {"time": moment}}]}},
+            400,
+        ),
+        (
+            "expiring_before=",
+            "GET",
+            "/v1/credentials",
+            {"params": {"expiring_before": moment}},
+            422,
+        ),
+        ("progress at=", "GET", "/v1/learners/ada/progress", {"params": {"at": moment}}, 422),
+        ("report at=", "GET", "/v1/reports/certification", {"params": {"at": moment}}, 422),
+        (
+            "attributes_effective_at",
+            "PUT",
+            "/v1/learners/ada",
+            {"json": {"attributes": {"role": "x"}, "attributes_effective_at": moment}},
+            422,
+        ),
+        ("key compromise at", "POST", "/v1/keys/abc/compromise", {"json": {"at": moment}}, 422),
+        (
+            "xAPI timestamp",
+            "POST",
+            "/xapi/statements",
+            {"json": _statement(moment), "headers": XAPI},
+            400,
+        ),
+    ]
+
+
+@pytest.mark.parametrize("moment", [LO, HI], ids=["year-0-in-utc", "year-10000-in-utc"])
+def test_times_past_the_representable_range_are_refused_everywhere(api, database, moment) -> None:  # type: ignore[no-untyped-def]
+    before = snapshot(database)
+    failures = []
+    for label, method, url, kwargs, status in _time_requests(moment):
+        response = api.request(method, url, **kwargs)
+        if response.status_code != status or response.headers["content-type"] != PROBLEM:
+            failures.append(f"{label}: {response.status_code} {response.text[:200]}")
+    batch = api.post(
+        "/v1/completions/batch",
+        json={"items": [{"learner_id": "ada", "course_id": "policy-101", "completed_at": moment}]},
+    )
+    assert batch.status_code == 200, batch.text
+    assert [item["status"] for item in batch.json()["items"]] == [422]
+    assert failures == []
+    assert snapshot(database) == before
+
+
+def test_times_inside_the_range_edges_still_work(api) -> None:  # type: ignore[no-untyped-def]
+    check = {"learner_id": "ada", "program": "post-on-brand-accounts"}
+    for moment in ("0001-01-02T00:00:00Z", "9999-12-30T23:59:59Z"):
+        response = api.get("/v1/permissions/check", params={**check, "at": moment})
+        assert response.status_code == 200, response.text
+        assert response.json()["allowed"] is False
+        response = api.get("/v1/credentials", params={"expiring_before": moment})
+        assert response.status_code == 200, response.text
+
+
+def test_a_validity_beyond_year_9999_saturates_instead_of_failing_issuance(api) -> None:  # type: ignore[no-untyped-def]
+    catalog = api.get("/v1/catalog").json()
+    catalog["tracks"][0]["levels"][0]["valid_for"] = "P10000Y"
+    assert api.put("/v1/catalog", json=catalog).status_code == 200
+    credential_id = earn_foundations(api, "ada")
+    credential = api.get(f"/v1/credentials/{credential_id}").json()
+    assert credential["valid_until"].startswith("9999-12-30T23:59:59")
+    verified = api.post(
+        "/v1/verify",
+        content=api.get(
+            f"/v1/credentials/{credential_id}", headers={"Accept": "application/vc+jwt"}
+        ).text,
+        headers={"Content-Type": "application/vc+jwt"},
+    )
+    assert verified.status_code == 200 and verified.json()["verified"] is True, verified.text
+
+
 # ------------------------------------------------------------ NUL and unpaired surrogates
 
 NUL, SURROGATE = "a\x00b", "a\ud800"
