@@ -99,6 +99,77 @@ def _statement(timestamp: str) -> dict[str, Any]:
     }
 
 
+# ------------------------------------------------------------------------------ cursors
+
+CURSOR_LISTS = [
+    "/v1/credentials",
+    "/v1/api-clients",
+    "/v1/learners",
+    "/v1/courses",
+    "/v1/tracks",
+    "/v1/programs",
+    "/v1/roles",
+    "/v1/tracks/social-media/levels",
+    "/v1/webhooks",
+    "/v1/webhooks/no-such-webhook/deliveries",
+    "/v1/reports/compliance",
+    "/v1/reports/compliance/overdue",
+]
+BAD_CURSORS = {
+    "the issue's WyJ4IiwgMV0": "WyJ4IiwgMV0",  # ["x", 1]
+    "[5, 1]": cursor([5, 1]),
+    "1e30": cursor(1e30),
+    "2**70": cursor(2**70),
+    "true": cursor(True),
+    "-1": cursor(-1),
+    "naive time": cursor(["2026-01-01T00:00:00", "urn:uuid:0"]),
+    "time in year 0": cursor([LO, "urn:uuid:0"]),
+    "NUL in an id": cursor("a\x00b"),
+    "NUL in a pair": cursor(["2026-01-01T00:00:00+00:00", "a\x00b"]),
+    "surrogate in an id": cursor("a\ud800"),
+    "object": cursor({"after": 1}),
+    "report position of the wrong types": cursor([1, 2, "2026-01-01T00:00:00+00:00", 3]),
+    "report position with a naive time": cursor(["r", "l", "2026-01-01T00:00:00", "x"]),
+    "not base64": "%%%",
+}
+
+
+def test_every_cursor_paginated_list_refuses_cursors_of_the_wrong_shape(api, database) -> None:  # type: ignore[no-untyped-def]
+    before = snapshot(database)
+    failures = []
+    for path in CURSOR_LISTS:
+        for label, value in BAD_CURSORS.items():
+            response = api.get(path, params={"cursor": value})
+            ok = response.status_code == 400 and response.headers["content-type"] == PROBLEM
+            if not ok:
+                failures.append(f"{path} cursor {label}: {response.status_code}")
+    assert failures == []
+    assert snapshot(database) == before
+
+
+def test_cursors_the_api_returns_still_page_through_credentials_and_api_clients(api) -> None:  # type: ignore[no-untyped-def]
+    issued = {earn_foundations(api, learner) for learner in ("ada", "bob", "cy")}
+    seen: list[str] = []
+    page = api.get("/v1/credentials", params={"limit": 1}).json()
+    while True:
+        seen += [item["id"] for item in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        page = api.get("/v1/credentials", params={"limit": 1, "cursor": page["next_cursor"]}).json()
+    assert sorted(seen) == sorted(issued)
+
+    for name in ("one", "two"):
+        assert api.post("/v1/api-clients", json={"name": name, "scopes": ["audit:read"]}).is_success
+    names: list[str] = []
+    page = api.get("/v1/api-clients", params={"limit": 1}).json()
+    while page["items"]:
+        names += [item["name"] for item in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        page = api.get("/v1/api-clients", params={"limit": 1, "cursor": page["next_cursor"]}).json()
+    assert names == ["admin", "one", "two"]
+
+
 # ------------------------------------------------------------------------- edge times
 
 
