@@ -279,6 +279,14 @@ def test_a_validity_beyond_year_9999_saturates_instead_of_failing_issuance(api) 
     assert verified.status_code == 200 and verified.json()["verified"] is True, verified.text
 
 
+# ------------------------------------------------------------------------- integer ids
+
+
+@pytest.mark.parametrize("list_id", [2**31, 2**63, 2**64, -(2**63) - 1, 0])
+def test_status_list_ids_no_column_holds_are_404(client, list_id) -> None:  # type: ignore[no-untyped-def]
+    problem(client.get(f"/v1/status-lists/{list_id}"), 404, "not-found")
+
+
 # ------------------------------------------------------------ NUL and unpaired surrogates
 
 NUL, SURROGATE = "a\x00b", "a\ud800"
