@@ -6,8 +6,9 @@ moves an instant across that edge: ``0001-01-01T00:00:00+14:00`` is in year 0 in
 Every time a request carries (body fields, query parameters, cursors, AuthZEN
 ``context.time``, xAPI timestamps) is held to :data:`EARLIEST`..:data:`LATEST`, a day inside
 those years, so that converting it to any zone, or stepping a moment past it, cannot overflow;
-an instant outside is a 422 like any other invalid value. Date arithmetic on stored times
-(:mod:`service.core.durations`) saturates at the same bounds.
+an instant outside is a 422 like any other invalid value, and so is a number (which pydantic
+would otherwise read as Unix seconds or milliseconds, guessing by size). Date arithmetic on
+stored times (:mod:`service.core.durations`) saturates at the same bounds.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
@@ -39,11 +40,20 @@ def checked(moment: datetime) -> datetime:
     return moment
 
 
-Instant = Annotated[datetime, AfterValidator(checked)]
-"""A datetime within range; naive ones pass through to the endpoint that refuses them."""
+def _not_a_number(value: object) -> object:
+    # pydantic would read a number as Unix time, in seconds or, past 2e10, in milliseconds:
+    # 253402300800 (year 10000 in seconds) became a completion in 1978
+    if isinstance(value, int | float):
+        raise ValueError("a time is an RFC 3339 string, not a number")
+    return value
 
-AwareInstant = Annotated[AwareDatetime, AfterValidator(checked)]
-"""A datetime with a time zone, within range."""
+
+Instant = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(checked)]
+"""A datetime within range, given as text; naive ones pass through to the endpoint that
+refuses them."""
+
+AwareInstant = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(checked)]
+"""A datetime with a time zone, within range, given as text."""
 
 
 def parse_instant(text: str) -> datetime:

@@ -252,6 +252,18 @@ def test_times_past_the_representable_range_are_refused_everywhere(api, database
     assert snapshot(database) == before
 
 
+@pytest.mark.parametrize("number", [253402300800, 1767225600, 1.5e9])
+def test_a_number_is_not_a_time(api, database, number) -> None:  # type: ignore[no-untyped-def]
+    # pydantic would take it as Unix time, seconds or (past 2e10) milliseconds: 253402300800,
+    # year 10000 in seconds, was stored as a completion in 1978
+    before = snapshot(database)
+    completion = {"learner_id": "ada", "course_id": "policy-101", "completed_at": number}
+    problem(api.post("/v1/completions", json=completion), 422, "invalid-input")
+    check = {"learner_id": "ada", "program": "post-on-brand-accounts", "at": number}
+    problem(api.post("/v1/permissions/check", json={"checks": [check]}), 422, "invalid-input")
+    assert snapshot(database) == before
+
+
 def test_times_inside_the_range_edges_still_work(api) -> None:  # type: ignore[no-untyped-def]
     check = {"learner_id": "ada", "program": "post-on-brand-accounts"}
     for moment in ("0001-01-02T00:00:00Z", "9999-12-30T23:59:59Z"):
