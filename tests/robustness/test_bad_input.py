@@ -4,8 +4,10 @@ column holds, NUL characters and unpaired surrogates anywhere text goes (issue 2
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -395,6 +397,27 @@ def test_the_body_check_names_where_the_text_is(api) -> None:  # type: ignore[no
         "/v1/learners/ada", content=raw, headers={"Content-Type": "application/json"}
     )
     assert problem(response, 400, "invalid-text")["errors"][0]["location"] == "body.name"
+
+
+def test_the_body_check_sees_a_body_sent_in_chunks(app, admin_headers, database) -> None:  # type: ignore[no-untyped-def]
+    # the escape split across two chunks, as a streaming client or a slow network sends it
+    async def chunks() -> AsyncIterator[bytes]:
+        for chunk in (b'{"name": "a\\u00', b'00b", "attributes": {}', b"}"):
+            yield chunk
+
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)  # each chunk its own http.request message
+        async with httpx.AsyncClient(transport=transport, base_url="http://credence.test") as c:
+            return await c.put(
+                "/v1/learners/ada",
+                content=chunks(),
+                headers={**admin_headers, "Content-Type": "application/json"},
+            )
+
+    before = snapshot(database)
+    response = asyncio.run(send())
+    assert problem(response, 400, "invalid-text")["errors"][0]["location"] == "body.name"
+    assert snapshot(database) == before
 
 
 def test_text_that_only_looks_suspicious_is_accepted(api) -> None:  # type: ignore[no-untyped-def]
