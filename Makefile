@@ -44,9 +44,10 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=20 $(PYTEST_ARGS)
 
-# The long fuzz run: many more examples per operation than the bounded run inside `make test`.
+# The long fuzz run: 200 examples per operation (the bounded run inside `make test` uses 4), on
+# SQLite and, with CREDENCE_TEST_POSTGRES_URL set, PostgreSQL.
 fuzz: $(STAMP)
-	CREDENCE_FUZZ_EXAMPLES=$${CREDENCE_FUZZ_EXAMPLES:-60} $(BIN)/pytest tests/robustness/test_fuzz.py -v
+	CREDENCE_FUZZ_EXAMPLES=$${CREDENCE_FUZZ_EXAMPLES:-200} $(BIN)/pytest tests/robustness/test_fuzz.py -v
 
 openapi: $(STAMP)
 	$(BIN)/credence openapi --output openapi/openapi.json

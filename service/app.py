@@ -18,6 +18,7 @@ from service.auth.router import router as api_clients_router
 from service.catalog.document import CatalogDocument
 from service.catalog.router import router as catalog_router
 from service.completions.router import router as completions_router
+from service.core.text import TextGuardMiddleware
 from service.db import make_engine
 from service.errors import Problem, install_error_handlers
 from service.issuance.context import Issuer
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.state.engine = engine
     install_error_handlers(app)
     install_webhooks(app)
+    app.add_middleware(TextGuardMiddleware)  # inside the body limit: reads what it let through
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     app.add_middleware(XapiVersionMiddleware)
@@ -145,14 +147,21 @@ def _add_catalog_document_schema(schemas: dict[str, Any]) -> None:
 
 
 def _document_body_problems(schema: dict[str, Any]) -> None:
-    """Every operation that takes a body can answer 400 (malformed) and 413 (too large)."""
+    """Every operation that takes a body can answer 400 (malformed) and 413 (too large); every
+    one that takes a body or parameters, 400 for a NUL or an unpaired surrogate in them
+    (``service.core.text``)."""
     problem = {"$ref": "#/components/schemas/Problem"}
     for item in schema["paths"].values():
         for operation in item.values():
-            if not isinstance(operation, dict) or "requestBody" not in operation:
+            if not isinstance(operation, dict):
                 continue
+            answers = []
+            if "requestBody" in operation:
+                answers = [("400", "Malformed body"), ("413", "Body too large")]
+            elif operation.get("parameters"):
+                answers = [("400", "NUL character or unpaired surrogate in a parameter")]
             responses = operation.setdefault("responses", {})
-            for status, description in (("400", "Malformed body"), ("413", "Body too large")):
+            for status, description in answers:
                 responses.setdefault(
                     status,
                     {

@@ -97,6 +97,36 @@ class ServiceUnavailable(ServiceError):
     title = "Service not ready"
 
 
+class InvalidText(StarletteHTTPException):
+    """Text no database here can store (a NUL character or an unpaired surrogate), found by
+    ``service.core.text``. An HTTP exception so that it passes through FastAPI's body parsing
+    when raised from ``receive``; rendered as the 400 ``invalid-text`` problem."""
+
+    type = "invalid-text"
+    title = "The request contains a NUL character or an unpaired surrogate"
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(400, detail=_invalid_text_detail(errors))
+        self.errors = errors
+
+
+def _invalid_text_detail(errors: list[dict[str, Any]]) -> str:
+    places = ", ".join(e["location"] for e in errors)
+    return f"Text must not contain NUL characters or unpaired surrogates (found in {places})."
+
+
+def invalid_text_response(errors: list[dict[str, Any]], path: str) -> JSONResponse:
+    """The problem document for :class:`InvalidText` (also sent by the guard middleware)."""
+    return problem_response(
+        400,
+        InvalidText.type,
+        InvalidText.title,
+        _invalid_text_detail(errors),
+        instance=path.replace("\x00", ""),
+        errors=errors,
+    )
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details, as every error response of this API is shaped."""
 
@@ -210,6 +240,10 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             errors=errors,
         )
+
+    @app.exception_handler(InvalidText)
+    async def _invalid_text(request: Request, exc: InvalidText) -> JSONResponse:
+        return invalid_text_response(exc.errors, request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -6,7 +6,14 @@ from service.auth import service
 from service.auth.dependencies import AdminDep
 from service.auth.models import ApiClient
 from service.auth.schemas import ApiClientCreate, ApiClientCreated, ApiClientPublic
-from service.core.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+from service.core.pagination import (
+    BY_INT32,
+    CursorParam,
+    LimitParam,
+    Page,
+    decode_cursor,
+    encode_cursor,
+)
 from service.db import SessionDep
 from service.errors import problem_responses
 
@@ -46,10 +53,8 @@ def list_api_clients(
     session: SessionDep, _: AdminDep, cursor: CursorParam = None, limit: LimitParam = 50
 ) -> Page[ApiClientPublic]:
     """List API clients, oldest first (secrets are never shown)."""
-    after = decode_cursor(cursor)
-    clients = service.list_clients(
-        session, after_id=after if isinstance(after, int) else 0, limit=limit
-    )
+    after = decode_cursor(cursor, BY_INT32) or 0
+    clients = service.list_clients(session, after_id=after, limit=limit)
     next_cursor = encode_cursor(clients[-1].id) if len(clients) == limit else None
     return Page[ApiClientPublic](items=[_public(c) for c in clients], next_cursor=next_cursor)
 

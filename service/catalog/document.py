@@ -42,6 +42,7 @@ from pydantic import (
 from service.catalog.expressions import Expr, parse_requires, to_json
 from service.core.durations import Duration
 from service.core.ids import COURSE_ID_PATTERN, LEVEL_ID_PATTERN, SLUG_PATTERN
+from service.core.text import require_storable
 
 MAX_COURSES: Final = 1_000
 MAX_TRACKS: Final = 100
@@ -410,10 +411,13 @@ class _StrictLoader(yaml.SafeLoader):
 
 def parse_yaml(text: str | bytes) -> Any:
     """Parse catalog YAML strictly: safe types only, no aliases, no duplicate keys, at most
-    5 MB. Raises :class:`yaml.YAMLError`, or ``ValueError`` when the text is too big."""
+    5 MB. Raises :class:`yaml.YAMLError`, or ``ValueError`` when the text is too big or holds
+    a NUL character or an unpaired surrogate (:class:`~service.core.text.UnstorableText`)."""
     if len(text) > MAX_YAML_BYTES:
         raise ValueError(f"a catalog document is at most {MAX_YAML_BYTES:,} bytes")
-    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+    document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+    require_storable(document)  # YAML's "\0" and "\ud800" escapes: UnstorableText
+    return document
 
 
 def load_demo_catalog() -> CatalogDocument:

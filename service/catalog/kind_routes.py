@@ -13,9 +13,16 @@ from pydantic import BaseModel
 from service.auth.dependencies import require
 from service.auth.service import Principal
 from service.catalog import crud, repository
-from service.core.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+from service.core.pagination import (
+    BY_TEXT,
+    CursorParam,
+    LimitParam,
+    Page,
+    decode_cursor,
+    encode_cursor,
+)
 from service.db import SessionDep
-from service.errors import BadRequest, InvalidInput, problem_responses
+from service.errors import InvalidInput, problem_responses
 
 ReadDep = Annotated[Principal, Depends(require("catalog:read"))]
 WriteDep = Annotated[Principal, Depends(require("catalog:write"))]
@@ -29,10 +36,7 @@ def same_id(path_id: str, body_id: str) -> None:
 
 
 def listing(rows: dict[str, Any], cursor: str | None, limit: int, archived: bool) -> list[Any]:
-    position = decode_cursor(cursor)
-    if position is not None and not isinstance(position, str):
-        raise BadRequest("The cursor is not one this API returned.")
-    after = position or ""
+    after = decode_cursor(cursor, BY_TEXT) or ""
     chosen = [
         row
         for key, row in sorted(rows.items())

@@ -40,8 +40,9 @@ from service.catalog.schemas import (
     TrackUpdate,
 )
 from service.core.pagination import CursorParam, LimitParam, Page
+from service.core.text import UnstorableText, text_errors
 from service.db import SessionDep
-from service.errors import BadRequest, ServiceError, problem_responses
+from service.errors import BadRequest, InvalidText, ServiceError, problem_responses
 
 router = APIRouter(tags=["catalog"], responses=problem_responses(401, 403))
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -63,6 +64,8 @@ async def _read_document(request: Request) -> Any:
     if media in YAML_TYPES:
         try:
             return parse_yaml(body)
+        except UnstorableText as exc:
+            raise InvalidText(text_errors([f"body.{where}" for where in exc.locations])) from exc
         except (yaml.YAMLError, ValueError, RecursionError) as exc:
             raise BadRequest(f"The body is not valid YAML: {exc}") from exc
     if media != "application/json":

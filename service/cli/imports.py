@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from service.cli.context import cli_actor, load_settings
 from service.completions.service import record_batch
+from service.core.text import is_storable
 from service.db import make_engine
 from service.issuance.context import Issuer
 from service.keys.service import ensure_development_key
@@ -64,6 +65,9 @@ def derived_external_id(file_name: str, row: dict[str, str]) -> str:
 def row_to_item(file_name: str, row: dict[str, str]) -> dict[str, Any]:
     """One CSV row as a completion request body (types are checked by the API's model)."""
     values = {k: (v or "").strip() for k, v in row.items() if k is not None}
+    unstorable = [k for k, v in values.items() if not is_storable(v)]
+    if unstorable:  # as over HTTP: refused on both databases, not only by PostgreSQL
+        raise RowError(f"{', '.join(unstorable)} contains a NUL character")
     item: dict[str, Any] = {c: values[c] for c in REQUIRED if values.get(c)}
     if values.get("score"):
         try:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from service.core.ids import COURSE_ID_PATTERN, LEVEL_ID_PATTERN
+from service.core.times import Instant
 from service.learners.schemas import LearnerId, LearnerRef
 
 MAX_BATCH = 1000
@@ -20,7 +21,7 @@ class CompletionIn(BaseModel):
 
     learner_id: LearnerId
     course_id: Annotated[str, StringConstraints(pattern=COURSE_ID_PATTERN)]
-    completed_at: datetime = Field(description="RFC 3339 with a time zone; not in the future")
+    completed_at: Instant = Field(description="RFC 3339 with a time zone; not in the future")
     score: float | None = Field(default=None, ge=0, le=100)
     passed: bool = True
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from service.core.times import EARLIEST, LATEST, clamp
+
 _PATTERN = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
@@ -61,22 +63,28 @@ class Duration:
         return not (self.years or self.months or self.days or self.seconds)
 
     def add_to(self, moment: datetime) -> datetime:
-        """``moment + self``, calendar units first (clamped to month end), then days and time."""
-        total_months = moment.month - 1 + self.months + 12 * self.years
-        year = moment.year + total_months // 12
-        month = total_months % 12 + 1
-        day = min(moment.day, calendar.monthrange(year, month)[1])
-        shifted = moment.replace(year=year, month=month, day=day)
-        return shifted + timedelta(days=self.days, seconds=self.seconds)
+        """``moment + self``, calendar units first (clamped to month end), then days and time;
+        a result past :data:`~service.core.times.LATEST` is LATEST (``P10000Y`` from now is
+        as good as never)."""
+        try:
+            return clamp(self._shift(moment, 1))
+        except (OverflowError, ValueError):  # left Python's years 1..9999
+            return LATEST
 
     def subtract_from(self, moment: datetime) -> datetime:
-        """``moment - self``, the mirror of :meth:`add_to`."""
-        total_months = moment.month - 1 - self.months - 12 * self.years
+        """``moment - self``, the mirror of :meth:`add_to` (saturating at EARLIEST)."""
+        try:
+            return clamp(self._shift(moment, -1))
+        except (OverflowError, ValueError):
+            return EARLIEST
+
+    def _shift(self, moment: datetime, sign: int) -> datetime:
+        total_months = moment.month - 1 + sign * (self.months + 12 * self.years)
         year = moment.year + total_months // 12
         month = total_months % 12 + 1
         day = min(moment.day, calendar.monthrange(year, month)[1])
         shifted = moment.replace(year=year, month=month, day=day)
-        return shifted - timedelta(days=self.days, seconds=self.seconds)
+        return shifted + sign * timedelta(days=self.days, seconds=self.seconds)
 
     def __str__(self) -> str:
         return self.text

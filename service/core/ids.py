@@ -21,3 +21,8 @@ LEARNER_ID = re.compile(LEARNER_ID_PATTERN)
 #: Learner attribute names (``department``, ``role``, ``region``...).
 ATTRIBUTE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 ATTRIBUTE_NAME = re.compile(ATTRIBUTE_NAME_PATTERN)
+
+#: Integer keys: ``INTEGER`` columns (status lists, API clients) hold up to INT32_MAX on
+#: PostgreSQL, ``BIGINT`` ones (audit seq, webhook deliveries) up to INT64_MAX.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1

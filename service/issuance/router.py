@@ -24,7 +24,15 @@ from service.completions.schemas import (
     StatusChange,
 )
 from service.core.ids import LEARNER_ID_PATTERN, LEVEL_ID_PATTERN
-from service.core.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+from service.core.pagination import (
+    BY_TIME_AND_TEXT,
+    CursorParam,
+    LimitParam,
+    Page,
+    decode_cursor,
+    encode_cursor,
+)
+from service.core.times import Instant
 from service.db import SessionDep, utcnow
 from service.errors import BadRequest, InvalidInput, NotFound, problem_responses
 from service.issuance import service
@@ -89,9 +97,7 @@ def list_credentials(
     status_filter: Annotated[
         Literal["active", "suspended", "revoked", "expired"] | None, Query(alias="status")
     ] = None,
-    expiring_before: Annotated[
-        datetime | None, Query(description="valid_until before this")
-    ] = None,
+    expiring_before: Annotated[Instant | None, Query(description="valid_until before this")] = None,
     cursor: CursorParam = None,
     limit: LimitParam = 50,
 ) -> Page[CredentialPublic]:
@@ -110,11 +116,9 @@ def list_credentials(
         if expiring_before.tzinfo is None:
             raise BadRequest("expiring_before needs a time zone")
         query = query.where(col(Credential.valid_until) < expiring_before)
-    position = decode_cursor(cursor)
+    position = decode_cursor(cursor, BY_TIME_AND_TEXT)
     if position is not None:
-        if not (isinstance(position, list) and len(position) == 2):
-            raise BadRequest("The cursor is not one this API returned.")
-        issued_at, last_id = datetime.fromisoformat(position[0]), position[1]
+        issued_at, last_id = position
         query = query.where(
             (col(Credential.issued_at) < issued_at)
             | ((col(Credential.issued_at) == issued_at) & (col(Credential.id) < last_id))
@@ -289,7 +293,7 @@ def get_learner_progress(
     issuer: IssuerDep,
     _: Annotated[Principal, Depends(require("learners:read"))],
     at: Annotated[
-        datetime | None,
+        Instant | None,
         Query(description="Progress as of this time (default now), from only what existed then"),
     ] = None,
 ) -> LearnerProgress:

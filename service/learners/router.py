@@ -10,7 +10,14 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from service.auth.dependencies import require
 from service.auth.service import Principal
 from service.core.ids import ATTRIBUTE_NAME, LEARNER_ID_PATTERN
-from service.core.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+from service.core.pagination import (
+    BY_TEXT,
+    CursorParam,
+    LimitParam,
+    Page,
+    decode_cursor,
+    encode_cursor,
+)
 from service.db import SessionDep
 from service.errors import BadRequest, problem_responses
 from service.learners import service
@@ -111,9 +118,7 @@ def list_learners(
             filters[match.group(1)] = value
         elif key not in ("cursor", "limit"):
             raise BadRequest(f"Unknown query parameter {key!r}; filter with attribute.NAME=VALUE")
-    position = decode_cursor(cursor)
-    if position is not None and not isinstance(position, str):
-        raise BadRequest("The cursor is not one this API returned.")
-    learners = service.search(session, filters=filters, after=position or "", limit=limit)
+    after = decode_cursor(cursor, BY_TEXT) or ""
+    learners = service.search(session, filters=filters, after=after, limit=limit)
     next_cursor = encode_cursor(learners[-1].id) if len(learners) == limit else None
     return Page[LearnerPublic](items=[public(x) for x in learners], next_cursor=next_cursor)

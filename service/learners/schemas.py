@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from service.core.ids import ATTRIBUTE_NAME_PATTERN, LEARNER_ID_PATTERN
+from service.core.times import Instant
 
 _EMAIL = re.compile(
     r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$"
@@ -51,7 +52,7 @@ class LearnerUpsert(BaseModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     did: Did | None = None
     attributes: Attributes | None = None
-    attributes_effective_at: datetime | None = Field(
+    attributes_effective_at: Instant | None = Field(
         default=None,
         description="When the attribute changes took effect (e.g. the day a role was given); "
         "default now; not in the future",

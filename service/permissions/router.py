@@ -23,6 +23,7 @@ from service.auth.dependencies import bearer
 from service.auth.keys import grants, parse_prefix
 from service.auth.service import authenticate
 from service.core.ids import LEARNER_ID_PATTERN, SLUG_PATTERN
+from service.core.times import RANGE_TEXT, parse_instant
 from service.db import utcnow
 from service.errors import (
     BadRequest,
@@ -209,14 +210,14 @@ def _query_check(request: Request) -> Check:
     raw_at = params.get("at")
     if raw_at is not None:
         try:
-            parsed: datetime | None = datetime.fromisoformat(raw_at)
+            parsed: datetime | None = parse_instant(raw_at)
         except ValueError:
             parsed = None
         if parsed is None or parsed.tzinfo is None:
             errors.append(
                 {
                     "location": "query.at",
-                    "message": "Input should be an RFC 3339 time with a time zone",
+                    "message": f"Input should be an RFC 3339 time with a time zone, {RANGE_TEXT}",
                     "type": "datetime_parsing",
                 }
             )
@@ -363,11 +364,13 @@ def _context_time(context: dict[str, Any] | None, where: str) -> datetime | None
         return None
     value = context["time"]
     try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+        moment = parse_instant(value) if isinstance(value, str) else None
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise BadRequest(f"{where}.context.time must be an RFC 3339 time with a time zone")
+        raise BadRequest(
+            f"{where}.context.time must be an RFC 3339 time with a time zone, {RANGE_TEXT}"
+        )
     return moment
 
 

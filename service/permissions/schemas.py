@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, Field
 
 from service.core.ids import LEARNER_ID_PATTERN, SLUG_PATTERN
+from service.core.times import AwareInstant
 
 MAX_CHECKS = 1000
 
@@ -52,7 +53,7 @@ class PermissionDecision(BaseModel):
 class CheckRequest(BaseModel):
     learner_id: LearnerId
     program: ProgramId
-    at: AwareDatetime | None = Field(None, description="RFC 3339 time; default now")
+    at: AwareInstant | None = Field(None, description="RFC 3339 time; default now")
 
 
 class BatchCheckRequest(BaseModel):

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,6 +14,7 @@ from service.auth.dependencies import require
 from service.auth.service import Principal
 from service.core.ids import SLUG_PATTERN
 from service.core.pagination import CursorParam, LimitParam
+from service.core.times import Instant
 from service.errors import problem_responses
 from service.issuance.context import IssuerDep
 from service.reports import rows, service
@@ -101,7 +101,7 @@ def certification_report(
     group_by: GroupByParam = None,
     track: Annotated[str | None, Query(pattern=SLUG_PATTERN)] = None,
     at: Annotated[
-        datetime | None, Query(description="The moment to report on (default now)")
+        Instant | None, Query(description="The moment to report on (default now)")
     ] = None,
     format_: FormatParam = None,
 ) -> Any:

@@ -11,14 +11,15 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import tuple_, union_all
 from sqlmodel import Session
 
 from service.core.durations import Duration, DurationError
 from service.core.ids import ATTRIBUTE_NAME
-from service.core.pagination import Page, decode_cursor, encode_cursor
+from service.core.pagination import CursorText, CursorTime, Page, decode_cursor, encode_cursor
 from service.db import utcnow
-from service.errors import BadRequest, InvalidInput, NotFound
+from service.errors import InvalidInput, NotFound
 from service.issuance.compiled import CompiledCatalog, LevelInfo
 from service.reports import repository as sql
 from service.reports.schemas import (
@@ -42,6 +43,10 @@ from service.reports.schemas import (
 EXPIRY_HORIZONS = (30, 60, 90)
 MAX_MONTHS = 60
 FUTURE_SKEW = timedelta(minutes=5)
+# An overdue list's position: (role, level, role since, learner id)
+_OVERDUE_POSITION: TypeAdapter[tuple[str, str, datetime, str]] = TypeAdapter(
+    tuple[CursorText, CursorText, CursorTime, CursorText]
+)
 
 
 def share(part: int, whole: int) -> float | None:
@@ -266,16 +271,7 @@ def overdue_page(
     """Overdue learners ordered by role, level, role_since, learner; ``limit`` None: all."""
     group_by = check_group_by(group_by)
     now = now or utcnow()
-    position = decode_cursor(cursor)
-    after: tuple[Any, ...] | None = None
-    if position is not None:
-        try:
-            role_, level_, since, learner_ = position
-            after = (str(role_), str(level_), datetime.fromisoformat(since), str(learner_))
-            if after[2].tzinfo is None:
-                raise ValueError("naive time")
-        except (TypeError, ValueError) as exc:
-            raise BadRequest("The cursor is not one this API returned.") from exc
+    after = decode_cursor(cursor, _OVERDUE_POSITION)
     mandates = _mandates(session, role)
     if not mandates:
         return [], None

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from credentials import StatusEntry, StatusList, build_status_list_credential
 from credentials import sign_status_list_credential as sign_list
+from service.core.ids import INT32_MAX
 from service.db import utcnow
 from service.errors import NotFound
 from service.keys.service import KeyRing
@@ -202,7 +203,8 @@ class StatusListCache:
     def get(
         self, session: Session, settings: Settings, keyring: KeyRing, list_id: int
     ) -> tuple[str, int]:
-        status_list = session.get(models.StatusList, list_id)
+        # an id no INTEGER column holds names no list (not a driver error on PostgreSQL)
+        status_list = session.get(models.StatusList, list_id) if 0 < list_id <= INT32_MAX else None
         if status_list is None:
             raise NotFound(f"No status list {list_id}.")
         signer = keyring.active_signer(session)

@@ -126,10 +126,19 @@ async def verify_credential(request: Request) -> Response:
     token = await _submitted_token(request)
     body = Verifier.of(request.app).verify(token)
     try:
-        content = json.dumps(body, ensure_ascii=False)
+        content = json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # an unpaired surrogate (a \ud800 escape) from the token's JSON
+        content = _ascii_json(body)  # escaped as it came: still JSON, never a 500
     except (RecursionError, ValueError):  # a decoded credential too deep to write back
-        content = json.dumps({**body, "credential": None}, ensure_ascii=False)
+        content = _ascii_json({**body, "credential": None})
     return Response(content, media_type="application/json")
+
+
+def _ascii_json(body: dict[str, Any]) -> bytes:
+    try:
+        return json.dumps(body).encode()
+    except (RecursionError, ValueError):
+        return json.dumps({**body, "credential": None}).encode()
 
 
 @router.get("/verify", include_in_schema=False)

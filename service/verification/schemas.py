@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
+
+from service.core.times import AwareInstant
 
 
 class VerifyRequest(BaseModel):
@@ -67,7 +69,7 @@ class KeyPublic(BaseModel):
 
 
 class KeyCompromise(BaseModel):
-    at: AwareDatetime | None = Field(
+    at: AwareInstant | None = Field(
         default=None, description="Distrust what the key signed from this time (default now)"
     )
     rotate: bool = Field(

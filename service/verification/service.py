@@ -9,6 +9,7 @@ credential's status slots in one statement (:class:`~.repository.VerifyStore`), 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ from service.settings import Settings
 from service.verification.repository import MAX_SLOTS, Found, VerifyStore
 
 ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
+_THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_TOKEN_BYTES = 64 * 1024
 
 
@@ -108,7 +110,8 @@ class Verifier:
         if not kid.startswith(self.kid_prefix):
             return None
         thumbprint = kid[len(self.kid_prefix) :]
-        return thumbprint if 0 < len(thumbprint) <= 64 else None
+        # base64url only: anything else (a NUL, a surrogate) names no key and never reaches SQL
+        return thumbprint if _THUMBPRINT.fullmatch(thumbprint) else None
 
     def slot_of(self, entry: Mapping[str, Any]) -> tuple[int, int] | None:
         """(list id, index) of a status entry naming one of this issuer's lists, else None."""

@@ -7,9 +7,17 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from service.auth.dependencies import AdminDep
-from service.core.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+from service.core.pagination import (
+    BY_INT64,
+    BY_TEXT,
+    CursorParam,
+    LimitParam,
+    Page,
+    decode_cursor,
+    encode_cursor,
+)
 from service.db import SessionDep
-from service.errors import BadRequest, problem_responses
+from service.errors import problem_responses
 from service.settings import Settings
 from service.webhooks import service
 from service.webhooks.models import WebhookSubscription
@@ -67,9 +75,7 @@ def list_webhooks(
     session: SessionDep, _: AdminDep, cursor: CursorParam = None, limit: LimitParam = 50
 ) -> Page[WebhookPublic]:
     """Webhook subscriptions, oldest id first."""
-    after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, str):
-        raise BadRequest("The cursor is not one this API returned.")
+    after = decode_cursor(cursor, BY_TEXT)
     rows = service.list_subscriptions(session, after=after, limit=limit)
     next_cursor = encode_cursor(rows[-1].id) if len(rows) == limit else None
     return Page(items=[_public(r) for r in rows], next_cursor=next_cursor)
@@ -124,9 +130,7 @@ def list_deliveries(
     limit: LimitParam = 50,
 ) -> Page[DeliveryPublic]:
     """Deliveries newest first, each with its attempts: status codes, errors, durations."""
-    before = decode_cursor(cursor)
-    if before is not None and not isinstance(before, int):
-        raise BadRequest("The cursor is not one this API returned.")
+    before = decode_cursor(cursor, BY_INT64)
     items = service.list_deliveries(
         session, webhook_id, status=delivery_status, before=before, limit=limit
     )

@@ -22,9 +22,9 @@ from urllib.parse import urlencode
 
 from sqlmodel import Session
 
-from service.core.pagination import decode_cursor, encode_cursor
+from service.core.pagination import BY_TIME_AND_TEXT, decode_cursor, encode_cursor
 from service.db import utcnow
-from service.errors import NotFound, ServiceError
+from service.errors import BadRequest, NotFound, ServiceError
 from service.xapi import formats, multipart, repository
 from service.xapi.objects import Errors, actor, is_iri, is_uuid
 from service.xapi.repository import Filters, StoredStatement
@@ -301,13 +301,13 @@ def _limit(value: str | None) -> int:
 
 
 def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    position = decode_cursor(cursor)
     try:
-        at, last = position
-        return datetime.fromisoformat(at).astimezone(UTC), str(last)
-    except (TypeError, ValueError):
+        position = decode_cursor(cursor, BY_TIME_AND_TEXT)
+    except BadRequest:
         raise BadQuery(
             "cursor is not one this endpoint returned in more.", field="cursor"
         ) from None
+    if position is None:
+        return None
+    at, last = position
+    return at.astimezone(UTC), last

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from credentials.audit import canonical_json
+from service.core.times import RANGE_TEXT, parse_instant
 from service.errors import ServiceError
 from service.xapi import objects
 from service.xapi.objects import UUID_PATTERN, Actor, Errors, closed, is_iri, is_uuid
@@ -417,9 +418,9 @@ def _time(
         errors.add(field, "must be an ISO 8601 timestamp")
         return None
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = parse_instant(value)
     except ValueError:
-        errors.add(field, "must be an ISO 8601 timestamp")
+        errors.add(field, f"must be an ISO 8601 timestamp {RANGE_TEXT}")
         return None
     # A timestamp without a zone is read as UTC (xAPI only recommends sending one).
     parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -99,6 +99,23 @@ def test_import_reports_each_row_and_re_running_changes_nothing(  # type: ignore
     assert scalar(database, "SELECT count(*) FROM audit_event") == audit_before
 
 
+def test_a_nul_in_a_field_rejects_that_row_on_both_databases(catalog, database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "nul.csv"
+    path.write_text(
+        HEADER
+        + f"ada,policy-101,{ago(9)},90,,,,Ada\x00Lovelace\n"  # line 2: NUL in the name
+        + f"bob,policy-101,{ago(9)},90,,hr\x00-1,,\n"  # line 3: NUL in the external id
+        + f"cy,policy-101,{ago(9)},90,,,,\n"  # line 4
+    )
+    result = run_import(database, path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "stored 1, duplicates 0, rejected 2, credentials issued 0"
+    assert lines[1] == "  line 2: name contains a NUL character"
+    assert lines[2] == "  line 3: external_id contains a NUL character"
+    assert scalar(database, "SELECT count(*) FROM completion") == 1
+
+
 def test_large_file_in_chunks_then_fixed_rows_are_added(catalog, database, tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "big.csv"
     rows = [f"l{n},policy-101,{ago(5)},{60 + n % 40},,,," for n in range(120)]
