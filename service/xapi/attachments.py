@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from service.errors import ServiceError
+from service.core.text import text_errors, unstorable_locations
+from service.errors import InvalidText, ServiceError
 from service.xapi import multipart
 from service.xapi.multipart import HASH_HEADER, MultipartError, Part
 from service.xapi.validation import Statement
@@ -76,7 +77,12 @@ def read_body(content_type: str | None, body: bytes) -> StatementsBody:
             "The first part of a multipart/mixed statement request holds the statements and "
             f"must be application/json; got {parts[0].media_type[:100]!r}."
         )
-    return StatementsBody(_json(parts[0].body, "The first part"), parts[1:])
+    statements = _json(parts[0].body, "The first part")
+    # the text guard reads JSON bodies only: the statements of a multipart body are checked here
+    unstorable = unstorable_locations(statements, "part 1")
+    if unstorable:
+        raise InvalidText(text_errors(unstorable))
+    return StatementsBody(statements, parts[1:])
 
 
 def _json(data: bytes, what: str) -> Any:

@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from sqlmodel import Session
 
 from service.core.pagination import BY_TIME_AND_TEXT, decode_cursor, encode_cursor
+from service.core.times import RANGE_TEXT, parse_instant
 from service.db import utcnow
 from service.errors import BadRequest, NotFound, ServiceError
 from service.xapi import formats, multipart, repository
@@ -285,9 +286,9 @@ def _timestamp(query: dict[str, str], name: str) -> datetime | None:
     if spaced:
         value = f"{spaced.group(1)}+{spaced.group(2)}"
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = parse_instant(value)
     except ValueError:
-        raise BadQuery(f"{name} must be an ISO 8601 timestamp.", field=name) from None
+        raise BadQuery(f"{name} must be an ISO 8601 timestamp {RANGE_TEXT}.", field=name) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 

@@ -281,3 +281,19 @@ def test_junk_multipart_bodies_get_4xx_never_5xx(client, lms_headers, database) 
             assert response.headers["content-type"] == "application/problem+json"
 
     check()
+
+
+def test_unstorable_text_in_multipart_statements_is_400_and_stores_nothing(  # type: ignore[no-untyped-def]
+    client, lms_headers, database
+) -> None:
+    """The text guard reads JSON bodies; statements inside multipart/mixed are checked when
+    the body is split (a NUL in a name was a 500 on PostgreSQL)."""
+    before = counts(database)
+    for name in ("Ana\u0000Lima", "Ana \ud800"):
+        body = multipart(statement(name=name, attachments=[attachment()]), [part()])
+        response = send(client, lms_headers, body)
+        assert response.status_code == 400, response.text
+        problem = response.json()
+        assert problem["type"].endswith("/invalid-text")
+        assert problem["errors"][0]["location"] == "part 1.actor.name"
+    assert counts(database) == before

@@ -131,6 +131,8 @@ def test_queries_the_resource_does_not_take_are_400(client, lms_headers) -> None
         ({"limit": "²"}, "limit"),  # a digit to str.isdigit, not to int()
         ({"since": "yesterday"}, "since"),
         ({"until": "2026-13-01T00:00:00Z"}, "until"),
+        ({"since": "0001-01-01T00:00:00+14:00"}, "since"),  # year 0 in UTC: an OverflowError
+        ({"until": "9999-12-31T23:59:59-14:00"}, "until"),  # year 10000 in UTC
         ({"agent": "not json"}, "agent"),
         ({"agent": json.dumps({"name": "Ana"})}, "agent"),
         (
