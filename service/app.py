@@ -19,7 +19,7 @@ from service.catalog.document import CatalogDocument
 from service.catalog.router import router as catalog_router
 from service.completions.router import router as completions_router
 from service.core.text import TextGuardMiddleware
-from service.db import make_engine
+from service.db import make_engine, pool_options
 from service.errors import Problem, install_error_handlers
 from service.issuance.context import Issuer
 from service.issuance.router import router as issuance_router
@@ -68,7 +68,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owns_engine = engine is None
-        app.state.engine = engine or make_engine(settings.database_url.get_secret_value())
+        app.state.engine = engine or make_engine(
+            settings.database_url.get_secret_value(), **pool_options(settings)
+        )
         _prepare_keys(app.state.engine, settings)
         deliveries: BackgroundWorker | None = None
         if app.state.webhook_settings.in_serve:

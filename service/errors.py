@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.routing import Match
@@ -282,6 +283,21 @@ def install_error_handlers(app: FastAPI) -> None:
             "A concurrent change conflicts with this request; nothing was written. Read the "
             "current state and retry if it still applies.",
             instance=request.url.path,
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database refused or dropped the connection, the pool was exhausted, or a lock
+        # wait ended (deadlock, timeout): the request may well succeed in a moment.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            503,
+            "database-unavailable",
+            "The database is unavailable",
+            "The database did not answer or is overloaded; nothing was written. Retry shortly.",
+            instance=request.url.path,
+            headers={"Retry-After": "2"},
         )
 
     @app.exception_handler(Exception)

@@ -47,6 +47,20 @@ class Settings(BaseSettings):
         default=SecretStr("sqlite:///./credence.db"),
         description="SQLite file or PostgreSQL URL (secret: it may carry a password).",
     )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="PostgreSQL connections each served process keeps open; with "
+        "database_max_overflow, what one process may hold at once. Size both so that "
+        "processes x (pool + overflow + 2) stays under the server's max_connections.",
+    )
+    database_max_overflow: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="PostgreSQL connections a process may open beyond the pool under load.",
+    )
     base_url: str = "http://127.0.0.1:8000"
     issuer_id: str | None = Field(
         default=None,

@@ -114,3 +114,25 @@ def test_unexpected_error_is_500_problem_without_internals(settings, database) -
     with TestClient(app, raise_server_exceptions=False) as client:
         body = _assert_problem(client.get("/boom"), 500, "internal-error")
     assert "secret internals" not in str(body)
+
+
+def test_a_database_that_refuses_connections_is_a_503_problem_not_a_500(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL out of connections (or down) is a transient server condition: the client is
+    told to retry (503 + Retry-After), never sent a 500 as if its request were at fault."""
+    from service.db import make_engine
+    from service.settings import Settings
+
+    # nothing listens on port 1; the engine fails to connect on first use
+    url = "postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2"
+    engine = make_engine(url)
+    settings = Settings(database_url=url, dev_key_file=str(tmp_path / "key"))
+    client = TestClient(create_app(settings, engine=engine), raise_server_exceptions=False)
+    key = {"Authorization": "Bearer cred_f9b667a5fe_kOkHPPkhcgU5knv6iqHTxJFBeEnC09HC5cGDRzzYu8s"}
+    try:
+        response = client.get("/v1/audit/events", headers=key)
+        _assert_problem(response, 503, "database-unavailable")
+        assert response.headers["retry-after"] == "2"
+        learner = client.put("/v1/learners/ana", json={}, headers=key)
+        _assert_problem(learner, 503, "database-unavailable")
+    finally:
+        engine.dispose()

@@ -132,3 +132,27 @@ def test_serve_refuses_to_start_with_a_low_entropy_key(tmp_path) -> None:  # typ
     assert result.returncode == 2
     assert "low-entropy key-encryption key (every byte is the same)" in result.stderr
     assert zero not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_served_process_keeps_the_connection_pool_the_settings_name(database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Operators size pools against PostgreSQL's max_connections: processes x (pool +
+    overflow) must fit, so the served app's engine takes both from the settings."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    settings = Settings(
+        database_url=database.url,
+        database_pool_size=3,
+        database_max_overflow=1,
+        dev_key_file=str(tmp_path / "key"),
+        log_level="WARNING",
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        assert client.get("/readyz").status_code == 200
+        pool = app.state.engine.pool
+        assert (pool.size(), pool._max_overflow) == (3, 1)

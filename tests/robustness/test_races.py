@@ -45,6 +45,9 @@ def server(
             "CREDENCE_WEBHOOK_IN_SERVE": "true",
             "CREDENCE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
             "CREDENCE_WEBHOOK_POLL_INTERVAL": "0.2",
+            # 2 workers x 20: leaves PostgreSQL's 100 connections for the other test process
+            "CREDENCE_DATABASE_POOL_SIZE": "10",
+            "CREDENCE_DATABASE_MAX_OVERFLOW": "10",
         }
         live = start(env, key, tmp, workers=2)
         yield live
