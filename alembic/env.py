@@ -6,8 +6,8 @@ from alembic import context
 from sqlalchemy import pool
 
 from service.db import make_engine
+from service.models import metadata
 from service.settings import Settings
-from service.tables import metadata
 
 config = context.config
 if config.config_file_name and config.attributes.get("configure_logging", True):

@@ -61,8 +61,8 @@ from harness import free_port, fresh_database, start_server  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.auth.service import create_client  # noqa: E402
 from service.db import make_engine  # noqa: E402
+from service.models import metadata  # noqa: E402
 from service.settings import Settings  # noqa: E402
-from service.tables import metadata  # noqa: E402
 
 DEMO = ROOT / "service" / "catalog" / "demo" / "social-media-program.yaml"
 PROGRAMS = ["post-on-brand-accounts", "run-paid-campaigns", "host-live-events", "respond-to-crisis"]

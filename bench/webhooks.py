@@ -36,10 +36,9 @@ sys.path.insert(0, str(REPO))
 from service.audit.service import record  # noqa: E402
 from service.db import make_engine  # noqa: E402
 from service.migrations import upgrade  # noqa: E402
+from service.models import WebhookDelivery, metadata  # noqa: E402
 from service.settings import Settings  # noqa: E402
-from service.tables import metadata  # noqa: E402
 from service.webhooks import signing  # noqa: E402
-from service.webhooks.models import WebhookDelivery  # noqa: E402
 from service.webhooks.safety import OutboundGuard  # noqa: E402
 from service.webhooks.schemas import WebhookCreate  # noqa: E402
 from service.webhooks.service import create  # noqa: E402

@@ -27,8 +27,8 @@ from service.app import create_app
 from service.auth.service import create_client
 from service.db import make_engine
 from service.migrations import upgrade
+from service.models import metadata
 from service.settings import Settings
-from service.tables import metadata
 
 REPO = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get("CREDENCE_TEST_POSTGRES_URL")

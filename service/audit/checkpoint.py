@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from credentials import GENESIS_HASH, checkpoint_claims, sign_jwt
-from service.audit.models import AuditEvent
 from service.audit.service import format_at
 from service.db import utcnow
 from service.keys.service import KeyRing
+from service.models import AuditEvent
 from service.settings import Settings
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import insert, text
 from sqlmodel import Session, col, select
 
 from credentials.audit import GENESIS_HASH, AuditRecord, chain_hash, event_body
-from service.audit.models import AuditEvent
 from service.db import utcnow
+from service.models import AuditEvent
 
 # Any constant works; it names the one lock that serialises appends on PostgreSQL.
 _PG_AUDIT_LOCK = 0x43524544_41554454

@@ -4,7 +4,6 @@ from fastapi import APIRouter, status
 
 from service.auth import service
 from service.auth.dependencies import AdminDep
-from service.auth.models import ApiClient
 from service.auth.schemas import ApiClientCreate, ApiClientCreated, ApiClientPublic
 from service.core.pagination import (
     BY_INT32,
@@ -16,6 +15,7 @@ from service.core.pagination import (
 )
 from service.db import SessionDep
 from service.errors import problem_responses
+from service.models import ApiClient
 
 router = APIRouter(
     prefix="/v1/api-clients", tags=["api clients"], responses=problem_responses(401, 403)

@@ -11,9 +11,9 @@ from sqlmodel import Session, col, select
 
 from service.audit.service import lock_chain, record
 from service.auth.keys import SCOPES, generate_key, hash_key, hashes_match, parse_prefix
-from service.auth.models import ApiClient
 from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound
+from service.models import ApiClient
 
 
 @dataclass(frozen=True, slots=True)

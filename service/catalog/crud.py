@@ -10,11 +10,11 @@ from sqlmodel import Session, col
 from service.audit.service import record
 from service.catalog import repository, usage
 from service.catalog.document import CatalogDocument, LevelDef, TrackDef
-from service.catalog.models import Course, Level, LevelVersion, Program, Role, Track
 from service.catalog.service import ApplyResult, CatalogInUse, apply
 from service.catalog.validation import CatalogError, UnknownReference, validate_catalog
 from service.db import utcnow
 from service.errors import Conflict, NotFound, PreconditionFailed
+from service.models import Course, Level, LevelVersion, Program, Role, Track
 
 SimpleKind = Literal["course", "track", "program", "role"]
 _LISTS = {"course": "courses", "track": "tracks", "program": "programs", "role": "roles"}

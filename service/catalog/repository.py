@@ -21,7 +21,7 @@ from service.catalog.document import (
     RoleDef,
     TrackDef,
 )
-from service.catalog.models import (
+from service.models import (
     CatalogState,
     Course,
     Level,

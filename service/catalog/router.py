@@ -27,7 +27,6 @@ from service.catalog.kind_routes import (
     next_cursor,
     same_id,
 )
-from service.catalog.models import Course, Level, Program, Role, Track
 from service.catalog.schemas import (
     CatalogApplyResult,
     CoursePublic,
@@ -43,6 +42,7 @@ from service.core.pagination import CursorParam, LimitParam, Page
 from service.core.text import UnstorableText, text_errors
 from service.db import SessionDep
 from service.errors import BadRequest, InvalidText, ServiceError, problem_responses
+from service.models import Course, Level, Program, Role, Track
 
 router = APIRouter(tags=["catalog"], responses=problem_responses(401, 403))
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")

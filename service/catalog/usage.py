@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from service.completions.models import Completion, Credential
+from service.models import Completion, Credential
 
 
 def in_use(session: Session, kind: str, obj_id: str) -> str | None:

@@ -27,7 +27,6 @@ from sqlmodel import Session, col, select
 
 from credentials import new_urn_uuid
 from service.audit.service import EventSpec, lock_chain, record_many
-from service.catalog.models import Course
 from service.completions.batch_learners import LearnerBook
 from service.completions.common import (
     BatchOutcome,
@@ -40,7 +39,6 @@ from service.completions.common import (
     request_hash,
     unknown_course,
 )
-from service.completions.models import Completion, Credential
 from service.completions.schemas import CompletionIn
 from service.db import utcnow
 from service.errors import ServiceError
@@ -49,6 +47,7 @@ from service.issuance.context import Issuer
 from service.issuance.engine import evaluate_to_fixpoint, level_order
 from service.issuance.engine_facts import CompletionFact, CredentialFact, LevelRule
 from service.issuance.service import PendingCredential, evidence_from_facts, issue_many
+from service.models import Completion, Course, Credential
 
 
 @dataclass

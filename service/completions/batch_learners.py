@@ -13,9 +13,9 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from service.audit.service import EventSpec
-from service.learners.models import Learner, LearnerAttributeChange
 from service.learners.schemas import LearnerRef
 from service.learners.service import merge_attributes
+from service.models import Learner, LearnerAttributeChange
 
 _FIELDS = ("email", "name", "did")
 _UPDATED = ("attributes", "revision", "updated_at")

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from credentials.audit import canonical_json
-from service.completions.models import Completion, Credential
 from service.completions.schemas import CompletionIn
 from service.errors import Conflict, InvalidInput, ServiceError
+from service.models import Completion, Credential
 
 FUTURE_SKEW = timedelta(minutes=5)
 

@@ -12,7 +12,6 @@ from service.auth.dependencies import require
 from service.auth.service import Principal
 from service.completions import service
 from service.completions.common import CompletionRow, IssuedRow
-from service.completions.models import Completion, Credential
 from service.completions.schemas import (
     BatchItemResult,
     BatchResult,
@@ -25,6 +24,7 @@ from service.completions.schemas import (
 from service.db import SessionDep
 from service.errors import PROBLEM_BASE, problem_responses
 from service.issuance.context import IssuerDep
+from service.models import Completion, Credential
 
 router = APIRouter(
     prefix="/v1/completions", tags=["completions"], responses=problem_responses(401, 403)

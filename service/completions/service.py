@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from service.audit.service import lock_chain, record
-from service.catalog.models import Course
 from service.completions import batch
 from service.completions.common import (
     FUTURE_SKEW,
@@ -25,13 +24,13 @@ from service.completions.common import (
     request_hash,
     unknown_course,
 )
-from service.completions.models import Completion, Credential
 from service.completions.schemas import CompletionIn
 from service.db import utcnow
 from service.errors import ServiceError
 from service.issuance.context import Issuer
 from service.issuance.service import evaluate_learner
 from service.learners import service as learners
+from service.models import Completion, Course, Credential
 
 __all__ = [
     "FUTURE_SKEW",

@@ -14,9 +14,9 @@ from sqlmodel import Session, select
 
 from service.catalog import repository
 from service.catalog.expressions import Expr, parse_requires
-from service.catalog.models import CatalogState
 from service.core.durations import Duration
 from service.issuance.engine_facts import CourseRequirement, LevelRule, Renewal
+from service.models import CatalogState
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from typing import NamedTuple
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from service.completions.models import Completion, Credential, CredentialStatusEvent
 from service.issuance.engine_facts import CompletionFact
+from service.models import Completion, Credential, CredentialStatusEvent
 
 
 class StatusEvent(NamedTuple):

@@ -11,7 +11,6 @@ from sqlmodel import col, select
 
 from service.auth.dependencies import AdminDep, require
 from service.auth.service import Principal
-from service.completions.models import Completion, Credential
 from service.completions.schemas import (
     CourseNeeded,
     CredentialDetail,
@@ -40,6 +39,7 @@ from service.issuance.context import IssuerDep
 from service.issuance.engine_facts import LevelProgress, Missing
 from service.keys import service as keys
 from service.learners import service as learners
+from service.models import Completion, Credential
 from service.verification.schemas import KeyCompromise, KeyCompromised, KeyPublic
 
 router = APIRouter(tags=["credentials"], responses=problem_responses(401, 403))

@@ -22,7 +22,6 @@ from credentials import (
 )
 from service.audit.service import lock_chain, record
 from service.completions.common import IssuedRow
-from service.completions.models import Completion, Credential, CredentialStatusEvent
 from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound
 from service.issuance.compiled import CompiledCatalog
@@ -42,8 +41,8 @@ from service.issuance.repository import (
     credential_rows,
     status_events,
 )
-from service.learners.models import Learner
 from service.learners.service import subject_id
+from service.models import Completion, Credential, CredentialStatusEvent, Learner
 from service.status import service as status_lists
 
 

@@ -24,7 +24,7 @@ from credentials import (
 from service.audit.service import lock_chain, record
 from service.db import utcnow
 from service.errors import Conflict, NotFound, ServiceUnavailable
-from service.keys.models import SigningKey
+from service.models import SigningKey
 from service.settings import Settings
 
 

@@ -21,13 +21,13 @@ from service.core.pagination import (
 from service.db import SessionDep
 from service.errors import BadRequest, problem_responses
 from service.learners import service
-from service.learners.models import Learner
 from service.learners.schemas import (
     AttributeChangePublic,
     LearnerDetail,
     LearnerPublic,
     LearnerUpsert,
 )
+from service.models import Learner
 
 router = APIRouter(prefix="/v1/learners", tags=["learners"], responses=problem_responses(401, 403))
 LearnerPath = Annotated[str, Path(pattern=LEARNER_ID_PATTERN, description="External learner id")]

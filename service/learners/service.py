@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from service.audit.service import lock_chain, record
 from service.db import utcnow
 from service.errors import InvalidInput, NotFound
-from service.learners.models import Learner, LearnerAttributeChange
+from service.models import Learner, LearnerAttributeChange
 
 FUTURE_SKEW = timedelta(minutes=5)
 

@@ -36,10 +36,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import BindParameter
 
-from service.catalog.models import Role
-from service.completions.models import Completion, Credential, CredentialStatusEvent
 from service.db import UTCDateTime
-from service.learners.models import Learner, LearnerAttributeChange
+from service.models import (
+    Completion,
+    Credential,
+    CredentialStatusEvent,
+    Learner,
+    LearnerAttributeChange,
+    Role,
+)
 
 LEARNER = Learner.__table__  # type: ignore[attr-defined]
 ATTRIBUTE = LearnerAttributeChange.__table__  # type: ignore[attr-defined]

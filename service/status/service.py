@@ -17,9 +17,9 @@ from service.core.ids import INT32_MAX
 from service.db import utcnow
 from service.errors import NotFound
 from service.keys.service import KeyRing
+from service.models import StatusList as ListRow
+from service.models import StatusSlot
 from service.settings import Settings
-from service.status import models
-from service.status.models import StatusSlot
 
 LIST_SIZE = 131_072
 # Lists are filled to half so a random free index is found in a try or two, and indexes stay
@@ -32,16 +32,16 @@ def list_url(settings: Settings, list_id: int) -> str:
     return f"{settings.base_url}/v1/status-lists/{list_id}"
 
 
-def _open_list(session: Session, purpose: str) -> models.StatusList:
+def _open_list(session: Session, purpose: str) -> ListRow:
     query = (
-        select(models.StatusList)
-        .where(models.StatusList.purpose == purpose, col(models.StatusList.used) < FILL_LIMIT)
-        .order_by(col(models.StatusList.id))
+        select(ListRow)
+        .where(ListRow.purpose == purpose, col(ListRow.used) < FILL_LIMIT)
+        .order_by(col(ListRow.id))
         .limit(1)
     )
     found = session.exec(query).first()
     if found is None:
-        found = models.StatusList(purpose=purpose, size=LIST_SIZE, used=0, created_at=utcnow())
+        found = ListRow(purpose=purpose, size=LIST_SIZE, used=0, created_at=utcnow())
         session.add(found)
         session.flush()
     return found
@@ -79,9 +79,7 @@ def allocate(session: Session, settings: Settings, credential_id: str) -> list[S
         else:  # pragma: no cover - 64 collisions in a half-full list is astronomically unlikely
             raise RuntimeError("could not find a free status-list index")
         session.execute(
-            update(models.StatusList)
-            .where(col(models.StatusList.id) == status_list.id)
-            .values(used=models.StatusList.used + 1)
+            update(ListRow).where(col(ListRow.id) == status_list.id).values(used=ListRow.used + 1)
         )
         entries.append(
             StatusEntry(
@@ -115,9 +113,9 @@ def allocate_many(
             )
             indexes = _claim(session, status_list, take, purpose, randbelow)
             session.execute(
-                update(models.StatusList)
-                .where(col(models.StatusList.id) == status_list.id)
-                .values(used=models.StatusList.used + len(take))
+                update(ListRow)
+                .where(col(ListRow.id) == status_list.id)
+                .values(used=ListRow.used + len(take))
             )
             session.expire(status_list, ["used"])
             url = list_url(settings, status_list.id)
@@ -130,7 +128,7 @@ def allocate_many(
 
 def _claim(
     session: Session,
-    status_list: models.StatusList,
+    status_list: ListRow,
     credential_ids: Sequence[str],
     purpose: str,
     randbelow: Callable[[int], int],
@@ -186,9 +184,7 @@ def set_bit(session: Session, credential_id: str, purpose: str, value: bool) -> 
     slot.is_set = value
     session.add(slot)
     session.execute(
-        update(models.StatusList)
-        .where(col(models.StatusList.id) == slot.list_id)
-        .values(revision=models.StatusList.revision + 1)
+        update(ListRow).where(col(ListRow.id) == slot.list_id).values(revision=ListRow.revision + 1)
     )
     session.flush()
 
@@ -204,7 +200,7 @@ class StatusListCache:
         self, session: Session, settings: Settings, keyring: KeyRing, list_id: int
     ) -> tuple[str, int]:
         # an id no INTEGER column holds names no list (not a driver error on PostgreSQL)
-        status_list = session.get(models.StatusList, list_id) if 0 < list_id <= INT32_MAX else None
+        status_list = session.get(ListRow, list_id) if 0 < list_id <= INT32_MAX else None
         if status_list is None:
             raise NotFound(f"No status list {list_id}.")
         signer = keyring.active_signer(session)

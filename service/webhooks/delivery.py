@@ -24,14 +24,14 @@ import httpx
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlmodel import Session
 
-from service.completions.models import Credential
-from service.webhooks import events, signing
-from service.webhooks.models import (
+from service.models import (
+    Credential,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEvent,
     WebhookSubscription,
 )
+from service.webhooks import events, signing
 from service.webhooks.safety import BlockedDestination
 from service.webhooks.settings import WebhookSettings
 

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from service.audit.models import AuditEvent
+from service.models import AuditEvent
 
 ISSUED: Final = "credential.issued"
 RENEWED: Final = "credential.renewed"

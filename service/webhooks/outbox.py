@@ -19,15 +19,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from service.audit.models import AuditEvent
-from service.completions.models import Credential
-from service.webhooks import events
-from service.webhooks.models import (
+from service.models import (
+    AuditEvent,
+    Credential,
     WebhookDelivery,
     WebhookEvent,
     WebhookRelayCursor,
     WebhookSubscription,
 )
+from service.webhooks import events
 from service.webhooks.settings import WebhookSettings
 
 

@@ -18,9 +18,9 @@ from service.core.pagination import (
 )
 from service.db import SessionDep
 from service.errors import problem_responses
+from service.models import WebhookSubscription
 from service.settings import Settings
 from service.webhooks import service
-from service.webhooks.models import WebhookSubscription
 from service.webhooks.safety import OutboundGuard
 from service.webhooks.schemas import (
     DeliveryPublic,

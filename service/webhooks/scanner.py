@@ -12,12 +12,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, text
 from sqlmodel import Session, col, select
 
-from service.catalog.models import Role
-from service.completions.models import Credential
 from service.core.durations import Duration, DurationError
-from service.learners.models import Learner, LearnerAttributeChange
+from service.models import (
+    Credential,
+    Learner,
+    LearnerAttributeChange,
+    Role,
+    WebhookEvent,
+    WebhookSubscription,
+)
 from service.webhooks import events
-from service.webhooks.models import WebhookEvent, WebhookSubscription
 from service.webhooks.outbox import NewEvent, active_subscriptions, add_events
 from service.webhooks.settings import WebhookSettings
 

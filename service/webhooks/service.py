@@ -10,13 +10,13 @@ from sqlmodel import Session, col, select, update
 from service.audit.service import lock_chain, record
 from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound
-from service.webhooks import signing
-from service.webhooks.models import (
+from service.models import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEvent,
     WebhookSubscription,
 )
+from service.webhooks import signing
 from service.webhooks.safety import BlockedDestination, OutboundGuard
 from service.webhooks.schemas import (
     AttemptPublic,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from service.audit.service import wait_for_chain
-from service.xapi.models import XapiAttachment, XapiStatement, XapiStatementAgent
+from service.models import XapiAttachment, XapiStatement, XapiStatementAgent
 from service.xapi.validation import VERB_VOIDED
 
 

@@ -25,10 +25,9 @@ from service.core.ids import LEARNER_ID
 from service.db import utcnow
 from service.errors import Conflict, ServiceError
 from service.issuance.context import Issuer
-from service.learners.models import Learner
 from service.learners.schemas import LearnerRef
+from service.models import Learner, XapiAttachment, XapiStatement, XapiStatementAgent
 from service.xapi.attachments import Received
-from service.xapi.models import XapiAttachment, XapiStatement, XapiStatementAgent
 from service.xapi.settings import XapiSettings
 from service.xapi.validation import (
     COMPLETION_VERBS,

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session
 
 from service.catalog.document import DEMO_CATALOG_PATH, load_demo_catalog
-from service.completions.models import Completion, Credential
+from service.models import Completion, Credential
 
 PROBLEM = "application/problem+json"
 LEVELS = "/v1/tracks/social-media/levels"

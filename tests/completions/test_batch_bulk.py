@@ -16,8 +16,8 @@ from credentials.audit import verify_chain
 from service.audit.service import iter_records
 from service.completions.batch import record_batch
 from service.completions.service import BatchOutcome, record_each
+from service.models import StatusList, StatusSlot
 from service.status import service as status_lists
-from service.status.models import StatusList, StatusSlot
 from tests.conftest import REPO
 
 DEMO = REPO / "service" / "catalog" / "demo" / "social-media-program.yaml"

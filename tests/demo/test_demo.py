@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from service.db import make_engine
-from service.tables import metadata
+from service.models import metadata
 from tests.conftest import REPO
 from tests.robustness import live
 

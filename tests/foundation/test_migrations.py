@@ -6,7 +6,7 @@ from sqlalchemy import inspect
 
 from service.db import make_engine
 from service.migrations import current_revision, downgrade, head_revision, upgrade
-from service.tables import metadata
+from service.models import metadata
 
 
 def test_upgrade_from_empty_then_downgrade_to_base(live_db: str) -> None:

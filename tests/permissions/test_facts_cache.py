@@ -18,6 +18,7 @@ from sqlalchemy import text
 from service.catalog.expressions import AllOf, AnyOf, AttributeIn, Expr, LevelRef
 from service.core.durations import Duration
 from service.issuance.engine import CourseRequirement, LevelRule, Renewal
+from service.models import metadata
 from service.permissions.cache import FactsCache, LearnerFacts, held_credential
 from service.permissions.engine import decide, held_levels
 from service.permissions.repository import (
@@ -26,7 +27,6 @@ from service.permissions.repository import (
     CredentialRow,
     LearnerRows,
 )
-from service.tables import metadata
 from tests.permissions.as_of import missing_then, rows_as_of
 from tests.permissions.conftest import FOUNDATIONS, PRACTITIONER, Demo, days_ago
 

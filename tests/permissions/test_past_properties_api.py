@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from service.issuance.engine import LevelProgress, Missing
+from service.models import metadata
 from service.permissions.engine import Decision
 from service.permissions.repository import (
     AttributeChange,
@@ -25,7 +26,6 @@ from service.permissions.repository import (
     CredentialRow,
     LearnerRows,
 )
-from service.tables import metadata
 from tests.permissions.as_of import decisions_then, progress_then
 from tests.permissions.conftest import COURSES, FOUNDATIONS, PRACTITIONER, Demo, iso
 

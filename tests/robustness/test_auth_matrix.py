@@ -9,7 +9,7 @@ import re
 from sqlalchemy import text
 
 from service.auth.keys import SCOPES
-from service.tables import metadata
+from service.models import metadata
 from tests.conftest import REPO
 
 DOCUMENT = json.loads((REPO / "openapi" / "openapi.json").read_text())

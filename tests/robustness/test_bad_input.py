@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from service.tables import metadata
+from service.models import metadata
 from tests.conftest import REPO
 
 DEMO = REPO / "service" / "catalog" / "demo" / "social-media-program.yaml"

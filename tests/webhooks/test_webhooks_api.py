@@ -12,11 +12,10 @@ from sqlmodel import Session, select
 from standardwebhooks.webhooks import Webhook
 
 from service.app import create_app
-from service.audit.models import AuditEvent
+from service.models import AuditEvent, WebhookSubscription
 from service.settings import Settings
 from service.webhooks import signing
 from service.webhooks.events import DEFAULT_EVENTS, EVENT_TYPES
-from service.webhooks.models import WebhookSubscription
 from service.webhooks.safety import BlockedDestination, OutboundGuard
 from service.webhooks.settings import WebhookSettings
 

@@ -9,8 +9,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from service.completions.models import Credential
-from service.webhooks.models import WebhookDelivery
+from service.models import Credential, WebhookDelivery
 from tests.webhooks.conftest import (
     Clock,
     deliveries,

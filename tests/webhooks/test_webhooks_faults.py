@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import Session, col, func, select
 
 from service.audit.service import record
-from service.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent
+from service.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from tests.conftest import REPO
 from tests.webhooks.conftest import earn_foundations, subscribe
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, func, select
 
-from service.webhooks.models import WebhookEvent
+from service.models import WebhookEvent
 from service.webhooks.scanner import scan
 from tests.webhooks.conftest import Clock, drain, earn_foundations, payloads, subscribe
 

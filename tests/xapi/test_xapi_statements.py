@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from service.completions.models import Completion
+from service.models import Completion
 from tests.xapi.conftest import BRAND, COMPLETED, POLICY, cmi5_statement, statement
 
 
