@@ -45,7 +45,7 @@ from credentials import (
     generate_signing_key,
     sign_credential,
 )
-from service.auth.service import create_client
+from service.api_clients.service import create_client
 from service.db import make_engine
 
 REPO = Path(__file__).resolve().parents[1]

@@ -58,8 +58,8 @@ sys.path.insert(0, str(ROOT))
 import harness  # noqa: E402  (bench/harness.py, beside this script)
 from harness import free_port, fresh_database, start_server  # noqa: E402
 
+from service.api_clients.service import create_client  # noqa: E402
 from service.app import create_app  # noqa: E402
-from service.auth.service import create_client  # noqa: E402
 from service.db import make_engine  # noqa: E402
 from service.models import metadata  # noqa: E402
 from service.settings import Settings  # noqa: E402

@@ -43,8 +43,8 @@ from sqlmodel import Session
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from service.api_clients.service import create_client  # noqa: E402
 from service.app import create_app  # noqa: E402
-from service.auth.service import create_client  # noqa: E402
 from service.db import make_engine  # noqa: E402
 from service.issuance.compiled import compile_catalog  # noqa: E402
 from service.migrations import upgrade  # noqa: E402

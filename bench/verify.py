@@ -44,8 +44,8 @@ from harness import free_port, fresh_database, start_server
 from sqlmodel import Session
 
 from credentials import load_status_list, make_status_checker, verify
+from service.api_clients.service import create_client
 from service.app import create_app
-from service.auth.service import create_client
 from service.db import make_engine
 from service.settings import Settings
 

@@ -25,8 +25,8 @@ from fastapi.testclient import TestClient
 from harness import fresh_database  # bench/harness.py, beside this script
 from sqlmodel import Session
 
+from service.api_clients.service import create_client
 from service.app import create_app
-from service.auth.service import create_client
 from service.db import make_engine
 from service.settings import Settings
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from credentials._cli import run_parser
 from credentials._encoding import EncodingError, json_loads_strict
 from credentials.audit import AuditRecord, Checkpoint, verify_chain, verify_checkpoint
 from credentials.errors import TokenError
@@ -187,10 +188,8 @@ def audit_verify_args(args: argparse.Namespace, *, stdout: TextIO, stdin: TextIO
 
 def audit_verify_main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
     """Entry point with its own parser (exit code 0, 1 or 2)."""
-    from credentials.cli import _run
-
     parser = add_audit_verify_arguments(
         argparse.ArgumentParser(prog="audit-verify", description="Verify an audit-log export.")
     )
     parser.set_defaults(handler=audit_verify_args)
-    return _run(parser, argv, stdout, None, None)
+    return run_parser(parser, argv, stdout, None, None)

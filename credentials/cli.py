@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
+from credentials._cli import run_parser
 from credentials._encoding import EncodingError, parse_datetime
+from credentials.audit_cli import add_audit_verify_arguments, audit_verify_args
 from credentials.errors import CredentialsError
 from credentials.jws import DEFAULT_MAX_TOKEN_BYTES, ResolveKey
 from credentials.key_source import UsageError, key_source, parse_json, read_source
@@ -153,27 +154,8 @@ def verify_main(
     parser = add_verify_arguments(
         argparse.ArgumentParser(prog=prog, description="Verify an Open Badges 3.0 VC-JWT offline.")
     )
-    return _run(parser, argv, stdout, stderr, stdin)
-
-
-def _run(
-    parser: argparse.ArgumentParser,
-    argv: Sequence[str] | None,
-    stdout: TextIO | None,
-    stderr: TextIO | None,
-    stdin: TextIO | None,
-) -> int:
-    out, err = stdout or sys.stdout, stderr or sys.stderr
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse reports usage errors with exit status 2
-        return exc.code if isinstance(exc.code, int) else 2
-    handler: Callable[..., int] = getattr(args, "handler", run_verify)
-    try:
-        return handler(args, stdout=out, stdin=stdin)
-    except UsageError as exc:
-        err.write(f"error: {exc}\n")
-        return 2
+    parser.set_defaults(handler=run_verify)
+    return run_parser(parser, argv, stdout, stderr, stdin)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -182,10 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     verify_parser = commands.add_parser("verify", help="verify an OB 3.0 VC-JWT offline")
     add_verify_arguments(verify_parser).set_defaults(handler=run_verify)
-    from credentials.audit_cli import add_audit_verify_arguments, audit_verify_args
-
     audit_parser = commands.add_parser(
         "audit-verify", help="verify an audit-log export (and a signed checkpoint) offline"
     )
     add_audit_verify_arguments(audit_parser).set_defaults(handler=audit_verify_args)
-    return _run(parser, argv, None, None, None)
+    return run_parser(parser, argv, None, None, None)

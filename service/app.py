@@ -13,8 +13,8 @@ from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from service.api_clients.router import router as api_clients_router
 from service.audit.router import router as audit_router
-from service.auth.router import router as api_clients_router
 from service.catalog.document import CatalogDocument
 from service.catalog.router import router as catalog_router
 from service.completions.router import router as completions_router

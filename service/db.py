@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
@@ -151,6 +151,3 @@ def _limiters(state: Any) -> tuple[anyio.CapacityLimiter, anyio.CapacityLimiter]
         limiters = (anyio.CapacityLimiter(session_slots(state.engine)), anyio.CapacityLimiter(40))
         state.session_limiters = limiters
     return limiters
-
-
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]

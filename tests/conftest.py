@@ -23,8 +23,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
+from service.api_clients.service import create_client
 from service.app import create_app
-from service.auth.service import create_client
 from service.db import make_engine
 from service.migrations import upgrade
 from service.models import metadata

@@ -7,9 +7,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from service.audit import service
-from service.auth.dependencies import AuditReadDep
 from service.core.pagination import LimitParam
-from service.db import SessionDep
+from service.deps import AuditReadDep, SessionDep
 from service.errors import problem_responses
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=problem_responses(401, 403))

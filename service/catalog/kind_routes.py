@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel
 
-from service.auth.dependencies import require
 from service.auth.service import Principal
 from service.catalog import crud, repository
 from service.core.pagination import (
@@ -21,7 +20,7 @@ from service.core.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from service.db import SessionDep
+from service.deps import SessionDep, require
 from service.errors import InvalidInput, problem_responses
 
 ReadDep = Annotated[Principal, Depends(require("catalog:read"))]

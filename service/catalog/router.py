@@ -40,7 +40,7 @@ from service.catalog.schemas import (
 )
 from service.core.pagination import CursorParam, LimitParam, Page
 from service.core.text import UnstorableText, text_errors
-from service.db import SessionDep
+from service.deps import SessionDep
 from service.errors import BadRequest, InvalidText, ServiceError, problem_responses
 from service.models import Course, Level, Program, Role, Track
 

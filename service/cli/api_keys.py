@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from service.auth import service
+from service.api_clients import service
 from service.auth.keys import SCOPES
 from service.auth.service import authenticate
 from service.cli.context import cli_actor, cli_session, load_settings

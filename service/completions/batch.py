@@ -31,7 +31,6 @@ from service.completions.batch_learners import LearnerBook
 from service.completions.common import (
     BatchOutcome,
     CompletionRow,
-    IssuedRow,
     Recorded,
     check_dates,
     conflict,
@@ -46,7 +45,7 @@ from service.issuance.compiled import CompiledCatalog
 from service.issuance.context import Issuer
 from service.issuance.engine import evaluate_to_fixpoint, level_order
 from service.issuance.engine_facts import CompletionFact, CredentialFact, LevelRule
-from service.issuance.service import PendingCredential, evidence_from_facts, issue_many
+from service.issuance.service import IssuedRow, PendingCredential, evidence_from_facts, issue_many
 from service.models import Completion, Course, Credential
 
 

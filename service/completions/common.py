@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from credentials.audit import canonical_json
 from service.completions.schemas import CompletionIn
 from service.errors import Conflict, InvalidInput, ServiceError
+from service.issuance.service import IssuedRow
 from service.models import Completion, Credential
 
 FUTURE_SKEW = timedelta(minutes=5)
@@ -41,17 +42,6 @@ class CompletionRow:
     source: str
     external_id: str | None
     received_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedRow:
-    """A credential as the bulk path stored it (the columns the API shows)."""
-
-    id: str
-    level_id: str
-    valid_from: datetime
-    valid_until: datetime | None
-    renewal: bool
 
 
 @dataclass

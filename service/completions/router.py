@@ -8,10 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel
 
-from service.auth.dependencies import require
 from service.auth.service import Principal
 from service.completions import service
-from service.completions.common import CompletionRow, IssuedRow
+from service.completions.common import CompletionRow
 from service.completions.schemas import (
     BatchItemResult,
     BatchResult,
@@ -21,9 +20,10 @@ from service.completions.schemas import (
     CompletionResult,
     IssuedCredential,
 )
-from service.db import SessionDep
+from service.deps import SessionDep, require
 from service.errors import PROBLEM_BASE, problem_responses
 from service.issuance.context import IssuerDep
+from service.issuance.service import IssuedRow
 from service.models import Completion, Credential
 
 router = APIRouter(

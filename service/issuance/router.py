@@ -9,19 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from sqlmodel import col, select
 
-from service.auth.dependencies import AdminDep, require
 from service.auth.service import Principal
-from service.completions.schemas import (
-    CourseNeeded,
-    CredentialDetail,
-    CredentialPublic,
-    EvaluationReport,
-    LearnerProgress,
-    LevelProgressPublic,
-    ManualAward,
-    MissingPublic,
-    StatusChange,
-)
 from service.core.ids import LEARNER_ID_PATTERN, LEVEL_ID_PATTERN
 from service.core.pagination import (
     BY_TIME_AND_TEXT,
@@ -32,15 +20,27 @@ from service.core.pagination import (
     encode_cursor,
 )
 from service.core.times import Instant
-from service.db import SessionDep, utcnow
+from service.db import utcnow
+from service.deps import AdminDep, SessionDep, require
 from service.errors import BadRequest, InvalidInput, NotFound, problem_responses
 from service.issuance import service
 from service.issuance.context import IssuerDep
 from service.issuance.engine_facts import LevelProgress, Missing
+from service.issuance.schemas import (
+    CourseNeeded,
+    CredentialDetail,
+    CredentialPublic,
+    EvaluationReport,
+    LearnerProgress,
+    LevelProgressPublic,
+    ManualAward,
+    MissingPublic,
+    StatusChange,
+)
 from service.keys import service as keys
+from service.keys.schemas import KeyCompromise, KeyCompromised, KeyPublic
 from service.learners import service as learners
 from service.models import Completion, Credential
-from service.verification.schemas import KeyCompromise, KeyCompromised, KeyPublic
 
 router = APIRouter(tags=["credentials"], responses=problem_responses(401, 403))
 ReadDep = Annotated[Principal, Depends(require("credentials:read"))]

@@ -21,7 +21,6 @@ from credentials import (
     sign_credential,
 )
 from service.audit.service import lock_chain, record
-from service.completions.common import IssuedRow
 from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound
 from service.issuance.compiled import CompiledCatalog
@@ -246,6 +245,17 @@ def issue(
         },
     )
     return credential
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedRow:
+    """A credential as the bulk path stored it (the columns the API shows)."""
+
+    id: str
+    level_id: str
+    valid_from: datetime
+    valid_until: datetime | None
+    renewal: bool
 
 
 @dataclass(frozen=True)

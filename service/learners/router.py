@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from service.auth.dependencies import require
 from service.auth.service import Principal
 from service.core.ids import ATTRIBUTE_NAME, LEARNER_ID_PATTERN
 from service.core.pagination import (
@@ -18,7 +17,7 @@ from service.core.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from service.db import SessionDep
+from service.deps import SessionDep, require
 from service.errors import BadRequest, problem_responses
 from service.learners import service
 from service.learners.schemas import (

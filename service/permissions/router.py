@@ -19,12 +19,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
 
-from service.auth.dependencies import bearer
 from service.auth.keys import grants, parse_prefix
 from service.auth.service import authenticate
 from service.core.ids import LEARNER_ID_PATTERN, SLUG_PATTERN
 from service.core.times import RANGE_TEXT, parse_instant
 from service.db import utcnow
+from service.deps import bearer
 from service.errors import (
     BadRequest,
     Forbidden,

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from service.auth.dependencies import require
 from service.auth.service import Principal
 from service.core.ids import SLUG_PATTERN
 from service.core.pagination import CursorParam, LimitParam
 from service.core.times import Instant
+from service.deps import require
 from service.errors import problem_responses
 from service.issuance.context import IssuerDep
 from service.reports import rows, service

@@ -13,12 +13,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from service.audit.checkpoint import current_checkpoint
-from service.auth.dependencies import AuditReadDep
-from service.db import SessionDep
+from service.deps import AuditReadDep, SessionDep
 from service.errors import BadRequest, InvalidInput, NotFound, PayloadTooLarge, problem_responses
 from service.issuance.context import IssuerDep
 from service.keys import service as keys
+from service.verification.checkpoint import current_checkpoint
 from service.verification.page import verify_page
 from service.verification.schemas import CheckpointPublic, VerificationPublic, VerifyRequest
 from service.verification.service import MAX_TOKEN_BYTES, Verifier

@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from service.auth.dependencies import AdminDep
 from service.core.pagination import (
     BY_INT64,
     BY_TEXT,
@@ -16,7 +15,7 @@ from service.core.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from service.db import SessionDep
+from service.deps import AdminDep, SessionDep
 from service.errors import problem_responses
 from service.models import WebhookSubscription
 from service.settings import Settings

@@ -15,9 +15,9 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from fastapi.security.http import HTTPAuthorizationCredentials
 
-from service.auth.dependencies import bearer
 from service.auth.keys import grants, parse_prefix
 from service.auth.service import Principal, authenticate
+from service.deps import bearer
 from service.errors import Forbidden, ServiceError, Unauthorized
 from service.xapi.middleware import SUPPORTED_VERSIONS
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from service.auth.service import Principal
-from service.db import SessionDep
+from service.deps import SessionDep
 from service.errors import ServiceError, problem_responses
 from service.issuance.context import IssuerDep
 from service.observability import Metrics

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from sqlmodel import Session
 
-from service.auth.service import create_client
+from service.api_clients.service import create_client
 from service.db import make_engine
 from service.migrations import upgrade
 from tests.conftest import REPO

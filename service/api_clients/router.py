@@ -2,9 +2,8 @@
 
 from fastapi import APIRouter, status
 
-from service.auth import service
-from service.auth.dependencies import AdminDep
-from service.auth.schemas import ApiClientCreate, ApiClientCreated, ApiClientPublic
+from service.api_clients import service
+from service.api_clients.schemas import ApiClientCreate, ApiClientCreated, ApiClientPublic
 from service.core.pagination import (
     BY_INT32,
     CursorParam,
@@ -13,7 +12,7 @@ from service.core.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from service.db import SessionDep
+from service.deps import AdminDep, SessionDep
 from service.errors import problem_responses
 from service.models import ApiClient
 

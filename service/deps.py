@@ -1,4 +1,5 @@
-"""Request authentication: ``Authorization: Bearer <key>`` and scope checks."""
+"""The request dependencies every router takes: the session (the request's transaction), the
+caller (``Authorization: Bearer <key>``) and the scope it must carry."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
 
 from service.auth.keys import grants
 from service.auth.service import Principal, authenticate
+from service.db import get_session
 from service.errors import Forbidden, Unauthorized
+
+#: The request's session; its transaction commits when the endpoint returns (``get_session``).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer cred_...`")
 
