@@ -23,6 +23,7 @@ from service.db import make_engine, pool_options
 from service.errors import Problem, install_error_handlers
 from service.issuance.context import Issuer
 from service.issuance.router import router as issuance_router
+from service.keys.router import router as keys_router
 from service.keys.service import ensure_development_key
 from service.learners.router import router as learners_router
 from service.migrations import current_revision, head_revision
@@ -39,6 +40,7 @@ from service.reports.dashboard import router as dashboard_router
 from service.reports.router import router as reports_router
 from service.settings import Settings
 from service.static_assets import router as static_router
+from service.status.router import router as status_router
 from service.verification.router import router as verification_router
 from service.webhooks.background import BackgroundWorker
 from service.webhooks.openapi import install_webhooks
@@ -110,6 +112,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.metrics = Metrics()
     app.state.readiness_checks = []
     app.state.issuer = Issuer.build(settings)
+    app.state.keyring = app.state.issuer.keyring
+    app.state.status_lists = app.state.issuer.status_lists
     if engine is not None:
         app.state.engine = engine
     install_error_handlers(app)
@@ -126,6 +130,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         learners_router,
         completions_router,
         issuance_router,
+        status_router,
+        keys_router,
         api_clients_router,
         audit_router,
         xapi_router,

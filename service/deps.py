@@ -14,9 +14,19 @@ from service.auth.keys import grants
 from service.auth.service import Principal, authenticate
 from service.db import get_session
 from service.errors import Forbidden, Unauthorized
+from service.settings import Settings
 
 #: The request's session; its transaction commits when the endpoint returns (``get_session``).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer cred_...`")
 

@@ -9,7 +9,7 @@ from typing import NamedTuple
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from service.issuance.engine_facts import CompletionFact
+from service.issuance.engine_facts import CompletionFact, LevelRule
 from service.models import Completion, Credential, CredentialStatusEvent
 
 
@@ -54,3 +54,53 @@ def status_events(session: Session, learner_id: str) -> dict[str, list[StatusEve
     for credential_id, at, event_id, status, reason in session.execute(query):
         found[credential_id].append(StatusEvent(at, event_id, status, reason))
     return found
+
+
+def list_credentials(
+    session: Session,
+    *,
+    learner_id: str | None,
+    level: str | None,
+    status: str | None,
+    expiring_before: datetime | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+    now: datetime,
+) -> list[Credential]:
+    """A page of credentials, newest first (``after``: the last ``(issued_at, id)`` seen);
+    ``status`` ``expired`` means past its ``valid_until`` at ``now``."""
+    query = select(Credential)
+    if learner_id:
+        query = query.where(Credential.learner_id == learner_id)
+    if level:
+        query = query.where(Credential.level_id == level)
+    if status == "expired":
+        query = query.where(col(Credential.valid_until) <= now)
+    elif status:
+        query = query.where(Credential.status == status)
+    if expiring_before:
+        query = query.where(col(Credential.valid_until) < expiring_before)
+    if after is not None:
+        issued_at, last_id = after
+        query = query.where(
+            (col(Credential.issued_at) < issued_at)
+            | ((col(Credential.issued_at) == issued_at) & (col(Credential.id) < last_id))
+        )
+    order = (col(Credential.issued_at).desc(), col(Credential.id).desc())
+    return list(session.exec(query.order_by(*order).limit(limit)))
+
+
+def learners_concerned(session: Session, rule: LevelRule) -> list[str]:
+    """The learners a re-evaluation of ``rule``'s level must look at, sorted: those with a
+    completion of one of its courses (required, elective or renewal) or, for a level of
+    prerequisites only, a credential for one of them."""
+    courses = [c.course for c in rule.courses] + list(rule.electives_from)
+    if rule.renewal:
+        courses += list(rule.renewal.courses)
+    if courses:
+        query = select(Completion.learner_id).where(col(Completion.course_id).in_(courses))
+    else:
+        query = select(Credential.learner_id).where(
+            col(Credential.level_id).in_(rule.prerequisites)
+        )
+    return sorted(set(session.exec(query.distinct()).all()))

@@ -1,4 +1,5 @@
-"""Credentials API, status lists, JWKS, keys and level re-evaluation."""
+"""Credentials API: list, read, revoke / suspend / reinstate, manual award, level re-evaluation
+and learner progress."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
-from sqlmodel import col, select
 
 from service.auth.service import Principal
 from service.core.ids import LEARNER_ID_PATTERN, LEVEL_ID_PATTERN
@@ -21,9 +21,9 @@ from service.core.pagination import (
 )
 from service.core.times import Instant
 from service.db import utcnow
-from service.deps import AdminDep, SessionDep, require
-from service.errors import BadRequest, InvalidInput, NotFound, problem_responses
-from service.issuance import service
+from service.deps import SessionDep, require
+from service.errors import BadRequest, NotFound, problem_responses
+from service.issuance import repository, service
 from service.issuance.context import IssuerDep
 from service.issuance.engine_facts import LevelProgress, Missing
 from service.issuance.schemas import (
@@ -37,10 +37,8 @@ from service.issuance.schemas import (
     MissingPublic,
     StatusChange,
 )
-from service.keys import service as keys
-from service.keys.schemas import KeyCompromise, KeyCompromised, KeyPublic
 from service.learners import service as learners
-from service.models import Completion, Credential
+from service.models import Credential
 
 router = APIRouter(tags=["credentials"], responses=problem_responses(401, 403))
 ReadDep = Annotated[Principal, Depends(require("credentials:read"))]
@@ -102,31 +100,18 @@ def list_credentials(
     limit: LimitParam = 50,
 ) -> Page[CredentialPublic]:
     """Credentials, newest first, filtered by learner, level, status or expiry."""
+    if expiring_before is not None and expiring_before.tzinfo is None:
+        raise BadRequest("expiring_before needs a time zone")
     now = utcnow()
-    query = select(Credential)
-    if learner_id:
-        query = query.where(Credential.learner_id == learner_id)
-    if level:
-        query = query.where(Credential.level_id == level)
-    if status_filter == "expired":
-        query = query.where(col(Credential.valid_until) <= now)
-    elif status_filter:
-        query = query.where(Credential.status == status_filter)
-    if expiring_before:
-        if expiring_before.tzinfo is None:
-            raise BadRequest("expiring_before needs a time zone")
-        query = query.where(col(Credential.valid_until) < expiring_before)
-    position = decode_cursor(cursor, BY_TIME_AND_TEXT)
-    if position is not None:
-        issued_at, last_id = position
-        query = query.where(
-            (col(Credential.issued_at) < issued_at)
-            | ((col(Credential.issued_at) == issued_at) & (col(Credential.id) < last_id))
-        )
-    rows = list(
-        session.exec(
-            query.order_by(col(Credential.issued_at).desc(), col(Credential.id).desc()).limit(limit)
-        )
+    rows = repository.list_credentials(
+        session,
+        learner_id=learner_id,
+        level=level,
+        status=status_filter,
+        expiring_before=expiring_before,
+        after=decode_cursor(cursor, BY_TIME_AND_TEXT),
+        limit=limit,
+        now=now,
     )
     next_cursor = (
         encode_cursor([rows[-1].issued_at.isoformat(), rows[-1].id]) if len(rows) == limit else None
@@ -232,27 +217,13 @@ def evaluate_level(
     compiled = issuer.catalog.get(session)
     if level_id not in compiled.rules:
         raise NotFound(f"No active level {level_id!r}.")
-    rule = compiled.rules[level_id]
-    courses = [c.course for c in rule.courses] + list(rule.electives_from)
-    if rule.renewal:
-        courses += list(rule.renewal.courses)
-    learner_ids = (
-        session.exec(
-            select(Completion.learner_id).where(col(Completion.course_id).in_(courses)).distinct()
-        ).all()
-        if courses
-        else session.exec(
-            select(Credential.learner_id)
-            .where(col(Credential.level_id).in_(rule.prerequisites))
-            .distinct()
-        ).all()
-    )
+    learner_ids = repository.learners_concerned(session, compiled.rules[level_id])
     issued = 0
-    for learner_id in sorted(set(learner_ids)):
+    for learner_id in learner_ids:
         learner = learners.get(session, learner_id)
         issued += len(service.evaluate_learner(session, issuer, learner, actor=principal.actor))
     return EvaluationReport(
-        level=level_id, learners_evaluated=len(set(learner_ids)), credentials_issued=issued
+        level=level_id, learners_evaluated=len(learner_ids), credentials_issued=issued
     )
 
 
@@ -318,81 +289,4 @@ def get_learner_progress(
             for c in current
         ],
         levels=[_progress_public(line) for line in lines.values()],
-    )
-
-
-# ---------------------------------------------------------------- public: status lists, keys
-
-
-@router.get(
-    "/v1/status-lists/{list_id}",
-    operation_id="getStatusList",
-    tags=["verification"],
-    responses=problem_responses(
-        404,
-        422,
-        extra={
-            200: {"content": {VC_JWT: {"schema": {"type": "string"}}}},
-            304: {"description": "Not modified"},
-        },
-    ),
-)
-def get_status_list(
-    list_id: int, request: Request, session: SessionDep, issuer: IssuerDep
-) -> Response:
-    """The signed BitstringStatusListCredential (public; short cache, ETag)."""
-    token, revision = issuer.status_lists.get(session, issuer.settings, issuer.keyring, list_id)
-    etag = f'"{list_id}-{revision}"'
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=30"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(token, media_type=VC_JWT, headers=headers)
-
-
-@router.get(
-    "/.well-known/jwks.json",
-    operation_id="getJwks",
-    tags=["verification"],
-    responses={200: {"content": {"application/jwk-set+json": {"schema": {"type": "object"}}}}},
-)
-def get_jwks(session: SessionDep) -> Response:
-    """The issuer's public keys, active and retired."""
-    body = json.dumps(keys.jwks(session))
-    return Response(
-        body, media_type="application/jwk-set+json", headers={"Cache-Control": "public, max-age=60"}
-    )
-
-
-@router.post("/v1/keys/rotate", operation_id="rotateKey", tags=["keys"])
-def rotate_key(session: SessionDep, issuer: IssuerDep, principal: AdminDep) -> KeyPublic:
-    """Make a new active signing key; the old one is retired but stays published."""
-    key = keys.create_key(session, issuer.settings, actor=principal.actor)
-    return KeyPublic(**keys.key_public(key, issuer.settings))
-
-
-@router.post(
-    "/v1/keys/{kid}/compromise",
-    operation_id="compromiseKey",
-    tags=["keys"],
-    responses=problem_responses(404, 409, 422),
-)
-def compromise_key(
-    kid: Annotated[str, Path(max_length=64)],
-    session: SessionDep,
-    issuer: IssuerDep,
-    principal: AdminDep,
-    body: KeyCompromise | None = None,
-) -> KeyCompromised:
-    """Distrust a key from a time (default now): what it signed from then on fails verification;
-    the active key is replaced at once unless `rotate: false`. Audit-logged."""
-    body = body or KeyCompromise()
-    now = utcnow()
-    if body.at is not None and body.at > now:
-        raise InvalidInput("at must not be in the future.")
-    key, successor = keys.compromise_key(
-        session, issuer.settings, kid, body.at or now, actor=principal.actor, rotate=body.rotate
-    )
-    return KeyCompromised(
-        key=KeyPublic(**keys.key_public(key, issuer.settings)),
-        active=KeyPublic(**keys.key_public(successor, issuer.settings)) if successor else None,
     )

@@ -13,10 +13,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from service.deps import AuditReadDep, SessionDep
+from service.deps import AuditReadDep, SessionDep, SettingsDep
 from service.errors import BadRequest, InvalidInput, NotFound, PayloadTooLarge, problem_responses
-from service.issuance.context import IssuerDep
 from service.keys import service as keys
+from service.keys.deps import KeyRingDep
 from service.verification.checkpoint import current_checkpoint
 from service.verification.page import verify_page
 from service.verification.schemas import CheckpointPublic, VerificationPublic, VerifyRequest
@@ -154,10 +154,10 @@ async def verify_page_html() -> Response:
         404, extra={200: {"content": {"application/did+ld+json": {"schema": {"type": "object"}}}}}
     ),
 )
-def get_did_document(session: SessionDep, issuer: IssuerDep) -> Response:
+def get_did_document(session: SessionDep, settings: SettingsDep) -> Response:
     """The did:web DID document with the same keys as the JWKS (404 unless the issuer id is a
     did:web DID)."""
-    document = keys.did_document(session, issuer.settings)
+    document = keys.did_document(session, settings)
     if document is None:
         raise NotFound("The issuer is not a did:web DID; its keys are at /.well-known/jwks.json.")
     return Response(
@@ -174,11 +174,11 @@ def get_did_document(session: SessionDep, issuer: IssuerDep) -> Response:
     responses=problem_responses(401, 403, 503),
 )
 def get_audit_checkpoint(
-    session: SessionDep, issuer: IssuerDep, _: AuditReadDep
+    session: SessionDep, settings: SettingsDep, keyring: KeyRingDep, _: AuditReadDep
 ) -> CheckpointPublic:
     """The head of the audit chain `{seq, hash, at}` and a JWT of it signed with the issuer's
     key; keep it to hold the issuer to this history (`credence audit verify`)."""
-    signed = current_checkpoint(session, issuer.settings, issuer.keyring)
+    signed = current_checkpoint(session, settings, keyring)
     return CheckpointPublic(
         seq=signed.seq, hash=signed.hash, at=signed.at, jwt=signed.jwt, kid=signed.kid
     )

@@ -1,0 +1,70 @@
+"""Signing keys: the public JWKS, rotation and marking a key compromised (admin)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from service.db import utcnow
+from service.deps import AdminDep, SessionDep, SettingsDep
+from service.errors import InvalidInput, problem_responses
+from service.keys import service as keys
+from service.keys.schemas import KeyCompromise, KeyCompromised, KeyPublic
+
+router = APIRouter()
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    operation_id="getJwks",
+    tags=["verification"],
+    responses={200: {"content": {"application/jwk-set+json": {"schema": {"type": "object"}}}}},
+)
+def get_jwks(session: SessionDep) -> Response:
+    """The issuer's public keys, active and retired."""
+    body = json.dumps(keys.jwks(session))
+    return Response(
+        body, media_type="application/jwk-set+json", headers={"Cache-Control": "public, max-age=60"}
+    )
+
+
+@router.post(
+    "/v1/keys/rotate",
+    operation_id="rotateKey",
+    tags=["keys"],
+    responses=problem_responses(401, 403),
+)
+def rotate_key(session: SessionDep, settings: SettingsDep, principal: AdminDep) -> KeyPublic:
+    """Make a new active signing key; the old one is retired but stays published."""
+    key = keys.create_key(session, settings, actor=principal.actor)
+    return KeyPublic(**keys.key_public(key, settings))
+
+
+@router.post(
+    "/v1/keys/{kid}/compromise",
+    operation_id="compromiseKey",
+    tags=["keys"],
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def compromise_key(
+    kid: Annotated[str, Path(max_length=64)],
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: AdminDep,
+    body: KeyCompromise | None = None,
+) -> KeyCompromised:
+    """Distrust a key from a time (default now): what it signed from then on fails verification;
+    the active key is replaced at once unless `rotate: false`. Audit-logged."""
+    body = body or KeyCompromise()
+    now = utcnow()
+    if body.at is not None and body.at > now:
+        raise InvalidInput("at must not be in the future.")
+    key, successor = keys.compromise_key(
+        session, settings, kid, body.at or now, actor=principal.actor, rotate=body.rotate
+    )
+    return KeyCompromised(
+        key=KeyPublic(**keys.key_public(key, settings)),
+        active=KeyPublic(**keys.key_public(successor, settings)) if successor else None,
+    )
