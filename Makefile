@@ -10,13 +10,22 @@ PYTEST_WORKERS ?= 2
 
 .PHONY: install run demo test lint typecheck pytest fuzz openapi fmt clean
 
+# The independent verifiers the tests run (npm, pinned by tests/interop/package-lock.json);
+# without Node those tests are skipped, saying so.
+NODE_STAMP := tests/interop/node_modules/.installed-stamp
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+$(NODE_STAMP): tests/interop/package.json tests/interop/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
+	else echo "npm not found: the tests that run npm verifiers will be skipped"; fi
+
+install: $(STAMP) $(NODE_STAMP)
 
 run: $(STAMP)
 	@$(BIN)/credence db upgrade
@@ -42,7 +51,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy service credentials
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=20 $(PYTEST_ARGS)
 
 # The long fuzz run: 200 examples per operation (the bounded run inside `make test` uses 4), on

@@ -27,6 +27,12 @@ Verifying
     `Prepare` hook sees the decoded token first (to batch key and status look-ups). Invalid
     credentials are results; only misuse raises (`MisuseError`).
 
+Data Integrity (`credentials.data_integrity`, imported on its own: it loads pyld)
+    `sign_data_integrity` / `verify_data_integrity`: the ``eddsa-rdfc-2022`` cryptosuite over
+    RDFC-1.0 canonical N-Quads (`canonicalize`, strict: undefined terms, relative ids and
+    contexts not pinned in ``credentials/contexts`` are errors); `multikey_from_public_key` /
+    `public_key_from_multikey` for Ed25519 ``Multikey`` verification methods.
+
 Status lists
     `StatusList` (>= 131,072 bits, index 0 = MSB of byte 0, ``encode``/``decode``),
     `allocate_random_free_index`, `build_status_list_credential`,

@@ -9,7 +9,13 @@ from typing import Any
 
 from credentials._encoding import format_datetime
 from credentials.errors import MisuseError
-from credentials.lint import OB_CONTEXT, OB_SCHEMA_URL, VCDM2_CONTEXT, lint_credential
+from credentials.lint import (
+    OB_CONTEXT,
+    OB_EXTENSIONS_CONTEXT,
+    OB_SCHEMA_URL,
+    VCDM2_CONTEXT,
+    lint_credential,
+)
 from credentials.model import Achievement, Evidence, IdentityObject, IssuerProfile, StatusEntry
 
 __all__ = ["CREDENTIAL_SCHEMA", "build_credential", "new_urn_uuid"]
@@ -87,7 +93,7 @@ def build_credential(
     subject["achievement"] = achievement.to_json()
 
     doc: dict[str, Any] = {
-        "@context": [VCDM2_CONTEXT, OB_CONTEXT],
+        "@context": [VCDM2_CONTEXT, OB_CONTEXT, OB_EXTENSIONS_CONTEXT],
         "id": credential_id if credential_id is not None else new_urn_uuid(),
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "name": name if name is not None else achievement.name,

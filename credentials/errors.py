@@ -10,6 +10,7 @@ CredentialsError
 │   ├── KeyFormatError     a JWK / key blob is malformed or of an unsupported type
 │   └── KeyDecryptionError an encrypted private key failed authentication
 ├── TokenError             a JWT could not be verified (generic `verify_jwt`)
+├── DataIntegrityError     a Data Integrity proof could not be made or verified
 ├── StatusListError        an encodedList / status-list credential is malformed
 │   └── StatusListFullError no free index is left to allocate
 └── StatusCheckError       a status lookup could not give a trustworthy answer
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 __all__ = [
     "CredentialsError",
+    "DataIntegrityError",
     "KeyDecryptionError",
     "KeyFormatError",
     "KeyMaterialError",
@@ -77,6 +79,20 @@ class TokenError(CredentialsError):
 
     Attributes:
         check: which stage failed (``format``, ``signature`` or ``claims``).
+        reason: what failed, in plain words.
+    """
+
+    def __init__(self, check: str, reason: str) -> None:
+        super().__init__(f"{check}: {reason}")
+        self.check = check
+        self.reason = reason
+
+
+class DataIntegrityError(CredentialsError):
+    """A Data Integrity proof (``eddsa-rdfc-2022``) failed, or a document cannot carry one.
+
+    Attributes:
+        check: which stage failed (``format``, ``context``, ``key`` or ``signature``).
         reason: what failed, in plain words.
     """
 

@@ -18,10 +18,19 @@ from typing import Any
 from credentials._encoding import EncodingError, parse_datetime
 from credentials.errors import LintError
 
-__all__ = ["OB_CONTEXT", "OB_SCHEMA_URL", "VCDM2_CONTEXT", "lint_credential"]
+__all__ = [
+    "OB_CONTEXT",
+    "OB_EXTENSIONS_CONTEXT",
+    "OB_SCHEMA_URL",
+    "VCDM2_CONTEXT",
+    "lint_credential",
+]
 
 VCDM2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+#: Defines ``1EdTechJsonSchemaValidator2019`` (``credentialSchema.type``), which the OB context
+#: does not: without it a JSON-LD processor in safe mode refuses the credential.
+OB_EXTENSIONS_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json"
 OB_SCHEMA_URL = (
     "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
 )

@@ -73,6 +73,7 @@ def test_shape_follows_design() -> None:
     assert doc["@context"] == [
         "https://www.w3.org/ns/credentials/v2",
         "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+        "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json",
     ]
     assert doc["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
     assert doc["id"].startswith("urn:uuid:")
