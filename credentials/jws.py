@@ -28,7 +28,12 @@ from credentials._encoding import (
     json_loads_strict,
 )
 from credentials.errors import KeyFormatError, MisuseError, TokenError
-from credentials.keys import SUPPORTED_ALGORITHMS, PublicKey, public_key_from_jwk
+from credentials.keys import (
+    ALGORITHM_ALIASES,
+    SUPPORTED_ALGORITHMS,
+    PublicKey,
+    public_key_from_jwk,
+)
 from credentials.signer import Signer
 
 __all__ = [
@@ -273,7 +278,8 @@ def check_signature(
         raise Invalid("signature", "unsecured token (alg 'none') refused")
     if alg.upper().startswith("HS"):
         raise Invalid("signature", f"HMAC algorithm {alg!r} refused (public-key confusion)")
-    if alg not in allowed:
+    family = ALGORITHM_ALIASES.get(alg, alg)  # "Ed25519" (RFC 9864) is EdDSA on Ed25519 keys
+    if family not in allowed:
         raise Invalid("signature", f"algorithm {alg!r} is not on the allow-list")
     resolved = resolve_key(kid)
     if resolved is None:
@@ -286,12 +292,12 @@ def check_signature(
         key_alg, key = _load_key(jwk)
     except KeyFormatError as exc:
         raise Invalid("signature", f"key {kid!r} is unusable: {exc}") from None
-    if key_alg != alg:
+    if key_alg != family:
         raise Invalid(
             "signature",
             f"token algorithm {alg!r} does not match the key type of {kid!r} ({key_alg})",
         )
-    if not _signature_valid(alg, key, parsed.signature, parsed.signing_input):
+    if not _signature_valid(family, key, parsed.signature, parsed.signing_input):
         raise Invalid("signature", "signature does not match (token altered or wrong key)")
     if compromised_at is not None:
         when = _token_time(parsed.payload)

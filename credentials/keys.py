@@ -33,6 +33,10 @@ Algorithm: TypeAlias = Literal["EdDSA", "ES256", "RS256"]
 
 SUPPORTED_ALGORITHMS: frozenset[str] = frozenset({"EdDSA", "ES256", "RS256"})
 
+#: Fully-specified names (RFC 9864) that verification accepts for a supported algorithm:
+#: ``Ed25519`` is EdDSA restricted to Ed25519 keys, the only EdDSA curve supported here.
+ALGORITHM_ALIASES: dict[str, str] = {"Ed25519": "EdDSA"}
+
 PrivateKey: TypeAlias = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 """A private signing key of one of the supported types."""
 
@@ -241,7 +245,7 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> tuple[Algorithm, PublicKey]:
     else:
         raise KeyFormatError(f"unsupported key type {kty!r}")
     stated = jwk.get("alg")
-    if stated is not None and stated != alg:
+    if stated is not None and ALGORITHM_ALIASES.get(stated, stated) != alg:
         raise KeyFormatError(f"JWK alg {stated!r} does not match its {kty} key ({alg})")
     use = jwk.get("use")
     if use is not None and use != "sig":

@@ -157,6 +157,22 @@ def test_eddsa_token_claiming_rs256_is_refused() -> None:
     assert_failed(run(token, ed), "signature", "does not match the key type")
 
 
+def test_the_fully_specified_ed25519_name_verifies_as_eddsa() -> None:
+    """RFC 9864: "Ed25519" is EdDSA on an Ed25519 key; allowed wherever EdDSA is."""
+    ed, es = signer_for("EdDSA"), signer_for("ES256")
+    claims = vc_jwt_claims(make_credential())
+    token = forge({"alg": "Ed25519", "kid": ed.kid, "typ": "JWT"}, claims, ed)
+    assert run(token, ed).verified
+    jwk_naming_it = {**ed.public_jwk, "alg": "Ed25519"}  # a JWKS may state the new name too
+    assert run(token, resolve_key=lambda kid: jwk_naming_it).verified
+    assert_failed(
+        run(token, ed, allowed_algorithms=["ES256"]), "signature", "not on the allow-list"
+    )
+    # the name fixes the curve: a P-256 key cannot stand behind it
+    forged = forge({"alg": "Ed25519", "kid": es.kid, "typ": "JWT"}, claims, es)
+    assert_failed(run(forged, es), "signature", "does not match the key type")
+
+
 def test_algorithm_outside_allow_list_is_refused() -> None:
     es = signer_for("ES256")
     token = sign_credential(make_credential(), es)
