@@ -73,7 +73,7 @@ from credentials.audit import (
     verify_checkpoint,
 )
 from credentials.builder import CREDENTIAL_SCHEMA, build_credential, new_urn_uuid
-from credentials.did import did_web_document, did_web_url
+from credentials.did import did_web_document, did_web_url, multikey_from_jwk
 from credentials.errors import (
     CredentialsError,
     KeyDecryptionError,
@@ -205,6 +205,7 @@ __all__ = [
     "lint_credential",
     "load_status_list",
     "make_status_checker",
+    "multikey_from_jwk",
     "new_urn_uuid",
     "public_jwk",
     "public_key_from_jwk",

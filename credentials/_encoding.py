@@ -113,3 +113,30 @@ def _parse_datetime_str(text: str) -> datetime:
         return datetime.fromisoformat(norm)
     except ValueError as exc:
         raise EncodingError(f"invalid date-time: {exc}") from exc
+
+
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_BASE58_INDEX = {c: i for i, c in enumerate(_BASE58)}
+
+
+def base58btc_encode(data: bytes) -> str:
+    """Bitcoin base58 (the alphabet multibase ``z`` names)."""
+    number = int.from_bytes(data, "big")
+    out = []
+    while number:
+        number, digit = divmod(number, 58)
+        out.append(_BASE58[digit])
+    zeros = len(data) - len(data.lstrip(b"\0"))
+    return "1" * zeros + "".join(reversed(out))
+
+
+def base58btc_decode(text: str) -> bytes:
+    number = 0
+    for char in text:
+        digit = _BASE58_INDEX.get(char)
+        if digit is None:
+            raise ValueError(f"not base58btc: {char!r}")
+        number = number * 58 + digit
+    zeros = len(text) - len(text.lstrip("1"))
+    body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
+    return b"\0" * zeros + body

@@ -35,12 +35,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pyld import jsonld, nquads
 
+from credentials._encoding import base58btc_decode, base58btc_encode
 from credentials.errors import DataIntegrityError, KeyFormatError, MisuseError
 from credentials.signer import Signer
 
 __all__ = [
     "CRYPTOSUITE",
     "PINNED_CONTEXTS",
+    "base58btc_decode",
+    "base58btc_encode",
     "canonicalize",
     "multikey_from_public_key",
     "public_key_from_multikey",
@@ -58,34 +61,9 @@ PINNED_CONTEXTS: dict[str, str] = {
 }
 
 _ED25519_MULTICODEC = b"\xed\x01"
-_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_BASE58_INDEX = {c: i for i, c in enumerate(_BASE58)}
 
 
 # ------------------------------------------------------------------------- multibase / Multikey
-
-
-def base58btc_encode(data: bytes) -> str:
-    """Bitcoin base58 (the alphabet multibase ``z`` names)."""
-    number = int.from_bytes(data, "big")
-    out = []
-    while number:
-        number, digit = divmod(number, 58)
-        out.append(_BASE58[digit])
-    zeros = len(data) - len(data.lstrip(b"\0"))
-    return "1" * zeros + "".join(reversed(out))
-
-
-def base58btc_decode(text: str) -> bytes:
-    number = 0
-    for char in text:
-        digit = _BASE58_INDEX.get(char)
-        if digit is None:
-            raise ValueError(f"not base58btc: {char!r}")
-        number = number * 58 + digit
-    zeros = len(text) - len(text.lstrip("1"))
-    body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
-    return b"\0" * zeros + body
 
 
 def multikey_from_public_key(key: Ed25519PublicKey) -> str:

@@ -7,12 +7,20 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from credentials._encoding import base58btc_encode
 from credentials.errors import MisuseError
-from credentials.keys import jwks_document
+from credentials.keys import jwks_document, public_key_from_jwk
 
-__all__ = ["did_web_document", "did_web_url"]
+__all__ = ["did_web_document", "did_web_url", "multikey_from_jwk"]
 
-DID_CONTEXTS = ("https://www.w3.org/ns/did/v1", "https://www.w3.org/ns/cid/v1")
+DID_CONTEXTS = (
+    "https://www.w3.org/ns/did/v1",
+    "https://www.w3.org/ns/cid/v1",  # Multikey
+    "https://w3id.org/security/suites/jws-2020/v1",  # JsonWebKey2020
+)
 _DID_WEB = re.compile(r"did:web:([A-Za-z0-9.\-]+(?:%3[Aa][0-9]+)?)((?::[A-Za-z0-9._~\-%]+)*)")
 
 
@@ -47,20 +55,40 @@ def did_web_document(
 ) -> dict[str, Any]:
     """Build the DID document that publishes the issuer's public keys.
 
-    Each JWK becomes a ``JsonWebKey`` verification method ``{id: "<did>#<kid>", type:
-    "JsonWebKey", controller: did, publicKeyJwk}`` listed in ``assertionMethod`` (and in
-    ``authentication`` when asked). Include retired keys while credentials they signed are
-    still valid.
+    Each JWK becomes a ``JsonWebKey2020`` verification method ``{id: "<did>#<kid>", type:
+    "JsonWebKey2020", controller: did, publicKeyJwk}``, the type that current and older DID
+    tooling both read (did-jwt, Veramo, the 1EdTech validator; the newer ``JsonWebKey`` type is
+    not known to all of them). An Ed25519 key is also published as a ``Multikey``
+    ``{id: "<did>#<publicKeyMultibase>", publicKeyMultibase}``, the form Data Integrity
+    (``eddsa-rdfc-2022``) verifiers resolve. Every method is listed in ``assertionMethod``
+    (and in ``authentication`` when asked). Include retired keys while credentials they
+    signed are still valid.
 
     Raises:
         MisuseError: malformed DID, a JWK without ``kid``, or a JWK with private members.
     """
     _check_did(did)
     keys = jwks_document(public_jwks)["keys"]
-    methods = [
-        {"id": f"{did}#{jwk['kid']}", "type": "JsonWebKey", "controller": did, "publicKeyJwk": jwk}
-        for jwk in keys
-    ]
+    methods: list[dict[str, Any]] = []
+    for jwk in keys:
+        methods.append(
+            {
+                "id": f"{did}#{jwk['kid']}",
+                "type": "JsonWebKey2020",
+                "controller": did,
+                "publicKeyJwk": jwk,
+            }
+        )
+        if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+            multibase = multikey_from_jwk(jwk)
+            methods.append(
+                {
+                    "id": f"{did}#{multibase}",
+                    "type": "Multikey",
+                    "controller": did,
+                    "publicKeyMultibase": multibase,
+                }
+            )
     refs = [method["id"] for method in methods]
     doc: dict[str, Any] = {
         "@context": list(DID_CONTEXTS),
@@ -71,3 +99,12 @@ def did_web_document(
     if authentication:
         doc["authentication"] = list(refs)
     return doc
+
+
+def multikey_from_jwk(jwk: Mapping[str, Any]) -> str:
+    """The ``publicKeyMultibase`` (``z6Mk…``) of an Ed25519 public JWK."""
+    _, key = public_key_from_jwk(jwk)
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise MisuseError("only Ed25519 keys have a Multikey form here")
+    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return "z" + base58btc_encode(b"\xed\x01" + raw)

@@ -21,6 +21,7 @@ from credentials import (
     jwk_thumbprint,
     jwks_document,
     key_id_url,
+    multikey_from_jwk,
     public_jwk,
     public_key_from_jwk,
 )
@@ -208,9 +209,14 @@ def test_did_web_document_lists_keys_as_assertion_methods() -> None:
     assert doc["id"] == did
     assert "https://www.w3.org/ns/did/v1" in doc["@context"]
     methods = doc["verificationMethod"]
-    assert [m["id"] for m in methods] == [f"{did}#{jwk['kid']}" for jwk in jwks]
-    assert all(m["type"] == "JsonWebKey" and m["controller"] == did for m in methods)
-    assert [m["publicKeyJwk"] for m in methods] == jwks
+    by_jwk = [m for m in methods if m["type"] == "JsonWebKey2020"]
+    assert [m["id"] for m in by_jwk] == [f"{did}#{jwk['kid']}" for jwk in jwks]
+    assert [m["publicKeyJwk"] for m in by_jwk] == jwks
+    (ed25519,) = [jwk for jwk in jwks if jwk["kty"] == "OKP"]
+    (multikey,) = [m for m in methods if m["type"] == "Multikey"]
+    assert multikey["publicKeyMultibase"] == multikey_from_jwk(ed25519)
+    assert multikey["id"] == f"{did}#{multikey['publicKeyMultibase']}"
+    assert all(m["controller"] == did for m in methods)
     assert doc["assertionMethod"] == [m["id"] for m in methods]
     assert doc["authentication"] == doc["assertionMethod"]
     assert "authentication" not in did_web_document(did, jwks)

@@ -36,10 +36,14 @@ def test_the_did_document_lists_the_same_keys_as_the_jwks(demo: Demo) -> None:
     assert document["id"] == DID
     jwks = demo.client.get("/.well-known/jwks.json").json()["keys"]
     methods = document["verificationMethod"]
-    assert [m["publicKeyJwk"] for m in methods] == jwks
-    assert [m["id"] for m in methods] == [f"{DID}#{k['kid']}" for k in jwks]
+    by_jwk = [m for m in methods if m["type"] == "JsonWebKey2020"]
+    assert [m["publicKeyJwk"] for m in by_jwk] == jwks
+    assert [m["id"] for m in by_jwk] == [f"{DID}#{k['kid']}" for k in jwks]
+    ed25519 = [k for k in jwks if k["kty"] == "OKP"]
+    multikeys = [m for m in methods if m["type"] == "Multikey"]
+    assert len(multikeys) == len(ed25519) and len(methods) == len(jwks) + len(ed25519)
     assert document["assertionMethod"] == [m["id"] for m in methods]
-    assert all(m["controller"] == DID and m["type"] == "JsonWebKey" for m in methods)
+    assert all(m["controller"] == DID for m in methods)
 
 
 def test_credentials_name_a_did_url_and_verify(demo: Demo, cli: Any, tmp_path: Path) -> None:
