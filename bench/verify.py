@@ -99,10 +99,9 @@ def library_rate(
     tokens: list[str], jwks: dict[str, Any], list_jwts: list[str], seconds: float
 ) -> float:
     keys = {k["kid"]: k for k in jwks["keys"]}
-    prefix = f"{BASE}/.well-known/jwks.json#"
 
     def resolve(kid: str) -> dict[str, Any] | None:
-        return keys.get(kid.removeprefix(prefix)) if kid.startswith(prefix) else None
+        return keys.get(kid)  # the JWKS names each key by the header kid
 
     now = datetime.now(UTC)
     lists = [

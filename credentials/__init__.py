@@ -7,8 +7,10 @@ Keys
     `generate_signing_key` (``"EdDSA"`` default, ``"ES256"``, ``"RS256"``) -> private key;
     `public_jwk` -> JWK with ``kid`` = RFC 7638 thumbprint, ``alg``, ``use: "sig"``;
     `jwks_document`; `key_id_url` (issuer base URL or did:web DID + thumbprint -> absolute
-    header ``kid``); `encrypt_private_key` / `decrypt_private_key` (AES-256-GCM under a
-    32-byte KEK, kid as associated data, versioned blob); `did_web_document`, `did_web_url`.
+    header ``kid``: ``<base>/keys/<thumbprint>``, served as one JWK, or ``<did>#<thumbprint>``),
+    `thumbprint_of_kid` (its inverse, earlier ``/.well-known/jwks.json#`` kids included);
+    `encrypt_private_key` / `decrypt_private_key` (AES-256-GCM under a 32-byte KEK, kid as
+    associated data, versioned blob); `did_web_document`, `did_web_url`.
 
 Signing
     `Signer` protocol (``kid``, ``alg``, ``public_jwk``, ``sign(bytes)``), `LocalSigner`.
@@ -109,6 +111,7 @@ from credentials.keys import (
     key_id_url,
     public_jwk,
     public_key_from_jwk,
+    thumbprint_of_kid,
 )
 from credentials.lint import OB_CONTEXT, OB_SCHEMA_URL, VCDM2_CONTEXT, lint_credential
 from credentials.model import (
@@ -212,6 +215,7 @@ __all__ = [
     "sign_credential",
     "sign_jwt",
     "sign_status_list_credential",
+    "thumbprint_of_kid",
     "vc_jwt_claims",
     "verify",
     "verify_chain",

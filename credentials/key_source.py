@@ -25,9 +25,10 @@ from urllib.parse import urlsplit
 
 from credentials._encoding import EncodingError, b64url_decode, json_loads_strict
 from credentials.did import did_web_url
-from credentials.errors import MisuseError
+from credentials.errors import CredentialsError, MisuseError
 from credentials.fetch import FetchError, fetch_text
 from credentials.jws import ResolveKey
+from credentials.keys import KEY_PATH, jwk_thumbprint
 
 __all__ = ["KeySource", "UsageError", "key_source", "read_source"]
 
@@ -64,9 +65,14 @@ def parse_json(text: str, source: str) -> Any:
 
 
 def keys_from_document(doc: Any, source: str) -> dict[str, Mapping[str, Any]]:
-    """Index the keys of a JWKS or a DID document by kid and by verification-method id."""
+    """Index the keys of a JWKS or a DID document by kid and by verification-method id (or a
+    single JWK, by the URL it came from and its kid)."""
     index: dict[str, Mapping[str, Any]] = {}
-    if isinstance(doc, dict) and isinstance(doc.get("keys"), list):
+    if isinstance(doc, dict) and isinstance(doc.get("kty"), str):  # one JWK, served at its kid
+        index[source] = doc
+        if isinstance(doc.get("kid"), str):
+            index.setdefault(doc["kid"], doc)
+    elif isinstance(doc, dict) and isinstance(doc.get("keys"), list):
         for jwk in doc["keys"]:
             if isinstance(jwk, dict) and isinstance(jwk.get("kid"), str):
                 index[jwk["kid"]] = jwk
@@ -80,17 +86,27 @@ def keys_from_document(doc: Any, source: str) -> dict[str, Mapping[str, Any]]:
             if isinstance(jwk.get("kid"), str):
                 index.setdefault(jwk["kid"], jwk)
     else:
-        raise UsageError(f"{source} is neither a JWKS nor a DID document")
+        raise UsageError(f"{source} is neither a JWKS, a JWK nor a DID document")
     return index
 
 
 def index_resolver(
     index: Mapping[str, Mapping[str, Any]],
 ) -> Callable[[str], Mapping[str, Any] | None]:
+    """Look a header kid up as given, else by the thumbprint it ends with (``…/keys/<t>`` or
+    ``…#<t>``), so a saved JWKS serves tokens of either kid form."""
+    by_thumbprint: dict[str, Mapping[str, Any]] = {}
+    for jwk in index.values():
+        try:
+            by_thumbprint.setdefault(jwk_thumbprint(jwk), jwk)
+        except (CredentialsError, KeyError, TypeError, ValueError):
+            continue
+
     def resolve(kid: str) -> Mapping[str, Any] | None:
         found = index.get(kid)
-        if found is None and "#" in kid:
-            found = index.get(kid.rsplit("#", 1)[1])
+        if found is None:
+            tail = kid.rsplit("#", 1)[1] if "#" in kid else kid.rsplit(KEY_PATH, 1)[-1]
+            found = index.get(tail) or by_thumbprint.get(tail)
         return found
 
     return resolve

@@ -26,6 +26,7 @@ __all__ = [
     "key_id_url",
     "public_jwk",
     "public_key_from_jwk",
+    "thumbprint_of_kid",
 ]
 
 Algorithm: TypeAlias = Literal["EdDSA", "ES256", "RS256"]
@@ -166,18 +167,27 @@ def jwks_document(jwks: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str,
     return {"keys": keys}
 
 
+#: Where a URL issuer serves each public key as one JWK (``application/jwk+json``).
+KEY_PATH = "/keys/"
+#: The kid form of credentials issued before keys had their own URL (still resolved).
+LEGACY_KEY_FRAGMENT = "/.well-known/jwks.json#"
+
+
 def key_id_url(issuer_base: str, thumbprint: str) -> str:
     """Build the absolute ``kid`` for a key from the issuer's base URL or ``did:web`` DID.
 
-    ``https://issuer.example`` -> ``https://issuer.example/.well-known/jwks.json#<thumbprint>``;
-    ``did:web:issuer.example`` -> ``did:web:issuer.example#<thumbprint>``.
+    ``https://issuer.example`` -> ``https://issuer.example/keys/<thumbprint>``, a URL that
+    serves exactly that public JWK; ``did:web:issuer.example`` ->
+    ``did:web:issuer.example#<thumbprint>``, a verification method of the DID document. The
+    same string is the key's ``kid`` in the issuer's JWKS, so a JOSE library matching header
+    ``kid`` against ``jwks_uri`` finds it as given.
 
     Raises:
         MisuseError: the base is neither an absolute http(s) URL nor a ``did:web`` DID, or it
             already carries a fragment/query.
     """
-    if not thumbprint or "#" in thumbprint:
-        raise MisuseError("thumbprint must be a non-empty string without '#'")
+    if not thumbprint or "#" in thumbprint or "/" in thumbprint:
+        raise MisuseError("thumbprint must be a non-empty string without '#' or '/'")
     if issuer_base.startswith("did:"):
         if not issuer_base.startswith("did:web:") or "#" in issuer_base:
             raise MisuseError(f"not a did:web DID without fragment: {issuer_base!r}")
@@ -185,7 +195,22 @@ def key_id_url(issuer_base: str, thumbprint: str) -> str:
     parts = urlsplit(issuer_base)
     if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
         raise MisuseError(f"issuer base must be an absolute http(s) URL: {issuer_base!r}")
-    return f"{issuer_base.rstrip('/')}/.well-known/jwks.json#{thumbprint}"
+    return f"{issuer_base.rstrip('/')}{KEY_PATH}{thumbprint}"
+
+
+def thumbprint_of_kid(issuer_base: str, kid: str) -> str | None:
+    """The thumbprint a header ``kid`` of this issuer names (the current form, or the
+    ``/.well-known/jwks.json#<thumbprint>`` form of earlier credentials), else None."""
+    if issuer_base.startswith("did:"):
+        prefixes: tuple[str, ...] = (f"{issuer_base}#",)
+    else:
+        base = issuer_base.rstrip("/")
+        prefixes = (f"{base}{KEY_PATH}", f"{base}{LEGACY_KEY_FRAGMENT}")
+    for prefix in prefixes:
+        if kid.startswith(prefix):
+            rest = kid[len(prefix) :]
+            return rest if rest and "/" not in rest and "#" not in rest else None
+    return None
 
 
 def _member_bytes(jwk: Mapping[str, Any], name: str) -> bytes:

@@ -25,7 +25,7 @@ class Signer(Protocol):
 
     Attributes:
         kid: the absolute key id URL put in the JWS header
-            (e.g. ``https://issuer.example/.well-known/jwks.json#<thumbprint>``).
+            (e.g. ``https://issuer.example/keys/<thumbprint>``).
         alg: the JWS algorithm, ``EdDSA``, ``ES256`` or ``RS256``.
         public_jwk: the public JWK (``kid`` = RFC 7638 thumbprint, ``alg``, ``use: "sig"``).
     """

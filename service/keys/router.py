@@ -22,11 +22,33 @@ router = APIRouter()
     tags=["verification"],
     responses={200: {"content": {"application/jwk-set+json": {"schema": {"type": "object"}}}}},
 )
-def get_jwks(session: SessionDep) -> Response:
-    """The issuer's public keys, active and retired."""
-    body = json.dumps(keys.jwks(session))
+def get_jwks(session: SessionDep, settings: SettingsDep) -> Response:
+    """The issuer's public keys, active and retired, each under the `kid` credentials name."""
+    body = json.dumps(keys.jwks(session, settings))
     return Response(
         body, media_type="application/jwk-set+json", headers={"Cache-Control": "public, max-age=60"}
+    )
+
+
+@router.get(
+    "/keys/{thumbprint}",
+    operation_id="getPublicKey",
+    tags=["verification"],
+    responses={
+        200: {"content": {"application/jwk+json": {"schema": {"type": "object"}}}},
+        **problem_responses(404),
+    },
+)
+def get_public_key(
+    session: SessionDep,
+    settings: SettingsDep,
+    thumbprint: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{43}$", description="RFC 7638")],
+) -> Response:
+    """One public key as a JWK: what a credential's header `kid` (`<base>/keys/<thumbprint>`)
+    dereferences to."""
+    body = json.dumps(keys.public_key(session, settings, thumbprint))
+    return Response(
+        body, media_type="application/jwk+json", headers={"Cache-Control": "public, max-age=60"}
     )
 
 

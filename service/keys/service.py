@@ -20,6 +20,7 @@ from credentials import (
     jwks_document,
     key_id_url,
     public_jwk,
+    thumbprint_of_kid,
 )
 from service.audit.service import lock_chain, record
 from service.db import utcnow
@@ -115,9 +116,21 @@ def list_keys(session: Session) -> list[SigningKey]:
     return list(session.exec(select(SigningKey).order_by(col(SigningKey.created_at))))
 
 
-def jwks(session: Session) -> dict[str, list[dict[str, Any]]]:
-    """Active and retired public keys (compromised ones stay listed: their signatures fail)."""
-    return jwks_document([k.public_jwk for k in list_keys(session)])
+def jwks(session: Session, settings: Settings) -> dict[str, list[dict[str, Any]]]:
+    """Active and retired public keys (compromised ones stay listed: their signatures fail),
+    each under the ``kid`` credentials name in their header (``key_id_url``)."""
+    base = issuer_base(settings)
+    return jwks_document(
+        [{**k.public_jwk, "kid": key_id_url(base, k.kid)} for k in list_keys(session)]
+    )
+
+
+def public_key(session: Session, settings: Settings, thumbprint: str) -> dict[str, Any]:
+    """One published key as a JWK whose ``kid`` is its own URL; NotFound for any other."""
+    key = session.get(SigningKey, thumbprint)
+    if key is None:
+        raise NotFound(f"No published key {thumbprint!r}.")
+    return {**key.public_jwk, "kid": key_id_url(issuer_base(settings), key.kid)}
 
 
 def did_document(session: Session, settings: Settings) -> dict[str, Any] | None:
@@ -168,12 +181,8 @@ class KeyRing:
         base = issuer_base(self.settings)
 
         def resolve(kid_url: str) -> ResolvedKey | None:
-            prefix = base.rstrip("/") + (
-                "#" if base.startswith("did:") else "/.well-known/jwks.json#"
-            )
-            if not kid_url.startswith(prefix):
-                return None
-            key = keys.get(kid_url[len(prefix) :])
+            thumbprint = thumbprint_of_kid(base, kid_url)
+            key = keys.get(thumbprint) if thumbprint is not None else None
             if key is None:
                 return None
             return ResolvedKey(jwk=key.public_jwk, compromised_at=key.compromised_at)

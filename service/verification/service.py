@@ -21,6 +21,8 @@ from credentials import (
     StatusCheckError,
     StatusEntry,
     VerificationResult,
+    key_id_url,
+    thumbprint_of_kid,
     verify,
 )
 from service.db import utcnow
@@ -93,9 +95,8 @@ class Verifier:
         self.store = VerifyStore(engine)
         self.issuer_id = settings.effective_issuer_id
         base = issuer_base(settings)
-        self.kid_prefix = (
-            f"{base}#" if base.startswith("did:") else f"{base}/.well-known/jwks.json#"
-        )
+        self.issuer_base = base
+        self.kid_prefix = key_id_url(base, "<thumbprint>").removesuffix("<thumbprint>")
         self.list_prefix = f"{settings.base_url}/v1/status-lists/"
 
     @classmethod
@@ -107,9 +108,9 @@ class Verifier:
 
     def thumbprint(self, kid: str) -> str | None:
         """The key thumbprint of a header kid of this issuer, None for any other kid."""
-        if not kid.startswith(self.kid_prefix):
+        thumbprint = thumbprint_of_kid(self.issuer_base, kid)  # earlier kid forms too
+        if thumbprint is None:
             return None
-        thumbprint = kid[len(self.kid_prefix) :]
         # base64url only: anything else (a NUL, a surrogate) names no key and never reaches SQL
         return thumbprint if _THUMBPRINT.fullmatch(thumbprint) else None
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -23,6 +24,7 @@ from credentials import (
     did_web_document,
     generate_signing_key,
     jwks_document,
+    public_jwk,
     sign_credential,
     sign_status_list_credential,
 )
@@ -382,13 +384,15 @@ def tls(tmp_path: Path) -> Certificate:
     return make_certificate(tmp_path)
 
 
-def _issued_by(origin: str, tmp_path: Path, name: str) -> tuple[Path, bytes]:
-    """A credential issued by ``origin`` and the JWKS that origin serves for it."""
+def _issued_by(origin: str, tmp_path: Path, name: str) -> tuple[Path, str, bytes]:
+    """A credential issued by ``origin``, the path of its header kid (``/keys/<thumbprint>``)
+    and the one JWK that origin serves there."""
     signer = LocalSigner(generate_signing_key(), issuer_base=origin)
     credential = make_credential(issuer=IssuerProfile(id=origin, name=name, url=origin))
     path = tmp_path / f"{name}.jwt"
     path.write_text(sign_credential(credential, signer))
-    return path, json.dumps(jwks_document([signer.public_jwk])).encode()
+    key_path = urlsplit(signer.kid).path
+    return path, key_path, json.dumps({**signer.public_jwk, "kid": signer.kid}).encode()
 
 
 def test_issuer_keys_fetched_over_https_and_a_look_alike_refused(
@@ -400,13 +404,28 @@ def test_issuer_keys_fetched_over_https_and_a_look_alike_refused(
     env = {"SSL_CERT_FILE": str(tls.cert)}
     with serve(tls) as issuer, serve(tls) as forger, serve() as plain:
         forger_origin = f"https://localhost:{forger.port}"
-        real, real_jwks = _issued_by(issuer.origin, tmp_path, "real")
-        forged, forged_jwks = _issued_by(forger_origin, tmp_path, "forged")
-        issuer.body("/.well-known/jwks.json", real_jwks)
-        forger.body("/.well-known/jwks.json", forged_jwks)
+        real, real_key_path, real_key = _issued_by(issuer.origin, tmp_path, "real")
+        forged, forged_key_path, forged_key = _issued_by(forger_origin, tmp_path, "forged")
+        issuer.body(real_key_path, real_key)
+        forger.body(forged_key_path, forged_key)
         ok = run_cli("verify", str(real), "--issuer", issuer.origin, cwd=tmp_path, env=env)
         assert ok.returncode == 0, ok.stdout + ok.stderr
-        assert issuer.requests == ["/.well-known/jwks.json"]
+        assert issuer.requests == [real_key_path]  # the header kid, dereferenced
+        # a credential of the earlier kid form (<origin>/.well-known/jwks.json#<thumbprint>)
+        # still verifies against today's JWKS, whose kids are the key URLs
+        old_key = generate_signing_key()
+        thumb = public_jwk(old_key)["kid"]
+        old_signer = LocalSigner(old_key, kid=f"{issuer.origin}/.well-known/jwks.json#{thumb}")
+        old = tmp_path / "old.jwt"
+        old.write_text(
+            sign_credential(
+                make_credential(issuer=IssuerProfile(id=issuer.origin, name="real")), old_signer
+            )
+        )
+        today = jwks_document([{**public_jwk(old_key), "kid": f"{issuer.origin}/keys/{thumb}"}])
+        issuer.body("/.well-known/jwks.json", json.dumps(today).encode())
+        legacy = run_cli("verify", str(old), "--issuer", issuer.origin, cwd=tmp_path, env=env)
+        assert legacy.returncode == 0, legacy.stdout + legacy.stderr
         refused = run_cli("verify", str(forged), cwd=tmp_path, env=env)
         assert refused.returncode == 2
         assert "no key source" in refused.stderr
@@ -416,8 +435,8 @@ def test_issuer_keys_fetched_over_https_and_a_look_alike_refused(
         assert held.returncode == 1, held.stdout + held.stderr
         assert "not under issuer" in json.loads(held.stdout)["notes"][0]
         assert forger.requests == []  # the forger's server was never asked for anything
-        plain.body("/jwks.json", forged_jwks)
-        issuer.redirect("/.well-known/jwks.json", f"http://127.0.0.1:{plain.port}/jwks.json")
+        plain.body("/key.json", forged_key)
+        issuer.redirect(real_key_path, f"http://127.0.0.1:{plain.port}/key.json")
         downgraded = run_cli("verify", str(real), "--issuer", issuer.origin, cwd=tmp_path, env=env)
         assert downgraded.returncode == 2
         assert "redirect from https down to http" in downgraded.stderr

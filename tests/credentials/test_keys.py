@@ -24,6 +24,7 @@ from credentials import (
     multikey_from_jwk,
     public_jwk,
     public_key_from_jwk,
+    thumbprint_of_kid,
 )
 
 from .conftest import ALL_ALGS, signer_for
@@ -105,11 +106,15 @@ def test_jwks_document_refuses_private_members() -> None:
 
 
 def test_key_id_urls() -> None:
-    assert (
-        key_id_url("https://certs.example/", "abc")
-        == "https://certs.example/.well-known/jwks.json#abc"
-    )
+    assert key_id_url("https://certs.example/", "abc") == "https://certs.example/keys/abc"
     assert key_id_url("did:web:certs.example", "abc") == "did:web:certs.example#abc"
+    # and back, the form of earlier credentials included; another issuer's kid names nothing
+    base = "https://certs.example"
+    assert thumbprint_of_kid(base, "https://certs.example/keys/abc") == "abc"
+    assert thumbprint_of_kid(base, "https://certs.example/.well-known/jwks.json#abc") == "abc"
+    assert thumbprint_of_kid("did:web:certs.example", "did:web:certs.example#abc") == "abc"
+    for other in ("https://evil.example/keys/abc", "https://certs.example/keys/", "abc"):
+        assert thumbprint_of_kid(base, other) is None
     for bad in ["certs.example", "ftp://certs.example", "https://certs.example/#x", "did:key:z6Mk"]:
         with pytest.raises(MisuseError):
             key_id_url(bad, "abc")

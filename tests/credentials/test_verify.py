@@ -86,7 +86,7 @@ def test_header_and_payload_follow_ob_vc_jwt(eddsa: LocalSigner) -> None:
     header = json.loads(base64.urlsafe_b64decode(header_b64 + "=="))
     payload = json.loads(base64.urlsafe_b64decode(payload_b64 + "=="))
     assert header == {"alg": "EdDSA", "kid": eddsa.kid, "typ": "JWT"}
-    assert eddsa.kid == f"{ISSUER_BASE}/.well-known/jwks.json#{eddsa.public_jwk['kid']}"
+    assert eddsa.kid == f"{ISSUER_BASE}/keys/{eddsa.public_jwk['kid']}"
     assert payload["iss"] == doc["issuer"]["id"]
     assert payload["jti"] == doc["id"]
     assert payload["sub"] == doc["credentialSubject"]["id"]

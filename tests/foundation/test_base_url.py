@@ -129,10 +129,11 @@ def test_make_run_on_another_port_names_everything_under_it(tmp_path: Path, laun
     urls = _urls(detail)
     assert all(u.startswith(f"{url}/") for u in urls), urls
     kid = urls[0]
-    assert kid.startswith(f"{url}/.well-known/jwks.json#")
+    assert kid.startswith(f"{url}/keys/")
     # and each of them answers on this server: the JWKS has the key, the lists are there
-    jwks = httpx.get(kid.split("#")[0], timeout=10).json()
-    assert kid.split("#")[1] in {k["kid"] for k in jwks["keys"]}
+    assert httpx.get(kid, timeout=10).json()["kid"] == kid  # the kid serves its key
+    jwks = httpx.get(f"{url}/.well-known/jwks.json", timeout=10).json()
+    assert kid in {k["kid"] for k in jwks["keys"]}
     for status_list in urls[1:3]:
         assert httpx.get(status_list, timeout=10).status_code == 200
     verified = httpx.post(f"{url}/v1/verify", json={"credential": detail["jwt"]}, timeout=10)

@@ -77,14 +77,16 @@ def verify_via_api(client, token: str, now: datetime | None = None):  # type: ig
     jwks_response = client.get("/.well-known/jwks.json")
     assert jwks_response.headers["content-type"].startswith("application/jwk-set+json")
     keys = {k["kid"]: k for k in jwks_response.json()["keys"]}
-    prefix = f"{BASE}/.well-known/jwks.json#"
 
     def resolve(kid_url: str) -> dict[str, Any] | None:
-        if not kid_url.startswith(prefix):
-            return None
-        jwk = keys.get(kid_url[len(prefix) :])
+        jwk = keys.get(kid_url)  # the header kid as given, as JOSE libraries look it up
         if jwk is not None:
             public_key_from_jwk(jwk)  # the published key is usable as is
+            # and the kid URL itself serves exactly that key
+            one = client.get(kid_url.removeprefix(BASE))
+            assert one.status_code == 200, one.text
+            assert one.headers["content-type"].startswith("application/jwk+json")
+            assert one.json() == jwk
         return jwk
 
     now = now or datetime.now(UTC)

@@ -482,7 +482,7 @@ def test_nul_in_a_yaml_catalog_is_400(api, database) -> None:  # type: ignore[no
 
 # --------------------------------------------------------------------- public verify
 
-KID_PREFIX = "https://credence.test/.well-known/jwks.json#"
+KID_PREFIXES = ("https://credence.test/keys/", "https://credence.test/.well-known/jwks.json#")
 
 
 def _jwt(header: dict[str, Any], payload: dict[str, Any]) -> str:
@@ -492,9 +492,10 @@ def _jwt(header: dict[str, Any], payload: dict[str, Any]) -> str:
     return f"{part(header)}.{part(payload)}.{'A' * 86}"
 
 
+@pytest.mark.parametrize("prefix", KID_PREFIXES)
 @pytest.mark.parametrize("suffix", ["a\x00b", "a\ud800", "a b", "x" * 65], ids=repr)
-def test_a_kid_naming_no_key_is_a_verification_result_not_a_5xx(client, suffix) -> None:  # type: ignore[no-untyped-def]
-    token = _jwt({"alg": "EdDSA", "kid": KID_PREFIX + suffix, "typ": "JWT"}, {"iss": "x"})
+def test_a_kid_naming_no_key_is_a_verification_result_not_a_5xx(client, prefix, suffix) -> None:  # type: ignore[no-untyped-def]
+    token = _jwt({"alg": "EdDSA", "kid": prefix + suffix, "typ": "JWT"}, {"iss": "x"})
     response = client.post(
         "/v1/verify", content=token, headers={"Content-Type": "application/vc+jwt"}
     )

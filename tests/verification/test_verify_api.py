@@ -9,14 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from sqlmodel import Session
 
 from credentials import (
     Achievement,
     IssuerProfile,
     LocalSigner,
     build_credential,
+    decrypt_private_key,
     sign_credential,
 )
+from service.models import SigningKey
 from tests.verification.conftest import (
     BASE,
     Demo,
@@ -26,6 +29,8 @@ from tests.verification.conftest import (
     header_of,
     save,
 )
+
+JWT_CLAIMS = {"iss", "jti", "sub", "nbf", "exp", "iat"}
 
 ALL_OK = {
     "format": "ok",
@@ -75,12 +80,35 @@ def test_credence_verify_accepts_it_with_the_served_jwks_and_lists(
     assert "VERIFIED" in result.output and "NOT VERIFIED" not in result.output
 
 
+def test_credentials_of_the_earlier_kid_form_keep_verifying(demo: Demo) -> None:
+    """Before keys had their own URL, header kids read <base>/.well-known/jwks.json#<thumb>:
+    a credential signed so by this issuer's key still verifies, online."""
+    _, token = demo.earn("ana")
+    thumbprint = header_of(token)["kid"].rsplit("/", 1)[1]
+    assert header_of(token)["kid"] == f"{BASE}/keys/{thumbprint}"
+    app = demo.client.app
+    with Session(app.state.engine) as session:  # type: ignore[attr-defined]
+        row = session.get(SigningKey, thumbprint)
+        assert row is not None
+        private = decrypt_private_key(
+            row.private_key_encrypted,
+            app.state.settings.kek_bytes,  # type: ignore[attr-defined]
+            thumbprint,
+        )
+    legacy = LocalSigner(private, kid=f"{BASE}/.well-known/jwks.json#{thumbprint}")
+    credential = {k: v for k, v in claims_of(token).items() if k not in JWT_CLAIMS}
+    old_token = sign_credential(credential, legacy)
+    assert header_of(old_token)["kid"].endswith(f"/.well-known/jwks.json#{thumbprint}")
+    body = demo.verify(old_token)
+    assert body["verified"] is True, body["checks"]
+
+
 def test_retired_keys_keep_verifying_after_rotation(demo: Demo, cli: Any, tmp_path: Path) -> None:
     _, old = demo.earn("ana")
     rotated = demo.client.post("/v1/keys/rotate", headers=demo.admin)
     assert rotated.status_code == 200, rotated.text
     new_key = rotated.json()
-    assert new_key["state"] == "active" and new_key["key_id"].endswith("#" + new_key["kid"])
+    assert new_key["state"] == "active" and new_key["key_id"].endswith("/keys/" + new_key["kid"])
     _, middle = demo.earn("ben")
     result = cli("keys", "rotate")  # the CLI rotates the same way
     assert result.exit_code == 0, result.output
@@ -90,7 +118,7 @@ def test_retired_keys_keep_verifying_after_rotation(demo: Demo, cli: Any, tmp_pa
     assert kids[1] == new_key["key_id"]
 
     served = demo.client.get("/.well-known/jwks.json").json()["keys"]
-    assert {k["kid"] for k in served} == {kid.rsplit("#", 1)[1] for kid in kids}
+    assert {k["kid"] for k in served} == set(kids)
     for token in (old, middle, new):
         assert demo.verify(token)["verified"] is True
     jwks = save(tmp_path / "jwks.json", demo.client.get("/.well-known/jwks.json").text)
@@ -132,7 +160,7 @@ def test_revoked_fails_revocation_and_suspended_fails_until_reinstated(demo: Dem
 
 def test_a_compromised_key_fails_what_it_signed_after_the_compromise_time(demo: Demo) -> None:
     _, before = demo.earn("ana")
-    kid = header_of(before)["kid"].rsplit("#", 1)[1]
+    kid = header_of(before)["kid"].rsplit("/", 1)[1]
     iat = claims_of(before)["iat"]
     while datetime.now(UTC).timestamp() < iat + 1.05:  # iat has whole seconds
         time.sleep(0.05)

@@ -125,7 +125,7 @@ CASES: list[tuple[str, Callable[[Ctx], Body], int | str]] = [
     ),
     (
         "unknown kid of ours",
-        lambda c: text(jose({**c.header, "kid": c.kid.rsplit("#", 1)[0] + "#nope"}, c.claims)),
+        lambda c: text(jose({**c.header, "kid": c.kid.rsplit("/", 1)[0] + "/nope"}, c.claims)),
         "signature",
     ),
     (
