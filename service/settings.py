@@ -71,7 +71,9 @@ class Settings(BaseSettings):
         default=SecretStr(DEVELOPMENT_KEK),
         description="Base64 of 32 random bytes; encrypts signing keys at rest.",
     )
-    signing_algorithm: Literal["EdDSA", "ES256", "RS256"] = "EdDSA"
+    # ES256 is the one algorithm both the 1EdTech OB 3.0 validator (RS256/ES256 only) and
+    # did-jwt accept; EdDSA and RS256 stay available.
+    signing_algorithm: Literal["EdDSA", "ES256", "RS256"] = "ES256"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_header_bytes: int = Field(
         default=16_384,

@@ -24,7 +24,9 @@ def test_the_checkpoint_states_the_head_and_is_signed(demo: Demo, make_key: Any)
     assert (body["seq"], body["hash"]) == (head["seq"], head["hash"])
     assert body["at"].endswith("Z") and body["at"][:19] == head["at"][:19]
     signed = verify_checkpoint(
-        body["jwt"], allowed_algorithms={"EdDSA"}, resolve_key=_resolver(demo.client)
+        body["jwt"],
+        allowed_algorithms={"ES256", "EdDSA", "RS256"},
+        resolve_key=_resolver(demo.client),
     )
     assert (signed.seq, signed.hash, signed.at) == (body["seq"], body["hash"], body["at"])
     assert signed.issuer == "https://credence.test"
