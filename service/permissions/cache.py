@@ -90,7 +90,9 @@ class Standing(NamedTuple):
             if kept is not _NOT_KEPT:
                 return _missing_level(kept) if kept is not None else None
         completions, credentials = facts.earning_facts(at)
-        found = evaluate_level(rule, completions, credentials, at).missing
+        found = evaluate_level(
+            rule, completions, credentials, at, self.holdings.prerequisites
+        ).missing
         result = missing_level_from(found, rule.name) if found is not None else None
         if keep:
             self.missing[rule.level_id] = _flat_missing(result) if result is not None else None
