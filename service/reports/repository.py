@@ -155,9 +155,10 @@ def value_at(
     learner_id: ColumnElement[Any], name: str, t: ColumnElement[Any], *, at_end: bool = False
 ) -> ColumnElement[Any]:
     """The value attribute ``name`` had for the learner at ``t`` (or just before the exclusive
-    bound ``t``), from the history; null when unset or removed. One probe of the covering
-    index per learner: planners never turn it into a nested scan, as they may a join on a
-    window-function subquery."""
+    bound ``t``), from the history; null when unset or removed (the SQL form of
+    :func:`service.learners.service.attributes_at`: the latest change, the later id at a
+    tie). One probe of the covering index per learner: planners never turn it into a nested
+    scan, as they may a join on a window-function subquery."""
     a = ATTRIBUTE.alias("a")
     before = a.c.changed_at < t if at_end else a.c.changed_at <= t
     return (
