@@ -278,7 +278,7 @@ REPORTS: list[tuple[str, str, Callable[[Session, Any], Any]]] = [
     (
         "compliance by department (+ first 50 overdue)",
         "/v1/reports/compliance?group_by=department",
-        lambda s, c: service.compliance(s, role=None, group_by="department"),
+        lambda s, c: service.compliance(s, c, role=None, group_by="department"),
     ),
     (
         "funnel social-media",

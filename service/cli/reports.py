@@ -101,14 +101,16 @@ def compliance(
     """Role mandates: compliant, due and overdue learners (``--overdue``: who is overdue)."""
     if overdue:
         _print(
-            lambda s: service.overdue(s, role=role, group_by=group_by, cursor=None, limit=None),
+            lambda s: service.overdue(
+                s, _catalog(s), role=role, group_by=group_by, cursor=None, limit=None
+            ),
             rows.overdue_rows,
             csv,
             "Overdue learners",
         )
         return
     _print(
-        lambda s: service.compliance(s, role=role, group_by=group_by, limit=1),
+        lambda s: service.compliance(s, _catalog(s), role=role, group_by=group_by, limit=1),
         rows.compliance_rows,
         csv,
         "Compliance",

@@ -10,10 +10,12 @@ learner's checklist. The rules (DESIGN.md §1 "Earning rules") as implemented:
    than ``at - recency`` (when the level has a ``recency``), and the re-earning / revocation
    cut-off admits it (rule 4). Every required course and ``electives_pick`` distinct elective
    courses need a counting completion.
-2. **Prerequisites.** Every prerequisite level is held at the earned moment: an ``active``
-   credential with ``valid_from <= t < valid_until``. A superseded credential counts until its
-   successor's ``valid_from``; revoked and suspended ones never count. Only direct prerequisites
-   are checked (their own issue enforced theirs); transitive holding is the permission engine's.
+2. **Prerequisites.** Every prerequisite level is *held* at the earned moment, in the one sense
+   of :mod:`service.issuance.held`: an ``active`` credential with ``valid_from <= t <
+   valid_until`` and, recursively, its own prerequisites held too (an expired foundation stops a
+   black belt being earned on a practitioner that no longer counts). A superseded credential
+   counts until its successor's ``valid_from``; revoked and suspended ones never count
+   (:func:`~service.issuance.engine_rules.held_timeline`).
 3. **Dates.** The earned moment is when the requirements were first met: per required course its
    earliest counting completion, for electives the ``pick`` courses completed first, the latest
    of those; pushed to the first later prerequisite ``valid_from`` if a prerequisite was not held
@@ -55,13 +57,13 @@ from service.issuance.engine_facts import (
 from service.issuance.engine_rules import (
     Counting,
     Cutoff,
-    covers,
     day,
     earliest_with_prerequisites,
-    held_intervals,
+    held_timeline,
     later_cutoff,
     select,
 )
+from service.issuance.held import holds
 
 __all__ = [
     "PENDING_PREFIX",
@@ -79,6 +81,7 @@ __all__ = [
     "evaluate_level",
     "evaluate_to_fixpoint",
     "level_order",
+    "prerequisite_graph",
     "progress",
     "with_awards",
 ]
@@ -89,11 +92,15 @@ def evaluate_level(
     completions: Iterable[CompletionFact],
     credentials: Sequence[CredentialFact],
     at: datetime,
+    prerequisites: Mapping[str, tuple[str, ...]] | None = None,
 ) -> LevelEvaluation:
     """Decide whether ``rule``'s level is earned by ``at``, from the learner's facts.
 
     ``completions`` and ``credentials`` are the learner's (credentials for every level: the
-    prerequisites are looked up among them). Returns an :class:`Award` when a new credential is
+    prerequisites are looked up among them). ``prerequisites`` are every level's effective
+    prerequisites, so that a prerequisite counts only with its own (:func:`evaluate_to_fixpoint`
+    and :func:`progress` pass their rules'); without them the rule's prerequisites are taken to
+    have none of their own. Returns an :class:`Award` when a new credential is
     due (see the module docstring for the rules), otherwise what is missing on the path open at
     ``at`` (the renewal path inside the window and grace, else the full requirements), or why
     nothing can be awarded (``blocked``) or needs to be (the current credential is not due).
@@ -101,7 +108,7 @@ def evaluate_level(
     completions = tuple(completions)
     own = [c for c in credentials if c.level_id == rule.level_id]
     current = [c for c in own if c.is_current]
-    held = _held_at(current, at)
+    held = _in_force_at(current, at)
     suspended = [c for c in current if c.status == "suspended"]
     if suspended:
         since = suspended[0].status_changed_at
@@ -133,23 +140,21 @@ def evaluate_level(
 
     oldest = rule.recency.subtract_from(at) if rule.recency else None
     counting = Counting(at, oldest, cutoff)
-    prerequisites = [held_intervals(level, credentials) for level in rule.prerequisites]
+    graph = prerequisites if prerequisites is not None else {rule.level_id: rule.prerequisites}
+    timeline = held_timeline(credentials)
+
+    def earliest(met_at: datetime | None) -> datetime | None:
+        return earliest_with_prerequisites(met_at, rule.prerequisites, timeline, graph, at, cutoff)
 
     full = select(rule.courses, rule.electives_pick, rule.electives_from, completions, counting)
-    earned_at = (
-        earliest_with_prerequisites(full.met_at, prerequisites, at, cutoff) if full.met else None
-    )
+    earned_at = earliest(full.met_at) if full.met else None
     evidence, by_renewal = full.evidence, False
     path = full
     if renewal_until is not None and rule.renewal is not None:
         scores = {r.course: r.min_score for r in rule.courses}
         renewal_courses = tuple(CourseRequirement(c, scores.get(c)) for c in rule.renewal.courses)
         short = select(renewal_courses, 0, (), completions, counting)
-        short_at = (
-            earliest_with_prerequisites(short.met_at, prerequisites, at, cutoff)
-            if short.met
-            else None
-        )
+        short_at = earliest(short.met_at) if short.met else None
         if short_at is not None and short_at <= renewal_until:
             if earned_at is None or short_at < earned_at:
                 earned_at, evidence, by_renewal = short_at, short.evidence, True
@@ -186,9 +191,7 @@ def evaluate_level(
         electives_needed=path.electives_needed,
         electives_from=path.electives_uncounted,
         levels=tuple(
-            level
-            for level, intervals in zip(rule.prerequisites, prerequisites, strict=True)
-            if not covers(intervals, at)
+            level for level in rule.prerequisites if not holds((level,), timeline, graph, at)
         ),
         reasons=tuple(reasons),
         renewal=path is not full,
@@ -198,8 +201,8 @@ def evaluate_level(
     )
 
 
-def _held_at(current: Sequence[CredentialFact], at: datetime) -> CredentialFact | None:
-    valid = [c for c in current if c.status == "active" and c.valid_at(at)]
+def _in_force_at(current: Sequence[CredentialFact], at: datetime) -> CredentialFact | None:
+    valid = [c for c in current if c.in_force_at(at)]
     return max(valid, key=lambda c: c.valid_from, default=None)
 
 
@@ -238,12 +241,13 @@ def evaluate_to_fixpoint(
     """
     completions = tuple(completions)
     held = list(credentials)
+    graph = prerequisite_graph(rules)
     awards: list[Award] = []
     for level_id in level_order(rules):
         rule = rules[level_id]
         # Each award for a level is strictly later than the last, among finitely many moments.
         for _ in range(len(completions) + len(held) + 2):
-            evaluation = evaluate_level(rule, completions, held, at)
+            evaluation = evaluate_level(rule, completions, held, at, graph)
             if evaluation.award is None:
                 break
             held = _apply(held, evaluation.award, f"{PENDING_PREFIX}{len(awards)}")
@@ -279,6 +283,12 @@ def _apply(held: list[CredentialFact], award: Award, pending_id: str) -> list[Cr
         )
     )
     return held
+
+
+def prerequisite_graph(rules: Mapping[str, LevelRule]) -> dict[str, tuple[str, ...]]:
+    """Each level's effective prerequisites, from ``rules``. Complete for the levels of the
+    active catalog: an active level never names an archived one (the catalog refuses it)."""
+    return {level_id: rule.prerequisites for level_id, rule in rules.items()}
 
 
 def level_order(rules: Mapping[str, LevelRule]) -> list[str]:
@@ -327,10 +337,11 @@ def progress(
     completions = tuple(completions)
     awards = evaluate_to_fixpoint(rules, completions, credentials, at)
     after = with_awards(credentials, awards)
+    graph = prerequisite_graph(rules)
     lines: dict[str, LevelProgress] = {}
     for level_id in level_order(rules):
         rule = rules[level_id]
-        evaluation = evaluate_level(rule, completions, after, at)
+        evaluation = evaluate_level(rule, completions, after, at, graph)
         held = evaluation.held
         status: ProgressStatus
         if held is not None:

@@ -92,6 +92,12 @@ class CredentialFact:
         """Neither revoked nor superseded: the learner's one live credential for the level."""
         return self.status != "revoked" and self.superseded_by is None
 
+    def in_force_at(self, moment: datetime) -> bool:
+        """The learner's live credential for the level (active, not superseded) and within its
+        validity at ``moment``. Its own standing only: whether the level is *held* — its
+        prerequisites too — is :mod:`service.issuance.held`."""
+        return self.status == "active" and self.superseded_by is None and self.valid_at(moment)
+
     def valid_at(self, moment: datetime) -> bool:
         """``valid_from <= moment < valid_until`` (status not considered)."""
         return self.valid_from <= moment and (self.valid_until is None or moment < self.valid_until)
@@ -142,7 +148,8 @@ class Missing:
 class LevelEvaluation:
     """The answer for one level at one time.
 
-    ``held`` is the learner's current credential valid at that time, if any; ``renewable_from``
+    ``held`` is the learner's credential in force at that time
+    (:meth:`CredentialFact.in_force_at`), if any; ``renewable_from``
     is when its renewal window opens (``None`` when it never expires). ``blocked`` says why
     nothing will be awarded automatically (a suspended credential).
     """
@@ -160,7 +167,8 @@ class LevelEvaluation:
 class LevelProgress:
     """One line of the learner's progress checklist.
 
-    ``status``: ``held`` (an issued credential is valid now, until ``valid_until``),
+    ``status``: ``held`` (an issued credential is in force now, until ``valid_until``: its own
+    standing, see :meth:`CredentialFact.in_force_at`),
     ``earnable`` (requirements are met; the credential is issued on the next evaluation),
     ``suspended`` (no automatic award), ``missing`` (see ``missing``). A held level whose renewal
     window is open also carries ``missing`` for the renewal path.

@@ -1,5 +1,6 @@
 """Building blocks of the earning engine: which completions count, when requirements were first
-met, and when a prerequisite level was held. Used by :mod:`service.issuance.engine`.
+met, and when the prerequisite levels were held (:mod:`service.issuance.held`, the one definition
+of "held"). Used by :mod:`service.issuance.engine`.
 """
 
 from __future__ import annotations
@@ -9,13 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from service.issuance.engine_facts import CompletionFact, CourseRequirement, CredentialFact
+from service.issuance.held import HeldCredential, day, holds, requisites
 
-Interval = tuple[datetime, datetime | None]
-
-
-def day(moment: datetime) -> str:
-    """A moment as the date people read in reasons (``2026-03-05``)."""
-    return moment.date().isoformat()
+__all__ = [
+    "Counting",
+    "Cutoff",
+    "Selection",
+    "day",
+    "earliest_with_prerequisites",
+    "held_timeline",
+    "later_cutoff",
+    "select",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,60 +178,74 @@ def _score(value: float | None) -> str:
     return "none" if value is None else f"{value:g}"
 
 
-def held_intervals(level_id: str, credentials: Sequence[CredentialFact]) -> list[Interval]:
-    """When the learner held ``level_id`` for earning purposes: ``[valid_from, valid_until)`` of
-    each active credential. A superseded credential counts until its successor's ``valid_from``
-    (it really was held in its time, so a late sync keeps its true date); revoked and suspended
-    credentials never count.
+def held_timeline(credentials: Sequence[CredentialFact]) -> dict[str, list[HeldCredential]]:
+    """The earning engine's credentials on the timeline of :mod:`service.issuance.held`, per level.
+
+    The engine's credentials carry the status they have at the evaluation (now, or as of the
+    moment a question about the past names), not their history: one revoked or suspended by then
+    is taken as never active, so earning never rests on it, not even for a moment before the
+    change (DESIGN.md §1 rule 2). A superseded credential is active until its successor's
+    ``valid_from`` (it really was held in its time, so a late sync keeps its true date).
     """
-    intervals: list[Interval] = []
     by_id: dict[str, CredentialFact] | None = None
+    timeline: dict[str, list[HeldCredential]] = {}
     for credential in credentials:
-        if credential.level_id != level_id or credential.status != "active":
-            continue
-        end = credential.valid_until
+        superseded_at: datetime | None = None
         if credential.superseded_by is not None:
             if by_id is None:
                 by_id = {c.id: c for c in credentials}
             successor = by_id.get(credential.superseded_by)
-            if successor is not None and (end is None or successor.valid_from < end):
-                end = successor.valid_from
-        if end is None or credential.valid_from < end:
-            intervals.append((credential.valid_from, end))
-    return intervals
+            if successor is not None:
+                superseded_at = successor.valid_from
+        status = credential.status
+        timeline.setdefault(credential.level_id, []).append(
+            HeldCredential(
+                credential.id,
+                credential.level_id,
+                credential.level_id,
+                credential.valid_from,
+                credential.valid_until,
+                credential.valid_from if status == "revoked" else None,
+                ((credential.valid_from, None),) if status == "suspended" else (),
+                superseded_at,
+            )
+        )
+    return timeline
 
 
-def covers(intervals: Iterable[Interval], moment: datetime) -> bool:
-    """True when one of ``intervals`` contains ``moment``."""
-    return any(start <= moment and (end is None or moment < end) for start, end in intervals)
+_CLOSED: Mapping[str, tuple[str, ...]] = {}  # for levels already closed under prerequisites
 
 
 def earliest_with_prerequisites(
     met_at: datetime | None,
-    prerequisites: Sequence[list[Interval]],
+    levels: Sequence[str],
+    timeline: Mapping[str, Sequence[HeldCredential]],
+    prerequisites: Mapping[str, tuple[str, ...]],
     at: datetime,
     cutoff: Cutoff | None,
 ) -> datetime | None:
-    """The first moment in ``[met_at, at]`` at which every prerequisite is held, if any.
+    """The first moment in ``[met_at, at]`` at which every level of ``levels`` is *held*
+    (:func:`service.issuance.held.holds`: with its own prerequisites), if any.
 
-    Holding only starts at some interval's start, so the candidates are ``met_at`` and the
-    prerequisite ``valid_from`` moments after it. With ``met_at`` ``None`` (no completion
-    needed) the candidates are the prerequisite starts the ``cutoff`` admits; with no
-    prerequisites either there is no moment (such a level is never awarded automatically).
+    Holding only starts when a credential of one of their :func:`requisites` does, so the
+    candidates are ``met_at`` and the ``valid_from`` moments after it. With ``met_at`` ``None``
+    (no completion needed) the candidates are those the ``cutoff`` admits; with no prerequisites
+    either there is no moment (such a level is never awarded automatically).
     """
-    if met_at is not None and all(covers(intervals, met_at) for intervals in prerequisites):
+    needed = requisites(levels, prerequisites)
+    if met_at is not None and holds(needed, timeline, _CLOSED, met_at):
         return met_at
     starts = sorted(
         {
-            start
-            for intervals in prerequisites
-            for start, _ in intervals
-            if start <= at
-            and (met_at is None or met_at < start)
-            and (cutoff is None or cutoff.admits(start))
+            credential.valid_from
+            for level_id in needed
+            for credential in timeline.get(level_id, ())
+            if credential.valid_from <= at
+            and (met_at is None or met_at < credential.valid_from)
+            and (cutoff is None or cutoff.admits(credential.valid_from))
         }
     )
     for moment in starts:
-        if all(covers(intervals, moment) for intervals in prerequisites):
+        if holds(needed, timeline, _CLOSED, moment):
             return moment
     return None

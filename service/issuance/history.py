@@ -17,7 +17,7 @@ build their engine inputs through :func:`facts_at`. What existed at t:
   ``valid_from``);
 * its **supersession** from ``superseded_at`` (when the renewal was recorded);
 * an **attribute** value from its ``changed_at`` (see
-  :func:`service.permissions.cache.attributes_at`).
+  :func:`service.learners.service.attributes_at`).
 """
 
 from __future__ import annotations

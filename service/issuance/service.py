@@ -33,6 +33,8 @@ from service.issuance.engine_facts import (
     CredentialStatus,
     LevelProgress,
 )
+from service.issuance.engine_rules import held_timeline
+from service.issuance.held import holds
 from service.issuance.history import CredentialHistory, facts_at, status_times
 from service.issuance.repository import (
     StatusEvent,
@@ -46,6 +48,7 @@ from service.status import service as status_lists
 
 
 def credential_fact(row: Credential) -> CredentialFact:
+    """A stored credential as the earning engine takes it: its status as it stands now."""
     return CredentialFact(
         id=row.id,
         level_id=row.level_id,
@@ -475,11 +478,14 @@ def award_manually(
     override: bool,
     actor: str,
 ) -> Credential:
-    """Award a level by hand; prerequisites must be held unless ``override`` (audit-logged).
+    """Award a level by hand; prerequisites must be *held* (:mod:`service.issuance.held`: with
+    their own prerequisites) unless ``override`` (audit-logged).
 
-    Refused (409) while the learner holds the level or has it suspended; an expired credential
-    is superseded by the award. Decided under the chain's append lock, so of many identical
-    awards at once exactly one succeeds."""
+    Refused (409) while the learner's credential for the level is in force
+    (:meth:`~service.issuance.engine_facts.CredentialFact.in_force_at`: awarding it again would
+    duplicate it, even when a lapsed prerequisite keeps it from counting) or suspended; an
+    expired credential is superseded by the award. Decided under the chain's append lock, so of
+    many identical awards at once exactly one succeeds."""
     lock_chain(session)
     compiled = issuer.catalog.get(session)
     rule = compiled.rules.get(level_id)
@@ -495,7 +501,7 @@ def award_manually(
         ),
         None,
     )
-    if live is not None and _is_current(live, now):
+    if live is not None and credential_fact(live).in_force_at(now):
         raise Conflict(f"{learner.id} already holds {level_id} ({live.id}).", credential_id=live.id)
     if live is not None and live.status == "suspended":
         raise Conflict(
@@ -503,8 +509,9 @@ def award_manually(
             "it first.",
             credential_id=live.id,
         )
-    held = {r.level_id for r in rows if _is_current(r, now)}
-    missing = [p for p in rule.prerequisites if p not in held]
+    timeline = held_timeline([credential_fact(r) for r in rows])
+    graph = compiled.prerequisites
+    missing = [p for p in rule.prerequisites if not holds((p,), timeline, graph, now)]
     if missing and not override:
         raise Conflict(
             f"Prerequisites not held: {', '.join(missing)}. Send override: true to award anyway.",
@@ -515,13 +522,4 @@ def award_manually(
     note = reason + (" (prerequisites overridden: " + ", ".join(missing) + ")" if missing else "")
     return issue(
         session, issuer, compiled, learner, award, previous=live, actor=actor, manual_reason=note
-    )
-
-
-def _is_current(row: Credential, at: datetime) -> bool:
-    return (
-        row.status == "active"
-        and row.superseded_by is None
-        and row.valid_from <= at
-        and (row.valid_until is None or at < row.valid_until)
     )

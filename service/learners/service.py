@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -121,6 +121,7 @@ def upsert(
 
 
 def attribute_history(session: Session, learner_id: str) -> list[LearnerAttributeChange]:
+    """The learner's attribute changes in ``(changed_at, id)`` order (see :func:`attributes_at`)."""
     query = (
         select(LearnerAttributeChange)
         .where(LearnerAttributeChange.learner_id == learner_id)
@@ -129,13 +130,22 @@ def attribute_history(session: Session, learner_id: str) -> list[LearnerAttribut
     return list(session.exec(query))
 
 
-def attributes_at(history: list[LearnerAttributeChange], at: datetime) -> dict[str, str]:
-    """The learner's attributes as they stood at ``at``, from the change history."""
+#: One attribute change: ``(changed_at, id, name, value)``; ``value`` ``None`` removes it.
+AttributeChangeTuple = tuple[datetime, int, str, str | None]
+
+
+def attributes_at(history: Iterable[AttributeChangeTuple], at: datetime) -> dict[str, str]:
+    """The learner's attributes as they stood at ``at`` (DESIGN.md §1: attribute history up to
+    ``at``), from the changes in ``(changed_at, id)`` order: the latest change at or before
+    ``at`` wins (of two at one instant, the later id), a removal drops it. The one definition:
+    permission decisions use it; the reports' SQL (:func:`service.reports.repository.value_at`)
+    picks the same change."""
     values: dict[str, str | None] = {}
-    for change in history:
-        if change.changed_at <= at:
-            values[change.name] = change.value
-    return {k: v for k, v in values.items() if v is not None}
+    for changed_at, _, name, value in history:
+        if changed_at > at:
+            break
+        values[name] = value
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def search(

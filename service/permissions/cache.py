@@ -19,13 +19,14 @@ own windows and is worked out per check.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from service.catalog.expressions import Expr
 from service.issuance.engine import CompletionFact, CredentialFact, LevelRule, evaluate_level
 from service.issuance.history import CredentialHistory, facts_at, status_times
+from service.learners.service import attributes_at
 from service.permissions.engine import (
     Decision,
     HeldCredential,
@@ -90,7 +91,9 @@ class Standing(NamedTuple):
             if kept is not _NOT_KEPT:
                 return _missing_level(kept) if kept is not None else None
         completions, credentials = facts.earning_facts(at)
-        found = evaluate_level(rule, completions, credentials, at).missing
+        found = evaluate_level(
+            rule, completions, credentials, at, self.holdings.prerequisites
+        ).missing
         result = missing_level_from(found, rule.name) if found is not None else None
         if keep:
             self.missing[rule.level_id] = _flat_missing(result) if result is not None else None
@@ -325,16 +328,3 @@ def held_credential(row: CredentialRow, level_names: Mapping[str, str]) -> HeldC
         suspensions,
         row.superseded_at,
     )
-
-
-def attributes_at(
-    history: Sequence[tuple[datetime, int, str, str | None]], at: datetime
-) -> dict[str, str]:
-    """The attributes as they stood at ``at`` from ``(changed_at, id, name, value)`` in time
-    order: the latest change at or before ``at`` wins, a removal (``None``) drops it."""
-    values: dict[str, str | None] = {}
-    for changed_at, _, name, value in history:
-        if changed_at > at:
-            break
-        values[name] = value
-    return {name: value for name, value in values.items() if value is not None}

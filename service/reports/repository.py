@@ -8,7 +8,7 @@ stored text and PostgreSQL its ``timestamptz`` alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import BindParameter
 
 from service.db import UTCDateTime
+from service.issuance.held import requisites
 from service.models import (
     Completion,
     Credential,
@@ -154,9 +155,10 @@ def value_at(
     learner_id: ColumnElement[Any], name: str, t: ColumnElement[Any], *, at_end: bool = False
 ) -> ColumnElement[Any]:
     """The value attribute ``name`` had for the learner at ``t`` (or just before the exclusive
-    bound ``t``), from the history; null when unset or removed. One probe of the covering
-    index per learner: planners never turn it into a nested scan, as they may a join on a
-    window-function subquery."""
+    bound ``t``), from the history; null when unset or removed (the SQL form of
+    :func:`service.learners.service.attributes_at`: the latest change, the later id at a
+    tie). One probe of the covering index per learner: planners never turn it into a nested
+    scan, as they may a join on a window-function subquery."""
     a = ATTRIBUTE.alias("a")
     before = a.c.changed_at < t if at_end else a.c.changed_at <= t
     return (
@@ -208,7 +210,10 @@ def status_at(t: BindParameter[datetime]) -> ColumnElement[str]:
 
 
 def held_at(t: BindParameter[datetime]) -> ColumnElement[bool]:
-    """The credential makes its learner hold its level at ``t``."""
+    """The credential is *active* at ``t`` (:mod:`service.issuance.held`, in SQL: awarded by
+    ``t``, not expired, not superseded, its status at ``t`` active). Its level is held when every
+    one of the level's :func:`~service.issuance.held.requisites` has such a credential: see
+    :func:`holds_each` and :func:`holds_level`."""
     c = CREDENTIAL.c
     return and_(
         c.valid_from <= t,
@@ -220,8 +225,9 @@ def held_at(t: BindParameter[datetime]) -> ColumnElement[bool]:
 
 def credentials_by_learner(t: datetime, level_ids: Sequence[str]) -> Subquery:
     """One row per learner with a credential from before ``t``; per level ``i`` (the order of
-    ``level_ids``): ``e<i>`` ever awarded, ``h<i>`` held at ``t``, ``o<i>`` held open-ended,
-    ``u<i>`` latest ``valid_until`` of what is held, ``x<i>`` one expired un-revoked."""
+    ``level_ids``): ``e<i>`` ever awarded, ``h<i>`` a credential active at ``t`` (the level's
+    own; :func:`holds_each` adds its prerequisites), ``o<i>`` an active one open-ended, ``u<i>``
+    latest ``valid_until`` of the active ones, ``x<i>`` one expired un-revoked."""
     when = moment("credentials_at", t)
     c = CREDENTIAL.c
     held = held_at(when)
@@ -242,6 +248,22 @@ def credentials_by_learner(t: datetime, level_ids: Sequence[str]) -> Subquery:
         .group_by(c.learner_id)
         .subquery("creds")
     )
+
+
+def holds_each(creds: Subquery, chain: Sequence[int]) -> ColumnElement[bool]:
+    """The learner holds a level at the time of ``creds`` (:func:`credentials_by_learner`):
+    every level of its ``chain`` — the column indexes of its
+    :func:`~service.issuance.held.requisites`, itself first — has an active credential."""
+    return and_(*(creds.c[f"h{j}"] == 1 for j in chain))
+
+
+def lapses_by(
+    creds: Subquery, chain: Sequence[int], bound: ColumnElement[Any]
+) -> ColumnElement[bool]:
+    """A level held (see :func:`holds_each`) stops counting by ``bound``: some level of its
+    ``chain`` has only active credentials that expire by then (the permission check's
+    ``valid_until``: the first lapse along the level and its prerequisites)."""
+    return or_(*(and_(creds.c[f"o{j}"] == 0, creds.c[f"u{j}"] <= bound) for j in chain))
 
 
 def progress_by_learner(
@@ -274,33 +296,37 @@ def certification_table(
     horizons: Sequence[datetime],
     *,
     past: bool,
+    prerequisites: Mapping[str, tuple[str, ...]],
 ) -> Select[Any]:
-    """Per group, in one statement: ``learners``, and per level ``i``: ``holders<i>``,
-    ``exp<k>_<i>`` (lapsing by horizon ``k``), ``expired<i>`` (expired, not renewed) and
+    """Per group, in one statement: ``learners``, and per level ``i``: ``holders<i>`` (holding
+    it at ``t``, its prerequisites too: :mod:`service.issuance.held`), ``exp<k>_<i>`` (holders
+    whose level stops counting by horizon ``k``), ``expired<i>`` (expired, not renewed) and
     ``progress<i>`` (never awarded, with a counting completion). Scope, credentials and
     completions are each read once."""
-    creds = credentials_by_learner(t, level_ids)
+    chains = {level: requisites((level,), prerequisites) for level in level_ids}
+    read = list(dict.fromkeys(lv for chain in chains.values() for lv in chain))
+    index = {level: j for j, level in enumerate(read)}
+    creds = credentials_by_learner(t, read)
     progress = progress_by_learner(t if past else None, requirements)
     bounds = [moment(f"horizon{k}", h) for k, h in enumerate(horizons)]
     columns: list[Any] = [func.count().label("learners")]
     for i, level in enumerate(level_ids):
-        held = creds.c[f"h{i}"] == 1
+        chain = [index[lv] for lv in chains[level]]
+        held = holds_each(creds, chain)
         columns.append(func.sum(case((held, 1), else_=0)).label(f"holders{i}"))
-        lapsing = and_(held, creds.c[f"o{i}"] == 0)
         columns += [
-            func.sum(case((and_(lapsing, creds.c[f"u{i}"] <= bound), 1), else_=0)).label(
+            func.sum(case((and_(held, lapses_by(creds, chain, bound)), 1), else_=0)).label(
                 f"exp{k}_{i}"
             )
             for k, bound in enumerate(bounds)
         ]
+        own = index[level]
         columns.append(
-            func.sum(case((and_(creds.c[f"h{i}"] == 0, creds.c[f"x{i}"] == 1), 1), else_=0)).label(
-                f"expired{i}"
-            )
+            func.sum(case((and_(~held, creds.c[f"x{own}"] == 1), 1), else_=0)).label(f"expired{i}")
         )
         if level in requirements:
             p = list(requirements).index(level)
-            never = or_(creds.c[f"e{i}"].is_(None), creds.c[f"e{i}"] == 0)
+            never = or_(creds.c[f"e{own}"].is_(None), creds.c[f"e{own}"] == 0)
             columns.append(
                 func.sum(case((and_(progress.c[f"p{p}"] == 1, never), 1), else_=0)).label(
                     f"progress{i}"
@@ -410,16 +436,29 @@ def active_roles() -> Select[Any]:
     )
 
 
-def role_holders(now: datetime, role: str, level: str, group_by: str | None) -> Subquery:
+def holds_level(
+    learner_id: ColumnElement[Any], chain: Sequence[str], t: BindParameter[datetime]
+) -> ColumnElement[bool]:
+    """The learner holds the level whose :func:`~service.issuance.held.requisites` are
+    ``chain`` at ``t``: each has a credential active then (one probe per level)."""
+    return and_(
+        *(
+            exists().where(
+                CREDENTIAL.c.learner_id == learner_id,
+                CREDENTIAL.c.level_id == literal(level, String()),
+                held_at(t),
+            )
+            for level in chain
+        )
+    )
+
+
+def role_holders(now: datetime, role: str, chain: Sequence[str], group_by: str | None) -> Subquery:
     """Learners whose ``role`` is ``role`` now: since when, their group now, and whether they
-    hold ``level`` now."""
+    hold the level whose requisites are ``chain`` (the level first) now."""
     when = moment("now", now)
     roles = attribute_intervals("role")
-    holds = exists().where(
-        CREDENTIAL.c.learner_id == roles.c.learner_id,
-        CREDENTIAL.c.level_id == literal(level, String()),
-        held_at(when),
-    )
+    holds = holds_level(roles.c.learner_id, chain, when)
     query = select(
         roles.c.learner_id,
         roles.c.start.label("role_since"),
@@ -467,7 +506,8 @@ def learner_names(ids: Sequence[str]) -> Select[Any]:
 
 
 def reached_counts(level_ids: Sequence[str], now: datetime) -> Select[Any]:
-    """Per level: learners ever awarded it (revoked credentials do not count)."""
+    """Per level: learners ever awarded it (revoked credentials do not count). Deliberately not
+    "held": the funnel counts who *reached* a rank, whatever has lapsed since."""
     c = CREDENTIAL.c
     return (
         select(c.level_id, func.count(distinct(c.learner_id)).label("reached"))

@@ -142,6 +142,7 @@ RoleParam = Annotated[str | None, Query(pattern=SLUG_PATTERN, description="One r
 def compliance_report(
     request: Request,
     session: ReadSessionDep,
+    issuer: IssuerDep,
     _: ReadDep,
     role: RoleParam = None,
     group_by: GroupByParam = None,
@@ -151,7 +152,14 @@ def compliance_report(
 ) -> Any:
     """Each role mandate: learners with the role compliant, due or overdue (per group), with
     the overdue learners paginated (`cursor`, `limit`). CSV: the totals."""
-    report = service.compliance(session, role=role, group_by=group_by, cursor=cursor, limit=limit)
+    report = service.compliance(
+        session,
+        issuer.catalog.get(session),
+        role=role,
+        group_by=group_by,
+        cursor=cursor,
+        limit=limit,
+    )
     return respond(request, format_, report, rows.compliance_rows, "compliance")
 
 
@@ -164,6 +172,7 @@ def compliance_report(
 def overdue_report(
     request: Request,
     session: ReadSessionDep,
+    issuer: IssuerDep,
     _: ReadDep,
     role: RoleParam = None,
     group_by: GroupByParam = None,
@@ -175,6 +184,7 @@ def overdue_report(
     csv = wants_csv(request, format_)
     report = service.overdue(
         session,
+        issuer.catalog.get(session),
         role=role,
         group_by=group_by,
         cursor=None if csv else cursor,

@@ -21,6 +21,7 @@ from service.core.pagination import CursorText, CursorTime, Page, decode_cursor,
 from service.db import utcnow
 from service.errors import InvalidInput, NotFound
 from service.issuance.compiled import CompiledCatalog, LevelInfo
+from service.issuance.held import requisites
 from service.reports import repository as sql
 from service.reports.schemas import (
     CertificationGroup,
@@ -99,7 +100,8 @@ def certification(
     track: str | None,
     at: datetime | None,
 ) -> CertificationReport:
-    """Per group: learners in scope, holders of each level, expiring, expired, in progress."""
+    """Per group: learners in scope, holders of each level (held as permission decisions hold
+    it: :mod:`service.issuance.held`), expiring, expired, in progress."""
     group_by = check_group_by(group_by)
     now = utcnow()
     if at is not None and at.tzinfo is None:
@@ -119,7 +121,13 @@ def certification(
     rows = {}
     if level_ids:
         query = sql.certification_table(
-            scope, t, level_ids, requirements, horizons, past=at is not None
+            scope,
+            t,
+            level_ids,
+            requirements,
+            horizons,
+            past=at is not None,
+            prerequisites=compiled.prerequisites,
         )
         rows = {row.grp: row._mapping for row in session.execute(query)}
     else:
@@ -230,6 +238,11 @@ def completion_rate(
 # --- compliance ---------------------------------------------------------------------------------
 
 
+def _chain(compiled: CompiledCatalog, level: str) -> tuple[str, ...]:
+    """What holding ``level`` takes: the level and its prerequisites, transitively."""
+    return requisites((level,), compiled.prerequisites)
+
+
 def _mandates(session: Session, role: str | None) -> list[tuple[str, str, Duration]]:
     rows = list(session.execute(sql.active_roles()))
     if role is not None:
@@ -248,11 +261,17 @@ def _mandates(session: Session, role: str | None) -> list[tuple[str, str, Durati
 
 
 def _overdue_query(
-    mandates: list[tuple[str, str, Duration]], now: datetime, group_by: str | None
+    compiled: CompiledCatalog,
+    mandates: list[tuple[str, str, Duration]],
+    now: datetime,
+    group_by: str | None,
 ) -> Any:
     parts = [
         sql.overdue_rows(
-            sql.role_holders(now, role, level, group_by), role, level, within.subtract_from(now)
+            sql.role_holders(now, role, _chain(compiled, level), group_by),
+            role,
+            level,
+            within.subtract_from(now),
         )
         for role, level, within in mandates
     ]
@@ -261,6 +280,7 @@ def _overdue_query(
 
 def overdue_page(
     session: Session,
+    compiled: CompiledCatalog,
     *,
     role: str | None,
     group_by: str | None,
@@ -276,7 +296,7 @@ def overdue_page(
     if not mandates:
         return [], None
     within = {(r, lv): d for r, lv, d in mandates}
-    overdue = _overdue_query(mandates, now, group_by)
+    overdue = _overdue_query(compiled, mandates, now, group_by)
     order = (overdue.c.role, overdue.c.level, overdue.c.role_since, overdue.c.learner_id)
     query = overdue.select().order_by(*order)
     if after is not None:
@@ -313,19 +333,21 @@ def overdue_page(
 
 def compliance(
     session: Session,
+    compiled: CompiledCatalog,
     *,
     role: str | None,
     group_by: str | None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> ComplianceReport:
-    """Each role mandate: learners with the role now, compliant / due / overdue per group."""
+    """Each role mandate: learners with the role now, compliant (holding the level, as
+    permission decisions hold it) / due / overdue per group."""
     group_by = check_group_by(group_by)
     now = utcnow()
     results = []
     overall: defaultdict[str, int] = defaultdict(int)
     for role_id, level, within in _mandates(session, role):
-        holders = sql.role_holders(now, role_id, level, group_by)
+        holders = sql.role_holders(now, role_id, _chain(compiled, level), group_by)
         per_group = {
             row.grp: row
             for row in session.execute(sql.mandate_totals(holders, within.subtract_from(now)))
@@ -354,7 +376,7 @@ def compliance(
             )
         )
     items, next_cursor = overdue_page(
-        session, role=role, group_by=group_by, cursor=cursor, limit=limit, now=now
+        session, compiled, role=role, group_by=group_by, cursor=cursor, limit=limit, now=now
     )
     return ComplianceReport(
         computed_at=utcnow(),
@@ -373,6 +395,7 @@ def compliance(
 
 def overdue(
     session: Session,
+    compiled: CompiledCatalog,
     *,
     role: str | None,
     group_by: str | None,
@@ -381,7 +404,7 @@ def overdue(
 ) -> OverdueReport:
     """The overdue list alone (``limit`` None: every overdue learner, for CSV exports)."""
     items, next_cursor = overdue_page(
-        session, role=role, group_by=group_by, cursor=cursor, limit=limit
+        session, compiled, role=role, group_by=group_by, cursor=cursor, limit=limit
     )
     return OverdueReport(
         computed_at=utcnow(),
@@ -396,7 +419,8 @@ def overdue(
 
 
 def funnel(session: Session, compiled: CompiledCatalog, *, track: str) -> FunnelReport:
-    """Learners reaching each rank of ``track`` and the conversion between consecutive ranks."""
+    """Learners reaching each rank of ``track`` (ever awarded it: deliberately not "held") and
+    the conversion between consecutive ranks."""
     levels = _track_levels(compiled, track)
     now = utcnow()
     reached = {

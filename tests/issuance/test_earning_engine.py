@@ -222,6 +222,35 @@ def test_a_revoked_or_suspended_prerequisite_is_not_held(status: str) -> None:
     assert not result.earned
 
 
+def test_a_prerequisite_counts_only_with_its_own_prerequisites() -> None:
+    """Rule 2 uses the one "held" (issue 17): a Black Belt is not earned on a Practitioner whose
+    Foundations has expired; it is earned once Foundations is renewed, at the renewal's award."""
+    foundations = credential(FOUNDATIONS, "2024-01-01", "2025-01-01", id="f1")
+    practitioner = credential(PRACTITIONER, "2024-02-01", "2026-02-01", id="p1")
+    black_belt = [
+        done("crisis-301", "2025-03-01", 90),
+        done("legal-301", "2025-03-01", 90),
+        done("mentoring-301", "2025-03-01"),
+    ]
+    result = evaluate_to_fixpoint(RULES, black_belt, [foundations, practitioner], d("2025-04-01"))
+    assert result == []
+    missing = evaluate_level(
+        RULES[BLACK_BELT],
+        black_belt,
+        [foundations, practitioner],
+        d("2025-04-01"),
+        {level: rule.prerequisites for level, rule in RULES.items()},
+    ).missing
+    assert missing is not None and missing.levels == (PRACTITIONER,)
+
+    renewed = [*black_belt, *foundations_done("2025-05-01")]
+    awards = evaluate_to_fixpoint(RULES, renewed, [foundations, practitioner], d("2025-06-01"))
+    assert [(a.level_id, a.earned_at) for a in awards] == [
+        (FOUNDATIONS, d("2025-05-01")),
+        (BLACK_BELT, d("2025-05-01")),
+    ]
+
+
 # --- cascade ------------------------------------------------------------------------------
 
 

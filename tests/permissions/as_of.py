@@ -111,11 +111,16 @@ def attributes(rows: LearnerRows) -> dict[str, str]:
     return {name: value for name, (_, _, value) in latest.items() if value is not None}
 
 
-def missing_then(rule: LevelRule, rows: LearnerRows, t: datetime) -> MissingLevel | None:
+def missing_then(
+    rule: LevelRule,
+    rows: LearnerRows,
+    t: datetime,
+    prerequisites: Mapping[str, tuple[str, ...]] | None = None,
+) -> MissingLevel | None:
     """What the earning engine says ``rule``'s level still needs at ``t`` over ``rows`` (already
     cut back to ``t``)."""
     completions, credentials = earning_facts(rows)
-    found = evaluate_level(rule, completions, credentials, t).missing
+    found = evaluate_level(rule, completions, credentials, t, prerequisites).missing
     return missing_level_from(found, rule.name) if found is not None else None
 
 
@@ -142,7 +147,9 @@ def decisions_then(
     def missing_for(level_id: str) -> MissingLevel | None:
         if level_id not in found:
             rule = rules.get(level_id)
-            found[level_id] = missing_then(rule, then, t) if rule is not None else None
+            found[level_id] = (
+                missing_then(rule, then, t, prerequisites) if rule is not None else None
+            )
         return found[level_id]
 
     decisions: dict[str, Decision] = {}

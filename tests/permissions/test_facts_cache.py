@@ -354,5 +354,5 @@ def test_the_kept_missing_courses_equal_the_earning_engines_at_every_moment(
         standing = facts.standing(at, PREREQUISITES, NAMES)
         then = rows_as_of(rows, at)
         for rule in RULES.values():
-            fresh = missing_then(rule, then, at)
+            fresh = missing_then(rule, then, at, PREREQUISITES)
             assert standing.missing_for(rule, facts, at) == fresh, (rule.level_id, at)

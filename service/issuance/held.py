@@ -1,14 +1,36 @@
-"""Which levels a learner *holds* at a moment, and why the others are not held.
+"""Held at t: the one definition of which levels a learner holds at a moment, and why not.
+
+DESIGN.md §1: a credential is **active** at t when it had been awarded by then
+(``valid_from <= t``), had not expired (``t < valid_until``) and was neither revoked, superseded
+nor suspended at t (its status at t, from its status history). A level is **held** at t when one
+of its credentials is active at t *and* each of its prerequisite levels (the effective ones) is
+held at t, recursively: an expired or revoked foundation stops every level above it from counting.
+As the prerequisite graph is acyclic, that is the same as: every level in :func:`requisites` (the
+level and all its prerequisites, transitively) has a credential active at t.
+
+Every "held" in Credence is this one:
+
+* permission decisions: :func:`held_levels` (what is held, and for the rest why not);
+* issuance: earning rule 2 (every prerequisite held at the earned moment) and the manual award's
+  prerequisite check, through :func:`holds` over the earning engine's credentials
+  (:func:`service.issuance.engine_rules.held_timeline` says how they map onto this timeline);
+* reports: certification holders and expiring counts and role-mandate compliance
+  (:mod:`service.reports.repository`: the same rule in SQL, over :func:`requisites`).
+
+Counting differently on purpose, and named so: a credential *in force* (its own standing only,
+:meth:`service.issuance.engine_facts.CredentialFact.in_force_at`: the learner's live credential,
+what a manual award would duplicate and the progress checklist shows) and the funnel report's
+*reached* (ever awarded).
 
 Pure and allocation-light: this runs on every permission check. The value types are
 ``NamedTuple`` rather than frozen dataclasses because they are built per check and a frozen
 dataclass costs about three times as much to construct. Re-exported by
-:mod:`service.permissions.engine`; import from there.
+:mod:`service.permissions.engine`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Literal, NamedTuple
 
@@ -150,7 +172,7 @@ def held_levels(
     at: datetime,
     level_names: Mapping[str, str] = _EMPTY_NAMES,
 ) -> Holdings:
-    """The levels the learner holds at ``at`` (DESIGN.md §1 "Permission decisions").
+    """The levels the learner holds at ``at`` (see the module docstring), with reasons.
 
     Only credentials awarded by ``at`` take part (``valid_from <= at``: a credential's
     ``valid_from`` is its award date; one awarded later did not exist then and explains
@@ -248,3 +270,40 @@ def _more_telling(
     if (code == "superseded") != (known_code == "superseded"):
         return known_code == "superseded"
     return candidate.valid_from > known.valid_from
+
+
+def active_at(credential: HeldCredential, at: datetime) -> bool:
+    """The credential is active at ``at``: awarded by then and in good standing (see
+    :meth:`HeldCredential.standing`)."""
+    return credential.valid_from <= at and credential.standing(at)[0] is None
+
+
+def requisites(
+    level_ids: Iterable[str], prerequisites: Mapping[str, tuple[str, ...]]
+) -> tuple[str, ...]:
+    """``level_ids`` and every prerequisite of theirs, transitively, each once (depth first, in
+    the order given). A level is held exactly when each of its requisites has an active
+    credential."""
+    found: dict[str, None] = {}
+    pending = list(level_ids)[::-1]
+    while pending:
+        level_id = pending.pop()
+        if level_id in found:
+            continue
+        found[level_id] = None
+        pending.extend(reversed(prerequisites.get(level_id, ())))
+    return tuple(found)
+
+
+def holds(
+    level_ids: Iterable[str],
+    by_level: Mapping[str, Sequence[HeldCredential]],
+    prerequisites: Mapping[str, tuple[str, ...]],
+    at: datetime,
+) -> bool:
+    """Every level of ``level_ids`` is held at ``at``: the same answer as :func:`held_levels`
+    (its ``held``), without the reasons. ``by_level`` are the learner's credentials per level."""
+    return all(
+        any(active_at(credential, at) for credential in by_level.get(level_id, ()))
+        for level_id in requisites(level_ids, prerequisites)
+    )
