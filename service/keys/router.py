@@ -36,7 +36,7 @@ def get_jwks(session: SessionDep, settings: SettingsDep) -> Response:
     tags=["verification"],
     responses={
         200: {"content": {"application/jwk+json": {"schema": {"type": "object"}}}},
-        **problem_responses(404),
+        **problem_responses(404, 422),
     },
 )
 def get_public_key(
