@@ -66,7 +66,7 @@ def create(
     webhook_id = "wh_" + secrets.token_hex(12)
     secret = signing.new_secret()
     events: list[str] = list(dict.fromkeys(body.events))
-    event = record(
+    start_seq = record(
         session,
         actor=actor,
         action="webhook.created",
@@ -81,7 +81,7 @@ def create(
         include_jwt=body.include_jwt,
         enabled=True,
         secret_ciphertext=signing.encrypt_secret(secret, kek, webhook_id),
-        start_seq=event.seq,
+        start_seq=start_seq,
         created_at=now,
         updated_at=now,
     )
