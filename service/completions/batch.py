@@ -1,6 +1,8 @@
-"""Recording a batch of completions in bulk, with the observable behaviour of recording them one
-by one (:func:`service.completions.service.record_each`): the same per-item results, rows and
-audit events in the same order, at a fixed number of statements per batch.
+"""Recording completions: the one write path, for a batch and for a single completion (a batch
+of one). The outcome is that of recording the items one by one, each as its own request: the
+same per-item results, rows and audit events in the same order (the property tests in
+``tests/completions/test_one_path.py`` hold it to that), at a fixed number of statements per
+batch.
 
 Every item is validated first (no writes). Under the chain's append lock one query finds the
 external ids already used (replays and 409s; a repeat inside the batch is a replay of its first
@@ -12,10 +14,9 @@ the audit events are chained in memory from one head read.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,6 @@ from sqlmodel import Session, col, select
 
 from credentials import new_urn_uuid
 from service.audit.service import EventSpec, lock_chain, record_many
-from service.completions.batch_learners import LearnerBook
 from service.completions.common import (
     BatchOutcome,
     CompletionRow,
@@ -46,6 +46,7 @@ from service.issuance.context import Issuer
 from service.issuance.engine import evaluate_to_fixpoint, level_order
 from service.issuance.engine_facts import CompletionFact, CredentialFact, LevelRule
 from service.issuance.service import IssuedRow, PendingCredential, evidence_from_facts, issue_many
+from service.learners.book import LearnerBook
 from service.models import Completion, Course, Credential
 
 
@@ -60,16 +61,19 @@ class _Accepted:
 def record_batch(
     session: Session,
     issuer: Issuer,
-    items: Sequence[dict[str, Any]],
+    items: Sequence[Mapping[str, Any] | CompletionIn],
     *,
     source: str,
     actor: str,
-    randbelow: Callable[[int], int] = secrets.randbelow,
 ) -> list[BatchOutcome]:
-    """Per-item outcomes in order; a bad item is reported and the others are kept (flushes)."""
+    """Per-item outcomes in order; a bad item is reported and the others are kept (flushes).
+    Items are raw JSON objects, validated here, or already validated :class:`CompletionIn`."""
     outcomes: dict[int, BatchOutcome] = {}
     parsed: list[tuple[int, CompletionIn]] = []
     for index, raw in enumerate(items):
+        if isinstance(raw, CompletionIn):
+            parsed.append((index, raw))
+            continue
         try:
             parsed.append((index, CompletionIn.model_validate(raw)))
         except ValidationError as exc:
