@@ -26,7 +26,6 @@ from sqlalchemy import BindParameter, bindparam, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from credentials import new_urn_uuid
 from service.audit.service import EventSpec, lock_chain, record_many
 from service.completions.common import (
     BatchOutcome,
@@ -45,7 +44,13 @@ from service.issuance.compiled import CompiledCatalog
 from service.issuance.context import Issuer
 from service.issuance.engine import evaluate_to_fixpoint, level_order
 from service.issuance.engine_facts import CompletionFact, CredentialFact, LevelRule
-from service.issuance.service import IssuedRow, PendingCredential, evidence_from_facts, issue_many
+from service.issuance.issuing import (
+    IssuedRow,
+    PendingCredential,
+    issue_many,
+    issued_event,
+    pending_from_awards,
+)
 from service.learners.book import LearnerBook
 from service.models import Completion, Course, Credential
 
@@ -238,7 +243,7 @@ def _record(
         for credential in _evaluate(compiled, rules, book, facts, held, body.learner_id, now):
             pending.append(credential)
             item.issued.append(credential.id)
-            events.append(_issued_event(credential, actor))
+            events.append(issued_event(credential, actor))
         row["issued"] = list(item.issued)
     book.write(session)
     session.execute(
@@ -295,30 +300,18 @@ def _evaluate(
     """What recording this completion issues; ``held`` is updated with it."""
     current = held[learner_id]
     awards = evaluate_to_fixpoint(rules, facts.values(), current, now)
-    issued: list[PendingCredential] = []
-    real_ids: dict[str, str] = {}  # the engine's pending ids -> the credentials' ids
-    for n, award in enumerate(awards):
-        previous = award.supersedes
-        if previous is not None:
-            previous = real_ids.get(previous, previous)
-        credential_id = new_urn_uuid()
-        real_ids[f"pending:{n}"] = credential_id
-        issued.append(
-            PendingCredential(
-                id=credential_id,
-                learner_id=learner_id,
-                subject_id=book.subject_id(learner_id),
-                award=award,
-                previous_id=previous,
-                evidence=evidence_from_facts(compiled, facts, award.evidence),
-            )
-        )
+    issued = pending_from_awards(
+        compiled, awards, learner_id=learner_id, subject_id=book.subject_id(learner_id), facts=facts
+    )
+    for credential in issued:
+        award = credential.award
         current = [
-            replace(c, superseded_by=credential_id) if c.id == previous else c for c in current
+            replace(c, superseded_by=credential.id) if c.id == credential.previous_id else c
+            for c in current
         ]
         current.append(
             CredentialFact(
-                id=credential_id,
+                id=credential.id,
                 level_id=award.level_id,
                 valid_from=award.earned_at,
                 valid_until=award.valid_until,
@@ -344,24 +337,6 @@ def _recorded_event(row: dict[str, Any], actor: str) -> EventSpec:
             "score": row["score"],
             "passed": row["passed"],
             "external_id": row["external_id"],
-        },
-    )
-
-
-def _issued_event(credential: PendingCredential, actor: str) -> EventSpec:
-    award = credential.award
-    return EventSpec(
-        actor=actor,
-        action="credential.renewed" if award.renewal else "credential.issued",
-        subject=f"credential:{credential.id}",
-        data={
-            "learner": credential.learner_id,
-            "level": award.level_id,
-            "version": award.version,
-            "valid_from": award.earned_at.isoformat(),
-            "valid_until": award.valid_until.isoformat() if award.valid_until else None,
-            "evidence": list(award.evidence),
-            "supersedes": credential.previous_id,
         },
     )
 

@@ -23,7 +23,7 @@ from service.completions.schemas import (
 from service.deps import SessionDep, require
 from service.errors import PROBLEM_BASE, problem_responses
 from service.issuance.context import IssuerDep
-from service.issuance.service import IssuedRow
+from service.issuance.issuing import IssuedRow
 from service.models import Completion, Credential
 
 router = APIRouter(
