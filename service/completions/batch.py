@@ -22,11 +22,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import BindParameter, bindparam, insert
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from service.audit.service import EventSpec, lock_chain, record_many
+from service.completions import repository
 from service.completions.common import (
     BatchOutcome,
     CompletionRow,
@@ -52,7 +51,6 @@ from service.issuance.issuing import (
     pending_from_awards,
 )
 from service.learners.book import LearnerBook
-from service.models import Completion, Course, Credential
 
 
 @dataclass
@@ -88,7 +86,7 @@ def record_batch(
     lock_chain(session)  # idempotency checks and learner upserts must see committed writers
     now = utcnow()
     earlier = _earlier(session, source, {b.external_id for _, b in parsed if b.external_id})
-    courses = _courses(session, {b.course_id for _, b in parsed})
+    courses = repository.known_courses(session, {b.course_id for _, b in parsed})
     accepted: list[_Accepted] = []
     first_use: dict[str, _Accepted] = {}
     replays: list[tuple[int, _Accepted]] = []
@@ -170,26 +168,8 @@ def _earlier(
     """Completions this client already stored under the batch's external ids, as replays."""
     if not external_ids:
         return {}
-    rows = list(
-        session.exec(
-            select(Completion).where(
-                Completion.source == source, col(Completion.external_id).in_(_many("ids"))
-            ),
-            params={"ids": sorted(i for i in external_ids if i is not None)},
-        )
-    )
-    wanted = [cid for row in rows for cid in row.issued]
-    found = (
-        {
-            c.id: c
-            for c in session.exec(
-                select(Credential).where(col(Credential.id).in_(_many("ids"))),
-                params={"ids": wanted},
-            )
-        }
-        if wanted
-        else {}
-    )
+    rows = repository.by_external_ids(session, source, {i for i in external_ids if i})
+    found = repository.credentials(session, [cid for row in rows for cid in row.issued])
     return {
         str(row.external_id): (
             Recorded(row, [found[c] for c in row.issued if c in found], created=False),
@@ -199,16 +179,6 @@ def _earlier(
     }
 
 
-def _courses(session: Session, course_ids: set[str]) -> set[str]:
-    query = select(Course.id).where(col(Course.id).in_(_many("ids")))
-    return set(session.exec(query, params={"ids": sorted(course_ids)}))
-
-
-def _many(name: str) -> BindParameter[Any]:
-    """``IN (...)`` bound as one expanding parameter (no per-value expression building)."""
-    return bindparam(name, expanding=True)
-
-
 def _record(
     session: Session, issuer: Issuer, accepted: list[_Accepted], *, actor: str, now: datetime
 ) -> dict[str, IssuedRow]:
@@ -216,8 +186,8 @@ def _record(
     issued, by id."""
     learner_ids = {item.body.learner_id for item in accepted}
     book = LearnerBook(session, learner_ids)
-    completions = _completion_facts(session, learner_ids)
-    held = _credential_facts(session, learner_ids)
+    completions = repository.completion_facts(session, learner_ids)
+    held = repository.credential_facts(session, learner_ids)
     compiled = issuer.catalog.get(session)
     candidates = _Candidates(compiled)
     passed: defaultdict[str, set[str]] = defaultdict(set)
@@ -246,10 +216,7 @@ def _record(
             events.append(issued_event(credential, actor))
         row["issued"] = list(item.issued)
     book.write(session)
-    session.execute(
-        insert(Completion.__table__),  # type: ignore[attr-defined]
-        [item.row for item in accepted],
-    )
+    repository.insert_completions(session, [item.row for item in accepted])
     issued = issue_many(session, issuer, compiled, pending, actor=actor, now=now)
     record_many(session, events, at=now)
     return {c.id: c for c in issued}
@@ -339,50 +306,3 @@ def _recorded_event(row: dict[str, Any], actor: str) -> EventSpec:
             "external_id": row["external_id"],
         },
     )
-
-
-def _completion_facts(
-    session: Session, learner_ids: set[str]
-) -> defaultdict[str, dict[str, CompletionFact]]:
-    table = Completion.__table__  # type: ignore[attr-defined]
-    query = sa_select(
-        table.c.id,
-        table.c.learner_id,
-        table.c.course_id,
-        table.c.completed_at,
-        table.c.score,
-        table.c.passed,
-    ).where(table.c.learner_id.in_(_many("ids")))
-    facts: defaultdict[str, dict[str, CompletionFact]] = defaultdict(dict)
-    for cid, learner_id, course_id, completed_at, score, passed in session.execute(
-        query, {"ids": sorted(learner_ids)}
-    ):
-        facts[learner_id][cid] = CompletionFact(cid, course_id, completed_at, score, passed)
-    return facts
-
-
-def _credential_facts(
-    session: Session, learner_ids: set[str]
-) -> defaultdict[str, list[CredentialFact]]:
-    table = Credential.__table__  # type: ignore[attr-defined]
-    query = (
-        sa_select(
-            table.c.id,
-            table.c.learner_id,
-            table.c.level_id,
-            table.c.valid_from,
-            table.c.valid_until,
-            table.c.status,
-            table.c.status_changed_at,
-            table.c.superseded_by,
-        )
-        .where(table.c.learner_id.in_(_many("ids")))
-        .order_by(table.c.valid_from)
-    )
-    held: defaultdict[str, list[CredentialFact]] = defaultdict(list)
-    rows = session.execute(query, {"ids": sorted(learner_ids)})
-    for cid, learner_id, level_id, valid_from, valid_until, status, changed, by in rows:
-        held[learner_id].append(
-            CredentialFact(cid, level_id, valid_from, valid_until, status, changed, by)
-        )
-    return held

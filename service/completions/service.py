@@ -4,8 +4,6 @@ completion is a batch of one."""
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
-
 from service.completions.batch import record_batch
 from service.completions.common import (
     FUTURE_SKEW,
@@ -16,7 +14,7 @@ from service.completions.common import (
     invalid,
     request_hash,
 )
-from service.models import Completion
+from service.completions.repository import list_for_learner
 
 __all__ = [
     "FUTURE_SKEW",
@@ -29,12 +27,3 @@ __all__ = [
     "record_batch",
     "request_hash",
 ]
-
-
-def list_for_learner(session: Session, learner_id: str) -> list[Completion]:
-    query = (
-        select(Completion)
-        .where(Completion.learner_id == learner_id)
-        .order_by(col(Completion.completed_at))
-    )
-    return list(session.exec(query))

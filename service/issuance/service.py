@@ -38,6 +38,7 @@ from service.issuance.repository import (
     credential_rows,
     status_events,
 )
+from service.learners import service as learners
 from service.learners.service import subject_id
 from service.models import Credential, CredentialStatusEvent, Learner
 from service.status import service as status_lists
@@ -83,6 +84,46 @@ def evaluate_learner(
     issued = issue_many(session, issuer, compiled, pending, actor=actor, now=now)
     record_many(session, [issued_event(p, actor) for p in pending], at=now)
     return issued
+
+
+def evaluate_level(
+    session: Session, issuer: Issuer, level_id: str, *, actor: str
+) -> tuple[int, int]:
+    """Issue the level (and what it cascades to) to every learner who now qualifies, learner by
+    learner (:func:`evaluate_learner`); (learners evaluated, credentials issued)."""
+    compiled = issuer.catalog.get(session)
+    if level_id not in compiled.rules:
+        raise NotFound(f"No active level {level_id!r}.")
+    learner_ids = repository.learners_concerned(session, compiled.rules[level_id])
+    issued = 0
+    for learner_id in learner_ids:
+        learner = learners.get(session, learner_id)
+        issued += len(evaluate_learner(session, issuer, learner, actor=actor))
+    return len(learner_ids), issued
+
+
+def list_credentials(
+    session: Session,
+    *,
+    learner_id: str | None,
+    level: str | None,
+    status: str | None,
+    expiring_before: datetime | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+    now: datetime,
+) -> list[Credential]:
+    """A page of credentials, newest first (:func:`repository.list_credentials`)."""
+    return repository.list_credentials(
+        session,
+        learner_id=learner_id,
+        level=level,
+        status=status,
+        expiring_before=expiring_before,
+        after=after,
+        limit=limit,
+        now=now,
+    )
 
 
 def credential_history(row: Credential, events: Sequence[StatusEvent]) -> CredentialHistory:
