@@ -301,9 +301,9 @@ def award_manually(
         evidence=[],
         manual_reason=note,
     )
-    now = utcnow()
-    issue_many(session, issuer, compiled, [pending], actor=actor, now=now)
-    record_many(session, [issued_event(pending, actor)], at=now)
+    issued_at = utcnow()
+    issue_many(session, issuer, compiled, [pending], actor=actor, now=issued_at)
+    record_many(session, [issued_event(pending, actor)], at=issued_at)
     return get_credential(session, pending.id)
 
 
