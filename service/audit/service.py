@@ -1,4 +1,4 @@
-"""Writing and reading the audit chain. :func:`record` is the only writer."""
+"""Writing and reading the audit chain. :func:`record_many` is the only writer."""
 
 from __future__ import annotations
 
@@ -44,43 +44,6 @@ def wait_for_chain(session: Session) -> None:
         session.connection()  # begins the transaction, which waits for the write lock
 
 
-def record(
-    session: Session,
-    *,
-    actor: str,
-    action: str,
-    subject: str,
-    data: Mapping[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction (flushes, never commits).
-
-    Appends are serialised: on PostgreSQL by a transaction-scoped advisory lock, on SQLite by
-    the write lock every write transaction takes at BEGIN. The primary key on ``seq`` and the
-    unique ``hash`` make a fork impossible even if that serialisation were bypassed.
-    """
-    lock_chain(session)
-    head = session.exec(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
-    ).first()
-    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-    at = utcnow()
-    payload = dict(data or {})
-    body = event_body(seq, format_at(at), actor, action, subject, payload)
-    event = AuditEvent(
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        subject=subject,
-        data=payload,
-        prev_hash=prev_hash,
-        hash=chain_hash(prev_hash, body),
-    )
-    session.add(event)
-    session.flush()
-    return event
-
-
 @dataclass(frozen=True)
 class EventSpec:
     """One event for :func:`record_many`, before it has a place in the chain."""
@@ -94,11 +57,12 @@ class EventSpec:
 def record_many(
     session: Session, events: Sequence[EventSpec], *, at: datetime | None = None
 ) -> int:
-    """Append ``events`` in order with one head read and one multi-row insert; the chain's new
-    head seq (flushes).
+    """Append ``events`` in order, inside the caller's transaction, with one head read and one
+    multi-row insert; the chain's new head seq (flushes, never commits).
 
-    The same chain :func:`record` would write event by event; the caller's transaction holds
-    the append lock (taken here if it does not already) from the head read to commit.
+    Appends are serialised: the caller's transaction holds the append lock (taken here if it
+    does not already, see :func:`lock_chain`) from the head read to commit. The primary key on
+    ``seq`` and the unique ``hash`` make a fork impossible even if that were bypassed.
     """
     lock_chain(session)
     session.flush()  # pending ORM events must take their seq first
@@ -131,6 +95,18 @@ def record_many(
     if rows:
         session.execute(insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
     return seq
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    data: Mapping[str, Any] | None = None,
+) -> int:
+    """:func:`record_many` with one event; its seq."""
+    return record_many(session, [EventSpec(actor, action, subject, data or {})])
 
 
 def to_record(event: AuditEvent) -> AuditRecord:

@@ -1,6 +1,8 @@
-"""Recording a batch of completions in bulk, with the observable behaviour of recording them one
-by one (:func:`service.completions.service.record_each`): the same per-item results, rows and
-audit events in the same order, at a fixed number of statements per batch.
+"""Recording completions: the one write path, for a batch and for a single completion (a batch
+of one). The outcome is that of recording the items one by one, each as its own request: the
+same per-item results, rows and audit events in the same order (the property tests in
+``tests/completions/test_one_path.py`` hold it to that), at a fixed number of statements per
+batch.
 
 Every item is validated first (no writes). Under the chain's append lock one query finds the
 external ids already used (replays and 409s; a repeat inside the batch is a replay of its first
@@ -12,22 +14,18 @@ the audit events are chained in memory from one head read.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import BindParameter, bindparam, insert
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from credentials import new_urn_uuid
 from service.audit.service import EventSpec, lock_chain, record_many
-from service.completions.batch_learners import LearnerBook
+from service.completions import repository
 from service.completions.common import (
     BatchOutcome,
     CompletionRow,
@@ -45,8 +43,14 @@ from service.issuance.compiled import CompiledCatalog
 from service.issuance.context import Issuer
 from service.issuance.engine import evaluate_to_fixpoint, level_order
 from service.issuance.engine_facts import CompletionFact, CredentialFact, LevelRule
-from service.issuance.service import IssuedRow, PendingCredential, evidence_from_facts, issue_many
-from service.models import Completion, Course, Credential
+from service.issuance.issuing import (
+    IssuedRow,
+    PendingCredential,
+    issue_many,
+    issued_event,
+    pending_from_awards,
+)
+from service.learners.book import LearnerBook
 
 
 @dataclass
@@ -60,16 +64,19 @@ class _Accepted:
 def record_batch(
     session: Session,
     issuer: Issuer,
-    items: Sequence[dict[str, Any]],
+    items: Sequence[Mapping[str, Any] | CompletionIn],
     *,
     source: str,
     actor: str,
-    randbelow: Callable[[int], int] = secrets.randbelow,
 ) -> list[BatchOutcome]:
-    """Per-item outcomes in order; a bad item is reported and the others are kept (flushes)."""
+    """Per-item outcomes in order; a bad item is reported and the others are kept (flushes).
+    Items are raw JSON objects, validated here, or already validated :class:`CompletionIn`."""
     outcomes: dict[int, BatchOutcome] = {}
     parsed: list[tuple[int, CompletionIn]] = []
     for index, raw in enumerate(items):
+        if isinstance(raw, CompletionIn):
+            parsed.append((index, raw))
+            continue
         try:
             parsed.append((index, CompletionIn.model_validate(raw)))
         except ValidationError as exc:
@@ -79,7 +86,7 @@ def record_batch(
     lock_chain(session)  # idempotency checks and learner upserts must see committed writers
     now = utcnow()
     earlier = _earlier(session, source, {b.external_id for _, b in parsed if b.external_id})
-    courses = _courses(session, {b.course_id for _, b in parsed})
+    courses = repository.known_courses(session, {b.course_id for _, b in parsed})
     accepted: list[_Accepted] = []
     first_use: dict[str, _Accepted] = {}
     replays: list[tuple[int, _Accepted]] = []
@@ -161,26 +168,8 @@ def _earlier(
     """Completions this client already stored under the batch's external ids, as replays."""
     if not external_ids:
         return {}
-    rows = list(
-        session.exec(
-            select(Completion).where(
-                Completion.source == source, col(Completion.external_id).in_(_many("ids"))
-            ),
-            params={"ids": sorted(i for i in external_ids if i is not None)},
-        )
-    )
-    wanted = [cid for row in rows for cid in row.issued]
-    found = (
-        {
-            c.id: c
-            for c in session.exec(
-                select(Credential).where(col(Credential.id).in_(_many("ids"))),
-                params={"ids": wanted},
-            )
-        }
-        if wanted
-        else {}
-    )
+    rows = repository.by_external_ids(session, source, {i for i in external_ids if i})
+    found = repository.credentials(session, [cid for row in rows for cid in row.issued])
     return {
         str(row.external_id): (
             Recorded(row, [found[c] for c in row.issued if c in found], created=False),
@@ -190,16 +179,6 @@ def _earlier(
     }
 
 
-def _courses(session: Session, course_ids: set[str]) -> set[str]:
-    query = select(Course.id).where(col(Course.id).in_(_many("ids")))
-    return set(session.exec(query, params={"ids": sorted(course_ids)}))
-
-
-def _many(name: str) -> BindParameter[Any]:
-    """``IN (...)`` bound as one expanding parameter (no per-value expression building)."""
-    return bindparam(name, expanding=True)
-
-
 def _record(
     session: Session, issuer: Issuer, accepted: list[_Accepted], *, actor: str, now: datetime
 ) -> dict[str, IssuedRow]:
@@ -207,8 +186,8 @@ def _record(
     issued, by id."""
     learner_ids = {item.body.learner_id for item in accepted}
     book = LearnerBook(session, learner_ids)
-    completions = _completion_facts(session, learner_ids)
-    held = _credential_facts(session, learner_ids)
+    completions = repository.completion_facts(session, learner_ids)
+    held = repository.credential_facts(session, learner_ids)
     compiled = issuer.catalog.get(session)
     candidates = _Candidates(compiled)
     passed: defaultdict[str, set[str]] = defaultdict(set)
@@ -234,13 +213,10 @@ def _record(
         for credential in _evaluate(compiled, rules, book, facts, held, body.learner_id, now):
             pending.append(credential)
             item.issued.append(credential.id)
-            events.append(_issued_event(credential, actor))
+            events.append(issued_event(credential, actor))
         row["issued"] = list(item.issued)
     book.write(session)
-    session.execute(
-        insert(Completion.__table__),  # type: ignore[attr-defined]
-        [item.row for item in accepted],
-    )
+    repository.insert_completions(session, [item.row for item in accepted])
     issued = issue_many(session, issuer, compiled, pending, actor=actor, now=now)
     record_many(session, events, at=now)
     return {c.id: c for c in issued}
@@ -291,30 +267,18 @@ def _evaluate(
     """What recording this completion issues; ``held`` is updated with it."""
     current = held[learner_id]
     awards = evaluate_to_fixpoint(rules, facts.values(), current, now)
-    issued: list[PendingCredential] = []
-    real_ids: dict[str, str] = {}  # the engine's pending ids -> the credentials' ids
-    for n, award in enumerate(awards):
-        previous = award.supersedes
-        if previous is not None:
-            previous = real_ids.get(previous, previous)
-        credential_id = new_urn_uuid()
-        real_ids[f"pending:{n}"] = credential_id
-        issued.append(
-            PendingCredential(
-                id=credential_id,
-                learner_id=learner_id,
-                subject_id=book.subject_id(learner_id),
-                award=award,
-                previous_id=previous,
-                evidence=evidence_from_facts(compiled, facts, award.evidence),
-            )
-        )
+    issued = pending_from_awards(
+        compiled, awards, learner_id=learner_id, subject_id=book.subject_id(learner_id), facts=facts
+    )
+    for credential in issued:
+        award = credential.award
         current = [
-            replace(c, superseded_by=credential_id) if c.id == previous else c for c in current
+            replace(c, superseded_by=credential.id) if c.id == credential.previous_id else c
+            for c in current
         ]
         current.append(
             CredentialFact(
-                id=credential_id,
+                id=credential.id,
                 level_id=award.level_id,
                 valid_from=award.earned_at,
                 valid_until=award.valid_until,
@@ -342,68 +306,3 @@ def _recorded_event(row: dict[str, Any], actor: str) -> EventSpec:
             "external_id": row["external_id"],
         },
     )
-
-
-def _issued_event(credential: PendingCredential, actor: str) -> EventSpec:
-    award = credential.award
-    return EventSpec(
-        actor=actor,
-        action="credential.renewed" if award.renewal else "credential.issued",
-        subject=f"credential:{credential.id}",
-        data={
-            "learner": credential.learner_id,
-            "level": award.level_id,
-            "version": award.version,
-            "valid_from": award.earned_at.isoformat(),
-            "valid_until": award.valid_until.isoformat() if award.valid_until else None,
-            "evidence": list(award.evidence),
-            "supersedes": credential.previous_id,
-        },
-    )
-
-
-def _completion_facts(
-    session: Session, learner_ids: set[str]
-) -> defaultdict[str, dict[str, CompletionFact]]:
-    table = Completion.__table__  # type: ignore[attr-defined]
-    query = sa_select(
-        table.c.id,
-        table.c.learner_id,
-        table.c.course_id,
-        table.c.completed_at,
-        table.c.score,
-        table.c.passed,
-    ).where(table.c.learner_id.in_(_many("ids")))
-    facts: defaultdict[str, dict[str, CompletionFact]] = defaultdict(dict)
-    for cid, learner_id, course_id, completed_at, score, passed in session.execute(
-        query, {"ids": sorted(learner_ids)}
-    ):
-        facts[learner_id][cid] = CompletionFact(cid, course_id, completed_at, score, passed)
-    return facts
-
-
-def _credential_facts(
-    session: Session, learner_ids: set[str]
-) -> defaultdict[str, list[CredentialFact]]:
-    table = Credential.__table__  # type: ignore[attr-defined]
-    query = (
-        sa_select(
-            table.c.id,
-            table.c.learner_id,
-            table.c.level_id,
-            table.c.valid_from,
-            table.c.valid_until,
-            table.c.status,
-            table.c.status_changed_at,
-            table.c.superseded_by,
-        )
-        .where(table.c.learner_id.in_(_many("ids")))
-        .order_by(table.c.valid_from)
-    )
-    held: defaultdict[str, list[CredentialFact]] = defaultdict(list)
-    rows = session.execute(query, {"ids": sorted(learner_ids)})
-    for cid, learner_id, level_id, valid_from, valid_until, status, changed, by in rows:
-        held[learner_id].append(
-            CredentialFact(cid, level_id, valid_from, valid_until, status, changed, by)
-        )
-    return held

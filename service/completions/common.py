@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from credentials.audit import canonical_json
 from service.completions.schemas import CompletionIn
 from service.errors import Conflict, InvalidInput, ServiceError
-from service.issuance.service import IssuedRow
+from service.issuance.issuing import IssuedRow
 from service.models import Completion, Credential
 
 FUTURE_SKEW = timedelta(minutes=5)

@@ -23,7 +23,7 @@ from service.completions.schemas import (
 from service.deps import SessionDep, require
 from service.errors import PROBLEM_BASE, problem_responses
 from service.issuance.context import IssuerDep
-from service.issuance.service import IssuedRow
+from service.issuance.issuing import IssuedRow
 from service.models import Completion, Credential
 
 router = APIRouter(
@@ -73,9 +73,13 @@ def record_completion(
     principal: WriteDep,
 ) -> Response:
     """Record a completion; credentials it earns are issued in the same transaction."""
-    recorded = service.record_completion(
-        session, issuer, body, source=principal.prefix, actor=principal.actor
+    (outcome,) = service.record_batch(
+        session, issuer, [body], source=principal.prefix, actor=principal.actor
     )
+    if outcome.problem is not None:
+        raise outcome.problem
+    recorded = outcome.recorded
+    assert recorded is not None
     result = CompletionResult(
         completion=completion_public(recorded.completion), issued=issued_public(recorded.issued)
     )

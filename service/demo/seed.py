@@ -136,7 +136,7 @@ def seed(session: Session, issuer: Issuer, *, actor: str) -> Seeded:
         attributes = {"department": person.department, "region": person.region}
         if person.role:
             attributes["role"] = person.role
-        learners.upsert(
+        learners.put(
             session,
             person.id,
             actor=actor,

@@ -1,12 +1,16 @@
-"""The issuance service's reads of a learner's completions, credentials and status history."""
+"""The issuance service's queries: a learner's completions, credentials and status history;
+credential lists; and the writes of issuing (multi-row statements)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from service.issuance.engine_facts import CompletionFact, LevelRule
@@ -104,3 +108,48 @@ def learners_concerned(session: Session, rule: LevelRule) -> list[str]:
             col(Credential.level_id).in_(rule.prerequisites)
         )
     return sorted(set(session.exec(query.distinct()).all()))
+
+
+def credential(session: Session, credential_id: str, *, fresh: bool = False) -> Credential | None:
+    """One credential; ``fresh`` reads it as committed now, not as first loaded."""
+    return session.get(Credential, credential_id, populate_existing=fresh)
+
+
+def supersede(session: Session, by: Mapping[str, str], *, at: datetime) -> None:
+    """Mark each credential ``by``'s key superseded by its value (one statement); a copy the
+    session holds is expired, so it is read again as written."""
+    if not by:
+        return
+    table = Credential.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(superseded_by=bindparam("b_by"), superseded_at=bindparam("b_at")),
+        [{"b_id": old, "b_by": new, "b_at": at} for old, new in by.items()],
+    )
+    for old in by:
+        held = session.identity_map.get(identity_key(Credential, old))
+        if held is not None:
+            session.expire(held)
+
+
+def insert_credentials(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    session.execute(insert(Credential.__table__), list(rows))  # type: ignore[attr-defined]
+
+
+def set_signatures(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Store each row's signed ``jwt`` and its ``kid`` (one statement)."""
+    table = Credential.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(jwt=bindparam("b_jwt"), kid=bindparam("b_kid")),
+        [{"b_id": r["id"], "b_jwt": r["jwt"], "b_kid": r["kid"]} for r in rows],
+    )
+
+
+def insert_status_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    session.execute(
+        insert(CredentialStatusEvent.__table__),  # type: ignore[attr-defined]
+        list(rows),
+    )

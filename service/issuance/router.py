@@ -22,8 +22,8 @@ from service.core.pagination import (
 from service.core.times import Instant
 from service.db import utcnow
 from service.deps import SessionDep, require
-from service.errors import BadRequest, NotFound, problem_responses
-from service.issuance import repository, service
+from service.errors import BadRequest, problem_responses
+from service.issuance import service
 from service.issuance.context import IssuerDep
 from service.issuance.engine_facts import LevelProgress, Missing
 from service.issuance.schemas import (
@@ -103,7 +103,7 @@ def list_credentials(
     if expiring_before is not None and expiring_before.tzinfo is None:
         raise BadRequest("expiring_before needs a time zone")
     now = utcnow()
-    rows = repository.list_credentials(
+    rows = service.list_credentials(
         session,
         learner_id=learner_id,
         level=level,
@@ -214,17 +214,8 @@ def evaluate_level(
 ) -> EvaluationReport:
     """Issue this level (and what it cascades to) to every learner who now qualifies."""
     level_id = f"{track_id}/{level_slug}"
-    compiled = issuer.catalog.get(session)
-    if level_id not in compiled.rules:
-        raise NotFound(f"No active level {level_id!r}.")
-    learner_ids = repository.learners_concerned(session, compiled.rules[level_id])
-    issued = 0
-    for learner_id in learner_ids:
-        learner = learners.get(session, learner_id)
-        issued += len(service.evaluate_learner(session, issuer, learner, actor=principal.actor))
-    return EvaluationReport(
-        level=level_id, learners_evaluated=len(learner_ids), credentials_issued=issued
-    )
+    evaluated, issued = service.evaluate_level(session, issuer, level_id, actor=principal.actor)
+    return EvaluationReport(level=level_id, learners_evaluated=evaluated, credentials_issued=issued)
 
 
 def _missing_public(missing: Missing | None) -> MissingPublic | None:

@@ -1,34 +1,25 @@
-"""Issuing credentials: evaluate a learner, sign what they earned, store it exactly as signed,
-all inside the caller's transaction (flush only). Status changes flip status-list bits in the
-same transaction."""
+"""Credentials over their life: evaluate a learner and issue what they earned (through the one
+write path, :func:`service.issuance.issuing.issue_many`), award by hand, change status (flipping
+status-list bits in the same transaction), and read progress; all inside the caller's
+transaction (flush only)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import bindparam, insert, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from credentials import (
-    Achievement,
-    Evidence,
-    IssuerProfile,
-    build_credential,
-    new_urn_uuid,
-    sign_credential,
-)
-from service.audit.service import lock_chain, record
+from credentials import new_urn_uuid
+from service.audit.service import lock_chain, record, record_many
 from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound
-from service.issuance.compiled import CompiledCatalog
+from service.issuance import repository
 from service.issuance.context import Issuer
 from service.issuance.engine import evaluate_to_fixpoint, progress
 from service.issuance.engine_facts import (
     Award,
-    CompletionFact,
     CredentialFact,
     CredentialStatus,
     LevelProgress,
@@ -36,14 +27,22 @@ from service.issuance.engine_facts import (
 from service.issuance.engine_rules import held_timeline
 from service.issuance.held import holds
 from service.issuance.history import CredentialHistory, facts_at, status_times
+from service.issuance.issuing import (
+    IssuedRow,
+    PendingCredential,
+    issue_many,
+    issued_event,
+    pending_from_awards,
+)
 from service.issuance.repository import (
     StatusEvent,
     completion_facts,
     credential_rows,
     status_events,
 )
+from service.learners import service as learners
 from service.learners.service import subject_id
-from service.models import Completion, Credential, CredentialStatusEvent, Learner
+from service.models import Credential, CredentialStatusEvent, Learner
 from service.status import service as status_lists
 
 
@@ -62,7 +61,7 @@ def credential_fact(row: Credential) -> CredentialFact:
 
 def evaluate_learner(
     session: Session, issuer: Issuer, learner: Learner, *, actor: str, at: datetime | None = None
-) -> list[Credential]:
+) -> list[IssuedRow]:
     """Issue every credential the learner has earned by ``at`` (cascading to a fixpoint).
 
     Reads the learner's facts under the chain's append lock (see :func:`lock_chain`): two
@@ -77,26 +76,57 @@ def evaluate_learner(
     )
     if not awards:
         return []
-    by_id = {r.id: r for r in rows}
-    issued_ids: dict[str, str] = {}  # engine's pending ids -> real ids
-    issued: list[Credential] = []
-    for n, award in enumerate(awards):
-        supersedes = award.supersedes
-        if supersedes is not None:
-            supersedes = issued_ids.get(supersedes, supersedes)
-        credential = issue(
-            session,
-            issuer,
-            compiled,
-            learner,
-            award,
-            previous=by_id.get(supersedes) if supersedes else None,
-            actor=actor,
-        )
-        issued_ids[f"pending:{n}"] = credential.id
-        by_id[credential.id] = credential
-        issued.append(credential)
+    pending = pending_from_awards(
+        compiled,
+        awards,
+        learner_id=learner.id,
+        subject_id=subject_id(learner),
+        facts={fact.id: fact for fact in completions},
+    )
+    now = utcnow()
+    issued = issue_many(session, issuer, compiled, pending, actor=actor, now=now)
+    record_many(session, [issued_event(p, actor) for p in pending], at=now)
     return issued
+
+
+def evaluate_level(
+    session: Session, issuer: Issuer, level_id: str, *, actor: str
+) -> tuple[int, int]:
+    """Issue the level (and what it cascades to) to every learner who now qualifies, learner by
+    learner (:func:`evaluate_learner`); (learners evaluated, credentials issued)."""
+    compiled = issuer.catalog.get(session)
+    if level_id not in compiled.rules:
+        raise NotFound(f"No active level {level_id!r}.")
+    learner_ids = repository.learners_concerned(session, compiled.rules[level_id])
+    issued = 0
+    for learner_id in learner_ids:
+        learner = learners.get(session, learner_id)
+        issued += len(evaluate_learner(session, issuer, learner, actor=actor))
+    return len(learner_ids), issued
+
+
+def list_credentials(
+    session: Session,
+    *,
+    learner_id: str | None,
+    level: str | None,
+    status: str | None,
+    expiring_before: datetime | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+    now: datetime,
+) -> list[Credential]:
+    """A page of credentials, newest first (:func:`repository.list_credentials`)."""
+    return repository.list_credentials(
+        session,
+        learner_id=learner_id,
+        level=level,
+        status=status,
+        expiring_before=expiring_before,
+        after=after,
+        limit=limit,
+        now=now,
+    )
 
 
 def credential_history(row: Credential, events: Sequence[StatusEvent]) -> CredentialHistory:
@@ -160,263 +190,12 @@ def _as_of(
     return CredentialAsOf(row, fact.status, fact.status_changed_at, None)
 
 
-def issue(
-    session: Session,
-    issuer: Issuer,
-    compiled: CompiledCatalog,
-    learner: Learner,
-    award: Award,
-    *,
-    previous: Credential | None,
-    actor: str,
-    manual_reason: str | None = None,
-) -> Credential:
-    """Build, lint, sign and store one credential with its status slots and audit event."""
-    settings = issuer.settings
-    level = compiled.levels[award.level_id]
-    now = utcnow()
-    credential = Credential(
-        id=new_urn_uuid(),
-        learner_id=learner.id,
-        level_id=level.id,
-        level_version=award.version,
-        issued_at=now,
-        valid_from=award.earned_at,
-        valid_until=award.valid_until,
-        status="active",
-        status_changed_at=now,
-        renewal=award.renewal,
-        manual=manual_reason is not None,
-        evidence=list(award.evidence),
-        kid="",
-        jwt="",
-    )
-    if previous is not None:  # first: at no instant may two live credentials exist
-        previous.superseded_by = credential.id
-        previous.superseded_at = now
-        session.add(previous)
-        session.flush()
-    session.add(credential)
-    session.flush()
-    entries = status_lists.allocate(session, settings, credential.id)
-    evidence = _evidence(session, compiled, award.evidence)
-    doc = build_credential(
-        issuer=IssuerProfile(
-            id=settings.effective_issuer_id, name=settings.issuer_name, url=settings.base_url
-        ),
-        achievement=Achievement(
-            id=f"{settings.base_url}/v1/tracks/{level.track}/levels/{level.slug}",
-            name=level.name,
-            description=level.description,
-            criteria_narrative=level.criteria,
-            version=str(award.version),
-            tags=(level.track,),
-        ),
-        subject_id=subject_id(learner),
-        evidence=evidence,
-        valid_from=award.earned_at,
-        valid_until=award.valid_until,
-        awarded_date=award.earned_at,
-        status=entries,
-        credential_id=credential.id,
-        name=level.name,
-    )
-    signer = issuer.keyring.active_signer(session)
-    credential.jwt = sign_credential(doc, signer, now=now)
-    credential.kid = signer.public_jwk["kid"]
-    session.add(credential)
-    session.add(
-        CredentialStatusEvent(
-            credential_id=credential.id, status="active", at=now, reason=manual_reason, actor=actor
-        )
-    )
-    session.flush()
-    record(
-        session,
-        actor=actor,
-        action="credential.renewed" if award.renewal else "credential.issued",
-        subject=f"credential:{credential.id}",
-        data={
-            "learner": learner.id,
-            "level": level.id,
-            "version": award.version,
-            "valid_from": award.earned_at.isoformat(),
-            "valid_until": award.valid_until.isoformat() if award.valid_until else None,
-            "evidence": list(award.evidence),
-            "supersedes": previous.id if previous else None,
-            **({"manual": manual_reason} if manual_reason is not None else {}),
-        },
-    )
-    return credential
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedRow:
-    """A credential as the bulk path stored it (the columns the API shows)."""
-
-    id: str
-    level_id: str
-    valid_from: datetime
-    valid_until: datetime | None
-    renewal: bool
-
-
-@dataclass(frozen=True)
-class PendingCredential:
-    """An award decided in memory (batch ingestion), to be stored, signed and slotted."""
-
-    id: str
-    learner_id: str
-    subject_id: str
-    award: Award
-    previous_id: str | None
-    evidence: list[Evidence]
-
-
-def evidence_from_facts(
-    compiled: CompiledCatalog, facts: dict[str, CompletionFact], ids: Sequence[str]
-) -> list[Evidence]:
-    return [
-        Evidence(
-            id=f"urn:uuid:{fact.id}",
-            name=compiled.courses.get(fact.course, fact.course),
-            genre="Course completion",
-            description=f"Completed {fact.completed_at.date().isoformat()}"
-            + (f" with score {fact.score:g}" if fact.score is not None else ""),
-        )
-        for cid in ids
-        if (fact := facts.get(cid)) is not None
-    ]
-
-
-def issue_many(
-    session: Session,
-    issuer: Issuer,
-    compiled: CompiledCatalog,
-    pending: Sequence[PendingCredential],
-    *,
-    actor: str,
-    now: datetime,
-) -> list[IssuedRow]:
-    """:func:`issue` for many awards at once with multi-row statements (flushes). The caller
-    appends the ``credential.issued`` / ``credential.renewed`` audit events."""
-    if not pending:
-        return []
-    settings = issuer.settings
-    table = Credential.__table__  # type: ignore[attr-defined]
-    rows: list[dict[str, Any]] = [
-        {
-            "id": p.id,
-            "learner_id": p.learner_id,
-            "level_id": p.award.level_id,
-            "level_version": p.award.version,
-            "issued_at": now,
-            "valid_from": p.award.earned_at,
-            "valid_until": p.award.valid_until,
-            "status": "active",
-            "status_changed_at": now,
-            "status_reason": None,
-            "superseded_by": None,
-            "superseded_at": None,
-            "renewal": p.award.renewal,
-            "manual": False,
-            "evidence": list(p.award.evidence),
-            "kid": "",
-            "jwt": "",
-        }
-        for p in pending
-    ]
-    # Supersede first: the live-credential index admits one per learner and level at a time.
-    # A predecessor issued in this same batch is inserted already superseded.
-    in_batch = {row["id"]: row for row in rows}
-    superseding = []
-    for p in pending:
-        if p.previous_id in in_batch:
-            in_batch[p.previous_id] |= {"superseded_by": p.id, "superseded_at": now}
-        elif p.previous_id:
-            superseding.append({"b_id": p.previous_id, "b_by": p.id, "b_at": now})
-    if superseding:
-        session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(superseded_by=bindparam("b_by"), superseded_at=bindparam("b_at")),
-            superseding,
-        )
-    session.execute(insert(table), rows)
-    entries = status_lists.allocate_many(session, settings, [p.id for p in pending])
-    signer = issuer.keyring.active_signer(session)
-    profile = IssuerProfile(
-        id=settings.effective_issuer_id, name=settings.issuer_name, url=settings.base_url
-    )
-    achievements: dict[tuple[str, int], Achievement] = {}
-    for p, row in zip(pending, rows, strict=True):
-        award = p.award
-        level = compiled.levels[award.level_id]
-        achievement = achievements.get((level.id, award.version))
-        if achievement is None:
-            achievement = achievements[(level.id, award.version)] = Achievement(
-                id=f"{settings.base_url}/v1/tracks/{level.track}/levels/{level.slug}",
-                name=level.name,
-                description=level.description,
-                criteria_narrative=level.criteria,
-                version=str(award.version),
-                tags=(level.track,),
-            )
-        doc = build_credential(
-            issuer=profile,
-            achievement=achievement,
-            subject_id=p.subject_id,
-            evidence=p.evidence,
-            valid_from=award.earned_at,
-            valid_until=award.valid_until,
-            awarded_date=award.earned_at,
-            status=entries[p.id],
-            credential_id=p.id,
-            name=level.name,
-        )
-        row["jwt"] = sign_credential(doc, signer, now=now)
-        row["kid"] = signer.public_jwk["kid"]
-    session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(jwt=bindparam("b_jwt"), kid=bindparam("b_kid")),
-        [{"b_id": r["id"], "b_jwt": r["jwt"], "b_kid": r["kid"]} for r in rows],
-    )
-    session.execute(
-        insert(CredentialStatusEvent.__table__),  # type: ignore[attr-defined]
-        [
-            {"credential_id": p.id, "status": "active", "at": now, "reason": None, "actor": actor}
-            for p in pending
-        ],
-    )
-    return [
-        IssuedRow(r["id"], r["level_id"], r["valid_from"], r["valid_until"], r["renewal"])
-        for r in rows
-    ]
-
-
-def _evidence(session: Session, compiled: CompiledCatalog, ids: Sequence[str]) -> list[Evidence]:
-    if not ids:
-        return []
-    rows = session.exec(select(Completion).where(col(Completion.id).in_(list(ids))))
-    return [
-        Evidence(
-            id=f"urn:uuid:{row.id}",
-            name=compiled.courses.get(row.course_id, row.course_id),
-            genre="Course completion",
-            description=f"Completed {row.completed_at.date().isoformat()}"
-            + (f" with score {row.score:g}" if row.score is not None else ""),
-        )
-        for row in rows
-    ]
-
-
 def get_credential(session: Session, credential_id: str, *, for_change: bool = False) -> Credential:
     """One credential; ``for_change`` reads it under the chain's append lock, as it stands after
     the last committed writer (a status change decides on what it reads)."""
     if for_change:
         lock_chain(session)
-    credential = session.get(Credential, credential_id, populate_existing=for_change)
+    credential = repository.credential(session, credential_id, fresh=for_change)
     if credential is None:
         raise NotFound(f"No credential {credential_id!r}.")
     return credential
@@ -520,6 +299,16 @@ def award_manually(
     valid_until = rule.valid_for.add_to(now) if rule.valid_for else None
     award = Award(level_id, rule.version, now, valid_until, evidence=())
     note = reason + (" (prerequisites overridden: " + ", ".join(missing) + ")" if missing else "")
-    return issue(
-        session, issuer, compiled, learner, award, previous=live, actor=actor, manual_reason=note
+    pending = PendingCredential(
+        id=new_urn_uuid(),
+        learner_id=learner.id,
+        subject_id=subject_id(learner),
+        award=award,
+        previous_id=live.id if live is not None else None,
+        evidence=[],
+        manual_reason=note,
     )
+    issued_at = utcnow()
+    issue_many(session, issuer, compiled, [pending], actor=actor, now=issued_at)
+    record_many(session, [issued_event(pending, actor)], at=issued_at)
+    return get_credential(session, pending.id)

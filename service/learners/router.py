@@ -75,7 +75,7 @@ def upsert_learner(
     response: Response,
 ) -> LearnerDetail:
     """Create or update a learner; attribute changes are kept with their time."""
-    learner, created = service.upsert(
+    learner, created = service.put(
         session,
         learner_id,
         actor=principal.actor,

@@ -7,9 +7,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from credentials import StatusEntry, StatusList, build_status_list_credential
 from credentials import sign_status_list_credential as sign_list
@@ -18,8 +17,8 @@ from service.db import utcnow
 from service.errors import NotFound
 from service.keys.service import KeyRing
 from service.models import StatusList as ListRow
-from service.models import StatusSlot
 from service.settings import Settings
+from service.status import repository
 
 LIST_SIZE = 131_072
 # Lists are filled to half so a random free index is found in a try or two, and indexes stay
@@ -32,65 +31,6 @@ def list_url(settings: Settings, list_id: int) -> str:
     return f"{settings.base_url}/v1/status-lists/{list_id}"
 
 
-def _open_list(session: Session, purpose: str) -> ListRow:
-    query = (
-        select(ListRow)
-        .where(ListRow.purpose == purpose, col(ListRow.used) < FILL_LIMIT)
-        .order_by(col(ListRow.id))
-        .limit(1)
-    )
-    found = session.exec(query).first()
-    if found is None:
-        found = ListRow(purpose=purpose, size=LIST_SIZE, used=0, created_at=utcnow())
-        session.add(found)
-        session.flush()
-    return found
-
-
-def allocate(session: Session, settings: Settings, credential_id: str) -> list[StatusEntry]:
-    """One random free slot per purpose for ``credential_id`` (flushes; retries collisions)."""
-    entries = []
-    for purpose in PURPOSES:
-        status_list = _open_list(session, purpose)
-        assert status_list.id is not None
-        for _attempt in range(64):
-            index = secrets.randbelow(status_list.size)
-            taken = session.exec(
-                select(StatusSlot.id).where(
-                    StatusSlot.list_id == status_list.id, StatusSlot.idx == index
-                )
-            ).first()
-            if taken is not None:
-                continue
-            try:
-                with session.begin_nested():
-                    session.add(
-                        StatusSlot(
-                            list_id=status_list.id,
-                            idx=index,
-                            credential_id=credential_id,
-                            purpose=purpose,
-                            is_set=False,
-                        )
-                    )
-            except IntegrityError:  # another transaction took it a moment ago
-                continue
-            break
-        else:  # pragma: no cover - 64 collisions in a half-full list is astronomically unlikely
-            raise RuntimeError("could not find a free status-list index")
-        session.execute(
-            update(ListRow).where(col(ListRow.id) == status_list.id).values(used=ListRow.used + 1)
-        )
-        entries.append(
-            StatusEntry(
-                status_list_credential=list_url(settings, status_list.id),
-                index=index,
-                purpose=purpose,  # type: ignore[arg-type]
-            )
-        )
-    return entries
-
-
 def allocate_many(
     session: Session,
     settings: Settings,
@@ -98,26 +38,23 @@ def allocate_many(
     *,
     randbelow: Callable[[int], int] = secrets.randbelow,
 ) -> dict[str, list[StatusEntry]]:
-    """:func:`allocate` for many credentials: per list one ``idx IN (...)`` check, one
-    multi-row insert in a savepoint (retried with fresh indexes if another transaction took one
-    meanwhile) and one ``used`` update. Flushes."""
+    """One random free slot per purpose for each of ``credential_ids``: per list one
+    ``idx IN (...)`` check, one multi-row insert in a savepoint (retried with fresh indexes if
+    another transaction took one meanwhile) and one ``used`` update. Flushes."""
     entries: dict[str, list[StatusEntry]] = {cid: [] for cid in credential_ids}
     for purpose in PURPOSES:
         pending = list(credential_ids)
         while pending:
-            status_list = _open_list(session, purpose)
+            status_list = repository.open_list(
+                session, purpose, size=LIST_SIZE, fill_limit=FILL_LIMIT
+            )
             assert status_list.id is not None
             take, pending = (
                 pending[: FILL_LIMIT - status_list.used],
                 pending[FILL_LIMIT - status_list.used :],
             )
             indexes = _claim(session, status_list, take, purpose, randbelow)
-            session.execute(
-                update(ListRow)
-                .where(col(ListRow.id) == status_list.id)
-                .values(used=ListRow.used + len(take))
-            )
-            session.expire(status_list, ["used"])
+            repository.count_used(session, status_list, len(take))
             url = list_url(settings, status_list.id)
             for cid, index in zip(take, indexes, strict=True):
                 entries[cid].append(
@@ -134,22 +71,13 @@ def _claim(
     randbelow: Callable[[int], int],
 ) -> list[int]:
     """Free random indexes of ``status_list`` for ``credential_ids``, inserted."""
-    table = StatusSlot.__table__  # type: ignore[attr-defined]
+    assert status_list.id is not None
     for _attempt in range(64):
         chosen: set[int] = set()
         while len(chosen) < len(credential_ids):
             wanted = len(credential_ids) - len(chosen)
             candidates = {randbelow(status_list.size) for _ in range(wanted)} - chosen
-            taken = set(
-                session.exec(
-                    select(StatusSlot.idx).where(
-                        StatusSlot.list_id == status_list.id,
-                        col(StatusSlot.idx).in_(bindparam("indexes", expanding=True)),
-                    ),
-                    params={"indexes": sorted(candidates)},
-                )
-            )
-            chosen |= candidates - taken
+            chosen |= candidates - repository.taken(session, status_list.id, candidates)
         indexes = list(chosen)
         rows = [
             {
@@ -163,7 +91,7 @@ def _claim(
         ]
         try:
             with session.begin_nested():
-                session.execute(insert(table), rows)
+                repository.insert_slots(session, rows)
         except IntegrityError:  # another transaction took one a moment ago: pick again
             continue
         return indexes
@@ -172,21 +100,11 @@ def _claim(
 
 def set_bit(session: Session, credential_id: str, purpose: str, value: bool) -> None:
     """Flip the credential's bit for ``purpose`` (same transaction as the status change)."""
-    slot = session.exec(
-        select(StatusSlot).where(
-            StatusSlot.credential_id == credential_id, StatusSlot.purpose == purpose
-        )
-    ).first()
+    slot = repository.slot(session, credential_id, purpose)
     if slot is None:
         raise RuntimeError(f"credential {credential_id} has no {purpose} slot")
-    if slot.is_set == value:
-        return
-    slot.is_set = value
-    session.add(slot)
-    session.execute(
-        update(ListRow).where(col(ListRow.id) == slot.list_id).values(revision=ListRow.revision + 1)
-    )
-    session.flush()
+    if slot.is_set != value:
+        repository.set_slot(session, slot, value)
 
 
 @dataclass
@@ -200,7 +118,7 @@ class StatusListCache:
         self, session: Session, settings: Settings, keyring: KeyRing, list_id: int
     ) -> tuple[str, int]:
         # an id no INTEGER column holds names no list (not a driver error on PostgreSQL)
-        status_list = session.get(ListRow, list_id) if 0 < list_id <= INT32_MAX else None
+        status_list = repository.get_list(session, list_id) if 0 < list_id <= INT32_MAX else None
         if status_list is None:
             raise NotFound(f"No status list {list_id}.")
         signer = keyring.active_signer(session)
@@ -208,10 +126,7 @@ class StatusListCache:
         if cached and cached[0] == status_list.revision and cached[1] == signer.kid:
             return cached[2], status_list.revision
         bits = StatusList(status_list.size)
-        set_indexes = session.exec(
-            select(StatusSlot.idx).where(StatusSlot.list_id == list_id, col(StatusSlot.is_set))
-        )
-        for index in set_indexes:
+        for index in repository.set_indexes(session, list_id):
             bits.set(index, True)
         doc = build_status_list_credential(
             list_url=list_url(settings, list_id),

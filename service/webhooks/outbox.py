@@ -1,7 +1,7 @@
 """Turning events into deliveries: the relay from the audit chain, and event creation shared
 with the scanner. Everything here runs in the caller's transaction (flush only).
 
-The audit event *is* the transactional outbox row for every change: :func:`record` writes it in
+The audit event *is* the transactional outbox row for every change: ``record_many`` writes it in
 the transaction of the change, with a strictly increasing ``seq`` whose appends are serialised
 until commit, so a relay that reads ``seq > cursor`` in order never skips an event that commits
 later. The cursor advances in the same transaction that creates the deliveries.
@@ -14,28 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from service.models import (
     AuditEvent,
-    Credential,
-    WebhookDelivery,
-    WebhookEvent,
-    WebhookRelayCursor,
     WebhookSubscription,
 )
-from service.webhooks import events
+from service.webhooks import events, repository
 from service.webhooks.settings import WebhookSettings
-
-
-def active_subscriptions(session: Session) -> list[WebhookSubscription]:
-    query = select(WebhookSubscription).where(
-        col(WebhookSubscription.enabled).is_(True), col(WebhookSubscription.deleted_at).is_(None)
-    )
-    return list(session.exec(query))
 
 
 @dataclass
@@ -83,26 +69,19 @@ def add_events(
         for e in new
         for s in e.subscriptions
     ]
-    session.execute(insert(WebhookEvent.__table__), event_rows)  # type: ignore[attr-defined]
+    repository.insert_events(session, event_rows)
     if delivery_rows:
-        session.execute(insert(WebhookDelivery.__table__), delivery_rows)  # type: ignore[attr-defined]
+        repository.insert_deliveries(session, delivery_rows)
 
 
 def relay(session: Session, config: WebhookSettings, *, now: datetime, limit: int = 500) -> int:
     """Turn the next audit events into webhook events and deliveries; returns how many audit
     events were consumed (0 when caught up)."""
-    cursor = _locked_cursor(session)
-    batch = list(
-        session.exec(
-            select(AuditEvent)
-            .where(col(AuditEvent.seq) > cursor.last_seq)
-            .order_by(col(AuditEvent.seq))
-            .limit(limit)
-        )
-    )
+    cursor = repository.locked_cursor(session)
+    batch = repository.audit_events_after(session, cursor.last_seq, limit=limit)
     if not batch:
         return 0
-    subscriptions = active_subscriptions(session)
+    subscriptions = repository.active_subscriptions(session)
     if subscriptions:
         _relay_batch(session, config, batch, subscriptions, now)
     cursor.last_seq = batch[-1].seq
@@ -110,20 +89,6 @@ def relay(session: Session, config: WebhookSettings, *, now: datetime, limit: in
     session.add(cursor)
     session.flush()
     return len(batch)
-
-
-def _locked_cursor(session: Session) -> WebhookRelayCursor:
-    """The relay cursor, locked until commit (one relay at a time). Recreated at 0 if missing
-    (harmless: subscriptions only receive events after their own creation)."""
-    query = select(WebhookRelayCursor).where(WebhookRelayCursor.id == 1).with_for_update()
-    cursor = session.exec(query).first()
-    if cursor is None:
-        table = WebhookRelayCursor.__table__  # type: ignore[attr-defined]
-        dialect = session.get_bind().dialect.name
-        make = pg_insert if dialect == "postgresql" else sqlite_insert
-        session.execute(make(table).values(id=1, last_seq=0).on_conflict_do_nothing())
-        cursor = session.exec(query).one()
-    return cursor
 
 
 def _relay_batch(
@@ -134,12 +99,9 @@ def _relay_batch(
     now: datetime,
 ) -> None:
     status_ids = [e.subject.partition(":")[2] for e in batch if e.action in events.STATUS_EVENTS]
-    valid_until: dict[str, str | None] = {}
-    if status_ids:
-        rows = session.exec(
-            select(Credential.id, Credential.valid_until).where(col(Credential.id).in_(status_ids))
-        )
-        valid_until = {cid: events.iso(until) for cid, until in rows}
+    valid_until = {
+        cid: events.iso(until) for cid, until in repository.valid_until(session, status_ids).items()
+    }
     new = []
     for audit in batch:
         mapped = events.from_audit(audit, valid_until)

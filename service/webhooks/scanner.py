@@ -9,36 +9,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, text
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from service.core.durations import Duration, DurationError
 from service.models import (
     Credential,
-    Learner,
-    LearnerAttributeChange,
-    Role,
-    WebhookEvent,
     WebhookSubscription,
 )
-from service.webhooks import events
-from service.webhooks.outbox import NewEvent, active_subscriptions, add_events
+from service.webhooks import events, repository
+from service.webhooks.outbox import NewEvent, add_events
 from service.webhooks.settings import WebhookSettings
 
-_PG_SCAN_LOCK = 0x43524544_5343414E
 ROLE_ATTRIBUTE = "role"
 
 
 def scan(session: Session, config: WebhookSettings, *, now: datetime) -> int:
     """Emit the time-based events due at ``now``; returns how many (0 if another scanner
     holds the lock)."""
-    if session.get_bind().dialect.name == "postgresql":
-        locked = session.execute(
-            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _PG_SCAN_LOCK}
-        ).scalar()
-        if not locked:
-            return 0
-    subscriptions = active_subscriptions(session)
+    if not repository.try_scan_lock(session):
+        return 0
+    subscriptions = repository.active_subscriptions(session)
 
     def subscribed(event_type: str) -> list[WebhookSubscription]:
         return [s for s in subscriptions if event_type in s.events]
@@ -66,15 +56,6 @@ def scan(session: Session, config: WebhookSettings, *, now: datetime) -> int:
     return len(new)
 
 
-def _not_emitted(event_type: str, threshold: str | None = None):  # type: ignore[no-untyped-def]
-    event = WebhookEvent.__table__  # type: ignore[attr-defined]
-    credential = Credential.__table__  # type: ignore[attr-defined]
-    condition = and_(event.c.type == event_type, event.c.subject == credential.c.id)
-    if threshold is not None:
-        condition = and_(condition, event.c.threshold == threshold)
-    return ~exists().where(condition)
-
-
 _Found = tuple[str, str, str, dict[str, object]]
 
 
@@ -94,14 +75,14 @@ def _expiring(session: Session, config: WebhookSettings, now: datetime) -> Itera
     thresholds = config.expiring_thresholds_days  # descending
     for index, days in enumerate(thresholds):
         smaller = thresholds[index + 1] if index + 1 < len(thresholds) else 0
-        query = select(Credential).where(
-            Credential.status == "active",
-            col(Credential.superseded_by).is_(None),
-            col(Credential.valid_until) > now + timedelta(days=smaller),
-            col(Credential.valid_until) <= now + timedelta(days=days),
-            _not_emitted(events.EXPIRING, str(days)),
+        found = repository.live_expiring(
+            session,
+            after=now + timedelta(days=smaller),
+            until=now + timedelta(days=days),
+            event_type=events.EXPIRING,
+            threshold=str(days),
         )
-        for row in session.exec(query):
+        for row in found:
             assert row.valid_until is not None
             left = (row.valid_until - now).days
             data = _credential_data(row) | {"threshold_days": days, "days_left": left}
@@ -109,35 +90,24 @@ def _expiring(session: Session, config: WebhookSettings, now: datetime) -> Itera
 
 
 def _expired(session: Session, config: WebhookSettings, now: datetime) -> Iterator[_Found]:
-    query = select(Credential).where(
-        col(Credential.status).in_(("active", "suspended")),
-        col(Credential.superseded_by).is_(None),
-        col(Credential.valid_until) <= now,
-        col(Credential.valid_until) > now - config.expired_lookback,
-        _not_emitted(events.EXPIRED, "expired"),
+    found = repository.lately_expired(
+        session,
+        after=now - config.expired_lookback,
+        until=now,
+        event_type=events.EXPIRED,
+        threshold="expired",
     )
-    for row in session.exec(query):
+    for row in found:
         yield events.EXPIRED, row.id, "expired", _credential_data(row)
 
 
 def _overdue(session: Session, now: datetime) -> Iterator[_Found]:
     """Learners holding a role past its mandate's deadline without the level. The threshold is
     the deadline, so a later reassignment of the role can be overdue again."""
-    roles = {
-        role.id: role
-        for role in session.exec(select(Role).where(col(Role.archived_at).is_(None)))
-        if role.mandatory
-    }
+    roles = {role.id: role for role in repository.current_roles(session) if role.mandatory}
     if not roles:
         return
-    changes = session.exec(
-        select(LearnerAttributeChange)
-        .where(
-            LearnerAttributeChange.name == ROLE_ATTRIBUTE,
-            col(LearnerAttributeChange.value).in_(list(roles)),
-        )
-        .order_by(col(LearnerAttributeChange.changed_at))
-    )
+    changes = repository.attribute_changes(session, ROLE_ATTRIBUTE, list(roles))
     since: dict[tuple[str, str], datetime] = {}
     for change in changes:
         assert change.value is not None
@@ -145,15 +115,10 @@ def _overdue(session: Session, now: datetime) -> Iterator[_Found]:
     learner_ids = sorted({learner for learner, _ in since})
     current = {
         row.id: row.attributes.get(ROLE_ATTRIBUTE)
-        for row in session.exec(select(Learner).where(col(Learner.id).in_(learner_ids)))
+        for row in repository.learners(session, learner_ids)
     }
-    held = _held_levels(session, learner_ids, now)
-    emitted = {
-        (row.subject, row.threshold)
-        for row in session.exec(
-            select(WebhookEvent).where(WebhookEvent.type == events.MANDATE_OVERDUE)
-        )
-    }
+    held = repository.held_levels(session, learner_ids, now)
+    emitted = repository.emitted(session, events.MANDATE_OVERDUE)
     for (learner_id, role_id), role_since in sorted(since.items()):
         if current.get(learner_id) != role_id:
             continue
@@ -177,18 +142,3 @@ def _overdue(session: Session, now: datetime) -> Iterator[_Found]:
                 "due_at": threshold,
             }
             yield events.MANDATE_OVERDUE, subject, threshold, data
-
-
-def _held_levels(session: Session, learner_ids: list[str], now: datetime) -> set[tuple[str, str]]:
-    if not learner_ids:
-        return set()
-    rows = session.exec(
-        select(Credential.learner_id, Credential.level_id).where(
-            col(Credential.learner_id).in_(learner_ids),
-            Credential.status == "active",
-            col(Credential.superseded_by).is_(None),
-            col(Credential.valid_from) <= now,
-            (col(Credential.valid_until).is_(None)) | (col(Credential.valid_until) > now),
-        )
-    )
-    return {(learner, level) for learner, level in rows}

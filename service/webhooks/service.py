@@ -5,18 +5,16 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session
 
 from service.audit.service import lock_chain, record
 from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound
 from service.models import (
-    WebhookAttempt,
     WebhookDelivery,
-    WebhookEvent,
     WebhookSubscription,
 )
-from service.webhooks import signing
+from service.webhooks import repository, signing
 from service.webhooks.safety import BlockedDestination, OutboundGuard
 from service.webhooks.schemas import (
     AttemptPublic,
@@ -51,7 +49,7 @@ def get(session: Session, webhook_id: str, *, for_change: bool = False) -> Webho
     committed writer left it (of two deletes at once, one deletes and the other gets a 404)."""
     if for_change:
         lock_chain(session)
-    row = session.get(WebhookSubscription, webhook_id, populate_existing=for_change)
+    row = repository.subscription(session, webhook_id, fresh=for_change)
     if row is None or row.deleted_at is not None:
         raise NotFound(f"No webhook {webhook_id!r}.")
     return row
@@ -66,7 +64,7 @@ def create(
     webhook_id = "wh_" + secrets.token_hex(12)
     secret = signing.new_secret()
     events: list[str] = list(dict.fromkeys(body.events))
-    event = record(
+    start_seq = record(
         session,
         actor=actor,
         action="webhook.created",
@@ -81,7 +79,7 @@ def create(
         include_jwt=body.include_jwt,
         enabled=True,
         secret_ciphertext=signing.encrypt_secret(secret, kek, webhook_id),
-        start_seq=event.seq,
+        start_seq=start_seq,
         created_at=now,
         updated_at=now,
     )
@@ -93,10 +91,7 @@ def create(
 def list_subscriptions(
     session: Session, *, after: str | None, limit: int
 ) -> list[WebhookSubscription]:
-    query = select(WebhookSubscription).where(col(WebhookSubscription.deleted_at).is_(None))
-    if after is not None:
-        query = query.where(col(WebhookSubscription.id) > after)
-    return list(session.exec(query.order_by(col(WebhookSubscription.id)).limit(limit)))
+    return repository.live_subscriptions(session, after=after, limit=limit)
 
 
 def update_subscription(
@@ -138,14 +133,7 @@ def delete(session: Session, webhook_id: str, *, actor: str) -> None:
     row.enabled = False
     row.updated_at = now
     session.add(row)
-    session.execute(
-        update(WebhookDelivery)
-        .where(
-            col(WebhookDelivery.subscription_id) == webhook_id,
-            col(WebhookDelivery.status) == "pending",
-        )
-        .values(status="cancelled", completed_at=now, lease_token=None, lease_until=None)
-    )
+    repository.cancel_pending(session, webhook_id, now=now)
     session.flush()
     record(session, actor=actor, action="webhook.deleted", subject=f"webhook:{webhook_id}")
 
@@ -160,27 +148,13 @@ def list_deliveries(
 ) -> list[DeliveryPublic]:
     """Newest first, each with its attempts."""
     get(session, webhook_id)
-    query = (
-        select(WebhookDelivery, WebhookEvent.type)
-        .join(WebhookEvent, col(WebhookEvent.id) == WebhookDelivery.event_id)
-        .where(WebhookDelivery.subscription_id == webhook_id)
-    )
-    if status is not None:
-        query = query.where(WebhookDelivery.status == status)
-    if before is not None:
-        query = query.where(col(WebhookDelivery.id) < before)
-    rows = list(session.exec(query.order_by(col(WebhookDelivery.id).desc()).limit(limit)))
+    rows = repository.deliveries(session, webhook_id, status=status, before=before, limit=limit)
     attempts: dict[int, list[AttemptPublic]] = {}
-    ids = [delivery.id for delivery, _ in rows]
-    if ids:
-        for attempt in session.exec(
-            select(WebhookAttempt)
-            .where(col(WebhookAttempt.delivery_id).in_(ids))
-            .order_by(col(WebhookAttempt.id))
-        ):
-            attempts.setdefault(attempt.delivery_id, []).append(
-                AttemptPublic.model_validate(attempt, from_attributes=True)
-            )
+    ids = [delivery.id for delivery, _ in rows if delivery.id is not None]
+    for attempt in repository.attempts(session, ids):
+        attempts.setdefault(attempt.delivery_id, []).append(
+            AttemptPublic.model_validate(attempt, from_attributes=True)
+        )
     return [
         _public(delivery, event_type, attempts.get(delivery.id or 0, []))
         for delivery, event_type in rows
@@ -209,7 +183,7 @@ def retry(
 ) -> DeliveryPublic:
     """Queue a delivery to be sent again now, with a fresh retry horizon (same webhook-id)."""
     get(session, webhook_id)
-    delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+    delivery = repository.delivery_for_update(session, delivery_id)
     if delivery is None or delivery.subscription_id != webhook_id:
         raise NotFound(f"No delivery {delivery_id} for webhook {webhook_id!r}.")
     now = utcnow()

@@ -166,7 +166,7 @@ def ingest(
             completing.append((row, body))
     if completing:
         # One bulk pass, as POST /v1/completions/batch does; any item refused refuses them all.
-        items = [body.model_dump(mode="json") for _, body in completing]
+        items = [body for _, body in completing]  # validated already: not parsed again
         outcomes = record_batch(session, issuer, items, source=source, actor=actor)
         for (row, _), recorded in zip(completing, outcomes, strict=True):
             if recorded.problem is not None:

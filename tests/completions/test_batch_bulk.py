@@ -1,9 +1,9 @@
-"""The bulk batch path answers and writes exactly what recording the items one by one does."""
+"""The bulk path's own mechanics: repeats inside one batch, status-list slot allocation. (That it
+answers and writes as one request per item does is in ``test_one_path.py``.)"""
 
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,10 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from credentials.audit import verify_chain
-from service.audit.service import iter_records
 from service.completions.batch import record_batch
-from service.completions.service import BatchOutcome, record_each
 from service.models import StatusList, StatusSlot
 from service.status import service as status_lists
 from tests.conftest import REPO
@@ -41,143 +38,6 @@ def issuer(app, client, admin_headers):  # type: ignore[no-untyped-def]
     )
     assert applied.status_code == 200, applied.text
     return app.state.issuer
-
-
-PRIOR = [
-    item("ada", "policy-101", score=91, external_id="p-0"),
-    item("cy", "policy-101", score=85, learner={"attributes": {"region": "EU", "role": "x"}}),
-]
-BATCH = [
-    item("ada", "policy-101", score=91, external_id="p-0"),  # replay of an earlier request
-    item("ada", "brand-voice-101", external_id="b-1"),  # earns Foundations
-    item("ada", "no-such-course", external_id="b-2"),  # unknown course
-    {"learner_id": "ada", "course_id": "disclosure-101"},  # completed_at missing
-    item(
-        "bo", "disclosure-101", external_id="b-4", learner={"name": "Bo", "attributes": {"r": "1"}}
-    ),
-    item("bo", "disclosure-101", external_id="b-4", score=12),  # 409: same id, other body
-    item(
-        "bo", "disclosure-101", external_id="b-4", learner={"name": "Bo", "attributes": {"r": "1"}}
-    ),
-    item("ada", "community-201", days=-1),  # in the future
-    item("cy", "brand-voice-101", learner={"attributes": {"region": "UK", "role": None}}),
-    item("cy", "policy-101", score=10, external_id="p-0"),  # new for this client...
-    item("ada", "disclosure-101"),
-    item("ada", "community-201"),
-    item("ada", "analytics-201"),  # Practitioner, cascading on Foundations
-    item("eve", "policy-101", days=330, score=95, learner={"email": "Eve@Example.com"}),
-    item("eve", "brand-voice-101", days=330),  # Foundations, valid ~35 more days
-    item("eve", "policy-refresher", days=1),  # within the renewal window: renewed
-    item("dee", "policy-101", learner={"name": "Dee"}),
-    item("dee", "policy-101", learner={"name": "Dee B."}),  # learner.updated
-    item("ada", "no-such-course", external_id="b-2", score=3),  # first b-2 failed: judged anew
-]
-
-
-def _snapshot(session: Session, outcomes: list[BatchOutcome], mark: int) -> dict[str, Any]:
-    def rows(sql: str) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in session.execute(text(sql))]
-
-    ids: dict[str, str] = {}
-
-    def alias(value: Any) -> Any:  # uuids differ between runs: number them by first use
-        if isinstance(value, str) and len(value) >= 36 and value[-36:].count("-") == 4:
-            return ids.setdefault(value, f"#{len(ids)}")
-        if isinstance(value, list):
-            return [alias(v) for v in value]
-        if isinstance(value, dict):
-            return {k: alias(v) for k, v in value.items()}
-        return value
-
-    results = []
-    for outcome in outcomes:
-        if outcome.recorded is None:
-            assert outcome.problem is not None
-            results.append((outcome.index, outcome.problem.status, outcome.problem.type))
-            continue
-        completion = outcome.recorded.completion
-        results.append(
-            (
-                outcome.index,
-                201 if outcome.recorded.created else 200,
-                alias(completion.id),
-                completion.learner_id,
-                completion.course_id,
-                [
-                    (alias(c.id), c.level_id, c.renewal, c.valid_from)
-                    for c in outcome.recorded.issued
-                ],
-            )
-        )
-    events = session.execute(
-        text("SELECT action, subject, data FROM audit_event WHERE seq > :m ORDER BY seq"),
-        {"m": mark},
-    )
-    # evidence completed at the same moment comes in the database's (arbitrary) order
-    audit = [
-        (
-            a,
-            alias(s.split(":", 1)[1]),
-            _sorted_evidence(alias(d if isinstance(d, dict) else eval_json(d))),
-        )
-        for a, s, d in events
-    ]
-    return {
-        "results": results,
-        "audit": audit,
-        "learners": rows("SELECT id, email, name, attributes, revision FROM learner ORDER BY id"),
-        "changes": rows(
-            "SELECT learner_id, name, value FROM learner_attribute_change ORDER BY learner_id, id"
-        ),
-        "completions": sorted(
-            rows("SELECT learner_id, course_id, external_id, score, passed FROM completion"),
-            key=repr,
-        ),
-        "credentials": sorted(
-            (r[0], r[1], r[2], r[3] is not None, r[4] != "")
-            for r in rows(
-                "SELECT learner_id, level_id, renewal, superseded_by, jwt FROM credential"
-            )
-        ),
-        "slots": rows("SELECT purpose, count(*) FROM status_slot GROUP BY purpose ORDER BY 1"),
-        "status_events": rows("SELECT count(*) FROM credential_status_event"),
-    }
-
-
-def eval_json(value: str) -> Any:
-    return json.loads(value)
-
-
-def _sorted_evidence(data: dict[str, Any]) -> dict[str, Any]:
-    if "evidence" in data:
-        return {**data, "evidence": sorted(data["evidence"])}
-    return data
-
-
-def _run(database, issuer, record: Callable[..., list[BatchOutcome]]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    with Session(database.engine) as session, session.begin():
-        mark = session.execute(text("SELECT coalesce(max(seq), 0) FROM audit_event")).scalar_one()
-        record_each(session, issuer, PRIOR, source=SOURCE, actor=ACTOR)
-        outcomes = record(session, issuer, BATCH, source=SOURCE, actor=ACTOR)
-        snapshot = _snapshot(session, outcomes, mark)
-        verdict = verify_chain(list(iter_records(session)))
-        assert verdict.ok, verdict
-        session.rollback()
-    return snapshot
-
-
-def test_bulk_batch_matches_recording_each_item(database, issuer) -> None:  # type: ignore[no-untyped-def]
-    each = _run(database, issuer, record_each)
-    bulk = _run(database, issuer, record_batch)
-    assert bulk == each
-    statuses = [r[1] for r in bulk["results"]]
-    expected = [200, 201, 422, 422, 201, 409, 200, 422, 201, 409] + [201] * 8 + [422]
-    assert statuses == expected
-    issued = {r[0]: [c[1] for c in r[5]] for r in bulk["results"] if len(r) > 3 and r[5]}
-    assert issued[1] == ["social-media/foundations"]
-    assert issued[12] == ["social-media/practitioner"]
-    assert [c[2] for c in bulk["results"][15][5]] == [True]  # the renewal
-    assert "learner.updated" in [a[0] for a in bulk["audit"]]
 
 
 def test_a_replay_inside_one_batch_repeats_the_first_result(database, issuer) -> None:  # type: ignore[no-untyped-def]

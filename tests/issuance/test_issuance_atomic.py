@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from service.issuance import service as issuance
+from service.completions import batch as recording
 from tests.conftest import REPO
 
 DEMO = REPO / "service" / "catalog" / "demo" / "social-media-program.yaml"
@@ -75,14 +75,14 @@ def test_signing_failure_rolls_back_the_completion(primed, app, admin_headers, d
 def test_storing_failure_after_signing_rolls_back_everything(  # type: ignore[no-untyped-def]
     primed, admin_headers, database, monkeypatch
 ) -> None:
-    real_record = issuance.record
+    real_record_many = recording.record_many
 
-    def record(session, **kwargs):  # type: ignore[no-untyped-def]
-        if kwargs["action"].startswith("credential."):
+    def record_many(session, events, **kwargs):  # type: ignore[no-untyped-def]
+        if any(e.action.startswith("credential.") for e in events):
             raise RuntimeError("disk full")
-        return real_record(session, **kwargs)
+        return real_record_many(session, events, **kwargs)
 
-    monkeypatch.setattr(issuance, "record", record)
+    monkeypatch.setattr(recording, "record_many", record_many)
     before = counts(database)
     response = primed.post("/v1/completions", json=item("brand-voice-101"), headers=admin_headers)
     assert response.status_code == 500

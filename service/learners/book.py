@@ -1,11 +1,14 @@
-"""Learners mentioned by a batch: loaded in one query, upserted in memory item by item with the
-same rules as :func:`service.learners.service.upsert` (merged attributes, every change recorded
-with its time), then written with multi-row statements."""
+"""The one rule for writing learners. A request loads the learners it touches in one query,
+changes them in memory in order (:meth:`LearnerBook.change`: only the fields given change,
+attributes merged or replaced, every attribute change kept with its time, one audit event per
+learner created or changed), then writes them with multi-row statements
+(:meth:`LearnerBook.write`). ``PUT /v1/learners/{id}`` is a book of one; a batch of completions
+mentions its learners in one book."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -14,15 +17,35 @@ from sqlmodel import Session
 
 from service.audit.service import EventSpec
 from service.learners.schemas import LearnerRef
-from service.learners.service import merge_attributes
 from service.models import Learner, LearnerAttributeChange
 
 _FIELDS = ("email", "name", "did")
 _UPDATED = ("attributes", "revision", "updated_at")
 
 
+def merge_attributes(
+    current: Mapping[str, Any], given: Mapping[str, str | None], *, replace: bool
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The attribute set after a change and what changed, by name (``{"from", "to"}``).
+
+    ``replace`` (PUT) makes ``given`` the whole set; otherwise it is merged in (an inline
+    mention). A ``None`` value removes the attribute; removals are changes ``to: None``.
+    """
+    old = dict(current)
+    new = {**({} if replace else old), **given}
+    new = {k: v for k, v in new.items() if v is not None}
+    changed = {
+        key: {"from": old.get(key), "to": new.get(key)}
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    }
+    return new, changed
+
+
 class LearnerBook:
-    """The batch's learners as rows (dicts), with what changed since they were loaded."""
+    """The request's learners as rows (dicts), with what changed since they were loaded. Load
+    it under the chain's append lock (``lock_chain``): two first mentions of one learner at once
+    must not both insert."""
 
     def __init__(self, session: Session, learner_ids: Iterable[str]) -> None:
         table = Learner.__table__  # type: ignore[attr-defined]
@@ -43,7 +66,41 @@ class LearnerBook:
     def mention(
         self, learner_id: str, details: LearnerRef | None, *, now: datetime, actor: str
     ) -> EventSpec | None:
-        """Create or update the learner as an inline mention does; the audit event, if any."""
+        """A learner mentioned inline (with a completion): created if new, the details given
+        merged in; the audit event, if any."""
+        return self.change(
+            learner_id,
+            email=details.email if details else None,
+            name=details.name if details else None,
+            did=details.did if details else None,
+            attributes=details.attributes if details else None,
+            replace_attributes=False,
+            now=now,
+            actor=actor,
+        )
+
+    def change(
+        self,
+        learner_id: str,
+        *,
+        email: str | None = None,
+        name: str | None = None,
+        did: str | None = None,
+        attributes: Mapping[str, str | None] | None = None,
+        replace_attributes: bool,
+        clear: Collection[str] = (),
+        now: datetime,
+        effective_at: datetime | None = None,
+        actor: str,
+    ) -> EventSpec | None:
+        """Create or update ``learner_id``; the ``learner.created`` / ``learner.updated`` audit
+        event, or ``None`` when nothing changed.
+
+        Only fields given change; those named in ``clear`` (``email``, ``name``, ``did``) are
+        removed. ``attributes`` replaces the whole set when ``replace_attributes`` (PUT), or is
+        merged into it (an inline mention); attribute changes take effect at ``effective_at``
+        (default ``now``).
+        """
         row = self.rows.get(learner_id)
         created = row is None
         if row is None:
@@ -60,14 +117,16 @@ class LearnerBook:
             }
             self.created.append(learner_id)
         changes: dict[str, Any] = {}
-        for field in _FIELDS:
-            value = getattr(details, field) if details else None
-            if value is not None and row[field] != value:
+        for field, value in (("email", email), ("name", name), ("did", did)):
+            if value is None and field not in clear:
+                continue
+            if row[field] != value:
                 changes[field] = {"from": row[field], "to": value}
                 row[field] = value
-        attributes = details.attributes if details else None
         if attributes is not None:
-            new, changed = merge_attributes(row["attributes"], attributes, replace=False)
+            new, changed = merge_attributes(
+                row["attributes"], attributes, replace=replace_attributes
+            )
             for key, change in changed.items():
                 changes[f"attributes.{key}"] = change
                 self.attribute_changes.append(
@@ -75,7 +134,7 @@ class LearnerBook:
                         "learner_id": learner_id,
                         "name": key,
                         "value": change["to"],
-                        "changed_at": now,
+                        "changed_at": effective_at or now,
                     }
                 )
             row["attributes"] = new
