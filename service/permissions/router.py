@@ -2,35 +2,22 @@
 
 Every handler here is ``async def`` and reads the database on the event loop through
 :class:`~service.permissions.service.Permissions` (one statement, dedicated connection), so the
-thread pool is never involved; see ``service/permissions/repository.py`` for why. Every door
-admits its caller by the one API-key rule (:mod:`service.auth.service`), 401/403 before any
-422/400 (the route classes).
-
-The single check (``GET /v1/permissions/check``), the endpoint publishers call most, takes its
-query parameters through FastAPI (patterns, the ``at`` time) but no dependencies: it reads the
-bearer key and the checker itself (:func:`_bearer_key`, :func:`get_permissions`), so
-``dependency_overrides`` of ``get_permissions`` does not reach it. Measured in-process (ASGI
-call, SQLite, this 2-core machine under load): a check cost ~550 us with everything by hand,
-about the same with FastAPI's query validation, ~+120 us with one dependency (the checker) and
-~+400 us (+70%) with the key and the checker as dependencies as the other doors take them,
-which would take the check from about half the floor's requests/s (``bench/permissions.py``)
-to well under it.
+thread pool is never involved; see ``service/permissions/repository.py`` for why.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, NamedTuple
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security.utils import get_authorization_scheme_param
-from pydantic import BeforeValidator, WithJsonSchema
-from pydantic_core import PydanticCustomError
 
 from service.auth.service import MissingKey, PresentedKey, admit_key, well_formed
 from service.core.ids import LEARNER_ID_PATTERN, SLUG_PATTERN
@@ -38,7 +25,7 @@ from service.core.times import RANGE_TEXT, parse_instant
 from service.db import utcnow
 from service.deps import BearerDep, SettingsDep
 from service.errors import BadRequest, InvalidInput, problem_responses
-from service.permissions.deps import PermissionsDep, get_permissions
+from service.permissions.deps import PermissionsDep
 from service.permissions.schemas import (
     Action,
     AuthZenConfiguration,
@@ -55,12 +42,13 @@ from service.permissions.schemas import (
 from service.permissions.service import SCOPE, Answer, Check, Permissions
 
 
-def _refuse_unless_allowed(request: Request) -> None:
+def _refuse_unless_allowed(request: Request, key: PresentedKey | None = None) -> None:
     """Before reporting a malformed request, make sure the caller may ask at all (401/403
     first), by the one API-key rule. Only invalid requests pay this extra read; valid ones are
     admitted in their one snapshot statement. (Called from the route class, outside dependency
     injection: hence the engine straight from the app.)"""
-    admit_key(request.app.state.engine, _bearer_key(request).key, SCOPE)
+    key = key or _bearer_key(request)
+    admit_key(request.app.state.engine, key.key, SCOPE)
 
 
 class AuthFirstRoute(APIRoute):
@@ -150,53 +138,89 @@ def _json(body: Any) -> Response:
     )
 
 
-AT_MESSAGE = f"Input should be an RFC 3339 time with a time zone, {RANGE_TEXT}"
-
-
-def _instant(value: object) -> object:
-    """``at``: an RFC 3339 time with a zone, in range, as UTC (one 422 message for any fault)."""
-    if value is None:
-        return None
-    try:
-        moment = parse_instant(value) if isinstance(value, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise PydanticCustomError("datetime_parsing", AT_MESSAGE)
-    return moment.astimezone(UTC)
-
-
-# The documented schemas are pinned (WithJsonSchema): the same as before FastAPI validated these.
-LearnerParam = Annotated[
-    str,
-    Query(
-        pattern=LEARNER_ID_PATTERN,
-        description="Learner id (an unknown learner is a deny, not a 404)",
-    ),
-    WithJsonSchema({"type": "string", "pattern": LEARNER_ID_PATTERN}),
+_LEARNER_ID = re.compile(LEARNER_ID_PATTERN)
+_PROGRAM = re.compile(SLUG_PATTERN)
+_CHECK_PARAMETERS = [
+    {
+        "name": "learner_id",
+        "in": "query",
+        "required": True,
+        "description": "Learner id (an unknown learner is a deny, not a 404)",
+        "schema": {"type": "string", "pattern": LEARNER_ID_PATTERN},
+    },
+    {
+        "name": "program",
+        "in": "query",
+        "required": True,
+        "description": "Program kind id",
+        "schema": {"type": "string", "pattern": SLUG_PATTERN},
+    },
+    {
+        "name": "at",
+        "in": "query",
+        "required": False,
+        "description": (
+            "RFC 3339 time with a zone to answer for (default now): the decision and its"
+            " explanation use only what existed then"
+        ),
+        "schema": {"type": "string", "format": "date-time"},
+    },
 ]
-ProgramParam = Annotated[
-    str,
-    Query(pattern=SLUG_PATTERN, description="Program kind id"),
-    WithJsonSchema({"type": "string", "pattern": SLUG_PATTERN}),
-]
-AtParam = Annotated[
-    datetime | None,
-    BeforeValidator(_instant),
-    Query(
-        description="RFC 3339 time with a zone to answer for (default now): the decision and its"
-        " explanation use only what existed then",
-    ),
-    WithJsonSchema({"type": "string", "format": "date-time"}),
-]
+
+
+def _query_check(request: Request) -> Check:
+    """The single check's query parameters, validated by hand (422 problems like FastAPI's)."""
+    params = request.query_params
+    errors: list[dict[str, str]] = []
+    learner_id = params.get("learner_id")
+    program = params.get("program")
+    for name, value, pattern in (
+        ("learner_id", learner_id, _LEARNER_ID),
+        ("program", program, _PROGRAM),
+    ):
+        if value is None:
+            errors.append(
+                {"location": f"query.{name}", "message": "Field required", "type": "missing"}
+            )
+        elif not pattern.match(value):
+            errors.append(
+                {
+                    "location": f"query.{name}",
+                    "message": f"String should match pattern '{pattern.pattern}'",
+                    "type": "string_pattern_mismatch",
+                }
+            )
+    at = utcnow()
+    raw_at = params.get("at")
+    if raw_at is not None:
+        try:
+            parsed: datetime | None = parse_instant(raw_at)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            errors.append(
+                {
+                    "location": "query.at",
+                    "message": f"Input should be an RFC 3339 time with a time zone, {RANGE_TEXT}",
+                    "type": "datetime_parsing",
+                }
+            )
+        else:
+            at = parsed.astimezone(UTC)
+    if errors:
+        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
+        raise InvalidInput(detail, errors=errors)
+    assert learner_id is not None and program is not None
+    return Check(learner_id, program, at)
 
 
 def _bearer_key(request: Request) -> PresentedKey:
-    """:func:`presented_key` without dependency injection (the single check's hot path)."""
-    scheme, key = get_authorization_scheme_param(request.headers.get("authorization"))
-    if not key or scheme.lower() != "bearer":  # read as service.deps.bearer reads it
+    """The bearer key, read as :data:`service.deps.bearer` reads it (the hot path has no
+    dependencies to spare)."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    if not token or scheme.lower() != "bearer":
         raise MissingKey()
-    return well_formed(key)
+    return well_formed(token)
 
 
 @router.get(
@@ -207,20 +231,24 @@ def _bearer_key(request: Request) -> PresentedKey:
         200: {"model": PermissionDecision, "description": "The decision"},
         **problem_responses(404, 422),
     },
-    # what KeyDep would document, had the key not been read by hand
-    openapi_extra={"security": [{"HTTPBearer": []}], "x-required-scope": SCOPE},
+    openapi_extra={
+        "parameters": _CHECK_PARAMETERS,
+        "security": [{"HTTPBearer": []}],
+        "x-required-scope": "permissions:check",
+    },
 )
-async def check_permission(
-    request: Request, learner_id: LearnerParam, program: ProgramParam, at: AtParam = None
-) -> Response:
+async def check_permission(request: Request, permissions: PermissionsDep) -> Response:
     """May this learner run this program kind now (or at `at`)? A deny is a 200 with reasons and
     what is missing; an unknown learner is a deny; an unknown program kind is a 404.
     Requires the `permissions:check` scope."""
-    # The hot path: parameters validated by FastAPI, but no dependencies (the key and the
-    # checker are read by hand; see the module docstring) and no model validation of the answer.
+    # The hot path: no dependencies or model validation, one read (see the module docstring).
     key = _bearer_key(request)
-    permissions = await get_permissions(request)
-    answers = await _run(request, permissions, key, [Check(learner_id, program, at or utcnow())])
+    try:
+        check = _query_check(request)
+    except InvalidInput:
+        _refuse_unless_allowed(request, key)
+        raise
+    answers = await _run(request, permissions, key, [check])
     return _json(decision_json(answers[0]))
 
 
