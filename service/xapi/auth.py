@@ -100,7 +100,7 @@ def xapi_client(scope: str) -> Callable[..., Principal]:
                 raise MissingKey(NO_KEY)
             principal = admit_key(engine, key, scope)
         except Unauthorized as exc:
-            exc.headers = CHALLENGE
+            exc.headers = dict(CHALLENGE)
             raise
         request.state.principal = principal
         return principal
