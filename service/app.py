@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,7 +18,7 @@ from service.catalog.document import CatalogDocument
 from service.catalog.router import router as catalog_router
 from service.completions.router import router as completions_router
 from service.core.text import TextGuardMiddleware
-from service.db import make_engine, pool_options
+from service.db import make_engine, pool_options, session_gates
 from service.errors import Problem, install_error_handlers
 from service.issuance.context import Issuer
 from service.issuance.router import router as issuance_router
@@ -34,19 +33,24 @@ from service.observability import (
     configure_logging,
 )
 from service.ops.docs import router as docs_router
+from service.ops.heap import freeze_startup_heap
 from service.ops.router import router as ops_router
 from service.permissions.router import router as permissions_router
+from service.permissions.service import Permissions
 from service.reports.dashboard import router as dashboard_router
 from service.reports.router import router as reports_router
 from service.settings import Settings
 from service.static_assets import router as static_router
 from service.status.router import router as status_router
 from service.verification.router import router as verification_router
+from service.verification.service import Verifier
 from service.webhooks.background import BackgroundWorker
 from service.webhooks.openapi import install_webhooks
 from service.webhooks.router import router as webhooks_router
+from service.webhooks.settings import WebhookSettings
 from service.xapi.middleware import XapiVersionMiddleware
 from service.xapi.router import router as xapi_router
+from service.xapi.settings import XapiSettings
 
 DESCRIPTION = """Credence is the system of record for who may act for the brand in public:
 program definitions, course completions, signed Open Badges 3.0 credentials, permission
@@ -55,49 +59,54 @@ Authenticate with `Authorization: Bearer <api key>`."""
 
 
 def create_served_app() -> FastAPI:
-    """The app as ``credence serve`` runs it in each worker process (settings from the
-    environment; the start-up heap frozen for the garbage collector)."""
+    """The app as ``credence serve`` runs it in each worker process: settings from the
+    environment, and once started, the process's garbage collector tuned for serving
+    (:func:`~service.ops.heap.freeze_startup_heap`; apps built elsewhere leave it alone)."""
     app = create_app()
-    app.state.freeze_heap = True
+    started = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with started(app):
+            freeze_startup_heap()
+            yield
+
+    app.router.lifespan_context = lifespan
     return app
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
-    """Build the app for ``settings`` (read from the environment when not given)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    xapi: XapiSettings | None = None,
+    webhooks: WebhookSettings | None = None,
+) -> FastAPI:
+    """Build the app for ``settings`` (read from the environment when not given), and likewise
+    its xAPI and webhook settings. The process objects that read the database (permission
+    checker, verifier, session gates) are built with ``engine`` here when it is given, else in
+    the lifespan with the engine made there; routes reach them through typed dependencies."""
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_json)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owns_engine = engine is None
-        app.state.engine = engine or make_engine(
-            settings.database_url.get_secret_value(), **pool_options(settings)
-        )
+        if engine is None:
+            _bind_engine(
+                app, make_engine(settings.database_url.get_secret_value(), **pool_options(settings))
+            )
         _prepare_keys(app.state.engine, settings)
         deliveries: BackgroundWorker | None = None
         if app.state.webhook_settings.in_serve:
             deliveries = BackgroundWorker(app.state.engine, settings, app.state.webhook_settings)
             deliveries.start()
-        if getattr(app.state, "freeze_heap", False):
-            # A served process keeps its start-up objects (modules, routes, schemas) for life:
-            # move them out of the collector's sight, so a full collection walks only what
-            # requests made (without this, each one paused the process for ~40 ms). And collect
-            # less often than CPython's default (every 700 allocations): a request allocates
-            # thousands of short-lived objects (asyncio futures, driver rows) that die without
-            # help; on PostgreSQL the default cost permission checks ~15% of their throughput
-            # and most of their tail latency (bench/permissions.py).
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(50_000, 20, 50)
         try:
             yield
         finally:
             if deliveries is not None:
                 deliveries.stop()
-            permissions = getattr(app.state, "permissions", None)
-            if permissions is not None:
-                await permissions.close()
-            if owns_engine:
+            await app.state.permissions.close()
+            if engine is None:
                 app.state.engine.dispose()
 
     app = FastAPI(
@@ -114,10 +123,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.issuer = Issuer.build(settings)
     app.state.keyring = app.state.issuer.keyring
     app.state.status_lists = app.state.issuer.status_lists
+    app.state.xapi_settings = xapi or XapiSettings()
     if engine is not None:
-        app.state.engine = engine
+        _bind_engine(app, engine)
     install_error_handlers(app)
-    install_webhooks(app)
+    install_webhooks(app, webhooks)
     app.add_middleware(TextGuardMiddleware)  # inside the body limit: reads what it let through
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
@@ -208,6 +218,21 @@ def _required_scope(dependant: Dependant) -> str | None:
         if scope:
             return str(scope)
     return None
+
+
+def _bind_engine(app: FastAPI, engine: Engine) -> None:
+    """Build the process objects that read the database with ``engine``."""
+    state = app.state
+    settings: Settings = state.settings
+    state.engine = engine
+    state.session_gates = session_gates(engine)
+    state.permissions = Permissions(
+        engine,
+        catalog=state.issuer.catalog,
+        decisions=state.metrics.permission_decisions,
+        cache_learners=settings.permission_cache_learners,
+    )
+    state.verifier = Verifier(engine, settings)
 
 
 def _prepare_keys(engine: Engine, settings: Settings) -> None:

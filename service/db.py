@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import anyio
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
@@ -115,7 +115,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     a transaction open).
     """
     state = request.app.state
-    slots, finishing = _limiters(state)
+    slots, finishing = state.session_gates
     async with slots:
         session = Session(state.engine, expire_on_commit=False)
         try:
@@ -142,12 +142,25 @@ def session_slots(engine: Engine) -> int:
     return max(1, capacity - 5)
 
 
-def _limiters(state: Any) -> tuple[anyio.CapacityLimiter, anyio.CapacityLimiter]:
-    """The app's session slots and finishing threads (made on first use: they need the loop)."""
-    limiters: tuple[anyio.CapacityLimiter, anyio.CapacityLimiter] | None = getattr(
-        state, "session_limiters", None
-    )
-    if limiters is None:
-        limiters = (anyio.CapacityLimiter(session_slots(state.engine)), anyio.CapacityLimiter(40))
-        state.session_limiters = limiters
-    return limiters
+class SessionGates(NamedTuple):
+    """The app's session slots and finishing threads (see :func:`get_session`)."""
+
+    slots: anyio.CapacityLimiter
+    finishing: anyio.CapacityLimiter
+
+
+def session_gates(engine: Engine) -> SessionGates:
+    """Built with the app's engine, before any request (each limiter binds to the event loop
+    on first use)."""
+    return SessionGates(anyio.CapacityLimiter(session_slots(engine)), anyio.CapacityLimiter(40))
+
+
+async def get_engine(request: Request) -> Engine:
+    """The process's engine (given to ``create_app`` or made in its lifespan); ``async``, so
+    handing it out costs no thread-pool hop."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+#: The process's engine, for the reads that do not belong to the request's transaction.
+EngineDep = Annotated[Engine, Depends(get_engine)]

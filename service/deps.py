@@ -1,5 +1,7 @@
 """The request dependencies every router takes: the session (the request's transaction), the
-caller (``Authorization: Bearer <key>``) and the scope it must carry."""
+settings, the caller (``Authorization: Bearer <key>``) and the scope it must carry.
+
+The caller is decided by the one API-key rule, :func:`service.auth.service.admit`."""
 
 from __future__ import annotations
 
@@ -10,18 +12,16 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from service.auth.keys import grants
-from service.auth.service import Principal, authenticate
-from service.db import get_session
-from service.errors import Forbidden, Unauthorized
+from service.auth.service import MissingKey, Principal, admit_key
+from service.db import EngineDep, get_session
 from service.settings import Settings
 
 #: The request's session; its transaction commits when the endpoint returns (``get_session``).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_settings(request: Request) -> Settings:
-    """The settings the app was built with."""
+async def get_settings(request: Request) -> Settings:
+    """The settings the app was built with (``async``: no thread-pool hop to hand them out)."""
     settings: Settings = request.app.state.settings
     return settings
 
@@ -29,28 +29,18 @@ def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer cred_...`")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
-    """The caller, or a 401 problem (with ``WWW-Authenticate``) when the key is missing/bad."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
-    principal = authenticate(request.app.state.engine, credentials.credentials)
-    if principal is None:
-        raise Unauthorized("The API key is not valid (unknown, malformed or revoked).")
-    request.state.principal = principal
-    return principal
+def require(scope: str) -> Callable[..., Principal]:
+    """A dependency that passes only callers whose key carries ``scope`` (or ``admin``): 401
+    (with ``WWW-Authenticate``) for a missing or bad key, 403 for a key without the scope."""
 
-
-def require(scope: str) -> Callable[[Principal], Principal]:
-    """A dependency that passes only callers whose key carries ``scope`` (or ``admin``)."""
-
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if not grants(principal.scopes, scope):
-            raise Forbidden(f"This API key lacks the '{scope}' scope.", required_scope=scope)
+    def check(request: Request, engine: EngineDep, credentials: BearerDep) -> Principal:
+        if credentials is None:
+            raise MissingKey()
+        principal = admit_key(engine, credentials.credentials, scope)
+        request.state.principal = principal
         return principal
 
     check.__name__ = f"require_{scope.replace(':', '_')}"

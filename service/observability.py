@@ -10,8 +10,9 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,6 +55,15 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+
+
+async def get_metrics(request: Request) -> Metrics:
+    """The app's metrics (built with the app)."""
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
 class RequestContextMiddleware:

@@ -25,7 +25,7 @@ class Issuer:
         return cls(settings=settings, keyring=KeyRing(settings))
 
 
-def get_issuer(request: Request) -> Issuer:
+async def get_issuer(request: Request) -> Issuer:
     issuer: Issuer = request.app.state.issuer
     return issuer
 

@@ -6,8 +6,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from service.db import EngineDep
 from service.errors import ServiceUnavailable, problem_responses
 from service.migrations import current_revision, head_revision
+from service.observability import MetricsDep
 
 router = APIRouter(tags=["operations"])
 
@@ -29,9 +31,8 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", operation_id="readyz", responses=problem_responses(503))
-def readyz(request: Request) -> Readiness:
+def readyz(request: Request, engine: EngineDep) -> Readiness:
     """The database answers and its schema is at the newest migration."""
-    engine = request.app.state.engine
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -55,7 +56,7 @@ def readyz(request: Request) -> Readiness:
     response_class=PlainTextResponse,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
 )
-async def metrics(request: Request) -> PlainTextResponse:
+async def metrics(metrics: MetricsDep) -> PlainTextResponse:
     """Prometheus metrics of this process (request counts, latency histograms, decisions)."""
-    body = generate_latest(request.app.state.metrics.registry)
+    body = generate_latest(metrics.registry)
     return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,11 +1,13 @@
 """Permission checks: authenticate, read the learners' facts revisions, decide with the engine.
 
-:class:`Permissions` lives once per app (``app.state.permissions``, made on first use). Per
+:class:`Permissions` lives once per process, built with the app's engine (``create_app`` or its
+lifespan) and handed to the routes as ``PermissionsDep`` (:mod:`service.permissions.deps`). Per
 request it reads a :class:`~service.permissions.repository.Snapshot` (the caller's key, the
-catalog revision and each learner's facts revision, in one statement), reuses the compiled
-catalog while its revision stands and each learner's parsed facts while that learner's revision
-stands (:mod:`service.permissions.cache`), reads the facts of the others in one more statement,
-and answers every check from them.
+catalog revision and each learner's facts revision, in one statement), admits the caller by
+the one API-key rule (:func:`service.auth.service.admit`) on the key row read there, reuses
+the compiled catalog while its revision stands and each learner's parsed facts while that
+learner's revision stands (:mod:`service.permissions.cache`), reads the facts of the others
+in one more statement, and answers every check from them.
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from fastapi import FastAPI
+from prometheus_client import Counter
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from service.auth.keys import grants, hashes_match
-from service.auth.service import Principal
+from service.auth.service import PresentedKey, Principal, admit
 from service.db import utcnow
-from service.errors import Forbidden, NotFound, Unauthorized
-from service.issuance.compiled import CompiledCatalog
+from service.errors import NotFound
+from service.issuance.compiled import CatalogCache, CompiledCatalog
 from service.issuance.engine import evaluate_level
 from service.permissions.cache import FactsCache, LearnerFacts, Standing
 from service.permissions.coalescing import CoalescingStore
@@ -62,46 +64,48 @@ class CatalogView:
 
 
 class Permissions:
-    """The app's permission checker (one per app; see the module docstring)."""
+    """The process's permission checker (see the module docstring).
 
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self.store = PermissionStore(app.state.engine)
+    ``catalog`` is the process's compiled-catalog cache (shared with issuance), ``decisions``
+    the ``/metrics`` counter of decisions by program kind and outcome, ``cache_learners`` the
+    facts cache's capacity (``Settings.permission_cache_learners``).
+    """
+
+    def __init__(
+        self, engine: Engine, *, catalog: CatalogCache, decisions: Counter, cache_learners: int
+    ) -> None:
+        self.engine = engine
+        self.store = PermissionStore(engine)
         # PostgreSQL: reads coalesced across concurrent checks, off the event loop's back.
         self.reads: Reads = (
-            CoalescingStore(app.state.engine)
+            CoalescingStore(engine)
             if self.store.dialect == "postgresql"
             else ImmediateReads(self.store)
         )
-        self.cache = FactsCache(app.state.settings.permission_cache_learners)
+        self.cache = FactsCache(cache_learners)
+        self.compiled_catalog = catalog
+        self.decisions = decisions
         self._view: CatalogView | None = None
         self._counters: dict[tuple[str, bool], Any] = {}
-
-    @classmethod
-    def of(cls, app: FastAPI) -> Permissions:
-        found: Permissions | None = getattr(app.state, "permissions", None)
-        if found is None or found.store.engine is not app.state.engine:
-            found = app.state.permissions = cls(app)
-        return found
 
     # ------------------------------------------------------------------ the request
 
     async def run(
         self,
-        key: str,
-        prefix: str,
+        key: PresentedKey,
         checks: Sequence[Check],
         *,
         unknown_program_denies: bool = False,
     ) -> tuple[Principal, list[Answer]]:
-        """Authenticate ``key`` (401/403), then decide ``checks`` in order.
+        """Admit ``key`` (401/403, read in the snapshot statement), then decide ``checks`` in
+        order.
 
         An unknown program kind raises :class:`NotFound` naming each such check (nothing is
         decided then), or with ``unknown_program_denies`` is a deny saying so (AuthZEN).
         """
         learner_ids = list(dict.fromkeys(c.learner_id for c in checks))
-        snapshot = await self.reads.snapshot(prefix, learner_ids)
-        principal = authorize(snapshot, key, prefix)
+        snapshot = await self.reads.snapshot(key.prefix, learner_ids)
+        principal = admit(snapshot.client, key, SCOPE)  # a revoked key fails at once
         view = self.catalog(snapshot.catalog_revision)
         unknown = [i for i, c in enumerate(checks) if c.program not in view.compiled.programs]
         if unknown and not unknown_program_denies:
@@ -148,12 +152,11 @@ class Permissions:
             return view
         # Read-only: on SQLite a plain Session would BEGIN IMMEDIATE and, on the event loop,
         # wait for the write lock that a request needing this loop holds (a 30 s stall, a 500).
-        engine = self.app.state.engine
         with (
-            engine.connect().execution_options(sqlite_readonly=True) as connection,
+            self.engine.connect().execution_options(sqlite_readonly=True) as connection,
             Session(bind=connection) as session,
         ):
-            compiled = self.app.state.issuer.catalog.get(session)
+            compiled = self.compiled_catalog.get(session)
         names = {level_id: info.name for level_id, info in compiled.levels.items()}
         view = self._view = CatalogView(compiled.revision, compiled, names)
         return view
@@ -167,21 +170,9 @@ class Permissions:
             allowed = decision.allowed
             counter = self._counters.get((check.program, allowed))
             if counter is None:
-                decisions = self.app.state.metrics.permission_decisions
-                counter = decisions.labels(check.program, "allow" if allowed else "deny")
+                counter = self.decisions.labels(check.program, "allow" if allowed else "deny")
                 self._counters[(check.program, allowed)] = counter
             counter.inc()
-
-
-def authorize(snapshot: Snapshot, key: str, prefix: str) -> Principal:
-    """The caller, read in the request's snapshot statement: a revoked key fails at once."""
-    client = snapshot.client
-    if client is None or client.revoked or not hashes_match(key, client.secret_hash):
-        raise Unauthorized("The API key is not valid (unknown, malformed or revoked).")
-    principal = Principal(client.id, client.name, prefix, frozenset(client.scopes.split()))
-    if not grants(principal.scopes, SCOPE):
-        raise Forbidden(f"This API key lacks the '{SCOPE}' scope.", required_scope=SCOPE)
-    return principal
 
 
 # ---------------------------------------------------------------------- deciding

@@ -14,6 +14,7 @@ from service.auth.service import Principal
 from service.core.ids import SLUG_PATTERN
 from service.core.pagination import CursorParam, LimitParam
 from service.core.times import Instant
+from service.db import EngineDep
 from service.deps import require
 from service.errors import problem_responses
 from service.issuance.context import IssuerDep
@@ -30,9 +31,9 @@ from service.reports.schemas import (
 CSV_MEDIA_TYPE = "text/csv"
 
 
-def read_session(request: Request) -> Iterator[Session]:
+def read_session(engine: EngineDep) -> Iterator[Session]:
     """A read-only session on one snapshot: every query of a report sees the same data."""
-    with report_connection(request.app.state.engine) as connection, Session(bind=connection) as s:
+    with report_connection(engine) as connection, Session(bind=connection) as s:
         yield s
 
 

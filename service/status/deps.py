@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from service.status.service import StatusListCache
 
 
-def get_status_lists(request: Request) -> StatusListCache:
+async def get_status_lists(request: Request) -> StatusListCache:
     cache: StatusListCache = request.app.state.status_lists
     return cache
 

@@ -18,9 +18,10 @@ from service.errors import BadRequest, InvalidInput, NotFound, PayloadTooLarge, 
 from service.keys import service as keys
 from service.keys.deps import KeyRingDep
 from service.verification.checkpoint import current_checkpoint
+from service.verification.deps import VerifierDep
 from service.verification.page import verify_page
 from service.verification.schemas import CheckpointPublic, VerificationPublic, VerifyRequest
-from service.verification.service import MAX_TOKEN_BYTES, Verifier
+from service.verification.service import MAX_TOKEN_BYTES
 
 router = APIRouter(tags=["verification"])
 
@@ -117,13 +118,13 @@ _BODY_DOC: dict[str, Any] = {
     responses=problem_responses(400, 413, 415, 422, 503),
     openapi_extra=_BODY_DOC,
 )
-async def verify_credential(request: Request) -> Response:
+async def verify_credential(request: Request, verifier: VerifierDep) -> Response:
     """Verify a credential (public): signature with this issuer's keys (active and retired),
     issuer, claims, dates, live revocation and suspension bits, and structure. An invalid
     credential is a 200 with `verified: false` and the failed checks; the body is capped at
     65 KiB."""
     token = await _submitted_token(request)
-    body = Verifier.of(request.app).verify(token)
+    body = verifier.verify(token)
     try:
         content = json.dumps(body, ensure_ascii=False).encode()
     except UnicodeEncodeError:  # an unpaired surrogate (a \ud800 escape) from the token's JSON

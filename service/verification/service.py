@@ -1,9 +1,11 @@
 """Verify a VC-JWT with this issuer's keys (active and retired) and its live status bits.
 
-:class:`Verifier` lives once per app (``app.state.verifier``, made on first use). Per request it
-runs the library's `credentials.verify` with a ``prepare`` hook that reads the named key and the
-credential's status slots in one statement (:class:`~.repository.VerifyStore`), then adds the
-``issuer`` check: a token from another issuer is a ``verified: false`` result naming it.
+:class:`Verifier` lives once per process, built with the app's engine (``create_app`` or its
+lifespan) and handed to the route as ``VerifierDep`` (:mod:`service.verification.deps`). Per
+request it runs the library's `credentials.verify` with a ``prepare`` hook that reads the
+named key and the credential's status slots in one statement
+(:class:`~.repository.VerifyStore`), then adds the ``issuer`` check: a token from another
+issuer is a ``verified: false`` result naming it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI
+from sqlalchemy.engine import Engine
 
 from credentials import (
     ResolvedKey,
@@ -89,22 +91,15 @@ def _entries(value: object) -> list[Mapping[str, Any]]:
 
 
 class Verifier:
-    """The app's verifier (one per app; see the module docstring)."""
+    """The process's verifier (see the module docstring)."""
 
-    def __init__(self, engine: Any, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings) -> None:
         self.store = VerifyStore(engine)
         self.issuer_id = settings.effective_issuer_id
         base = issuer_base(settings)
         self.issuer_base = base
         self.kid_prefix = key_id_url(base, "<thumbprint>").removesuffix("<thumbprint>")
         self.list_prefix = f"{settings.base_url}/v1/status-lists/"
-
-    @classmethod
-    def of(cls, app: FastAPI) -> Verifier:
-        found: Verifier | None = getattr(app.state, "verifier", None)
-        if found is None or found.store.engine is not app.state.engine:
-            found = app.state.verifier = cls(app.state.engine, app.state.settings)
-        return found
 
     def thumbprint(self, kid: str) -> str | None:
         """The key thumbprint of a header kid of this issuer, None for any other kid."""

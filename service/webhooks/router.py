@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from service.core.pagination import (
     BY_INT64,
@@ -15,7 +15,7 @@ from service.core.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from service.deps import AdminDep, SessionDep
+from service.deps import AdminDep, SessionDep, SettingsDep
 from service.errors import problem_responses
 from service.models import WebhookSubscription
 from service.settings import Settings
@@ -39,13 +39,21 @@ def build_guard(settings: Settings, config: WebhookSettings) -> OutboundGuard:
     return OutboundGuard(config.allowed_hosts, require_https=settings.env == "production")
 
 
-def _config(request: Request) -> WebhookSettings:
+async def get_webhook_settings(request: Request) -> WebhookSettings:
+    """The webhook settings the app was built with (``install_webhooks``)."""
     config: WebhookSettings = request.app.state.webhook_settings
     return config
 
 
-def _guard(request: Request) -> OutboundGuard:
-    return build_guard(request.app.state.settings, _config(request))
+WebhookSettingsDep = Annotated[WebhookSettings, Depends(get_webhook_settings)]
+
+
+async def get_guard(settings: SettingsDep, config: WebhookSettingsDep) -> OutboundGuard:
+    """Where subscriptions may point (the allow-list; HTTPS only in production)."""
+    return build_guard(settings, config)
+
+
+GuardDep = Annotated[OutboundGuard, Depends(get_guard)]
 
 
 def _public(row: WebhookSubscription) -> WebhookPublic:
@@ -59,12 +67,15 @@ def _public(row: WebhookSubscription) -> WebhookPublic:
     responses=problem_responses(400, 422),
 )
 def create_webhook(
-    body: WebhookCreate, request: Request, session: SessionDep, principal: AdminDep
+    body: WebhookCreate,
+    session: SessionDep,
+    principal: AdminDep,
+    settings: SettingsDep,
+    guard: GuardDep,
 ) -> WebhookCreated:
     """Subscribe a URL to events; the response holds the signing secret, shown only once."""
-    settings: Settings = request.app.state.settings
     row, secret = service.create(
-        session, body, kek=settings.kek_bytes, guard=_guard(request), actor=principal.actor
+        session, body, kek=settings.kek_bytes, guard=guard, actor=principal.actor
     )
     return WebhookCreated(**_public(row).model_dump(), secret=secret)
 
@@ -90,14 +101,12 @@ def get_webhook(webhook_id: WebhookId, session: SessionDep, _: AdminDep) -> Webh
 def update_webhook(
     webhook_id: WebhookId,
     body: WebhookUpdate,
-    request: Request,
     session: SessionDep,
     principal: AdminDep,
+    guard: GuardDep,
 ) -> WebhookPublic:
     """Change a subscription's URL, events, description, include_jwt or enabled."""
-    row = service.update_subscription(
-        session, webhook_id, body, guard=_guard(request), actor=principal.actor
-    )
+    row = service.update_subscription(session, webhook_id, body, guard=guard, actor=principal.actor)
     return _public(row)
 
 
@@ -146,9 +155,9 @@ def list_deliveries(
 def retry_delivery(
     webhook_id: WebhookId,
     delivery_id: DeliveryId,
-    request: Request,
     session: SessionDep,
     principal: AdminDep,
+    config: WebhookSettingsDep,
 ) -> DeliveryPublic:
     """Send a delivery again (same webhook-id) with a fresh retry horizon."""
-    return service.retry(session, webhook_id, delivery_id, _config(request), actor=principal.actor)
+    return service.retry(session, webhook_id, delivery_id, config, actor=principal.actor)

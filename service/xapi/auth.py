@@ -15,10 +15,11 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from fastapi.security.http import HTTPAuthorizationCredentials
 
-from service.auth.keys import grants, parse_prefix
-from service.auth.service import Principal, authenticate
-from service.deps import bearer
-from service.errors import Forbidden, ServiceError, Unauthorized
+from service.auth.keys import parse_prefix
+from service.auth.service import MissingKey, Principal, admit_key
+from service.db import EngineDep
+from service.deps import BearerDep
+from service.errors import ServiceError, Unauthorized
 from service.xapi.middleware import SUPPORTED_VERSIONS
 
 WRITE_SCOPE = "completions:write"
@@ -37,10 +38,12 @@ class UnsupportedVersion(ServiceError):
     title = "Missing or unsupported X-Experience-API-Version"
 
 
-class XapiUnauthorized(Unauthorized):
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.headers = {"WWW-Authenticate": 'Basic realm="credence-xapi", Bearer realm="credence"'}
+#: An LRS client answers a Basic challenge; the Bearer one is there for the other clients.
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="credence-xapi", Bearer realm="credence"'}
+NO_KEY = (
+    "Send the API key as HTTP Basic (username: key prefix, password: key secret or "
+    "the whole key) or as 'Authorization: Bearer <key>'."
+)
 
 
 VersionHeader = Annotated[
@@ -82,25 +85,24 @@ def presented_key(
 
 
 def xapi_client(scope: str) -> Callable[..., Principal]:
-    """A dependency passing callers whose key (Basic or Bearer) carries ``scope``."""
+    """A dependency passing callers whose key (Basic or Bearer) carries ``scope``: the one
+    API-key rule (:func:`~service.auth.service.admit`), its 401s challenging for Basic too."""
 
     def check(
         request: Request,
+        engine: EngineDep,
         basic_credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
-        bearer_credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        bearer_credentials: BearerDep,
     ) -> Principal:
-        key = presented_key(basic_credentials, bearer_credentials)
-        if key is None:
-            raise XapiUnauthorized(
-                "Send the API key as HTTP Basic (username: key prefix, password: key secret or "
-                "the whole key) or as 'Authorization: Bearer <key>'."
-            )
-        principal = authenticate(request.app.state.engine, key)
-        if principal is None:
-            raise XapiUnauthorized("The API key is not valid (unknown, malformed or revoked).")
+        try:
+            key = presented_key(basic_credentials, bearer_credentials)
+            if key is None:
+                raise MissingKey(NO_KEY)
+            principal = admit_key(engine, key, scope)
+        except Unauthorized as exc:
+            exc.headers = dict(CHALLENGE)
+            raise
         request.state.principal = principal
-        if not grants(principal.scopes, scope):
-            raise Forbidden(f"This API key lacks the '{scope}' scope.", required_scope=scope)
         return principal
 
     check.__name__ = f"xapi_{scope.replace(':', '_')}"

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from email.utils import format_datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from prometheus_client import Counter
 
 from service.auth.service import Principal
-from service.deps import SessionDep
+from service.deps import SessionDep, SettingsDep
 from service.errors import ServiceError, problem_responses
-from service.issuance.context import IssuerDep
-from service.observability import Metrics
+from service.issuance.context import Issuer, IssuerDep
+from service.observability import MetricsDep
 from service.xapi import attachments, reading, service
 from service.xapi.attachments import StatementsBody
 from service.xapi.auth import ReaderDep, VersionDep, WriterDep
@@ -26,10 +27,8 @@ from service.xapi.schemas import (
     STATEMENTS_BODY,
     About,
 )
-from service.xapi.settings import XapiSettings, get_xapi_settings
+from service.xapi.settings import XapiSettings, XapiSettingsDep
 from service.xapi.validation import UUID_PATTERN, InvalidStatement
-
-XapiSettingsDep = Annotated[XapiSettings, Depends(get_xapi_settings)]
 
 
 async def statements_body(request: Request) -> StatementsBody:
@@ -43,23 +42,35 @@ router = APIRouter(prefix="/xapi", tags=["xapi"])
 _WRITE_RESPONSES = problem_responses(400, 401, 403, 409)
 
 
-def _metrics(request: Request) -> Metrics:
-    metrics: Metrics = request.app.state.metrics
-    return metrics
+class Door(NamedTuple):
+    """What every write takes from the process: the issuer, the xAPI settings, the statement
+    counter on ``/metrics`` and the base URL (the authority's home page)."""
+
+    issuer: Issuer
+    settings: XapiSettings
+    counter: Counter
+    base_url: str
+
+
+async def door(
+    issuer: IssuerDep, settings: XapiSettingsDep, metrics: MetricsDep, app_settings: SettingsDep
+) -> Door:
+    return Door(issuer, settings, metrics.xapi_statements, app_settings.base_url)
+
+
+DoorDep = Annotated[Door, Depends(door)]
 
 
 def _store(
-    request: Request,
     session: SessionDep,
-    issuer: IssuerDep,
-    settings: XapiSettings,
+    door: Door,
     principal: Principal,
     version: str,
     body: StatementsBody,
     raws: list[Any],
     statement_id: str | None,
 ) -> service.Ingested:
-    counter = _metrics(request).xapi_statements
+    counter = door.counter
     location = "statements" if statement_id is None else "statement"
     try:
         statements = service.validate_batch(
@@ -68,12 +79,12 @@ def _store(
         received = attachments.match(statements, body.parts, location=location)
         ingested = service.ingest(
             session,
-            issuer,
-            settings,
+            door.issuer,
+            door.settings,
             statements,
             source=principal.prefix,
             actor=principal.actor,
-            authority=_authority(request, principal),
+            authority=_authority(door.base_url, principal),
             version=version,
             attachments=received,
         )
@@ -88,12 +99,12 @@ def _store(
     return ingested
 
 
-def _authority(request: Request, principal: Principal) -> dict[str, Any]:
+def _authority(base_url: str, principal: Principal) -> dict[str, Any]:
     """The statements' authority: the API client that sent them, as an xAPI Agent."""
     return {
         "objectType": "Agent",
         "name": principal.name,
-        "account": {"homePage": request.app.state.settings.base_url, "name": principal.prefix},
+        "account": {"homePage": base_url, "name": principal.prefix},
     }
 
 
@@ -108,11 +119,9 @@ def _through(moment: datetime) -> dict[str, str]:
     openapi_extra=STATEMENTS_BODY,
 )
 def post_statements(
-    request: Request,
     response: Response,
     session: SessionDep,
-    issuer: IssuerDep,
-    settings: XapiSettingsDep,
+    door: DoorDep,
     principal: WriterDep,
     version: VersionDep,
     body: BodyDep,
@@ -125,7 +134,7 @@ def post_statements(
         raws = [body.statements]
     else:
         raise InvalidStatement("The body must be a JSON statement object or an array of them.")
-    ingested = _store(request, session, issuer, settings, principal, version, body, raws, None)
+    ingested = _store(session, door, principal, version, body, raws, None)
     response.headers.update(_through(ingested.stored_at))
     return ingested.ids
 
@@ -139,10 +148,8 @@ def post_statements(
     openapi_extra=STATEMENTS_BODY,
 )
 def put_statement(
-    request: Request,
     session: SessionDep,
-    issuer: IssuerDep,
-    settings: XapiSettingsDep,
+    door: DoorDep,
     principal: WriterDep,
     version: VersionDep,
     body: BodyDep,
@@ -158,15 +165,7 @@ def put_statement(
     if not isinstance(body.statements, dict):
         raise InvalidStatement("The body must be one JSON statement object.")
     ingested = _store(
-        request,
-        session,
-        issuer,
-        settings,
-        principal,
-        version,
-        body,
-        [body.statements],
-        statement_id.lower(),
+        session, door, principal, version, body, [body.statements], statement_id.lower()
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT, headers=_through(ingested.stored_at))
 

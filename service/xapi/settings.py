@@ -1,10 +1,11 @@
-"""xAPI settings (environment prefix ``CREDENCE_XAPI_``), read once per app."""
+"""xAPI settings (environment prefix ``CREDENCE_XAPI_``): given to ``create_app`` or read from
+the environment there, once; handed to the routes as ``XapiSettingsDep``."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import Request
+from fastapi import Depends, Request
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -32,10 +33,10 @@ class XapiSettings(BaseSettings):
     )
 
 
-def get_xapi_settings(request: Request) -> XapiSettings:
-    """The app's xAPI settings, read from the environment on first use."""
-    settings: XapiSettings | None = getattr(request.app.state, "xapi_settings", None)
-    if settings is None:
-        settings = XapiSettings()
-        request.app.state.xapi_settings = settings
+async def get_xapi_settings(request: Request) -> XapiSettings:
+    """The xAPI settings the app was built with."""
+    settings: XapiSettings = request.app.state.xapi_settings
     return settings
+
+
+XapiSettingsDep = Annotated[XapiSettings, Depends(get_xapi_settings)]

@@ -146,9 +146,7 @@ def config() -> WebhookSettings:
 
 @pytest.fixture
 def app(settings: Settings, database: Database, config: WebhookSettings) -> FastAPI:
-    application = create_app(settings, engine=database.engine)
-    application.state.webhook_settings = config
-    return application
+    return create_app(settings, engine=database.engine, webhooks=config)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from service.app import create_app
 from service.settings import Settings
+from service.xapi.settings import XapiSettings, get_xapi_settings
 from tests.xapi.conftest import BRAND, POLICY, statement
 
 BOUNDARY = "abcABC0123'()+_,-./:=?"  # the spec's example boundary: every allowed character kind
@@ -103,9 +104,9 @@ def test_a_passed_statement_with_a_certificate_becomes_a_completion(  # type: ig
 
 
 def test_stored_attachments_come_back_with_attachments_true(  # type: ignore[no-untyped-def]
-    client, lms_headers, database, monkeypatch
+    client, lms_headers, database, app
 ) -> None:
-    monkeypatch.setenv("CREDENCE_XAPI_ATTACHMENTS", "store")
+    app.dependency_overrides[get_xapi_settings] = lambda: XapiSettings(attachments="store")
     sid = str(uuid.uuid4())
     body = multipart(statement(sid=sid, attachments=[attachment(PDF)]), [part(PDF)])
     put = send(client, lms_headers, body, method="PUT", url=f"/xapi/statements?statementId={sid}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from service.xapi.settings import XapiSettings, get_xapi_settings
 from tests.xapi.conftest import statement
 
 
@@ -65,10 +66,10 @@ def test_known_learner_is_not_renamed_by_a_statement(  # type: ignore[no-untyped
 
 
 def test_mbox_mode_without_fallback_ignores_account_actors(  # type: ignore[no-untyped-def]
-    client, demo_catalog, xapi_headers, admin_headers, monkeypatch, database
+    client, demo_catalog, xapi_headers, admin_headers, app
 ) -> None:
-    monkeypatch.setenv("CREDENCE_XAPI_LEARNER_ID_FROM", "mbox")
-    monkeypatch.setenv("CREDENCE_XAPI_LEARNER_FALLBACK", "false")
+    xapi = XapiSettings(learner_id_from="mbox", learner_fallback=False)
+    app.dependency_overrides[get_xapi_settings] = lambda: xapi
     client.put("/v1/learners/E7", json={"email": "ana@example.com"}, headers=admin_headers)
     post(
         client,
@@ -83,9 +84,10 @@ def test_mbox_mode_without_fallback_ignores_account_actors(  # type: ignore[no-u
 
 
 def test_account_mode_without_fallback_ignores_mbox_actors(  # type: ignore[no-untyped-def]
-    client, demo_catalog, xapi_headers, admin_headers, monkeypatch
+    client, demo_catalog, xapi_headers, admin_headers, app
 ) -> None:
-    monkeypatch.setenv("CREDENCE_XAPI_LEARNER_FALLBACK", "false")
+    xapi = XapiSettings(learner_fallback=False)
+    app.dependency_overrides[get_xapi_settings] = lambda: xapi
     post(client, xapi_headers, statement(account=None, mbox="eli@example.com"))
     assert learner(client, admin_headers, "eli@example.com").status_code == 404
 
