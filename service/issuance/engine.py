@@ -11,7 +11,7 @@ learner's checklist. The rules (DESIGN.md §1 "Earning rules") as implemented:
    cut-off admits it (rule 4). Every required course and ``electives_pick`` distinct elective
    courses need a counting completion.
 2. **Prerequisites.** Every prerequisite level is *held* at the earned moment, in the one sense
-   of :mod:`service.issuance.held`: an ``active`` credential with ``valid_from <= t <
+   of :mod:`service.core.held`: an ``active`` credential with ``valid_from <= t <
    valid_until`` and, recursively, its own prerequisites held too (an expired foundation stops a
    black belt being earned on a practitioner that no longer counts). A superseded credential
    counts until its successor's ``valid_from``; revoked and suspended ones never count
@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from service.core.held import holds
 from service.issuance.engine_facts import (
     PENDING_PREFIX,
     Award,
@@ -63,7 +64,6 @@ from service.issuance.engine_rules import (
     later_cutoff,
     select,
 )
-from service.issuance.held import holds
 
 __all__ = [
     "PENDING_PREFIX",

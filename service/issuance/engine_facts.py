@@ -95,7 +95,7 @@ class CredentialFact:
     def in_force_at(self, moment: datetime) -> bool:
         """The learner's live credential for the level (active, not superseded) and within its
         validity at ``moment``. Its own standing only: whether the level is *held* — its
-        prerequisites too — is :mod:`service.issuance.held`."""
+        prerequisites too — is :mod:`service.core.held`."""
         return self.status == "active" and self.superseded_by is None and self.valid_at(moment)
 
     def valid_at(self, moment: datetime) -> bool:

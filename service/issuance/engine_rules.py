@@ -1,5 +1,5 @@
 """Building blocks of the earning engine: which completions count, when requirements were first
-met, and when the prerequisite levels were held (:mod:`service.issuance.held`, the one definition
+met, and when the prerequisite levels were held (:mod:`service.core.held`, the one definition
 of "held"). Used by :mod:`service.issuance.engine`.
 """
 
@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from service.core.held import HeldCredential, day, holds, requisites
 from service.issuance.engine_facts import CompletionFact, CourseRequirement, CredentialFact
-from service.issuance.held import HeldCredential, day, holds, requisites
 
 __all__ = [
     "Counting",
@@ -179,7 +179,7 @@ def _score(value: float | None) -> str:
 
 
 def held_timeline(credentials: Sequence[CredentialFact]) -> dict[str, list[HeldCredential]]:
-    """The earning engine's credentials on the timeline of :mod:`service.issuance.held`, per level.
+    """The earning engine's credentials on the timeline of :mod:`service.core.held`, per level.
 
     The engine's credentials carry the status they have at the evaluation (now, or as of the
     moment a question about the past names), not their history: one revoked or suspended by then
@@ -225,7 +225,7 @@ def earliest_with_prerequisites(
     cutoff: Cutoff | None,
 ) -> datetime | None:
     """The first moment in ``[met_at, at]`` at which every level of ``levels`` is *held*
-    (:func:`service.issuance.held.holds`: with its own prerequisites), if any.
+    (:func:`service.core.held.holds`: with its own prerequisites), if any.
 
     Holding only starts when a credential of one of their :func:`requisites` does, so the
     candidates are ``met_at`` and the ``valid_from`` moments after it. With ``met_at`` ``None``

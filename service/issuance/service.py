@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from credentials import new_urn_uuid
 from service.audit.service import lock_chain, record, record_many
+from service.core.held import holds
 from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound
 from service.issuance import repository
@@ -25,7 +26,6 @@ from service.issuance.engine_facts import (
     LevelProgress,
 )
 from service.issuance.engine_rules import held_timeline
-from service.issuance.held import holds
 from service.issuance.history import CredentialHistory, facts_at, status_times
 from service.issuance.issuing import (
     IssuedRow,
@@ -257,7 +257,7 @@ def award_manually(
     override: bool,
     actor: str,
 ) -> Credential:
-    """Award a level by hand; prerequisites must be *held* (:mod:`service.issuance.held`: with
+    """Award a level by hand; prerequisites must be *held* (:mod:`service.core.held`: with
     their own prerequisites) unless ``override`` (audit-logged).
 
     Refused (409) while the learner's credential for the level is in force

@@ -7,7 +7,7 @@ learner and moment, then :func:`decide` per program kind (or :func:`check` for b
 DESIGN.md §1 "Permission decisions": a program kind's ``requires`` expression is evaluated over
 the levels *held* at ``t`` — a level counts only while its credential is active and unexpired and
 its prerequisites are held too, transitively (an expired or revoked foundation stops a higher
-level from granting anything). "Held" is :mod:`service.issuance.held`, the one definition shared
+level from granting anything). "Held" is :mod:`service.core.held`, the one definition shared
 with issuance and reports; its types are re-exported here. Every decision says why: the
 credentials that granted it, when it first lapses, or what is missing.
 """
@@ -19,8 +19,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from service.catalog.expressions import AllOf, AnyOf, AttributeIn, Expr, LevelRef
-from service.issuance.engine import Missing
-from service.issuance.held import (
+from service.core.held import (
     Held,
     HeldCredential,
     Holdings,
@@ -29,6 +28,7 @@ from service.issuance.held import (
     day,
     held_levels,
 )
+from service.issuance.engine import Missing
 
 __all__ = [
     "Decision",

@@ -36,8 +36,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import BindParameter
 
+from service.core.held import requisites
 from service.db import UTCDateTime
-from service.issuance.held import requisites
 from service.models import (
     Completion,
     Credential,
@@ -210,9 +210,9 @@ def status_at(t: BindParameter[datetime]) -> ColumnElement[str]:
 
 
 def held_at(t: BindParameter[datetime]) -> ColumnElement[bool]:
-    """The credential is *active* at ``t`` (:mod:`service.issuance.held`, in SQL: awarded by
+    """The credential is *active* at ``t`` (:mod:`service.core.held`, in SQL: awarded by
     ``t``, not expired, not superseded, its status at ``t`` active). Its level is held when every
-    one of the level's :func:`~service.issuance.held.requisites` has such a credential: see
+    one of the level's :func:`~service.core.held.requisites` has such a credential: see
     :func:`holds_each` and :func:`holds_level`."""
     c = CREDENTIAL.c
     return and_(
@@ -253,7 +253,7 @@ def credentials_by_learner(t: datetime, level_ids: Sequence[str]) -> Subquery:
 def holds_each(creds: Subquery, chain: Sequence[int]) -> ColumnElement[bool]:
     """The learner holds a level at the time of ``creds`` (:func:`credentials_by_learner`):
     every level of its ``chain`` — the column indexes of its
-    :func:`~service.issuance.held.requisites`, itself first — has an active credential."""
+    :func:`~service.core.held.requisites`, itself first — has an active credential."""
     return and_(*(creds.c[f"h{j}"] == 1 for j in chain))
 
 
@@ -299,7 +299,7 @@ def certification_table(
     prerequisites: Mapping[str, tuple[str, ...]],
 ) -> Select[Any]:
     """Per group, in one statement: ``learners``, and per level ``i``: ``holders<i>`` (holding
-    it at ``t``, its prerequisites too: :mod:`service.issuance.held`), ``exp<k>_<i>`` (holders
+    it at ``t``, its prerequisites too: :mod:`service.core.held`), ``exp<k>_<i>`` (holders
     whose level stops counting by horizon ``k``), ``expired<i>`` (expired, not renewed) and
     ``progress<i>`` (never awarded, with a counting completion). Scope, credentials and
     completions are each read once."""
@@ -439,7 +439,7 @@ def active_roles() -> Select[Any]:
 def holds_level(
     learner_id: ColumnElement[Any], chain: Sequence[str], t: BindParameter[datetime]
 ) -> ColumnElement[bool]:
-    """The learner holds the level whose :func:`~service.issuance.held.requisites` are
+    """The learner holds the level whose :func:`~service.core.held.requisites` are
     ``chain`` at ``t``: each has a credential active then (one probe per level)."""
     return and_(
         *(

@@ -16,12 +16,12 @@ from sqlalchemy import tuple_, union_all
 from sqlmodel import Session
 
 from service.core.durations import Duration, DurationError
+from service.core.held import requisites
 from service.core.ids import ATTRIBUTE_NAME
 from service.core.pagination import CursorText, CursorTime, Page, decode_cursor, encode_cursor
 from service.db import utcnow
 from service.errors import InvalidInput, NotFound
 from service.issuance.compiled import CompiledCatalog, LevelInfo
-from service.issuance.held import requisites
 from service.reports import repository as sql
 from service.reports.schemas import (
     CertificationGroup,
@@ -101,7 +101,7 @@ def certification(
     at: datetime | None,
 ) -> CertificationReport:
     """Per group: learners in scope, holders of each level (held as permission decisions hold
-    it: :mod:`service.issuance.held`), expiring, expired, in progress."""
+    it: :mod:`service.core.held`), expiring, expired, in progress."""
     group_by = check_group_by(group_by)
     now = utcnow()
     if at is not None and at.tzinfo is None:

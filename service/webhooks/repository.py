@@ -17,6 +17,8 @@ from service.models import (
     Credential,
     Learner,
     LearnerAttributeChange,
+    Level,
+    LevelVersion,
     Role,
     WebhookAttempt,
     WebhookDelivery,
@@ -222,9 +224,20 @@ def emitted(session: Session, event_type: str) -> set[tuple[str, str | None]]:
     return {(row.subject, row.threshold) for row in session.exec(query)}
 
 
-def held_levels(session: Session, learner_ids: list[str], now: datetime) -> set[tuple[str, str]]:
-    """(learner, level) of the credentials active, not superseded and within their validity
-    at ``now``."""
+def prerequisite_graph(session: Session) -> dict[str, tuple[str, ...]]:
+    """Each level's effective prerequisites, from its current version (as the compiled catalog
+    has them)."""
+    query = select(Level.id, LevelVersion.prerequisites).join(
+        LevelVersion,
+        (LevelVersion.level_id == Level.id) & (LevelVersion.version == Level.version),  # type: ignore[arg-type]
+    )
+    return {level_id: tuple(prerequisites) for level_id, prerequisites in session.exec(query)}
+
+
+def active_levels(session: Session, learner_ids: list[str], now: datetime) -> set[tuple[str, str]]:
+    """(learner, level) of the credentials *active* at ``now`` (:mod:`service.core.held`: not
+    revoked, suspended or superseded, within their validity); whether the level is *held* also
+    asks its prerequisites (:func:`service.core.held.requisites`)."""
     if not learner_ids:
         return set()
     rows = session.exec(

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from service.core.durations import Duration, DurationError
+from service.core.held import requisites
 from service.models import (
     Credential,
     WebhookSubscription,
@@ -117,7 +118,8 @@ def _overdue(session: Session, now: datetime) -> Iterator[_Found]:
         row.id: row.attributes.get(ROLE_ATTRIBUTE)
         for row in repository.learners(session, learner_ids)
     }
-    held = repository.held_levels(session, learner_ids, now)
+    active = repository.active_levels(session, learner_ids, now)
+    graph = repository.prerequisite_graph(session)
     emitted = repository.emitted(session, events.MANDATE_OVERDUE)
     for (learner_id, role_id), role_since in sorted(since.items()):
         if current.get(learner_id) != role_id:
@@ -128,7 +130,9 @@ def _overdue(session: Session, now: datetime) -> Iterator[_Found]:
                 due = Duration.parse(str(within)).add_to(role_since)
             except DurationError:
                 continue
-            if due > now or (learner_id, level) in held:
+            if due > now or all(  # held, as everywhere: prerequisites included
+                (learner_id, needed) in active for needed in requisites((str(level),), graph)
+            ):
                 continue
             subject = f"{learner_id}|{role_id}|{level}"
             threshold = events.iso(due) or ""

@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 from sqlmodel import Session
 
+from service.core.held import holds
 from service.issuance.compiled import CompiledCatalog, compile_catalog
 from service.issuance.engine import evaluate_level
 from service.issuance.engine_rules import held_timeline
-from service.issuance.held import holds
 from service.issuance.history import facts_at
 from service.issuance.repository import credential_rows, status_events
 from service.issuance.service import credential_history

@@ -140,3 +140,46 @@ def test_mandate_overdue_once_for_a_role_without_its_level(  # type: ignore[no-u
     )
     since = datetime.fromisoformat(data["role_since"])
     assert datetime.fromisoformat(data["due_at"]) == since + timedelta(days=30)
+
+
+def test_a_mandated_level_whose_prerequisite_was_revoked_is_overdue(  # type: ignore[no-untyped-def]
+    api, admin_headers, receiver, database, settings, config
+) -> None:
+    """'Held' is the one definition (service/core/held.py), here too: a community manager whose
+    Practitioner stands on a revoked Foundations does not hold Practitioner, as permission checks
+    and the compliance report say, so the mandate is overdue; one whose Foundations stands is
+    not."""
+    subscribe(api, admin_headers, receiver, events=["mandate.overdue"])
+    for learner in ("pia", "quin"):
+        response = api.put(
+            f"/v1/learners/{learner}",
+            json={"attributes": {"role": "community-manager"}},  # Practitioner within P60D
+            headers=admin_headers,
+        )
+        assert response.status_code in (200, 201), response.text
+        foundations = earn_foundations(api, admin_headers, learner)
+        awarded = api.post(
+            "/v1/credentials",
+            json={"learner_id": learner, "level": "social-media/practitioner", "reason": "test"},
+            headers=admin_headers,
+        )
+        assert awarded.status_code == 201, awarded.text
+        if learner == "pia":
+            revoked = api.post(
+                f"/v1/credentials/{foundations['id']}/revoke",
+                json={"reason": "test"},
+                headers=admin_headers,
+            )
+            assert revoked.status_code == 200, revoked.text
+    clock = Clock()
+    drain(database, settings, config, clock)
+    assert payloads(receiver) == []  # not due yet
+    clock.advance(days=61)
+    drain(database, settings, config, clock)
+    (overdue,) = payloads(receiver)
+    data = overdue["data"]
+    assert (data["learner"], data["role"], data["level"]) == (
+        "pia",
+        "community-manager",
+        "social-media/practitioner",
+    )

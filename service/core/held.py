@@ -15,7 +15,11 @@ Every "held" in Credence is this one:
   prerequisite check, through :func:`holds` over the earning engine's credentials
   (:func:`service.issuance.engine_rules.held_timeline` says how they map onto this timeline);
 * reports: certification holders and expiring counts and role-mandate compliance
-  (:mod:`service.reports.repository`: the same rule in SQL, over :func:`requisites`).
+  (:mod:`service.reports.repository`: the same rule in SQL, over :func:`requisites`);
+* the ``mandate.overdue`` webhook (:mod:`service.webhooks.scanner`: the active credentials,
+  then :func:`requisites`).
+
+It sits on the base floor (it imports nothing) so that every domain may apply it.
 
 Counting differently on purpose, and named so: a credential *in force* (its own standing only,
 :meth:`service.issuance.engine_facts.CredentialFact.in_force_at`: the learner's live credential,
