@@ -5,39 +5,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
 from service.completions.batch import record_batch
 from service.models import StatusList, StatusSlot
 from service.status import service as status_lists
-from tests.conftest import REPO
-
-DEMO = REPO / "service" / "catalog" / "demo" / "social-media-program.yaml"
-SOURCE, ACTOR = "lms", "client:lms"
-
-
-def ago(**delta: float) -> str:
-    return (datetime.now(UTC) - timedelta(**delta)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def item(who: str, course: str, days: float = 3, **extra: Any) -> dict[str, Any]:
-    return {"learner_id": who, "course_id": course, "completed_at": ago(days=days), **extra}
-
-
-@pytest.fixture
-def issuer(app, client, admin_headers):  # type: ignore[no-untyped-def]
-    applied = client.put(
-        "/v1/catalog",
-        content=DEMO.read_bytes(),
-        headers={**admin_headers, "Content-Type": "application/yaml"},
-    )
-    assert applied.status_code == 200, applied.text
-    return app.state.issuer
+from tests.completions.conftest import ACTOR, SOURCE, item
 
 
 def test_a_replay_inside_one_batch_repeats_the_first_result(database, issuer) -> None:  # type: ignore[no-untyped-def]

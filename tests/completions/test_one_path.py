@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -18,30 +16,9 @@ from sqlmodel import Session
 from credentials.audit import verify_chain
 from service.audit.service import iter_records
 from service.completions.service import BatchOutcome, record_batch
-from tests.conftest import REPO
+from tests.completions.conftest import ACTOR, SOURCE, ago, item
 
-DEMO = REPO / "service" / "catalog" / "demo" / "social-media-program.yaml"
-SOURCE, ACTOR = "lms", "client:lms"
 Recorder = Callable[[Session, Any, Sequence[dict[str, Any]]], list[BatchOutcome]]
-
-
-def ago(**delta: float) -> str:
-    return (datetime.now(UTC) - timedelta(**delta)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def item(who: str, course: str, days: float = 3, **extra: Any) -> dict[str, Any]:
-    return {"learner_id": who, "course_id": course, "completed_at": ago(days=days), **extra}
-
-
-@pytest.fixture
-def issuer(app, client, admin_headers):  # type: ignore[no-untyped-def]
-    applied = client.put(
-        "/v1/catalog",
-        content=DEMO.read_bytes(),
-        headers={**admin_headers, "Content-Type": "application/yaml"},
-    )
-    assert applied.status_code == 200, applied.text
-    return app.state.issuer
 
 
 def as_one_batch(session: Session, issuer: Any, items: Sequence[dict[str, Any]]) -> list[Any]:
