@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,7 +20,7 @@ from service.catalog.router import router as catalog_router
 from service.completions.router import router as completions_router
 from service.core.text import TextGuardMiddleware
 from service.db import make_engine, pool_options, session_gates
-from service.errors import Problem, install_error_handlers
+from service.errors import PROBLEM_MEDIA_TYPE, Problem, install_error_handlers
 from service.issuance.context import Issuer
 from service.issuance.router import router as issuance_router
 from service.keys.router import router as keys_router
@@ -164,11 +165,14 @@ def _add_catalog_document_schema(schemas: dict[str, Any]) -> None:
     schemas.setdefault("CatalogDocument", document)
 
 
+PROBLEM_SCHEMA = "#/components/schemas/Problem"
+
+
 def _document_body_problems(schema: dict[str, Any]) -> None:
     """Every operation that takes a body can answer 400 (malformed) and 413 (too large); every
     one that takes a body or parameters, 400 for a NUL or an unpaired surrogate in them
     (``service.core.text``)."""
-    problem = {"$ref": "#/components/schemas/Problem"}
+    problem = {"$ref": PROBLEM_SCHEMA}
     for item in schema["paths"].values():
         for operation in item.values():
             if not isinstance(operation, dict):
@@ -187,6 +191,36 @@ def _document_body_problems(schema: dict[str, Any]) -> None:
                         "content": {"application/problem+json": {"schema": problem}},
                     },
                 )
+
+
+def _document_validation_problems(app: FastAPI, schema: dict[str, Any]) -> None:
+    """FastAPI documents a failed validation as its own 422 ``HTTPValidationError`` JSON; the
+    service answers it with a problem (``install_error_handlers``), or with a 400 problem on
+    routes whose class says so (``validation_status``, e.g. AuthZEN). Say what is answered."""
+    fastapi_default = {"$ref": "#/components/schemas/HTTPValidationError"}
+    for route in _api_routes(app.routes):
+        operations = schema["paths"].get(route.path_format, {})
+        for method in route.methods or ():
+            responses = operations.get(method.lower(), {}).get("responses", {})
+            default = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if default.get("schema") != fastapi_default:
+                continue
+            if getattr(route, "validation_status", 422) == 422:
+                responses["422"] = {
+                    "description": "Invalid input",
+                    "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA}}},
+                }
+            else:
+                del responses["422"]
+    for item in schema.get("webhooks", {}).values():  # calls Credence makes: the receiver's
+        for operation in item.values():  # answers are described there, not FastAPI's 422
+            responses = operation.get("responses", {})
+            default = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if default.get("schema") == fastapi_default:
+                del responses["422"]
+    if "HTTPValidationError" not in json.dumps([schema["paths"], schema.get("webhooks")]):
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema["components"]["schemas"].pop(name, None)
 
 
 def _document_scopes(app: FastAPI, schema: dict[str, Any]) -> None:
@@ -256,6 +290,7 @@ def _register_problem_schema(app: FastAPI) -> None:
             schemas.setdefault("Problem", Problem.model_json_schema())
             _add_catalog_document_schema(schemas)
             _document_body_problems(schema)
+            _document_validation_problems(app, schema)
             _document_scopes(app, schema)
             app.openapi_schema = schema
         return app.openapi_schema

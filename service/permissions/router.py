@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, ClassVar, NamedTuple
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -38,7 +38,7 @@ from service.core.ids import LEARNER_ID_PATTERN, SLUG_PATTERN
 from service.core.times import RANGE_TEXT, parse_instant
 from service.db import utcnow
 from service.deps import BearerDep, SettingsDep
-from service.errors import BadRequest, InvalidInput, problem_responses
+from service.errors import BadRequest, InvalidInput, problem_responses, validation_errors
 from service.permissions.deps import PermissionsDep, get_permissions
 from service.permissions.schemas import (
     Action,
@@ -294,6 +294,8 @@ async def check_permissions(
 class AuthZenRoute(APIRoute):
     """AuthZEN answers a malformed request (missing or mistyped field) with 400, not 422."""
 
+    validation_status: ClassVar[int] = 400  # what the OpenAPI document says (service.app)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
@@ -302,14 +304,7 @@ class AuthZenRoute(APIRoute):
                 return await handler(request)
             except RequestValidationError as exc:
                 _refuse_unless_allowed(request)
-                errors = [
-                    {
-                        "location": ".".join(str(part) for part in err.get("loc", ())),
-                        "message": str(err.get("msg", "")),
-                        "type": err.get("type", ""),
-                    }
-                    for err in exc.errors()
-                ]
+                errors = validation_errors(exc)
                 detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
                 raise BadRequest(detail or "Malformed request", errors=errors) from None
             except (BadRequest, InvalidInput):  # found malformed by the handler itself

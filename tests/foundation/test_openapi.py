@@ -20,3 +20,25 @@ def test_operation_ids_are_unique_and_explicit() -> None:
     ids = [op["operationId"] for path in document["paths"].values() for op in path.values()]
     assert len(ids) == len(set(ids))
     assert all("_" not in op_id for op_id in ids), "use explicit camelCase operation ids"
+
+
+def test_every_error_answer_is_documented_as_a_problem() -> None:
+    """Every 4xx/5xx the document promises is application/problem+json (the one error handler),
+    including validation failures, which FastAPI would otherwise document as its own JSON."""
+    document = create_app(Settings(log_level="WARNING")).openapi()
+    undocumented = [
+        f"{method.upper()} {path} {status}"
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        for status, answer in operation.get("responses", {}).items()
+        if status[0] in "45" and "application/problem+json" not in answer.get("content", {})
+    ]
+    assert undocumented == []
+    assert "HTTPValidationError" not in json.dumps(document)
+
+
+def test_authzen_documents_validation_failures_as_400() -> None:
+    document = create_app(Settings(log_level="WARNING")).openapi()
+    for path in ("/access/v1/evaluation", "/access/v1/evaluations"):
+        responses = document["paths"][path]["post"]["responses"]
+        assert "400" in responses and "422" not in responses, path
