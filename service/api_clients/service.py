@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from service.api_clients import repository
 from service.audit.service import lock_chain, record
 from service.auth.keys import SCOPES, generate_key, hash_key
 from service.db import utcnow
@@ -36,8 +37,7 @@ def create_client(
         scopes=" ".join(scope_list),
         created_at=utcnow(),
     )
-    session.add(client)
-    session.flush()
+    repository.save(session, client)
     record(
         session,
         actor=actor,
@@ -49,12 +49,11 @@ def create_client(
 
 
 def list_clients(session: Session, *, after_id: int, limit: int) -> list[ApiClient]:
-    query = select(ApiClient).where(col(ApiClient.id) > after_id).order_by(col(ApiClient.id))
-    return list(session.exec(query.limit(limit)).all())
+    return repository.page(session, after_id=after_id, limit=limit)
 
 
 def get_by_prefix(session: Session, prefix: str) -> ApiClient:
-    client = session.exec(select(ApiClient).where(ApiClient.prefix == prefix)).first()
+    client = repository.by_prefix(session, prefix)
     if client is None:
         raise NotFound(f"No API client with prefix {prefix!r}.")
     return client
@@ -64,18 +63,13 @@ def revoke_client(session: Session, prefix: str, *, actor: str) -> ApiClient:
     """Revoke once: decided under the chain's append lock, so of many revocations at once one
     succeeds and the others get a 409."""
     lock_chain(session)
-    client = session.exec(
-        select(ApiClient)
-        .where(ApiClient.prefix == prefix)
-        .execution_options(populate_existing=True)
-    ).first()
+    client = repository.by_prefix(session, prefix, fresh=True)
     if client is None:
         raise NotFound(f"No API client with prefix {prefix!r}.")
     if client.revoked_at is not None:
         raise Conflict(f"API client {prefix!r} was already revoked.")
     client.revoked_at = utcnow()
-    session.add(client)
-    session.flush()
+    repository.save(session, client)
     record(
         session,
         actor=actor,

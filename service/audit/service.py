@@ -7,15 +7,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, text
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from credentials.audit import GENESIS_HASH, AuditRecord, chain_hash, event_body
+from service.audit import repository
 from service.db import utcnow
 from service.models import AuditEvent
-
-# Any constant works; it names the one lock that serialises appends on PostgreSQL.
-_PG_AUDIT_LOCK = 0x43524544_41554454
 
 
 def format_at(moment: datetime) -> str:
@@ -28,20 +25,14 @@ def lock_chain(session: Session) -> None:
     (idempotency checks, upserts) before they append. Held until commit: on PostgreSQL an
     advisory lock; on SQLite the database write lock, which the transaction's BEGIN IMMEDIATE
     takes (begun here if it was not yet)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
-    else:
-        session.connection()
+    repository.take_append_lock(session)
 
 
 def wait_for_chain(session: Session) -> None:
     """Wait until no writer holds the chain's append lock, and hold later writers off until this
     transaction ends (PostgreSQL: the shared form of :func:`lock_chain`'s lock, so readers do
     not wait for each other; SQLite: the transaction's BEGIN IMMEDIATE takes the write lock)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _PG_AUDIT_LOCK})
-    else:
-        session.connection()  # begins the transaction, which waits for the write lock
+    repository.take_append_lock(session, shared=True)
 
 
 @dataclass(frozen=True)
@@ -66,10 +57,7 @@ def record_many(
     """
     lock_chain(session)
     session.flush()  # pending ORM events must take their seq first
-    head = session.exec(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
-    ).first()
-    seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
+    seq, prev_hash = repository.head(session) or (0, GENESIS_HASH)
     at = at or utcnow()
     stamp = format_at(at)
     rows: list[dict[str, Any]] = []
@@ -93,7 +81,7 @@ def record_many(
         )
         prev_hash = digest
     if rows:
-        session.execute(insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
+        repository.insert_events(session, rows)
     return seq
 
 
@@ -124,13 +112,12 @@ def to_record(event: AuditEvent) -> AuditRecord:
 
 def head_seq(session: Session) -> int:
     """The sequence number of the newest event (0 for an empty chain)."""
-    head = session.exec(select(AuditEvent.seq).order_by(col(AuditEvent.seq).desc()).limit(1))
-    return head.first() or 0
+    head = repository.head(session)
+    return head[0] if head else 0
 
 
 def list_events(session: Session, *, after: int, limit: int) -> list[AuditEvent]:
-    query = select(AuditEvent).where(col(AuditEvent.seq) > after).order_by(col(AuditEvent.seq))
-    return list(session.exec(query.limit(limit)).all())
+    return repository.page(session, after=after, limit=limit)
 
 
 def iter_records(session: Session, batch: int = 1000) -> Iterator[AuditRecord]:

@@ -15,12 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 
 from service.auth.keys import grants, hashes_match, parse_prefix
+from service.auth.repository import read_client
 from service.errors import Forbidden, Unauthorized
-from service.models import ApiClient
 
 NO_KEY = "Send an API key as 'Authorization: Bearer <key>'."
 INVALID_KEY = "The API key is not valid (unknown, malformed or revoked)."
@@ -76,14 +75,6 @@ class StoredClient(Protocol):
     def revoked(self) -> bool: ...
 
 
-class ClientRow(NamedTuple):
-    id: int
-    name: str
-    secret_hash: str
-    scopes: str
-    revoked: bool
-
-
 class PresentedKey(NamedTuple):
     """A well-formed key and its public prefix (which names the client row to read)."""
 
@@ -109,19 +100,6 @@ def admit(client: StoredClient | None, key: PresentedKey, scope: str | None) -> 
     if scope is not None and not grants(principal.scopes, scope):
         raise MissingScope(scope)
     return principal
-
-
-def read_client(engine: Engine, prefix: str) -> ClientRow | None:
-    """The API client stored under ``prefix`` (one read-only statement), or None."""
-    table = ApiClient.__table__  # type: ignore[attr-defined]
-    query = sa_select(
-        table.c.id, table.c.name, table.c.secret_hash, table.c.scopes, table.c.revoked_at
-    ).where(table.c.prefix == prefix)
-    with engine.connect().execution_options(sqlite_readonly=True) as connection:
-        row = connection.execute(query).first()
-    if row is None:
-        return None
-    return ClientRow(row.id, row.name, row.secret_hash, row.scopes, row.revoked_at is not None)
 
 
 def admit_key(engine: Engine, key: str, scope: str | None) -> Principal:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import delete
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from service.audit.service import record
-from service.catalog import repository, usage
+from service.catalog import repository
 from service.catalog.document import CatalogDocument, LevelDef, TrackDef
 from service.catalog.service import ApplyResult, CatalogInUse, apply
 from service.catalog.validation import CatalogError, UnknownReference, validate_catalog
 from service.db import utcnow
 from service.errors import Conflict, NotFound, PreconditionFailed
-from service.models import Course, Level, LevelVersion, Program, Role, Track
+from service.models import Course, Level, Program, Role, Track
 
 SimpleKind = Literal["course", "track", "program", "role"]
 _LISTS = {"course": "courses", "track": "tracks", "program": "programs", "role": "roles"}
@@ -50,7 +49,7 @@ def _rows(session: Session, kind: str) -> dict[str, Any]:
 
 
 def get_row(session: Session, kind: str, obj_id: str) -> Any:
-    row = session.get(_TABLE[kind], obj_id)
+    row = repository.row(session, _TABLE[kind], obj_id)
     if row is None:
         raise NotFound(f"No {kind} {obj_id!r}.")
     return row
@@ -60,7 +59,7 @@ def _locked_row(session: Session, kind: str, obj_id: str) -> Any:
     """The object as it stands under the catalog lock: every check a write makes on it (ETag,
     archived, in use) must see the last committed writer, or two writers both pass."""
     repository.lock_catalog(session)
-    row = session.get(_TABLE[kind], obj_id, populate_existing=True)
+    row = repository.row(session, _TABLE[kind], obj_id, fresh=True)
     if row is None:
         raise NotFound(f"No {kind} {obj_id!r}.")
     return row
@@ -72,7 +71,7 @@ def _replace(items: list[Any], obj_id: str, new: Any | None) -> list[Any]:
 
 def create(session: Session, kind: SimpleKind, definition: Any, *, actor: str) -> ApplyResult:
     repository.lock_catalog(session)
-    if session.get(_TABLE[kind], definition.id) is not None:
+    if repository.row(session, _TABLE[kind], definition.id) is not None:
         raise Conflict(f"A {kind} with id {definition.id!r} already exists (maybe archived).")
     field = _LISTS[kind]
     return apply(
@@ -147,17 +146,14 @@ def _refuse_dangling(doc: CatalogDocument) -> CatalogDocument:
 def delete_object(session: Session, kind: str, obj_id: str, *, actor: str) -> None:
     """Delete for good: refused (409) while referred to or used; archive is the alternative."""
     row = _locked_row(session, kind, obj_id)
-    reason = usage.in_use(session, kind, obj_id)
+    reason = repository.in_use(session, kind, obj_id)
     if reason:
         raise CatalogInUse(f"{kind} {obj_id!r} cannot be deleted: {reason}. Archive it instead.")
     if kind == "track" and any(lv.track_id == obj_id for lv in _rows(session, "level").values()):
         raise CatalogInUse(f"track {obj_id!r} still has levels; delete or archive them first.")
     if row.archived_at is None:
         apply(session, lambda doc: _refuse_dangling(_without(doc, kind, obj_id)), actor=actor)
-    if kind == "level":
-        session.execute(delete(LevelVersion).where(col(LevelVersion.level_id) == obj_id))
-    session.delete(row)
-    session.flush()
+    repository.delete_row(session, row)
     state = repository.lock_catalog(session)
     repository.bump_revision(session, state, utcnow())
     record(session, actor=actor, action=f"catalog.{kind}.deleted", subject=f"{kind}:{obj_id}")
@@ -167,7 +163,7 @@ def create_level(session: Session, track_id: str, level: LevelDef, *, actor: str
     track = _locked_row(session, "track", track_id)
     if track.archived_at is not None:
         raise Conflict(f"track {track_id!r} is archived.")
-    if session.get(Level, f"{track_id}/{level.id}") is not None:
+    if repository.row(session, Level, f"{track_id}/{level.id}") is not None:
         raise Conflict(f"Level {track_id}/{level.id} already exists (maybe archived).")
 
     def edit(doc: CatalogDocument) -> CatalogDocument:

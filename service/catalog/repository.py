@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -23,7 +23,9 @@ from service.catalog.document import (
 )
 from service.models import (
     CatalogState,
+    Completion,
     Course,
+    Credential,
     Level,
     LevelVersion,
     Program,
@@ -127,8 +129,9 @@ def lock_catalog(session: Session) -> CatalogState:
 
 
 def catalog_revision(session: Session) -> int:
-    state = session.get(CatalogState, 1)
-    return state.revision if state else 0
+    """The catalog's revision as committed (read from the database, not the session's copy)."""
+    query = select(CatalogState.revision).where(CatalogState.id == 1)
+    return session.exec(query).first() or 0
 
 
 def write_diff(
@@ -304,3 +307,37 @@ def level_versions(session: Session, level_id: str) -> list[LevelVersion]:
         .order_by(col(LevelVersion.version))
     )
     return list(session.exec(query))
+
+
+def in_use(session: Session, kind: str, obj_id: str) -> str | None:
+    """Why ``obj_id`` may not be deleted, or None: it has been used (completions recorded,
+    credentials issued), and history must keep resolving. Archive instead."""
+    if kind == "course":
+        query = select(Completion.id).where(col(Completion.course_id) == obj_id).limit(1)
+        if session.exec(query).first() is not None:
+            return "completions were recorded for it"
+    if kind == "level":
+        query = select(Credential.id).where(col(Credential.level_id) == obj_id).limit(1)
+        if session.exec(query).first() is not None:
+            return "credentials were issued under it"
+    if kind == "track":
+        query = (
+            select(Credential.id).where(col(Credential.level_id).startswith(obj_id + "/")).limit(1)
+        )
+        if session.exec(query).first() is not None:
+            return "credentials were issued under its levels"
+    return None
+
+
+def row(session: Session, model: type[Any], obj_id: str, *, fresh: bool = False) -> Any:
+    """The catalog row ``obj_id`` of ``model``; ``fresh`` re-reads it over what the session
+    holds (under the catalog lock)."""
+    return session.get(model, obj_id, populate_existing=fresh)
+
+
+def delete_row(session: Session, row: Any) -> None:
+    """Delete a catalog object (a level with its versions), flushed."""
+    if isinstance(row, Level):
+        session.execute(delete(LevelVersion).where(col(LevelVersion.level_id) == row.id))
+    session.delete(row)
+    session.flush()

@@ -10,13 +10,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from service.catalog import repository
 from service.catalog.expressions import Expr, parse_requires
 from service.core.durations import Duration
 from service.issuance.engine_facts import CourseRequirement, LevelRule, Renewal
-from service.models import CatalogState
 
 
 @dataclass(frozen=True)
@@ -150,8 +149,7 @@ class CatalogCache:
         self._lock = threading.Lock()
 
     def get(self, session: Session) -> CompiledCatalog:
-        revision = session.exec(select(CatalogState.revision).where(CatalogState.id == 1)).first()
-        revision = revision or 0
+        revision = repository.catalog_revision(session)
         compiled = self._compiled
         if compiled is not None and compiled.revision == revision:
             return compiled

@@ -133,6 +133,14 @@ def supersede(session: Session, by: Mapping[str, str], *, at: datetime) -> None:
             session.expire(held)
 
 
+def save_status_change(
+    session: Session, credential: Credential, event: CredentialStatusEvent
+) -> None:
+    """Write a credential's changed status and the event recording it (flushed)."""
+    session.add_all([credential, event])
+    session.flush()
+
+
 def insert_credentials(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     session.execute(insert(Credential.__table__), list(rows))  # type: ignore[attr-defined]
 

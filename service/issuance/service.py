@@ -224,17 +224,14 @@ def change_status(
     credential.status = new_status
     credential.status_changed_at = now
     credential.status_reason = reason
-    session.add(credential)
-    session.add(
-        CredentialStatusEvent(
-            credential_id=credential.id, status=new_status, at=now, reason=reason, actor=actor
-        )
+    event = CredentialStatusEvent(
+        credential_id=credential.id, status=new_status, at=now, reason=reason, actor=actor
     )
+    repository.save_status_change(session, credential, event)
     if action == "revoke":
         status_lists.set_bit(session, credential.id, "revocation", True)
     else:
         status_lists.set_bit(session, credential.id, "suspension", action == "suspend")
-    session.flush()
     record(
         session,
         actor=actor,

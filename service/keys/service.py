@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from credentials import (
     LocalSigner,
@@ -25,6 +25,7 @@ from credentials import (
 from service.audit.service import lock_chain, record
 from service.db import utcnow
 from service.errors import Conflict, NotFound, ServiceUnavailable
+from service.keys import repository
 from service.models import SigningKey
 from service.settings import Settings
 
@@ -51,10 +52,10 @@ def create_key(
     lock_chain(session)
     now = utcnow()
     retired = []
-    for old in session.exec(select(SigningKey).where(SigningKey.state == "active")):
+    previous = repository.active_keys(session)
+    for old in previous:
         old.state = "retired"
         old.retired_at = now
-        session.add(old)
         retired.append(old.kid)
     key = SigningKey(
         kid=jwk["kid"],
@@ -64,8 +65,7 @@ def create_key(
         private_key_encrypted=encrypt_private_key(private, settings.kek_bytes, jwk["kid"]),
         created_at=now,
     )
-    session.add(key)
-    session.flush()
+    repository.save(session, *previous, key)
     record(
         session,
         actor=actor,
@@ -78,7 +78,7 @@ def create_key(
 
 def mark_compromised(session: Session, kid: str, at: datetime, *, actor: str) -> SigningKey:
     lock_chain(session)
-    key = session.get(SigningKey, kid, populate_existing=True)
+    key = repository.get(session, kid, fresh=True)
     if key is None:
         raise NotFound(f"No signing key {kid!r}.")
     if key.compromised_at is not None:
@@ -87,8 +87,7 @@ def mark_compromised(session: Session, kid: str, at: datetime, *, actor: str) ->
     if key.state == "active":
         key.state = "retired"
         key.retired_at = utcnow()
-    session.add(key)
-    session.flush()
+    repository.save(session, key)
     record(
         session,
         actor=actor,
@@ -105,7 +104,7 @@ def compromise_key(
     """Distrust ``kid`` from ``at``; if it was the active key and ``rotate``, a new key takes
     over in the same transaction (so issuance never stops)."""
     lock_chain(session)  # decide on the key as the last committed writer left it
-    key = session.get(SigningKey, kid, populate_existing=True)
+    key = repository.get(session, kid, fresh=True)
     was_active = key is not None and key.state == "active"
     compromised = mark_compromised(session, kid, at, actor=actor)
     successor = create_key(session, settings, actor=actor) if was_active and rotate else None
@@ -113,7 +112,7 @@ def compromise_key(
 
 
 def list_keys(session: Session) -> list[SigningKey]:
-    return list(session.exec(select(SigningKey).order_by(col(SigningKey.created_at))))
+    return repository.all_keys(session)
 
 
 def jwks(session: Session, settings: Settings) -> dict[str, list[dict[str, Any]]]:
@@ -127,7 +126,7 @@ def jwks(session: Session, settings: Settings) -> dict[str, list[dict[str, Any]]
 
 def public_key(session: Session, settings: Settings, thumbprint: str) -> dict[str, Any]:
     """One published key as a JWK whose ``kid`` is its own URL; NotFound for any other."""
-    key = session.get(SigningKey, thumbprint)
+    key = repository.get(session, thumbprint)
     if key is None:
         raise NotFound(f"No published key {thumbprint!r}.")
     return {**key.public_jwk, "kid": key_id_url(issuer_base(settings), key.kid)}
@@ -152,9 +151,7 @@ class KeyRing:
         self._lock = threading.Lock()
 
     def active_signer(self, session: Session) -> Signer:
-        row = session.exec(
-            select(SigningKey.kid).where(SigningKey.state == "active").limit(1)
-        ).first()
+        row = repository.active_kid(session)
         if row is None:
             raise NoSigningKey(
                 "There is no active signing key: run `credence keys create` (or start in "
@@ -166,7 +163,7 @@ class KeyRing:
         cached = self._signers.get(kid)
         if cached is not None:
             return cached
-        key = session.get(SigningKey, kid)
+        key = repository.get(session, kid)
         if key is None:
             raise NotFound(f"No signing key {kid!r}.")
         private = decrypt_private_key(key.private_key_encrypted, self.settings.kek_bytes, kid)
@@ -197,7 +194,7 @@ def ensure_development_key(session: Session, settings: Settings) -> None:
     # Several processes starting at once on one PostgreSQL would each see no key and make one
     # (two "active" keys); the chain's append lock makes the check-then-create atomic.
     lock_chain(session)
-    if session.exec(select(SigningKey.kid).where(SigningKey.state == "active")).first() is None:
+    if repository.active_kid(session) is None:
         create_key(session, settings, actor="system:startup")
 
 

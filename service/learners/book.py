@@ -12,12 +12,11 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from service.audit.service import EventSpec
+from service.learners import repository
 from service.learners.schemas import LearnerRef
-from service.models import Learner, LearnerAttributeChange
 
 _FIELDS = ("email", "name", "did")
 _UPDATED = ("attributes", "revision", "updated_at")
@@ -48,12 +47,7 @@ class LearnerBook:
     must not both insert."""
 
     def __init__(self, session: Session, learner_ids: Iterable[str]) -> None:
-        table = Learner.__table__  # type: ignore[attr-defined]
-        ids = sorted(set(learner_ids))
-        self.rows: dict[str, dict[str, Any]] = {
-            row["id"]: dict(row)
-            for row in session.execute(select(table).where(table.c.id.in_(ids))).mappings()
-        }
+        self.rows: dict[str, dict[str, Any]] = repository.rows(session, learner_ids)
         self.created: list[str] = []
         self.updated: set[str] = set()
         self.attribute_changes: list[dict[str, Any]] = []
@@ -153,26 +147,10 @@ class LearnerBook:
 
     def write(self, session: Session) -> None:
         """Insert the new learners, update the changed ones, store the attribute history."""
-        table = Learner.__table__  # type: ignore[attr-defined]
         if self.created:
-            session.execute(insert(table), [self.rows[i] for i in self.created])
+            repository.insert_rows(session, [self.rows[i] for i in self.created])
         changed = sorted(self.updated - set(self.created))
         if changed:
-            session.execute(
-                update(table)
-                .where(table.c.id == bindparam("b_id"))
-                .values(
-                    email=bindparam("b_email"),
-                    name=bindparam("b_name"),
-                    did=bindparam("b_did"),
-                    attributes=bindparam("b_attributes"),
-                    revision=bindparam("b_revision"),
-                    updated_at=bindparam("b_updated_at"),
-                ),
-                [{f"b_{k}": self.rows[i][k] for k in (*_FIELDS, "id", *_UPDATED)} for i in changed],
-            )
+            repository.update_rows(session, [self.rows[i] for i in changed], (*_FIELDS, *_UPDATED))
         if self.attribute_changes:
-            session.execute(
-                insert(LearnerAttributeChange.__table__),  # type: ignore[attr-defined]
-                self.attribute_changes,
-            )
+            repository.insert_attribute_changes(session, self.attribute_changes)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from service.audit.service import lock_chain, record_many
 from service.db import utcnow
 from service.errors import InvalidInput, NotFound
+from service.learners import repository
 from service.learners.book import LearnerBook
 from service.models import Learner, LearnerAttributeChange
 
@@ -18,7 +19,7 @@ FUTURE_SKEW = timedelta(minutes=5)
 
 
 def get(session: Session, learner_id: str) -> Learner:
-    learner = session.get(Learner, learner_id)
+    learner = repository.get(session, learner_id)
     if learner is None:
         raise NotFound(f"No learner {learner_id!r}.")
     return learner
@@ -68,19 +69,14 @@ def put(
     if event is not None:
         book.write(session)
         record_many(session, [event])
-    learner = session.get(Learner, learner_id, populate_existing=True)
+    learner = repository.get(session, learner_id, fresh=True)
     assert learner is not None
     return learner, learner_id in book.created
 
 
 def attribute_history(session: Session, learner_id: str) -> list[LearnerAttributeChange]:
     """The learner's attribute changes in ``(changed_at, id)`` order (see :func:`attributes_at`)."""
-    query = (
-        select(LearnerAttributeChange)
-        .where(LearnerAttributeChange.learner_id == learner_id)
-        .order_by(col(LearnerAttributeChange.changed_at), col(LearnerAttributeChange.id))
-    )
-    return list(session.exec(query))
+    return repository.attribute_history(session, learner_id)
 
 
 #: One attribute change: ``(changed_at, id, name, value)``; ``value`` ``None`` removes it.
@@ -104,7 +100,4 @@ def attributes_at(history: Iterable[AttributeChangeTuple], at: datetime) -> dict
 def search(
     session: Session, *, filters: Mapping[str, str], after: str, limit: int
 ) -> list[Learner]:
-    query = select(Learner).where(col(Learner.id) > after)
-    for name, value in filters.items():
-        query = query.where(col(Learner.attributes)[name].as_string() == value)
-    return list(session.exec(query.order_by(col(Learner.id)).limit(limit)))
+    return repository.search(session, filters=filters, after=after, limit=limit)

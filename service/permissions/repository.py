@@ -29,6 +29,7 @@ from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy.engine import Engine
 
+from service.auth.repository import ClientRow
 from service.core.dedicated import DedicatedConnection
 from service.issuance.engine_facts import CredentialStatus
 
@@ -72,14 +73,6 @@ SELECT 'l', l.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
   FROM learner l
  WHERE l.id {learners}
 """
-
-
-class ClientRow(NamedTuple):
-    id: int
-    name: str
-    secret_hash: str
-    scopes: str
-    revoked: bool
 
 
 class CredentialRow(NamedTuple):

@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from credentials import GENESIS_HASH, checkpoint_claims, sign_jwt
+from service.audit import repository as audit_repository
 from service.audit.service import format_at
 from service.db import utcnow
 from service.keys.service import KeyRing
-from service.models import AuditEvent
 from service.settings import Settings
 
 
@@ -32,11 +32,7 @@ class SignedCheckpoint:
 
 def current_checkpoint(session: Session, settings: Settings, keyring: KeyRing) -> SignedCheckpoint:
     """The chain head now, signed with the active signing key."""
-    head = session.exec(
-        select(AuditEvent.seq, AuditEvent.hash, AuditEvent.at)
-        .order_by(col(AuditEvent.seq).desc())
-        .limit(1)
-    ).first()
+    head = audit_repository.head_event(session)
     seq, hash_, at = (head[0], head[1], format_at(head[2])) if head else (0, GENESIS_HASH, None)
     signer = keyring.active_signer(session)
     claims = checkpoint_claims(

@@ -21,25 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlmodel import Session
 
-from service.models import (
-    Credential,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEvent,
-    WebhookSubscription,
-)
-from service.webhooks import events, signing
+from service.webhooks import events, repository, signing
 from service.webhooks.safety import BlockedDestination
 from service.webhooks.settings import WebhookSettings
 
 USER_AGENT = "Credence-Webhooks/1"
-_delivery = WebhookDelivery.__table__  # type: ignore[attr-defined]
-_event = WebhookEvent.__table__  # type: ignore[attr-defined]
-_subscription = WebhookSubscription.__table__  # type: ignore[attr-defined]
-_attempt = WebhookAttempt.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,63 +66,11 @@ def claim(
     limit: int,
 ) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries to ``token`` (flushes; the caller commits)."""
-    # The head of each (subscription, ordering key) queue: only it may be sent. A grouped
-    # minimum is linear in the pending rows whatever the planner believes (an anti-join on
-    # "an earlier pending delivery exists" went quadratic on fresh tables without statistics).
-    heads = (
-        select(func.min(_delivery.c.id))
-        .where(_delivery.c.status == "pending")
-        .group_by(_delivery.c.subscription_id, _delivery.c.ordering_key)
+    ids = repository.lease_due(
+        session, token=token, now=now, lease_until=now + config.lease, limit=limit
     )
-    query = (
-        select(_delivery.c.id)
-        .select_from(
-            _delivery.join(_subscription, _subscription.c.id == _delivery.c.subscription_id)
-        )
-        .where(
-            _delivery.c.id.in_(heads.scalar_subquery()),
-            _delivery.c.status == "pending",
-            _delivery.c.next_attempt_at <= now,
-            or_(_delivery.c.lease_until.is_(None), _delivery.c.lease_until < now),
-            _subscription.c.enabled.is_(True),
-            _subscription.c.deleted_at.is_(None),
-        )
-        .order_by(_delivery.c.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=_delivery)
-    ids = list(session.execute(query).scalars())
-    if not ids:
-        return []
-    session.execute(
-        update(_delivery)
-        .where(_delivery.c.id.in_(ids))
-        .values(lease_until=now + config.lease, lease_token=token)
-    )
-    rows = session.execute(
-        select(
-            _delivery.c.id,
-            _delivery.c.attempts,
-            _delivery.c.deadline_at,
-            _event.c.id,
-            _event.c.type,
-            _event.c.subject,
-            _event.c.body,
-            _subscription.c.id,
-            _subscription.c.url,
-            _subscription.c.secret_ciphertext,
-            _subscription.c.include_jwt,
-        )
-        .select_from(
-            _delivery.join(_event, _event.c.id == _delivery.c.event_id).join(
-                _subscription, _subscription.c.id == _delivery.c.subscription_id
-            )
-        )
-        .where(_delivery.c.id.in_(ids))
-        .order_by(_delivery.c.id)
-    ).all()
-    jwts = _jwts(
+    rows = repository.leased(session, ids)
+    jwts = repository.credential_jwts(
         session, [r[5].partition(":")[2] for r in rows if r[10] and r[4] in events.CARRIES_JWT]
     )
     keys: dict[str, bytes] = {}
@@ -172,14 +108,6 @@ def claim(
             )
         )
     return claimed
-
-
-def _jwts(session: Session, credential_ids: list[str]) -> dict[str, str]:
-    if not credential_ids:
-        return {}
-    table = Credential.__table__  # type: ignore[attr-defined]
-    rows = session.execute(select(table.c.id, table.c.jwt).where(table.c.id.in_(credential_ids)))
-    return {cid: jwt for cid, jwt in rows}
 
 
 async def send(
@@ -241,8 +169,8 @@ def record_outcomes(
     """Store the attempts and move each delivery on, where the lease is still ours."""
     if not outcomes:
         return
-    session.execute(
-        insert(_attempt),
+    repository.insert_attempts(
+        session,
         [
             {
                 "delivery_id": o.claimed.delivery_id,
@@ -256,56 +184,28 @@ def record_outcomes(
             for o in outcomes
         ],
     )
-    ours = (_delivery.c.id == bindparam("b_id"), _delivery.c.lease_token == bindparam("b_token"))
     done = [o for o in outcomes if o.succeeded]
-    if done:
-        session.execute(
-            update(_delivery)
-            .where(*ours)
-            .values(
-                status="succeeded",
-                attempts=_delivery.c.attempts + 1,
-                last_status_code=bindparam("b_code"),
-                last_error=None,
-                completed_at=now,
-                lease_until=None,
-                lease_token=None,
-            ),
-            [
-                {"b_id": o.claimed.delivery_id, "b_token": o.claimed.token, "b_code": o.status_code}
-                for o in done
-            ],
-        )
-    failed = [o for o in outcomes if not o.succeeded]
-    if failed:
-        rows = []
-        for o in failed:
-            retry_at = now + backoff(config, o.claimed.attempts + 1)
-            gave_up = retry_at > o.claimed.deadline_at
-            rows.append(
-                {
-                    "b_id": o.claimed.delivery_id,
-                    "b_token": o.claimed.token,
-                    "b_code": o.status_code,
-                    "b_error": o.error,
-                    "b_status": "failed" if gave_up else "pending",
-                    "b_next": retry_at,
-                    "b_completed": now if gave_up else None,
-                }
+    repository.mark_succeeded(
+        session,
+        [(o.claimed.delivery_id, o.claimed.token, o.status_code) for o in done],
+        now=now,
+    )
+    moved_on = []
+    for o in outcomes:
+        if o.succeeded:
+            continue
+        retry_at = now + backoff(config, o.claimed.attempts + 1)
+        gave_up = retry_at > o.claimed.deadline_at
+        moved_on.append(
+            repository.Retry(
+                delivery_id=o.claimed.delivery_id,
+                token=o.claimed.token,
+                status_code=o.status_code,
+                error=o.error,
+                status="failed" if gave_up else "pending",
+                next_attempt_at=retry_at,
+                completed_at=now if gave_up else None,
             )
-        session.execute(
-            update(_delivery)
-            .where(*ours)
-            .values(
-                status=bindparam("b_status"),
-                attempts=_delivery.c.attempts + 1,
-                last_status_code=bindparam("b_code"),
-                last_error=bindparam("b_error"),
-                next_attempt_at=bindparam("b_next"),
-                completed_at=bindparam("b_completed"),
-                lease_until=None,
-                lease_token=None,
-            ),
-            rows,
         )
+    repository.mark_failed(session, moved_on)
     session.flush()

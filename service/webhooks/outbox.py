@@ -86,8 +86,7 @@ def relay(session: Session, config: WebhookSettings, *, now: datetime, limit: in
         _relay_batch(session, config, batch, subscriptions, now)
     cursor.last_seq = batch[-1].seq
     cursor.updated_at = now
-    session.add(cursor)
-    session.flush()
+    repository.save_cursor(session, cursor)
     return len(batch)
 
 

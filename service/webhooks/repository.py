@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, exists, insert, text
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, text
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select, update
@@ -28,6 +29,11 @@ from service.models import (
 )
 
 _PG_SCAN_LOCK = 0x43524544_5343414E
+_delivery = WebhookDelivery.__table__  # type: ignore[attr-defined]
+_event = WebhookEvent.__table__  # type: ignore[attr-defined]
+_subscription = WebhookSubscription.__table__  # type: ignore[attr-defined]
+_attempt = WebhookAttempt.__table__  # type: ignore[attr-defined]
+_credential = Credential.__table__  # type: ignore[attr-defined]
 
 # subscriptions and deliveries
 
@@ -35,6 +41,12 @@ _PG_SCAN_LOCK = 0x43524544_5343414E
 def subscription(session: Session, webhook_id: str, *, fresh: bool) -> WebhookSubscription | None:
     """One subscription (deleted ones too); ``fresh`` reads it as committed now."""
     return session.get(WebhookSubscription, webhook_id, populate_existing=fresh)
+
+
+def save(session: Session, row: WebhookSubscription | WebhookDelivery) -> None:
+    """Write a new or changed subscription or delivery now (flushed, not committed)."""
+    session.add(row)
+    session.flush()
 
 
 def live_subscriptions(
@@ -250,3 +262,167 @@ def active_levels(session: Session, learner_ids: list[str], now: datetime) -> se
         )
     )
     return {(learner, level) for learner, level in rows}
+
+
+# the delivery worker's leases and outcomes
+
+
+def lease_due(
+    session: Session, *, token: str, now: datetime, lease_until: datetime, limit: int
+) -> list[int]:
+    """Lease up to ``limit`` due deliveries to ``token`` until ``lease_until``: each the oldest
+    pending one of its (subscription, ordering key) queue, of a live subscription, not leased by
+    another worker now (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so claimers pass over each
+    other's rows). Their ids, oldest first."""
+    # The head of each queue as a grouped minimum: linear in the pending rows whatever the
+    # planner believes (an anti-join on "an earlier pending delivery exists" went quadratic
+    # on fresh tables without statistics).
+    heads = (
+        sa_select(func.min(_delivery.c.id))
+        .where(_delivery.c.status == "pending")
+        .group_by(_delivery.c.subscription_id, _delivery.c.ordering_key)
+    )
+    query = (
+        sa_select(_delivery.c.id)
+        .select_from(
+            _delivery.join(_subscription, _subscription.c.id == _delivery.c.subscription_id)
+        )
+        .where(
+            _delivery.c.id.in_(heads.scalar_subquery()),
+            _delivery.c.status == "pending",
+            _delivery.c.next_attempt_at <= now,
+            or_(_delivery.c.lease_until.is_(None), _delivery.c.lease_until < now),
+            _subscription.c.enabled.is_(True),
+            _subscription.c.deleted_at.is_(None),
+        )
+        .order_by(_delivery.c.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=_delivery)
+    ids = list(session.execute(query).scalars())
+    if ids:
+        session.execute(
+            update(_delivery)
+            .where(_delivery.c.id.in_(ids))
+            .values(lease_until=lease_until, lease_token=token)
+        )
+    return ids
+
+
+def leased(session: Session, ids: Sequence[int]) -> list[Any]:
+    """What sending each leased delivery needs, oldest first: ``(delivery id, attempts,
+    deadline, event id, event type, subject, body, subscription id, url, secret ciphertext,
+    include_jwt)``."""
+    if not ids:
+        return []
+    query = (
+        sa_select(
+            _delivery.c.id,
+            _delivery.c.attempts,
+            _delivery.c.deadline_at,
+            _event.c.id,
+            _event.c.type,
+            _event.c.subject,
+            _event.c.body,
+            _subscription.c.id,
+            _subscription.c.url,
+            _subscription.c.secret_ciphertext,
+            _subscription.c.include_jwt,
+        )
+        .select_from(
+            _delivery.join(_event, _event.c.id == _delivery.c.event_id).join(
+                _subscription, _subscription.c.id == _delivery.c.subscription_id
+            )
+        )
+        .where(_delivery.c.id.in_(ids))
+        .order_by(_delivery.c.id)
+    )
+    return list(session.execute(query).all())
+
+
+def credential_jwts(session: Session, credential_ids: Sequence[str]) -> dict[str, str]:
+    if not credential_ids:
+        return {}
+    query = sa_select(_credential.c.id, _credential.c.jwt)
+    rows = session.execute(query.where(_credential.c.id.in_(credential_ids)))
+    return {credential_id: jwt for credential_id, jwt in rows}
+
+
+def insert_attempts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    session.execute(insert(_attempt), list(rows))
+
+
+_OURS = (_delivery.c.id == bindparam("b_id"), _delivery.c.lease_token == bindparam("b_token"))
+
+
+def mark_succeeded(
+    session: Session, done: Sequence[tuple[int, str, int | None]], *, now: datetime
+) -> None:
+    """Each ``(delivery id, lease token, status code)`` succeeded, where the lease is still
+    that token's (one statement)."""
+    if not done:
+        return
+    session.execute(
+        update(_delivery)
+        .where(*_OURS)
+        .values(
+            status="succeeded",
+            attempts=_delivery.c.attempts + 1,
+            last_status_code=bindparam("b_code"),
+            last_error=None,
+            completed_at=now,
+            lease_until=None,
+            lease_token=None,
+        ),
+        [{"b_id": i, "b_token": token, "b_code": code} for i, token, code in done],
+    )
+
+
+class Retry(NamedTuple):
+    """A failed attempt's consequence: pending again from ``next_attempt_at``, or failed."""
+
+    delivery_id: int
+    token: str
+    status_code: int | None
+    error: str | None
+    status: str
+    next_attempt_at: datetime
+    completed_at: datetime | None
+
+
+def mark_failed(session: Session, retries: Sequence[Retry]) -> None:
+    """Record each failed attempt where the lease is still its token's (one statement)."""
+    if not retries:
+        return
+    session.execute(
+        update(_delivery)
+        .where(*_OURS)
+        .values(
+            status=bindparam("b_status"),
+            attempts=_delivery.c.attempts + 1,
+            last_status_code=bindparam("b_code"),
+            last_error=bindparam("b_error"),
+            next_attempt_at=bindparam("b_next"),
+            completed_at=bindparam("b_completed"),
+            lease_until=None,
+            lease_token=None,
+        ),
+        [
+            {
+                "b_id": r.delivery_id,
+                "b_token": r.token,
+                "b_code": r.status_code,
+                "b_error": r.error,
+                "b_status": r.status,
+                "b_next": r.next_attempt_at,
+                "b_completed": r.completed_at,
+            }
+            for r in retries
+        ],
+    )
+
+
+def save_cursor(session: Session, cursor: WebhookRelayCursor) -> None:
+    session.add(cursor)
+    session.flush()

@@ -83,8 +83,7 @@ def create(
         created_at=now,
         updated_at=now,
     )
-    session.add(row)
-    session.flush()
+    repository.save(session, row)
     return row, secret
 
 
@@ -112,8 +111,7 @@ def update_subscription(
     for field, value in changed.items():
         setattr(row, field, value)
     row.updated_at = utcnow()
-    session.add(row)
-    session.flush()
+    repository.save(session, row)
     audited = {k: (_audit_url(v) if k == "url" else v) for k, v in changed.items()}
     record(
         session,
@@ -132,9 +130,8 @@ def delete(session: Session, webhook_id: str, *, actor: str) -> None:
     row.deleted_at = now
     row.enabled = False
     row.updated_at = now
-    session.add(row)
+    repository.save(session, row)
     repository.cancel_pending(session, webhook_id, now=now)
-    session.flush()
     record(session, actor=actor, action="webhook.deleted", subject=f"webhook:{webhook_id}")
 
 
@@ -197,8 +194,7 @@ def retry(
     delivery.next_attempt_at = now
     delivery.deadline_at = now + config.horizon
     delivery.completed_at = None
-    session.add(delivery)
-    session.flush()
+    repository.save(session, delivery)
     record(
         session,
         actor=actor,

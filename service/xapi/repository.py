@@ -1,17 +1,18 @@
-"""Reading stored statements: one by id, a filtered page by stored time, attachment data."""
+"""The statements' queries: storing them, one by id, a filtered page by stored time,
+attachment data, the learners their actors name."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Exists, and_, exists, or_, select
+from sqlalchemy import Exists, and_, exists, insert, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from service.audit.service import wait_for_chain
-from service.models import XapiAttachment, XapiStatement, XapiStatementAgent
+from service.models import Learner, XapiAttachment, XapiStatement, XapiStatementAgent
 from service.xapi.validation import VERB_VOIDED
 
 
@@ -116,3 +117,48 @@ def attachments(session: Session, sha2s: Sequence[str]) -> list[XapiAttachment]:
         select(XapiAttachment).where(col(XapiAttachment.sha2).in_(sorted(set(sha2s))))
     ).scalars()
     return list(found)
+
+
+def content_hashes(session: Session, statement_ids: Collection[str]) -> dict[str, str]:
+    """The content hash of each of ``statement_ids`` already stored, by id."""
+    query = select(col(XapiStatement.id), col(XapiStatement.content_hash)).where(
+        col(XapiStatement.id).in_(statement_ids)
+    )
+    return {row[0]: row[1] for row in session.execute(query)}
+
+
+def store(
+    session: Session, rows: Sequence[XapiStatement], agents: Sequence[dict[str, str]]
+) -> None:
+    """Write statements and the agents they are indexed under (flushed)."""
+    session.add_all(rows)
+    session.flush()
+    if agents:
+        session.execute(insert(XapiStatementAgent), list(agents))
+
+
+def stored_attachments(session: Session, sha2s: Collection[str]) -> set[str]:
+    """Which of ``sha2s`` are stored already."""
+    query = select(col(XapiAttachment.sha2)).where(col(XapiAttachment.sha2).in_(sha2s))
+    return set(session.execute(query).scalars())
+
+
+def store_attachments(session: Session, attachments: Iterable[XapiAttachment]) -> None:
+    session.add_all(attachments)
+    session.flush()
+
+
+def learner_ids(session: Session, candidates: Collection[str]) -> set[str]:
+    """Which of ``candidates`` are learner ids."""
+    query = select(col(Learner.id)).where(col(Learner.id).in_(candidates))
+    return set(session.execute(query).scalars())
+
+
+def learners_by_email(session: Session, emails: Collection[str]) -> list[tuple[str, str]]:
+    """``(email, learner id)`` for learners with one of ``emails``, oldest learner first."""
+    query = (
+        select(col(Learner.email), col(Learner.id))
+        .where(col(Learner.email).in_(emails))
+        .order_by(col(Learner.created_at), col(Learner.id))
+    )
+    return [(email, learner_id) for email, learner_id in session.execute(query) if email]

@@ -15,8 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from service.audit.service import lock_chain
 from service.completions.schemas import CompletionIn
@@ -26,7 +25,8 @@ from service.db import utcnow
 from service.errors import Conflict, ServiceError
 from service.issuance.context import Issuer
 from service.learners.schemas import LearnerRef
-from service.models import Learner, XapiAttachment, XapiStatement, XapiStatementAgent
+from service.models import XapiAttachment, XapiStatement
+from service.xapi import repository
 from service.xapi.attachments import Received
 from service.xapi.settings import XapiSettings
 from service.xapi.validation import (
@@ -120,13 +120,7 @@ def ingest(
     now = utcnow()
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     result = Ingested(ids=[s.id for s in statements], stored_at=now)
-    known = dict(
-        session.exec(
-            select(XapiStatement.id, XapiStatement.content_hash).where(
-                col(XapiStatement.id).in_(result.ids)
-            )
-        ).all()
-    )
+    known = repository.content_hashes(session, result.ids)
     catalog = issuer.catalog.get(session)
     known_learners = _Known.read(session, [s for s in statements if s.id not in known])
     rows: list[XapiStatement] = []
@@ -173,10 +167,7 @@ def ingest(
                 raise recorded.problem
             assert recorded.recorded is not None
             row.completion_id = recorded.recorded.completion.id
-    session.add_all(rows)
-    session.flush()
-    if agents:
-        session.execute(insert(XapiStatementAgent), agents)
+    repository.store(session, rows, agents)
     if settings.attachments == "store":
         _keep_attachments(session, [a for a in attachments if a.sha2 in kept], now)
     return result
@@ -202,25 +193,21 @@ def _keep_attachments(session: Session, received: Sequence[Received], now: datet
     """Store attachment data not stored yet (by SHA-2; writers hold the chain lock)."""
     if not received:
         return
-    have = set(
-        session.exec(
-            select(XapiAttachment.sha2).where(
-                col(XapiAttachment.sha2).in_([r.sha2 for r in received])
+    have = repository.stored_attachments(session, [r.sha2 for r in received])
+    repository.store_attachments(
+        session,
+        [
+            XapiAttachment(
+                sha2=r.sha2,
+                content_type=r.content_type,
+                length=len(r.data),
+                content=r.data,
+                received_at=now,
             )
-        ).all()
+            for r in received
+            if r.sha2 not in have
+        ],
     )
-    session.add_all(
-        XapiAttachment(
-            sha2=r.sha2,
-            content_type=r.content_type,
-            length=len(r.data),
-            content=r.data,
-            received_at=now,
-        )
-        for r in received
-        if r.sha2 not in have
-    )
-    session.flush()
 
 
 def _map(
@@ -268,16 +255,10 @@ class _Known:
         agents = [s.actor for s in statements if s.actor.kind == "agent"]
         emails = {a.mbox for a in agents if a.mbox is not None}
         names = {a.account_name for a in agents if a.account_name is not None} | emails
-        ids = set(session.exec(select(Learner.id).where(col(Learner.id).in_(names))).all())
+        ids = repository.learner_ids(session, names)
         by_email: dict[str, str] = {}
-        rows = session.exec(
-            select(Learner.email, Learner.id)
-            .where(col(Learner.email).in_(emails))
-            .order_by(col(Learner.created_at), col(Learner.id))
-        ).all()
-        for email, learner_id in rows:
-            if email is not None:
-                by_email.setdefault(email, learner_id)
+        for email, learner_id in repository.learners_by_email(session, emails):
+            by_email.setdefault(email, learner_id)
         return cls(ids, by_email)
 
 

@@ -41,3 +41,31 @@ def test_services_never_commit() -> None:
         if "session.commit()" in path.read_text():
             offenders.append(str(path.relative_to(REPO)))
     assert offenders == [], "services flush; the request's session dependency commits"
+
+
+# The reports compose their SQL from pieces that service/reports/repository.py builds (a holder
+# query inside an overdue query inside a page) and run the composed statement there.
+RUNS_COMPOSED_SQL = {"service/reports/service.py"}
+SESSION_QUERY = (
+    "session.add(",
+    "session.add_all(",
+    "session.exec(",
+    "session.execute(",
+    "session.get(",
+    "session.delete(",
+    "session.scalar(",
+    "session.scalars(",
+)
+
+
+def test_queries_live_in_repositories() -> None:
+    """Only a ``repository.py`` (and the session's own plumbing) runs SQL or writes rows; a
+    service, router or worker asks a repository."""
+    offenders = []
+    for path in sorted((REPO / "service").rglob("*.py")):
+        name = str(path.relative_to(REPO))
+        if path.name == "repository.py" or name in RUNS_COMPOSED_SQL:
+            continue
+        text = path.read_text()
+        offenders += [f"{name}: {call}" for call in SESSION_QUERY if call in text]
+    assert offenders == []
