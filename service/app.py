@@ -120,7 +120,6 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
-    app.state.readiness_checks = []
     app.state.issuer = Issuer.build(settings)
     app.state.keyring = app.state.issuer.keyring
     app.state.status_lists = app.state.issuer.status_lists

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from service.core.pagination import (
     BY_INT64,
@@ -18,9 +18,8 @@ from service.core.pagination import (
 from service.deps import AdminDep, SessionDep, SettingsDep
 from service.errors import problem_responses
 from service.models import WebhookSubscription
-from service.settings import Settings
 from service.webhooks import service
-from service.webhooks.safety import OutboundGuard
+from service.webhooks.deps import GuardDep, WebhookSettingsDep
 from service.webhooks.schemas import (
     DeliveryPublic,
     WebhookCreate,
@@ -28,32 +27,10 @@ from service.webhooks.schemas import (
     WebhookPublic,
     WebhookUpdate,
 )
-from service.webhooks.settings import WebhookSettings
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=problem_responses(401, 403))
 WebhookId = Annotated[str, Path(min_length=1, max_length=64)]
 DeliveryId = Annotated[int, Path(ge=1, le=2**62)]
-
-
-def build_guard(settings: Settings, config: WebhookSettings) -> OutboundGuard:
-    return OutboundGuard(config.allowed_hosts, require_https=settings.env == "production")
-
-
-async def get_webhook_settings(request: Request) -> WebhookSettings:
-    """The webhook settings the app was built with (``install_webhooks``)."""
-    config: WebhookSettings = request.app.state.webhook_settings
-    return config
-
-
-WebhookSettingsDep = Annotated[WebhookSettings, Depends(get_webhook_settings)]
-
-
-async def get_guard(settings: SettingsDep, config: WebhookSettingsDep) -> OutboundGuard:
-    """Where subscriptions may point (the allow-list; HTTPS only in production)."""
-    return build_guard(settings, config)
-
-
-GuardDep = Annotated[OutboundGuard, Depends(get_guard)]
 
 
 def _public(row: WebhookSubscription) -> WebhookPublic:

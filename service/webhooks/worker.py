@@ -21,8 +21,8 @@ from sqlmodel import Session
 from service.db import utcnow
 from service.settings import Settings
 from service.webhooks.delivery import claim, record_outcomes, send
+from service.webhooks.deps import build_guard
 from service.webhooks.outbox import relay
-from service.webhooks.router import build_guard
 from service.webhooks.safety import GuardedTransport
 from service.webhooks.scanner import scan
 from service.webhooks.settings import WebhookSettings
