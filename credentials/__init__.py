@@ -27,13 +27,18 @@ Verifying
     ``claims``, ``validity``, ``revocation``, ``suspension``, ``schema``. ``resolve_key(kid)``
     returns a public JWK, a `ResolvedKey` (JWK + ``compromised_at``) or None; an optional
     `Prepare` hook sees the decoded token first (to batch key and status look-ups). Invalid
-    credentials are results; only misuse raises (`MisuseError`).
+    credentials are results; only misuse raises (`MisuseError`). `verify_document` checks
+    the Data Integrity form of the same credential (a JSON-LD document with an
+    ``eddsa-rdfc-2022`` proof; ``resolve_key`` gets the proof's ``verificationMethod``) and
+    reports the same checks.
 
 Data Integrity (`credentials.data_integrity`, imported on its own: it loads pyld)
     `sign_data_integrity` / `verify_data_integrity`: the ``eddsa-rdfc-2022`` cryptosuite over
     RDFC-1.0 canonical N-Quads (`canonicalize`, strict: undefined terms, relative ids and
-    contexts not pinned in ``credentials/contexts`` are errors); `multikey_from_public_key` /
-    `public_key_from_multikey` for Ed25519 ``Multikey`` verification methods.
+    contexts not pinned in ``credentials/contexts`` are errors); `secure_credential` turns a
+    VC-JWT payload into that form; `proof_method_id` names the issuer's key in its proofs;
+    `multikey_from_public_key` / `public_key_from_multikey` (``credentials.multikey``) for
+    Ed25519 ``Multikey`` verification methods.
 
 Status lists
     `StatusList` (>= 131,072 bits, index 0 = MSB of byte 0, ``encode``/``decode``),
@@ -140,6 +145,7 @@ from credentials.verify import (
     StatusChecker,
     VerificationResult,
     verify,
+    verify_document,
 )
 
 __all__ = [
@@ -220,5 +226,6 @@ __all__ = [
     "verify",
     "verify_chain",
     "verify_checkpoint",
+    "verify_document",
     "verify_jwt",
 ]

@@ -23,14 +23,19 @@ from credentials.jws import DEFAULT_MAX_TOKEN_BYTES, ResolveKey
 from credentials.key_source import UsageError, key_source, parse_json, read_source
 from credentials.keys import SUPPORTED_ALGORITHMS
 from credentials.status import DecodedStatusList, load_status_list, make_status_checker
-from credentials.verify import VerificationResult, verify
+from credentials.verify import VerificationResult, verify, verify_document
 
 __all__ = ["UsageError", "add_verify_arguments", "main", "run_verify", "verify_main"]
 
 
 def add_verify_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``verify`` arguments to ``parser`` (for embedding in another CLI)."""
-    parser.add_argument("file", metavar="FILE", help="the VC-JWT to verify, or - for stdin")
+    parser.add_argument(
+        "file",
+        metavar="FILE",
+        help="the credential to verify (a VC-JWT, or its Data Integrity form as JSON), or - for "
+        "stdin",
+    )
     parser.add_argument(
         "--issuer",
         metavar="ID",
@@ -103,15 +108,27 @@ def run_verify(args: argparse.Namespace, *, stdout: TextIO, stdin: TextIO | None
     lists = _load_lists(args.status_list, algorithms, source.resolve, now)
     unsigned = [item.url for item in lists if not item.signed]
     notes.extend(f"status list {url} was given as JSON and taken as is" for url in unsigned)
-    result = verify(
-        token,
-        allowed_algorithms=algorithms,
-        resolve_key=source.resolve,
-        now=now,
-        check_status=make_status_checker(lists, now=now) if lists else None,
-        max_token_bytes=args.max_bytes,
-        expected_issuer=source.expected_issuer,
-    )
+    checker = make_status_checker(lists, now=now) if lists else None
+    if token.startswith("{"):  # the Data Integrity form: a JSON-LD credential with its proof
+        if len(token.encode()) > args.max_bytes:
+            raise UsageError(f"{args.file} is larger than --max-bytes ({args.max_bytes})")
+        result = verify_document(
+            parse_json(token, args.file),
+            resolve_key=source.resolve,
+            now=now,
+            check_status=checker,
+            expected_issuer=source.expected_issuer,
+        )
+    else:
+        result = verify(
+            token,
+            allowed_algorithms=algorithms,
+            resolve_key=source.resolve,
+            now=now,
+            check_status=checker,
+            max_token_bytes=args.max_bytes,
+            expected_issuer=source.expected_issuer,
+        )
     _print(result, notes, as_json=args.json, out=stdout)
     return 0 if result.verified else 1
 

@@ -36,7 +36,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pyld import jsonld, nquads
 
 from credentials._encoding import base58btc_decode, base58btc_encode
-from credentials.errors import DataIntegrityError, KeyFormatError, MisuseError
+from credentials.errors import DataIntegrityError, MisuseError
+from credentials.multikey import multikey_from_public_key, public_key_from_multikey
 from credentials.signer import Signer
 
 __all__ = [
@@ -46,7 +47,9 @@ __all__ = [
     "base58btc_encode",
     "canonicalize",
     "multikey_from_public_key",
+    "proof_method_id",
     "public_key_from_multikey",
+    "secure_credential",
     "sign_data_integrity",
     "verify_data_integrity",
 ]
@@ -59,33 +62,6 @@ PINNED_CONTEXTS: dict[str, str] = {
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json": "ob-v3p0-context-3.0.3.json",
     "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json": "ob-v3p0-extensions.json",
 }
-
-_ED25519_MULTICODEC = b"\xed\x01"
-
-
-# ------------------------------------------------------------------------- multibase / Multikey
-
-
-def multikey_from_public_key(key: Ed25519PublicKey) -> str:
-    """The ``publicKeyMultibase`` of an Ed25519 key (``z6Mk…``)."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return "z" + base58btc_encode(_ED25519_MULTICODEC + raw)
-
-
-def public_key_from_multikey(value: str) -> Ed25519PublicKey:
-    """The Ed25519 key a ``publicKeyMultibase`` holds; `KeyFormatError` for anything else."""
-    if not isinstance(value, str) or not value.startswith("z"):
-        raise KeyFormatError("publicKeyMultibase must be base58btc (start with 'z')")
-    try:
-        raw = base58btc_decode(value[1:])
-    except ValueError as exc:
-        raise KeyFormatError(f"publicKeyMultibase: {exc}") from None
-    if len(raw) != 34 or raw[:2] != _ED25519_MULTICODEC:
-        raise KeyFormatError("publicKeyMultibase is not an Ed25519 public key (0xed01 + 32 bytes)")
-    return Ed25519PublicKey.from_public_bytes(raw[2:])
-
 
 # ----------------------------------------------------------------------------- canonicalization
 
@@ -131,12 +107,28 @@ def _strict_processor() -> Any:
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-def _check_ids(node: Any) -> None:
-    """Every node id in an expanded document is an absolute IRI or a blank node."""
+#: Canonicalizing a graph of many look-alike blank nodes costs exponential time (RDFC-1.0's
+#: "poison graphs"); a credential has a handful (criteria, images, the proof), so a document
+#: with more than this many is refused before canonicalization.
+MAX_BLANK_NODES = 64
+
+
+def _check_ids(node: Any, blank: list[int] | None = None) -> None:
+    """Every node id in an expanded document is an absolute IRI or a blank node, and there
+    are at most :data:`MAX_BLANK_NODES` blank nodes."""
+    blank = [0] if blank is None else blank
     if isinstance(node, list):
         for item in node:
-            _check_ids(item)
+            _check_ids(item, blank)
     elif isinstance(node, dict):
+        node_id = node.get("@id")
+        named = isinstance(node_id, str) and not node_id.startswith("_:")
+        if "@value" not in node and "@list" not in node and not named:
+            blank[0] += 1
+            if blank[0] > MAX_BLANK_NODES:
+                raise DataIntegrityError(
+                    "context", f"more than {MAX_BLANK_NODES} blank nodes: not a credential"
+                )
         for key, value in node.items():
             if key == "@id" and isinstance(value, str):
                 if not (value.startswith("_:") or _ABSOLUTE_IRI.match(value)):
@@ -146,7 +138,7 @@ def _check_ids(node: Any) -> None:
                     if isinstance(name, str) and not _ABSOLUTE_IRI.match(name):
                         raise DataIntegrityError("context", f"type {name!r} is not defined")
             elif key != "@value":
-                _check_ids(value)
+                _check_ids(value, blank)
 
 
 def canonicalize(document: Mapping[str, Any]) -> str:
@@ -294,3 +286,35 @@ def verify_data_integrity(
     except InvalidSignature:
         raise DataIntegrityError("signature", "the proof does not match the document") from None
     return dict(proof)
+
+
+# ------------------------------------------------------------------------- the credential's form
+
+
+def proof_method_id(issuer_base: str, jwk: Mapping[str, Any]) -> str:
+    """The ``verificationMethod`` of an issuer's Ed25519 key in its proofs: on a did:web issuer
+    the DID document's ``Multikey`` method (``<did>#<publicKeyMultibase>``), on a URL issuer
+    the key's own URL (``<base>/keys/<thumbprint>``, the VC-JWTs' header ``kid``)."""
+    from credentials.keys import key_id_url, public_key_from_jwk
+
+    _, key = public_key_from_jwk(jwk)
+    if not isinstance(key, Ed25519PublicKey):
+        raise MisuseError(f"{CRYPTOSUITE} needs an Ed25519 key")
+    if issuer_base.startswith("did:"):
+        return f"{issuer_base}#{multikey_from_public_key(key)}"
+    return key_id_url(issuer_base, str(jwk["kid"]))
+
+
+def secure_credential(
+    credential: Mapping[str, Any], signer: Signer, *, verification_method: str, created: datetime
+) -> dict[str, Any]:
+    """The Data Integrity form of a credential: the VC-JWT's payload without its JWT claims
+    (``iss``, ``jti``, ``sub``, ``nbf``, ``exp``, ``iat``...), secured with an
+    ``eddsa-rdfc-2022`` proof (:func:`sign_data_integrity`)."""
+    from credentials.jws import jwt_claim_names
+
+    claims = jwt_claim_names()
+    document = {k: v for k, v in credential.items() if k not in claims}
+    return sign_data_integrity(
+        document, signer, verification_method=verification_method, created=created
+    )

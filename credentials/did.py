@@ -8,11 +8,10 @@ from typing import Any
 from urllib.parse import unquote
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from credentials._encoding import base58btc_encode
 from credentials.errors import MisuseError
 from credentials.keys import jwks_document, public_key_from_jwk
+from credentials.multikey import multikey_from_public_key
 
 __all__ = ["did_web_document", "did_web_url", "multikey_from_jwk"]
 
@@ -106,5 +105,4 @@ def multikey_from_jwk(jwk: Mapping[str, Any]) -> str:
     _, key = public_key_from_jwk(jwk)
     if not isinstance(key, ed25519.Ed25519PublicKey):
         raise MisuseError("only Ed25519 keys have a Multikey form here")
-    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return "z" + base58btc_encode(b"\xed\x01" + raw)
+    return multikey_from_public_key(key)

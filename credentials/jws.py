@@ -234,7 +234,8 @@ _KEY_CACHE_MAX = 256
 _KEY_FIELDS = ("kty", "crv", "x", "y", "n", "e", "alg", "use")
 
 
-def _load_key(jwk: Mapping[str, Any]) -> tuple[str, PublicKey]:
+def load_public_key(jwk: Mapping[str, Any]) -> tuple[str, PublicKey]:
+    """Internal: the algorithm family and public key of a JWK (``KeyFormatError`` if unusable)."""
     # Memoises a pure function of the JWK members, so it can never serve a stale key.
     if not isinstance(jwk, Mapping):
         raise KeyFormatError("resolved key is not a JWK object")
@@ -289,7 +290,7 @@ def check_signature(
     else:
         jwk, compromised_at = resolved, None
     try:
-        key_alg, key = _load_key(jwk)
+        key_alg, key = load_public_key(jwk)
     except KeyFormatError as exc:
         raise Invalid("signature", f"key {kid!r} is unusable: {exc}") from None
     if key_alg != family:

@@ -28,7 +28,8 @@ from credentials.did import did_web_url
 from credentials.errors import CredentialsError, MisuseError
 from credentials.fetch import FetchError, fetch_text
 from credentials.jws import ResolveKey
-from credentials.keys import KEY_PATH, jwk_thumbprint
+from credentials.keys import KEY_PATH, jwk_thumbprint, public_jwk
+from credentials.multikey import public_key_from_multikey
 
 __all__ = ["KeySource", "UsageError", "key_source", "read_source"]
 
@@ -65,8 +66,8 @@ def parse_json(text: str, source: str) -> Any:
 
 
 def keys_from_document(doc: Any, source: str) -> dict[str, Mapping[str, Any]]:
-    """Index the keys of a JWKS or a DID document by kid and by verification-method id (or a
-    single JWK, by the URL it came from and its kid)."""
+    """Index the keys of a JWKS or a DID document by kid and by verification-method id (JWK or
+    Ed25519 ``Multikey``), or a single JWK by the URL it came from and its kid."""
     index: dict[str, Mapping[str, Any]] = {}
     if isinstance(doc, dict) and isinstance(doc.get("kty"), str):  # one JWK, served at its kid
         index[source] = doc
@@ -78,9 +79,16 @@ def keys_from_document(doc: Any, source: str) -> dict[str, Mapping[str, Any]]:
                 index[jwk["kid"]] = jwk
     elif isinstance(doc, dict) and isinstance(doc.get("verificationMethod"), list):
         for method in doc["verificationMethod"]:
-            if not isinstance(method, dict) or not isinstance(method.get("publicKeyJwk"), dict):
+            if not isinstance(method, dict):
                 continue
-            jwk = method["publicKeyJwk"]
+            jwk = method.get("publicKeyJwk")
+            if not isinstance(jwk, dict) and isinstance(method.get("publicKeyMultibase"), str):
+                try:  # an Ed25519 Multikey, as Data Integrity proofs name it
+                    jwk = public_jwk(public_key_from_multikey(method["publicKeyMultibase"]))
+                except CredentialsError:
+                    continue
+            if not isinstance(jwk, dict):
+                continue
             if isinstance(method.get("id"), str):
                 index[method["id"]] = jwk
             if isinstance(jwk.get("kid"), str):
@@ -113,9 +121,13 @@ def index_resolver(
 
 
 def unverified_issuer(token: str) -> str | None:
-    """The issuer a token claims (``iss``, else ``issuer``/``issuer.id``), unverified."""
+    """The issuer a token (or a Data Integrity credential's JSON) claims (``iss``, else
+    ``issuer``/``issuer.id``), unverified."""
     try:
-        payload = json_loads_strict(b64url_decode(token.split(".")[1]))
+        if token.lstrip().startswith("{"):
+            payload = json_loads_strict(token)
+        else:
+            payload = json_loads_strict(b64url_decode(token.split(".")[1]))
     except (EncodingError, IndexError, UnicodeEncodeError):
         return None
     if not isinstance(payload, dict):

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from credentials._encoding import EncodingError, b64url_decode, b64url_encode
 from credentials.errors import KeyFormatError, MisuseError
+from credentials.multikey import public_key_from_multikey
 
 __all__ = [
     "SUPPORTED_ALGORITHMS",
@@ -199,8 +200,9 @@ def key_id_url(issuer_base: str, thumbprint: str) -> str:
 
 
 def thumbprint_of_kid(issuer_base: str, kid: str) -> str | None:
-    """The thumbprint a header ``kid`` of this issuer names (the current form, or the
-    ``/.well-known/jwks.json#<thumbprint>`` form of earlier credentials), else None."""
+    """The thumbprint a header ``kid`` or proof ``verificationMethod`` of this issuer names
+    (the current form, the ``/.well-known/jwks.json#<thumbprint>`` form of earlier
+    credentials, or a did:web Ed25519 key's ``#<publicKeyMultibase>``), else None."""
     if issuer_base.startswith("did:"):
         prefixes: tuple[str, ...] = (f"{issuer_base}#",)
     else:
@@ -209,8 +211,22 @@ def thumbprint_of_kid(issuer_base: str, kid: str) -> str | None:
     for prefix in prefixes:
         if kid.startswith(prefix):
             rest = kid[len(prefix) :]
+            if len(rest) == MULTIKEY_ED25519_LENGTH and rest.startswith("z6Mk"):
+                return _thumbprint_of_multikey(rest)
             return rest if rest and "/" not in rest and "#" not in rest else None
     return None
+
+
+MULTIKEY_ED25519_LENGTH = 48  # "z" + base58btc of the 2-byte multicodec and 32 key bytes
+
+
+def _thumbprint_of_multikey(value: str) -> str | None:
+    """The thumbprint of the Ed25519 key a did:web ``#<publicKeyMultibase>`` method names (the
+    form Data Integrity proofs use), None when it is no such key."""
+    try:
+        return jwk_thumbprint(public_jwk(public_key_from_multikey(value)))
+    except KeyFormatError:
+        return None
 
 
 def _member_bytes(jwk: Mapping[str, Any], name: str) -> bytes:

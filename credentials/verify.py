@@ -9,15 +9,23 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple, TypeAlias
 
 from credentials._encoding import EncodingError, parse_datetime
-from credentials.errors import LintError, MisuseError, StatusCheckError
+from credentials.errors import (
+    DataIntegrityError,
+    KeyFormatError,
+    LintError,
+    MisuseError,
+    StatusCheckError,
+)
 from credentials.jws import (
     DEFAULT_LEEWAY,
     DEFAULT_MAX_TOKEN_BYTES,
     Invalid,
+    ResolvedKey,
     ResolveKey,
     check_allowed_algorithms,
     check_signature,
     jwt_claim_names,
+    load_public_key,
     numeric_date,
     parse_compact,
 )
@@ -32,6 +40,7 @@ __all__ = [
     "StatusChecker",
     "VerificationResult",
     "verify",
+    "verify_document",
 ]
 
 CHECK_NAMES = ("format", "signature", "claims", "validity", "revocation", "suspension", "schema")
@@ -213,6 +222,125 @@ def verify(
     except LintError as exc:
         checks.append(Check("schema", "failed", str(exc)))
     return _result(checks, payload, header)
+
+
+def verify_document(
+    document: object,
+    *,
+    resolve_key: ResolveKey,
+    now: datetime,
+    check_status: StatusChecker | None = None,
+    leeway: timedelta = DEFAULT_LEEWAY,
+    prepare: Prepare | None = None,
+    expected_issuer: str | None = None,
+) -> VerificationResult:
+    """Verify an OB 3.0 credential secured with an ``eddsa-rdfc-2022`` Data Integrity proof
+    (the JSON-LD form of the same credential `verify` checks as a VC-JWT); the same checks.
+
+    ``format``: a JSON object with one ``eddsa-rdfc-2022`` proof whose terms every pinned
+    context defines. ``signature``: ``resolve_key(proof.verificationMethod)`` names an Ed25519
+    key (JWK or `ResolvedKey`) that signed the canonical form, not compromised at the proof's
+    ``created``. ``claims``: the issuer is ``expected_issuer`` when given, and ``id`` is
+    present. ``validity``, ``revocation``, ``suspension`` and ``schema`` as in `verify`.
+    ``prepare`` is called as ``prepare({"kid": verificationMethod}, document)``.
+
+    Returns:
+        A `VerificationResult` whose ``header`` is the proof without its ``proofValue``
+        (None when the document could not be read); an invalid credential never raises.
+    """
+    from credentials.data_integrity import verify_data_integrity
+
+    if now.utcoffset() is None:
+        raise MisuseError("now must be a timezone-aware datetime")
+    if leeway < _ZERO:
+        raise MisuseError("leeway must not be negative")
+    if not isinstance(document, dict):
+        return _result(
+            [Check("format", "failed", "the credential is not a JSON object")], None, None
+        )
+    raw = document.get("proof")
+    proofs = raw if isinstance(raw, list) else [raw]
+    method = next((p.get("verificationMethod") for p in proofs if isinstance(p, dict)), None)
+    if prepare is not None and isinstance(method, str):
+        prepare({"kid": method}, document)
+    resolved: dict[str, ResolvedKey] = {}
+
+    def ed25519_key(url: str) -> Any:
+        found = resolve_key(url)
+        if found is None:
+            return None
+        entry = found if isinstance(found, ResolvedKey) else ResolvedKey(jwk=found)
+        try:
+            key_alg, key = load_public_key(entry.jwk)
+        except KeyFormatError:
+            return None
+        if key_alg != "EdDSA":
+            return None
+        resolved[url] = entry
+        return key
+
+    try:
+        proof = verify_data_integrity(document, resolve_key=ed25519_key)
+    except RecursionError:
+        return _result(
+            [Check("format", "failed", "the credential is nested too deeply")], None, None
+        )
+    except DataIntegrityError as exc:
+        stage = "signature" if exc.check in ("key", "signature") else "format"
+        checks = [Check("format", "ok", "JSON-LD credential with an eddsa-rdfc-2022 proof")]
+        if stage == "format":
+            checks = [Check("format", "failed", exc.reason)]
+            return _result(checks, None, None)
+        checks.append(Check("signature", "failed", exc.reason))
+        checks.extend(Check(name, "skipped", "signature not verified") for name in CHECK_NAMES[2:])
+        return _result(checks, dict(document), None)
+    header = {k: v for k, v in proof.items() if k != "proofValue"}
+    method = str(proof["verificationMethod"])
+    checks = [Check("format", _OK, f"JSON-LD credential, eddsa-rdfc-2022 proof by {method}")]
+    compromised_at = resolved[method].compromised_at
+    if compromised_at is not None:
+        try:
+            created = parse_datetime(proof.get("created"))
+        except EncodingError:
+            created = None
+        if created is None or created >= compromised_at:
+            checks.append(
+                Check(
+                    "signature",
+                    "failed",
+                    f"key {method!r} was compromised at {compromised_at.isoformat()}; this "
+                    "proof was created at or after that time (or carries no created time)",
+                )
+            )
+            checks.extend(
+                Check(name, "skipped", "signature not verified") for name in CHECK_NAMES[2:]
+            )
+            return _result(checks, dict(document), header)
+    checks.append(Check("signature", _OK, f"eddsa-rdfc-2022 proof by {method}"))
+    dates = _dates(document)
+    checks.append(_document_claims(document, expected_issuer))
+    checks.append(_check_validity(document, dates, now, leeway))
+    entries, entry_error = _status_entries(document.get("credentialStatus"))
+    checks.append(_check_status("revocation", entries, entry_error, check_status))
+    checks.append(_check_status("suspension", entries, entry_error, check_status))
+    try:
+        lint_credential(document, strict=False)
+        checks.append(Check("schema", _OK, "OB 3.0 OpenBadgeCredential structure"))
+    except LintError as exc:
+        checks.append(Check("schema", "failed", str(exc)))
+    return _result(checks, dict(document), header)
+
+
+def _document_claims(document: Mapping[str, Any], expected_issuer: str | None) -> Check:
+    issuer = document.get("issuer")
+    issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+    if not isinstance(issuer_id, str):
+        return Check("claims", "failed", "the credential names no issuer id")
+    if expected_issuer is not None and issuer_id != expected_issuer:
+        return Check("claims", "failed", f"issuer {issuer_id!r} is not {expected_issuer!r}")
+    if not isinstance(document.get("id"), str):
+        return Check("claims", "failed", "the credential has no id")
+    return Check("claims", "ok", f"issuer {issuer_id}, id {document['id']}")
 
 
 _Dates: TypeAlias = tuple[datetime, datetime | None] | None
