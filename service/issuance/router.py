@@ -37,6 +37,7 @@ from service.issuance.schemas import (
     MissingPublic,
     StatusChange,
 )
+from service.keys.deps import KeyRingDep
 from service.learners import service as learners
 from service.models import Credential
 
@@ -44,16 +45,7 @@ router = APIRouter(tags=["credentials"], responses=problem_responses(401, 403))
 ReadDep = Annotated[Principal, Depends(require("credentials:read"))]
 WriteDep = Annotated[Principal, Depends(require("credentials:write"))]
 VC_JWT = "application/vc+jwt"
-
-
-def _payload(jwt: str) -> dict[str, Any]:
-    import base64
-
-    segment = jwt.split(".")[1]
-    decoded: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    )
-    return decoded
+VC_DATA_INTEGRITY = "application/vc"  # VC Data Model 2.0: a JSON-LD credential
 
 
 def credential_public(row: Credential, now: datetime | None = None) -> CredentialPublic:
@@ -78,7 +70,7 @@ def credential_public(row: Credential, now: datetime | None = None) -> Credentia
 
 
 def credential_detail(row: Credential) -> CredentialDetail:
-    claims = _payload(row.jwt)
+    claims = service.payload_of(row.jwt)
     for claim in ("iss", "jti", "sub", "nbf", "exp", "iat"):
         claims.pop(claim, None)
     return CredentialDetail(**credential_public(row).model_dump(), credential=claims, jwt=row.jwt)
@@ -126,18 +118,53 @@ def list_credentials(
     operation_id="getCredential",
     response_model=CredentialDetail,
     responses=problem_responses(
-        404, 422, extra={200: {"content": {VC_JWT: {"schema": {"type": "string"}}}}}
+        404,
+        422,
+        503,
+        extra={
+            200: {
+                "content": {
+                    VC_JWT: {"schema": {"type": "string"}},
+                    VC_DATA_INTEGRITY: {"schema": {"type": "object"}},
+                }
+            }
+        },
     ),
 )
 def get_credential(
-    credential_id: str, request: Request, session: SessionDep, _: ReadDep
+    credential_id: str,
+    request: Request,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    _: ReadDep,
+    format: Annotated[
+        Literal["json", "jwt", "di"] | None,
+        Query(
+            description="`jwt`: just the VC-JWT; `di`: the same credential as JSON-LD with an "
+            "eddsa-rdfc-2022 Data Integrity proof; `json` (default): metadata, the decoded "
+            "credential and the JWT. Or ask with `Accept: application/vc+jwt`, "
+            "`application/vc` or `application/vc+ld+json`."
+        ),
+    ] = None,
 ) -> CredentialDetail | Response:
-    """One credential: metadata, the decoded credential and the JWT (`Accept: application/vc+jwt`
-    returns just the JWT)."""
+    """One credential: metadata, the decoded credential and the JWT, or the credential in one of
+    its two secured forms (VC-JWT, or Data Integrity: see `format`)."""
     row = service.get_credential(session, credential_id)
-    if VC_JWT in request.headers.get("accept", ""):
+    accept = request.headers.get("accept", "")
+    wanted = format or (
+        "jwt" if VC_JWT in accept else "di" if _asks_for_data_integrity(accept) else "json"
+    )
+    if wanted == "jwt":
         return Response(row.jwt, media_type=VC_JWT)
+    if wanted == "di":
+        document = service.data_integrity_form(session, keyring, row)
+        return Response(json.dumps(document, ensure_ascii=False), media_type=VC_DATA_INTEGRITY)
     return credential_detail(row)
+
+
+def _asks_for_data_integrity(accept: str) -> bool:
+    types = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
+    return bool(types & {VC_DATA_INTEGRITY, "application/vc+ld+json"})
 
 
 def _status_route(action: str) -> Any:

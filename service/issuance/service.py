@@ -5,13 +5,17 @@ transaction (flush only)."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
 from credentials import new_urn_uuid
+from credentials.data_integrity import secure_credential
 from service.audit.service import lock_chain, record, record_many
 from service.core.held import holds
 from service.db import utcnow
@@ -40,6 +44,7 @@ from service.issuance.repository import (
     credential_rows,
     status_events,
 )
+from service.keys.service import KeyRing
 from service.learners import service as learners
 from service.learners.service import subject_id
 from service.models import Credential, CredentialStatusEvent, Learner
@@ -199,6 +204,29 @@ def get_credential(session: Session, credential_id: str, *, for_change: bool = F
     if credential is None:
         raise NotFound(f"No credential {credential_id!r}.")
     return credential
+
+
+def payload_of(jwt: str) -> dict[str, Any]:
+    """The payload of a VC-JWT this service signed and stored (not verified again)."""
+    segment = jwt.split(".")[1]
+    decoded: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    )
+    return decoded
+
+
+def data_integrity_form(
+    session: Session, keyring: KeyRing, credential: Credential
+) -> dict[str, Any]:
+    """The credential as JSON-LD secured with an ``eddsa-rdfc-2022`` Data Integrity proof: the
+    same credential its VC-JWT carries, signed on request by the active Ed25519 key. The proof's
+    ``created`` is the issuance time (or the key's birth, for a key made later), so the same
+    key gives the same bytes each time."""
+    proof = keyring.proof_key(session)
+    created = max(credential.issued_at, proof.created_at).replace(microsecond=0)
+    return secure_credential(
+        payload_of(credential.jwt), proof.signer, verification_method=proof.method, created=created
+    )
 
 
 _TRANSITIONS = {

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from service.db import utcnow
 from service.deps import AdminDep, SessionDep, SettingsDep
-from service.errors import InvalidInput, problem_responses
+from service.errors import InvalidInput, NotFound, problem_responses
 from service.keys import service as keys
 from service.keys.schemas import KeyCompromise, KeyCompromised, KeyPublic
 
 router = APIRouter()
+_CACHE = {"Cache-Control": "public, max-age=60"}
 
 
 @router.get(
@@ -35,21 +36,49 @@ def get_jwks(session: SessionDep, settings: SettingsDep) -> Response:
     operation_id="getPublicKey",
     tags=["verification"],
     responses={
-        200: {"content": {"application/jwk+json": {"schema": {"type": "object"}}}},
+        200: {
+            "content": {
+                "application/jwk+json": {"schema": {"type": "object"}},
+                "application/ld+json": {"schema": {"type": "object"}},
+            }
+        },
         **problem_responses(404, 422),
     },
 )
 def get_public_key(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     thumbprint: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{43}$", description="RFC 7638")],
 ) -> Response:
-    """One public key as a JWK: what a credential's header `kid` (`<base>/keys/<thumbprint>`)
-    dereferences to."""
+    """One public key: what a credential's header `kid` and its Data Integrity proof's
+    `verificationMethod` (`<base>/keys/<thumbprint>`) dereference to. A JWK, or with
+    `Accept: application/ld+json` the key as a JSON-LD verification method (`Multikey` for
+    Ed25519)."""
+    if "application/ld+json" in request.headers.get("accept", ""):
+        document = keys.verification_method_document(session, settings, thumbprint)
+        return Response(json.dumps(document), media_type="application/ld+json", headers=_CACHE)
     body = json.dumps(keys.public_key(session, settings, thumbprint))
-    return Response(
-        body, media_type="application/jwk+json", headers={"Cache-Control": "public, max-age=60"}
-    )
+    return Response(body, media_type="application/jwk+json", headers=_CACHE)
+
+
+@router.get(
+    "/",
+    operation_id="getIssuerController",
+    tags=["verification"],
+    responses={
+        200: {"content": {"application/ld+json": {"schema": {"type": "object"}}}},
+        **problem_responses(404),
+    },
+)
+def get_issuer_controller(session: SessionDep, settings: SettingsDep) -> Response:
+    """A URL issuer's id (the base URL) dereferences to its controller document: the keys that
+    may sign its credentials, as `assertionMethod` (what Data Integrity verifiers check a
+    proof's key against). 404 when the issuer is a did:web DID (see `/.well-known/did.json`)."""
+    document = keys.controller_document(session, settings)
+    if document is None:
+        raise NotFound("The issuer is a did:web DID: its keys are in /.well-known/did.json.")
+    return Response(json.dumps(document), media_type="application/ld+json", headers=_CACHE)
 
 
 @router.post(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session
 
@@ -19,9 +19,11 @@ from credentials import (
     generate_signing_key,
     jwks_document,
     key_id_url,
+    multikey_from_jwk,
     public_jwk,
     thumbprint_of_kid,
 )
+from credentials.data_integrity import proof_method_id
 from service.audit.service import lock_chain, record
 from service.db import utcnow
 from service.errors import Conflict, NotFound, ServiceUnavailable
@@ -44,7 +46,9 @@ def issuer_base(settings: Settings) -> str:
 def create_key(
     session: Session, settings: Settings, *, actor: str, alg: str | None = None
 ) -> SigningKey:
-    """Make a new active key and retire the previous active one (a rotation)."""
+    """Make a new active key of ``alg`` (default: the setting) and retire the active one of
+    that algorithm (a rotation). Keys of other algorithms stay active: an ES256 key signs the
+    VC-JWTs while an Ed25519 key signs the Data Integrity proofs (:meth:`KeyRing.proof_signer`)."""
     algorithm = alg or settings.signing_algorithm
     private = generate_signing_key(algorithm)  # type: ignore[arg-type]
     jwk = public_jwk(private)
@@ -52,7 +56,7 @@ def create_key(
     lock_chain(session)
     now = utcnow()
     retired = []
-    previous = repository.active_keys(session)
+    previous = repository.active_keys(session, algorithm)
     for old in previous:
         old.state = "retired"
         old.retired_at = now
@@ -107,7 +111,11 @@ def compromise_key(
     key = repository.get(session, kid, fresh=True)
     was_active = key is not None and key.state == "active"
     compromised = mark_compromised(session, kid, at, actor=actor)
-    successor = create_key(session, settings, actor=actor) if was_active and rotate else None
+    successor = (
+        create_key(session, settings, actor=actor, alg=compromised.alg)
+        if was_active and rotate
+        else None
+    )
     return compromised, successor
 
 
@@ -132,12 +140,70 @@ def public_key(session: Session, settings: Settings, thumbprint: str) -> dict[st
     return {**key.public_jwk, "kid": key_id_url(issuer_base(settings), key.kid)}
 
 
+MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1"
+JWK_CONTEXT = "https://w3id.org/security/jwk/v1"
+DID_CONTEXT = "https://www.w3.org/ns/did/v1"
+
+
+def _verification_method(key: SigningKey, settings: Settings) -> dict[str, Any]:
+    """A key as a verification method of a URL issuer: ``Multikey`` for Ed25519 (what Data
+    Integrity verifiers resolve), ``JsonWebKey`` otherwise; its id is its URL."""
+    method: dict[str, Any] = {
+        "id": key_id_url(issuer_base(settings), key.kid),
+        "controller": settings.effective_issuer_id,
+    }
+    if key.alg == "EdDSA":
+        return method | {
+            "type": "Multikey",
+            "publicKeyMultibase": multikey_from_jwk(key.public_jwk),
+        }
+    return method | {"type": "JsonWebKey", "publicKeyJwk": key.public_jwk}
+
+
+def verification_method_document(
+    session: Session, settings: Settings, thumbprint: str
+) -> dict[str, Any]:
+    """One published key as a JSON-LD verification method (what a Data Integrity verifier gets
+    when it dereferences a proof's ``verificationMethod``); NotFound for any other."""
+    key = repository.get(session, thumbprint)
+    if key is None:
+        raise NotFound(f"No published key {thumbprint!r}.")
+    method = _verification_method(key, settings)
+    context = MULTIKEY_CONTEXT if method["type"] == "Multikey" else JWK_CONTEXT
+    return {"@context": context, **method}
+
+
+def controller_document(session: Session, settings: Settings) -> dict[str, Any] | None:
+    """A URL issuer's controller document, served at its id: the keys that may sign its
+    credentials (``assertionMethod``), so a Data Integrity verifier can tie a proof's key to
+    the credential's issuer. None when the issuer is a did:web DID (its DID document does
+    this)."""
+    issuer = settings.effective_issuer_id
+    if issuer.startswith("did:"):
+        return None
+    methods = [_verification_method(k, settings) for k in list_keys(session)]
+    return {
+        "@context": [DID_CONTEXT, MULTIKEY_CONTEXT, JWK_CONTEXT],
+        "id": issuer,
+        "verificationMethod": methods,
+        "assertionMethod": [m["id"] for m in methods],
+    }
+
+
 def did_document(session: Session, settings: Settings) -> dict[str, Any] | None:
     """The did:web DID document listing the same keys as the JWKS (None: issuer is no DID)."""
     issuer = settings.effective_issuer_id
     if not issuer.startswith("did:web:"):
         return None
     return did_web_document(issuer, [k.public_jwk for k in list_keys(session)])
+
+
+class ProofKey(NamedTuple):
+    """The key that signs Data Integrity proofs, its ``verificationMethod`` and its birth."""
+
+    signer: LocalSigner
+    method: str
+    created_at: datetime
 
 
 @dataclass
@@ -151,13 +217,27 @@ class KeyRing:
         self._lock = threading.Lock()
 
     def active_signer(self, session: Session) -> Signer:
-        row = repository.active_kid(session)
+        """The VC-JWT signer: the active key of the configured algorithm, else any active key
+        (a deployment that changed the setting keeps signing until it makes a key)."""
+        row = repository.active_kid(session, prefer=self.settings.signing_algorithm)
         if row is None:
             raise NoSigningKey(
                 "There is no active signing key: run `credence keys create` (or start in "
                 "development, which creates one)."
             )
         return self.signer(session, row)
+
+    def proof_key(self, session: Session) -> ProofKey:
+        """The Data Integrity signer (``eddsa-rdfc-2022``): the active Ed25519 key."""
+        kid = repository.active_kid(session, only="EdDSA")
+        key = repository.get(session, kid) if kid is not None else None
+        if key is None:
+            raise NoSigningKey(
+                "There is no active Ed25519 key for Data Integrity proofs: run `credence keys "
+                "create --alg EdDSA` (development starts with one)."
+            )
+        method = proof_method_id(issuer_base(self.settings), key.public_jwk)
+        return ProofKey(self.signer(session, key.kid), method, key.created_at)
 
     def signer(self, session: Session, kid: str) -> LocalSigner:
         cached = self._signers.get(kid)
@@ -194,8 +274,9 @@ def ensure_development_key(session: Session, settings: Settings) -> None:
     # Several processes starting at once on one PostgreSQL would each see no key and make one
     # (two "active" keys); the chain's append lock makes the check-then-create atomic.
     lock_chain(session)
-    if repository.active_kid(session) is None:
-        create_key(session, settings, actor="system:startup")
+    for alg in dict.fromkeys((settings.signing_algorithm, "EdDSA")):  # JWTs, then DI proofs
+        if repository.active_kid(session, only=alg) is None:
+            create_key(session, settings, actor="system:startup", alg=alg)
 
 
 def key_public(key: SigningKey, settings: Settings) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from service.deps import AuditReadDep, SessionDep, SettingsDep
 from service.errors import BadRequest, InvalidInput, NotFound, PayloadTooLarge, problem_responses
@@ -27,6 +28,7 @@ router = APIRouter(tags=["verification"])
 
 MAX_BODY_BYTES = MAX_TOKEN_BYTES + 1024  # a JSON envelope around the largest accepted token
 TOKEN_TYPES = frozenset({"application/vc+jwt", "application/jwt", "text/plain"})
+DOCUMENT_TYPES = frozenset({"application/vc", "application/vc+ld+json", "application/ld+json"})
 
 
 class UnsupportedMediaType(BadRequest):
@@ -58,42 +60,62 @@ async def _read_capped(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _token_from_json(body: bytes) -> str:
+def _json(body: bytes) -> Any:
     try:
-        doc = json.loads(body)
+        return json.loads(body)
     except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested arrays
         raise _malformed(exc) from None
+
+
+def _credential_from_json(body: bytes) -> str | dict[str, Any]:
+    doc = _json(body)
     if not isinstance(doc, dict) or "credential" not in doc:
         raise InvalidInput(
-            'Send {"credential": "<compact JWT>"} (or the bare JWT as application/vc+jwt).',
+            'Send {"credential": "<compact JWT>"} or {"credential": {<Data Integrity '
+            "credential>}} (or the bare JWT as application/vc+jwt, the bare JSON-LD credential "
+            "as application/vc).",
             errors=[
                 {"location": "body.credential", "message": "Field required", "type": "missing"}
             ],
         )
-    token = doc["credential"]
-    if not isinstance(token, str):
+    credential = doc["credential"]
+    if isinstance(credential, dict):
+        return credential
+    if not isinstance(credential, str):
         raise InvalidInput(
-            "credential must be a string: the credential as a compact VC-JWT.",
-            errors=[{"location": "body.credential", "message": "not a string", "type": "string"}],
+            "credential must be a compact VC-JWT (a string) or a Data Integrity credential "
+            "(an object).",
+            errors=[
+                {"location": "body.credential", "message": "not a string or object", "type": "type"}
+            ],
         )
-    return token
+    return credential
 
 
-async def _submitted_token(request: Request) -> str | bytes:
+async def _submitted(request: Request) -> str | bytes | dict[str, Any]:
+    """The submitted credential: a compact JWT (str/bytes) or a JSON-LD document (dict)."""
     body = await _read_capped(request)
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if not media_type:  # no Content-Type: tell JSON from a bare token by its first byte
         media_type = "application/json" if body.lstrip()[:1] == b"{" else "text/plain"
+    if media_type in DOCUMENT_TYPES:
+        document = _json(body)
+        if not isinstance(document, dict):
+            raise InvalidInput(f"A {media_type} body must be one JSON-LD credential object.")
+        return document
     if media_type == "application/json" or media_type.endswith("+json"):
-        token: str | bytes = _token_from_json(body)
+        submitted: str | bytes | dict[str, Any] = _credential_from_json(body)
+        if isinstance(submitted, dict):
+            return submitted
     elif media_type in TOKEN_TYPES:
-        token = body
+        submitted = body
     else:
         raise UnsupportedMediaType(
-            f"Send the credential as application/vc+jwt or text/plain (the compact JWT), or "
-            f'as application/json {{"credential": "<jwt>"}}; got {media_type[:100]!r}.'
+            f"Send the credential as application/vc+jwt or text/plain (the compact JWT), as "
+            f"application/vc (the Data Integrity credential), or as application/json "
+            f'{{"credential": "<jwt>" or {{...}}}}; got {media_type[:100]!r}.'
         )
-    token = token.strip()
+    token = submitted.strip()
     if not token:
         raise BadRequest("The body is empty: send the credential as a compact JWT.")
     return token
@@ -105,6 +127,7 @@ _BODY_DOC: dict[str, Any] = {
         "content": {
             "application/vc+jwt": {"schema": {"type": "string"}},
             "text/plain": {"schema": {"type": "string"}},
+            "application/vc": {"schema": {"type": "object"}},
             "application/json": {"schema": VerifyRequest.model_json_schema()},
         },
     }
@@ -123,8 +146,11 @@ async def verify_credential(request: Request, verifier: VerifierDep) -> Response
     issuer, claims, dates, live revocation and suspension bits, and structure. An invalid
     credential is a 200 with `verified: false` and the failed checks; the body is capped at
     65 KiB."""
-    token = await _submitted_token(request)
-    body = verifier.verify(token)
+    submitted = await _submitted(request)
+    if isinstance(submitted, dict):  # JSON-LD processing: off the event loop
+        body = await run_in_threadpool(verifier.verify_document, submitted)
+    else:
+        body = verifier.verify(submitted)
     try:
         content = json.dumps(body, ensure_ascii=False).encode()
     except UnicodeEncodeError:  # an unpaired surrogate (a \ud800 escape) from the token's JSON

@@ -8,9 +8,13 @@ from pydantic import BaseModel, Field
 
 
 class VerifyRequest(BaseModel):
-    """The JSON form of a verification request (or send the bare JWT as `application/vc+jwt`)."""
+    """The JSON form of a verification request (or send the bare JWT as `application/vc+jwt`,
+    the bare Data Integrity credential as `application/vc`)."""
 
-    credential: str = Field(description="The credential as a compact VC-JWT")
+    credential: str | dict[str, Any] = Field(
+        description="The credential as a compact VC-JWT, or its Data Integrity form (a JSON-LD "
+        "object with an eddsa-rdfc-2022 proof)"
+    )
 
 
 class CheckPublic(BaseModel):

@@ -26,6 +26,7 @@ from credentials import (
     key_id_url,
     thumbprint_of_kid,
     verify,
+    verify_document,
 )
 from service.db import utcnow
 from service.errors import ServiceUnavailable
@@ -133,6 +134,18 @@ class Verifier:
             now=now or utcnow(),
             check_status=request.check_status,
             max_token_bytes=MAX_TOKEN_BYTES,
+            prepare=request.prepare,
+        )
+        return self._shape(result)
+
+    def verify_document(self, document: object, now: datetime | None = None) -> dict[str, Any]:
+        """Verify a credential in its Data Integrity form; the same response body and checks."""
+        request = _Request(self)
+        result = verify_document(
+            document,
+            resolve_key=request.resolve,
+            now=now or utcnow(),
+            check_status=request.check_status,
             prepare=request.prepare,
         )
         return self._shape(result)

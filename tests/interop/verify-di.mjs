@@ -4,7 +4,8 @@
 // stdin: {"credential": {...}, "documents": {"<url>": <JSON-LD document>, ...},
 //         "contexts": {"<url>": "<path of a context file>", ...}}
 // `documents` are what the issuer serves (its controller document and key); `contexts` the
-// published JSON-LD contexts the credential names. Nothing is fetched from the network.
+// published JSON-LD contexts the credential names. Nothing is fetched from the network unless
+// `"fetch": true` asks to dereference the issuer's documents from a live server.
 // stdout: {"verified": bool, "error": "..."}; exit 0 either way (exit 2 on a usage error).
 import {readFileSync} from 'node:fs';
 import * as vc from '@digitalbazaar/vc';
@@ -13,6 +14,8 @@ import {cryptosuite as eddsaRdfc2022CryptoSuite} from '@digitalbazaar/eddsa-rdfc
 import * as multikeyContext from '@digitalbazaar/multikey-context';
 import * as dataIntegrityContext from '@digitalbazaar/data-integrity-context';
 import * as jsonld from 'jsonld';
+import {createRemoteJWKSet, jwtVerify} from 'jose';
+import {gunzipSync} from 'node:zlib';
 
 const input = JSON.parse(readFileSync(0, 'utf8'));
 const known = new Map();
@@ -41,8 +44,51 @@ const documentLoader = async url => {
       };
     }
   }
+  if (input.fetch) return fetched(url);
   return vc.defaultDocumentLoader(url);
 };
+
+// `fetch: true`: dereference what is not given, over HTTP from the live issuer on loopback
+// (a did:web DID from its host's /.well-known/did.json; plain http only because the test
+// server is on 127.0.0.1).
+async function fetched(url) {
+  const [base, fragment] = url.split('#');
+  let location = base;
+  if (base.startsWith('did:web:')) {
+    const host = decodeURIComponent(base.slice('did:web:'.length).split(':')[0]);
+    location = `http://${host}/.well-known/did.json`;
+  }
+  const response = await fetch(location, {
+    headers: {accept: 'application/ld+json, application/json'},
+  });
+  if (!response.ok) throw new Error(`${location}: HTTP ${response.status}`);
+  const document = await response.json();
+  known.set(base, document);
+  if (fragment === undefined) return {contextUrl: null, documentUrl: url, document};
+  return documentLoader(url);
+}
+
+// `jwksUri`: check each BitstringStatusListEntry against the live list, a VC-JWT whose
+// signature jose checks with the issuer's JWKS (bit `index` of the GZIP'd, multibase
+// base64url `encodedList`, most significant bit first).
+async function checkStatus({credential}) {
+  const keys = createRemoteJWKSet(new URL(input.jwksUri));
+  for (const entry of [].concat(credential.credentialStatus || [])) {
+    const response = await fetch(entry.statusListCredential);
+    if (!response.ok) throw new Error(`${entry.statusListCredential}: HTTP ${response.status}`);
+    const {payload} = await jwtVerify((await response.text()).trim(), keys);
+    const subject = payload.credentialSubject;
+    if (subject.statusPurpose !== entry.statusPurpose) {
+      throw new Error(`${entry.statusListCredential} is not a ${entry.statusPurpose} list`);
+    }
+    const bits = gunzipSync(Buffer.from(subject.encodedList.slice(1), 'base64url'));
+    const index = Number(entry.statusListIndex);
+    if ((bits[index >> 3] >> (7 - (index & 7))) & 1) {
+      return {verified: false, error: new Error(`${entry.statusPurpose}: the bit is set`)};
+    }
+  }
+  return {verified: true};
+}
 
 const suite = new DataIntegrityProof({cryptosuite: eddsaRdfc2022CryptoSuite});
 let result;
@@ -53,6 +99,7 @@ try {
     credential: input.credential,
     suite,
     documentLoader,
+    ...(input.jwksUri ? {checkStatus} : {}),
   });
 } catch (err) {
   process.stdout.write(JSON.stringify({verified: false, error: String(err && err.message || err)}));
@@ -65,4 +112,7 @@ const collect = r => {
   for (const p of r.results || []) if (p.error) errors.push(String(p.error.message || p.error));
 };
 collect(result);
+if (result.statusResult && result.statusResult.error) {
+  errors.push(String(result.statusResult.error.message || result.statusResult.error));
+}
 process.stdout.write(JSON.stringify({verified: Boolean(result.verified), error: errors.join('; ')}));

@@ -153,8 +153,10 @@ def _claims(jwt: str) -> dict[str, Any]:
 def test_two_hundred_issuances_across_two_processes(servers, admin_headers, database) -> None:  # type: ignore[no-untyped-def]
     if database.kind != "postgresql":
         pytest.skip("two server processes on one database: the PostgreSQL deployment")
-    # Both processes started on an empty database at the same moment: one development key.
-    assert scalar(database, "SELECT count(*) FROM signing_key WHERE state = 'active'") == 1
+    # Both processes started on an empty database at the same moment: one development key of
+    # each algorithm (ES256 for the VC-JWTs, Ed25519 for Data Integrity proofs).
+    assert scalar(database, "SELECT count(*) FROM signing_key WHERE state = 'active'") == 2
+    assert scalar(database, "SELECT count(DISTINCT alg) FROM signing_key") == 2
     apply_demo(servers[0], admin_headers)
     learners = [f"learner-{n:03d}" for n in range(200)]
     setup = httpx.post(
