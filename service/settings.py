@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     # ES256 is the one algorithm both the 1EdTech OB 3.0 validator (RS256/ES256 only) and
     # did-jwt accept; EdDSA and RS256 stay available.
     signing_algorithm: Literal["EdDSA", "ES256", "RS256"] = "ES256"
+    suspension_status_entry: bool = Field(
+        default=False,
+        description="Publish a suspension entry in each new credential beside the revocation "
+        "one (credentialStatus becomes an array, which the OB 3.0 JSON Schema refuses); off, "
+        "suspension is still enforced online (POST /v1/verify, permission checks).",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_header_bytes: int = Field(
         default=16_384,

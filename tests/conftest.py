@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -117,13 +118,21 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 
 
 @pytest.fixture
-def settings(database: Database, tmp_path: Path) -> Settings:
+def settings(database: Database, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     return Settings(
         database_url=database.url,
         base_url="https://credence.test",
         log_level="WARNING",
         dev_key_file=str(tmp_path / "dev-key"),
+        suspension_status_entry=request.node.get_closest_marker("suspension_entry") is not None,
     )
+
+
+def status_entries(credential: dict[str, Any]) -> list[dict[str, Any]]:
+    """A credential's ``credentialStatus`` as a list (one object by default, an array of the
+    revocation and suspension entries with ``CREDENCE_SUSPENSION_STATUS_ENTRY``)."""
+    entries = credential.get("credentialStatus", [])
+    return entries if isinstance(entries, list) else [entries]
 
 
 @pytest.fixture

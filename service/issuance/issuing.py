@@ -189,7 +189,11 @@ def issue_many(
             valid_from=award.earned_at,
             valid_until=award.valid_until,
             awarded_date=award.earned_at,
-            status=entries[p.id],
+            status=[
+                e
+                for e in entries[p.id]
+                if e.purpose == "revocation" or settings.suspension_status_entry
+            ],
             credential_id=p.id,
             name=level.name,
         )

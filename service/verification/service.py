@@ -10,6 +10,7 @@ issuer is a ``verified: false`` result naming it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from credentials import (
+    Check,
     ResolvedKey,
     StatusCheckError,
     StatusEntry,
@@ -37,6 +39,12 @@ from service.verification.repository import MAX_SLOTS, Found, VerifyStore
 ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
 _THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_TOKEN_BYTES = 64 * 1024
+
+
+_CREDENTIAL_ID = re.compile(
+    r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+_RECORDED = "this issuer's records; the credential publishes no suspension entry"
 
 
 class StorageUnavailable(ServiceUnavailable):
@@ -58,12 +66,25 @@ class _Request:
         kid = header.get("kid")
         thumbprint = verifier.thumbprint(kid) if isinstance(kid, str) else None
         slots = []
-        for entry in _entries(payload.get("credentialStatus")):
+        entries = _entries(payload.get("credentialStatus"))
+        for entry in entries:
             slot = verifier.slot_of(entry)
             if slot is not None:
                 slots.append(slot)
+        # A credential that does not publish its suspension entry (the default) is still
+        # suspended here: read its own slot (by an id of the form this issuer gives).
+        credential_id = payload.get("id")
+        recorded = (
+            credential_id
+            if isinstance(credential_id, str)
+            and _CREDENTIAL_ID.fullmatch(credential_id)
+            and not any(e.get("statusPurpose") == "suspension" for e in entries)
+            else None
+        )
         try:
-            self.found = verifier.store.lookup(thumbprint, slots[:MAX_SLOTS])
+            self.found = verifier.store.lookup(
+                thumbprint, slots[:MAX_SLOTS], suspension_of=recorded
+            )
         except Exception as exc:  # the database, not the token: a 503, never a verdict
             raise StorageUnavailable("Verification cannot read its keys right now.") from exc
 
@@ -136,7 +157,7 @@ class Verifier:
             max_token_bytes=MAX_TOKEN_BYTES,
             prepare=request.prepare,
         )
-        return self._shape(result)
+        return self._shape(self._recorded_suspension(result, request.found))
 
     def verify_document(self, document: object, now: datetime | None = None) -> dict[str, Any]:
         """Verify a credential in its Data Integrity form; the same response body and checks."""
@@ -148,7 +169,25 @@ class Verifier:
             check_status=request.check_status,
             prepare=request.prepare,
         )
-        return self._shape(result)
+        return self._shape(self._recorded_suspension(result, request.found))
+
+    @staticmethod
+    def _recorded_suspension(result: VerificationResult, found: Found) -> VerificationResult:
+        """Report the suspension this issuer records for a credential that publishes no
+        suspension entry (once its signature is ours)."""
+        slot = found.suspension
+        if slot is None or result.check("signature").status != "ok":
+            return result
+        if result.check("suspension").status != "skipped":
+            return result
+        check = (
+            Check("suspension", "failed", f"suspended ({_RECORDED})")
+            if slot.is_set
+            else Check("suspension", "ok", f"not suspended ({_RECORDED})")
+        )
+        checks = tuple(check if c.name == "suspension" else c for c in result.checks)
+        verified = result.verified and check.status == "ok"
+        return dataclasses.replace(result, checks=checks, verified=verified)
 
     def _issuer_check(self, result: VerificationResult) -> tuple[str, str]:
         payload = result.payload

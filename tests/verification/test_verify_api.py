@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlmodel import Session
 
@@ -20,6 +21,7 @@ from credentials import (
     sign_credential,
 )
 from service.models import SigningKey
+from tests.conftest import status_entries
 from tests.verification.conftest import (
     BASE,
     Demo,
@@ -70,7 +72,7 @@ def test_credence_verify_accepts_it_with_the_served_jwks_and_lists(
     _, token = demo.earn("ana")
     jwks = save(tmp_path / "jwks.json", demo.client.get("/.well-known/jwks.json").text)
     lists = []
-    for entry in claims_of(token)["credentialStatus"]:
+    for entry in status_entries(claims_of(token)):
         served = demo.client.get(entry["statusListCredential"].removeprefix(BASE))
         assert served.status_code == 200
         lists += ["--status-list", save(tmp_path / f"{entry['statusPurpose']}.jwt", served.text)]
@@ -246,3 +248,30 @@ def test_a_token_naming_our_key_but_another_issuer_fails_the_issuer_check(demo: 
     assert body["verified"] is False
     assert check_map(body)["issuer"] == "failed"
     assert check_map(body)["signature"] == "failed"  # the payload changed under the signature
+
+
+def test_suspension_is_enforced_online_without_a_published_entry(demo: Demo) -> None:
+    """By default a credential carries its revocation entry only (the OB 3.0 JSON Schema
+    types credentialStatus as one object); POST /v1/verify still reports a suspension, from
+    this issuer's records."""
+    credential_id, token = demo.earn("ana")
+    assert claims_of(token)["credentialStatus"]["statusPurpose"] == "revocation"
+    assert check_map(demo.verify(token))["suspension"] == "ok"
+    assert "records" in detail(demo.verify(token), "suspension")
+    demo.status(credential_id, "suspend")
+    suspended = demo.verify(token)
+    assert suspended["verified"] is False
+    assert check_map(suspended)["suspension"] == "failed"
+    demo.status(credential_id, "reinstate")
+    assert demo.verify(token)["verified"] is True
+
+
+@pytest.mark.suspension_entry
+def test_the_suspension_entry_is_published_when_configured(demo: Demo) -> None:
+    credential_id, token = demo.earn("ana")
+    entries = claims_of(token)["credentialStatus"]
+    assert [e["statusPurpose"] for e in entries] == ["revocation", "suspension"]
+    demo.status(credential_id, "suspend")
+    suspended = demo.verify(token)
+    assert check_map(suspended)["suspension"] == "failed"
+    assert "records" not in detail(suspended, "suspension")  # read from the entry's list bit

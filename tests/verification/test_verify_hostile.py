@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlmodel import Session
 
 from credentials import sign_jwt
-from tests.conftest import Database
+from tests.conftest import Database, status_entries
 from tests.verification.conftest import Demo, claims_of, header_of
 
 
@@ -212,9 +212,7 @@ CASES: list[tuple[str, Callable[[Ctx], Body], int | str]] = [
         lambda c: text(
             c.sign(
                 c.with_claims(
-                    credentialStatus=[
-                        {**c.claims["credentialStatus"][0], "statusListIndex": "9" * 300}
-                    ]
+                    credentialStatus=[{**status_entries(c.claims)[0], "statusListIndex": "9" * 300}]
                 )
             )
         ),
@@ -227,7 +225,7 @@ CASES: list[tuple[str, Callable[[Ctx], Body], int | str]] = [
                 c.with_claims(
                     credentialStatus=[
                         {
-                            **c.claims["credentialStatus"][0],
+                            **status_entries(c.claims)[0],
                             "statusListCredential": "https://evil.example/list",
                         }
                     ]
@@ -242,7 +240,7 @@ CASES: list[tuple[str, Callable[[Ctx], Body], int | str]] = [
             c.sign(
                 c.with_claims(
                     credentialStatus=[
-                        {**c.claims["credentialStatus"][0], "statusPurpose": "suspension"}
+                        {**status_entries(c.claims)[0], "statusPurpose": "suspension"}
                     ]
                 )
             )
@@ -278,7 +276,7 @@ def ctx(demo: Demo, app: FastAPI, database: Database) -> Ctx:
     _, token = demo.earn("ana")
     with Session(database.engine) as session:
         signer = app.state.issuer.keyring.active_signer(session)
-    url = claims_of(token)["credentialStatus"][0]["statusListCredential"]
+    url = status_entries(claims_of(token))[0]["statusListCredential"]
     status_list = demo.client.get(url.removeprefix("https://credence.test")).text
     return Ctx(token, signer, status_list)
 
