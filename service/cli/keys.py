@@ -20,7 +20,9 @@ def create(
         str | None, typer.Option(help="EdDSA, ES256 or RS256 (default: the setting)")
     ] = None,
 ) -> None:
-    """Create a signing key and make it the active one (retires the current one)."""
+    """Create a signing key and make it the active one of its algorithm (retiring the active
+    key of that algorithm): the setting's algorithm signs VC-JWTs, EdDSA the Data Integrity
+    proofs."""
     settings = load_settings()
     if alg is not None and alg not in ("EdDSA", "ES256", "RS256"):
         typer.echo("error: --alg must be EdDSA, ES256 or RS256", err=True)
@@ -32,7 +34,8 @@ def create(
 
 @app.command("rotate")
 def rotate() -> None:
-    """Make a new active key; the old one is retired and stays published in the JWKS."""
+    """Make a new active VC-JWT key (the setting's algorithm); the old one is retired and stays
+    published in the JWKS."""
     settings = load_settings()
     with cli_session(settings) as session:
         key = service.create_key(session, settings, actor=cli_actor())
