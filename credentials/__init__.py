@@ -30,7 +30,8 @@ Verifying
     credentials are results; only misuse raises (`MisuseError`). `verify_document` checks
     the Data Integrity form of the same credential (a JSON-LD document with an
     ``eddsa-rdfc-2022`` proof; ``resolve_key`` gets the proof's ``verificationMethod``) and
-    reports the same checks.
+    reports the same checks. `check_recipient` adds a ``recipient`` check: was it issued to
+    this email address (its salted-hash ``IdentityObject``)?
 
 Data Integrity (`credentials.data_integrity`, imported on its own: it loads pyld)
     `sign_data_integrity` / `verify_data_integrity`: the ``eddsa-rdfc-2022`` cryptosuite over
@@ -144,6 +145,7 @@ from credentials.verify import (
     Prepare,
     StatusChecker,
     VerificationResult,
+    check_recipient,
     verify,
     verify_document,
 )
@@ -201,6 +203,7 @@ __all__ = [
     "canonical_json",
     "chain_hash",
     "check_allowed_algorithms",
+    "check_recipient",
     "checkpoint_claims",
     "decrypt_private_key",
     "did_web_document",

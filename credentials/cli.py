@@ -23,7 +23,7 @@ from credentials.jws import DEFAULT_MAX_TOKEN_BYTES, ResolveKey
 from credentials.key_source import UsageError, key_source, parse_json, read_source
 from credentials.keys import SUPPORTED_ALGORITHMS
 from credentials.status import DecodedStatusList, load_status_list, make_status_checker
-from credentials.verify import VerificationResult, verify, verify_document
+from credentials.verify import VerificationResult, check_recipient, verify, verify_document
 
 __all__ = ["UsageError", "add_verify_arguments", "main", "run_verify", "verify_main"]
 
@@ -57,6 +57,12 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
         default=[],
         help="a status-list credential (compact JWT, signature checked; or JSON, taken as "
         "given); repeat for the revocation and the suspension list",
+    )
+    parser.add_argument(
+        "--recipient",
+        metavar="EMAIL",
+        help="also check that the credential was issued to this email address (its salted-hash "
+        "identifier)",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
@@ -129,6 +135,8 @@ def run_verify(args: argparse.Namespace, *, stdout: TextIO, stdin: TextIO | None
             max_token_bytes=args.max_bytes,
             expected_issuer=source.expected_issuer,
         )
+    if args.recipient:
+        result = check_recipient(result, args.recipient)
     _print(result, notes, as_json=args.json, out=stdout)
     return 0 if result.verified else 1
 

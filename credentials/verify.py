@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import hmac
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -39,6 +42,7 @@ __all__ = [
     "Prepare",
     "StatusChecker",
     "VerificationResult",
+    "check_recipient",
     "verify",
     "verify_document",
 ]
@@ -341,6 +345,49 @@ def _document_claims(document: Mapping[str, Any], expected_issuer: str | None) -
     if not isinstance(document.get("id"), str):
         return Check("claims", "failed", "the credential has no id")
     return Check("claims", "ok", f"issuer {issuer_id}, id {document['id']}")
+
+
+def check_recipient(result: VerificationResult, recipient: str) -> VerificationResult:
+    """``result`` with a ``recipient`` check appended: was the credential issued to
+    ``recipient``, an email address? It matches an ``emailAddress`` ``IdentityObject`` in
+    ``credentialSubject.identifier``: hashed (``sha256$`` + hex SHA-256 of the address and the
+    salt) or plain, the address compared in lower case (Credence hashes it so). Skipped when
+    the credential could not be read; ``verified`` also needs this check to pass.
+    """
+    wanted = recipient.strip().lower()
+    credential = result.credential or {}
+    subject = credential.get("credentialSubject")
+    subjects = subject if isinstance(subject, list) else [subject]
+    identities: list[Mapping[str, Any]] = []
+    for one in subjects:
+        listed = one.get("identifier") if isinstance(one, dict) else None
+        for item in listed if isinstance(listed, list) else []:
+            if isinstance(item, dict) and item.get("identityType") == "emailAddress":
+                identities.append(item)
+    if result.credential is None:
+        check = Check("recipient", "skipped", _NOT_REACHED)
+    elif not identities:
+        check = Check("recipient", "failed", "the credential names no email recipient")
+    elif any(_identity_matches(item, wanted) for item in identities):
+        check = Check("recipient", _OK, f"issued to {recipient.strip()}")
+    else:
+        check = Check("recipient", "failed", f"not issued to {recipient.strip()}")
+    verified = result.verified and check.status == _OK
+    return dataclasses.replace(result, checks=(*result.checks, check), verified=verified)
+
+
+def _identity_matches(identity: Mapping[str, Any], wanted: str) -> bool:
+    value = identity.get("identityHash")
+    if not isinstance(value, str):
+        return False
+    if identity.get("hashed") is not True:
+        return value.strip().lower() == wanted
+    salt = identity.get("salt") if isinstance(identity.get("salt"), str) else ""
+    algorithm, _, digest = value.partition("$")
+    if algorithm.lower() != "sha256":
+        return False
+    computed = hashlib.sha256((wanted + str(salt)).encode()).hexdigest()
+    return hmac.compare_digest(computed, digest.lower())
 
 
 _Dates: TypeAlias = tuple[datetime, datetime | None] | None

@@ -268,7 +268,12 @@ def _evaluate(
     current = held[learner_id]
     awards = evaluate_to_fixpoint(rules, facts.values(), current, now)
     issued = pending_from_awards(
-        compiled, awards, learner_id=learner_id, subject_id=book.subject_id(learner_id), facts=facts
+        compiled,
+        awards,
+        learner_id=learner_id,
+        subject_id=book.subject_id(learner_id),
+        email=book.rows[learner_id]["email"],
+        facts=facts,
     )
     for credential in issued:
         award = credential.award

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from credentials import (
     Achievement,
     Evidence,
+    IdentityObject,
     IssuerProfile,
     build_credential,
     new_urn_uuid,
@@ -53,6 +54,7 @@ class PendingCredential:
     previous_id: str | None
     evidence: list[Evidence]
     manual_reason: str | None = None
+    recipient_email: str | None = None  # hashed into credentialSubject.identifier
 
 
 def issuer_profile(settings: Settings) -> IssuerProfile:
@@ -71,6 +73,14 @@ def achievement(settings: Settings, level: LevelInfo, version: int) -> Achieveme
         version=str(version),
         tags=(level.track,),
     )
+
+
+def recipient_identifiers(email: str | None) -> list[IdentityObject]:
+    """The learner's email as an OB ``IdentityObject``: SHA-256 of the lower-cased address and
+    a random salt, so a verifier told the address can confirm it and nobody else learns it."""
+    if not email:
+        return []
+    return [IdentityObject.hashed_value(email.strip().lower())]
 
 
 def evidence_from_facts(
@@ -96,6 +106,7 @@ def pending_from_awards(
     *,
     learner_id: str,
     subject_id: str,
+    email: str | None,
     facts: Mapping[str, CompletionFact],
 ) -> list[PendingCredential]:
     """One evaluation's awards as credentials to issue, in order: each gets its id, and a
@@ -116,6 +127,7 @@ def pending_from_awards(
                 award=award,
                 previous_id=previous,
                 evidence=evidence_from_facts(compiled, facts, award.evidence),
+                recipient_email=email,
             )
         )
     return pending
@@ -185,6 +197,7 @@ def issue_many(
             issuer=profile,
             achievement=achievements[key],
             subject_id=p.subject_id,
+            identifiers=recipient_identifiers(p.recipient_email),
             evidence=p.evidence,
             valid_from=award.earned_at,
             valid_until=award.valid_until,

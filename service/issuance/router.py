@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from service.auth.service import Principal
 from service.core.ids import LEARNER_ID_PATTERN, LEVEL_ID_PATTERN
+from service.core.media import VC_DATA_INTEGRITY, VC_JWT, wanted_form
 from service.core.pagination import (
     BY_TIME_AND_TEXT,
     CursorParam,
@@ -44,8 +45,6 @@ from service.models import Credential
 router = APIRouter(tags=["credentials"], responses=problem_responses(401, 403))
 ReadDep = Annotated[Principal, Depends(require("credentials:read"))]
 WriteDep = Annotated[Principal, Depends(require("credentials:write"))]
-VC_JWT = "application/vc+jwt"
-VC_DATA_INTEGRITY = "application/vc"  # VC Data Model 2.0: a JSON-LD credential
 
 
 def credential_public(row: Credential, now: datetime | None = None) -> CredentialPublic:
@@ -150,21 +149,13 @@ def get_credential(
     """One credential: metadata, the decoded credential and the JWT, or the credential in one of
     its two secured forms (VC-JWT, or Data Integrity: see `format`)."""
     row = service.get_credential(session, credential_id)
-    accept = request.headers.get("accept", "")
-    wanted = format or (
-        "jwt" if VC_JWT in accept else "di" if _asks_for_data_integrity(accept) else "json"
-    )
+    wanted = format or wanted_form(request.headers.get("accept", "")) or "json"
     if wanted == "jwt":
         return Response(row.jwt, media_type=VC_JWT)
     if wanted == "di":
         document = service.data_integrity_form(session, keyring, row)
         return Response(json.dumps(document, ensure_ascii=False), media_type=VC_DATA_INTEGRITY)
     return credential_detail(row)
-
-
-def _asks_for_data_integrity(accept: str) -> bool:
-    types = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
-    return bool(types & {VC_DATA_INTEGRITY, "application/vc+ld+json"})
 
 
 def _status_route(action: str) -> Any:

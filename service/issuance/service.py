@@ -5,8 +5,6 @@ transaction (flush only)."""
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +14,7 @@ from sqlmodel import Session
 
 from credentials import new_urn_uuid
 from credentials.data_integrity import secure_credential
+from credentials.jws import parse_compact
 from service.audit.service import lock_chain, record, record_many
 from service.core.held import holds
 from service.db import utcnow
@@ -86,6 +85,7 @@ def evaluate_learner(
         awards,
         learner_id=learner.id,
         subject_id=subject_id(learner),
+        email=learner.email,
         facts={fact.id: fact for fact in completions},
     )
     now = utcnow()
@@ -208,11 +208,7 @@ def get_credential(session: Session, credential_id: str, *, for_change: bool = F
 
 def payload_of(jwt: str) -> dict[str, Any]:
     """The payload of a VC-JWT this service signed and stored (not verified again)."""
-    segment = jwt.split(".")[1]
-    decoded: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    )
-    return decoded
+    return parse_compact(jwt, len(jwt)).payload
 
 
 def data_integrity_form(
@@ -332,6 +328,7 @@ def award_manually(
         previous_id=live.id if live is not None else None,
         evidence=[],
         manual_reason=note,
+        recipient_email=learner.email,
     )
     issued_at = utcnow()
     issue_many(session, issuer, compiled, [pending], actor=actor, now=issued_at)

@@ -6,12 +6,16 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from credentials import StatusEntry, StatusList, build_status_list_credential
 from credentials import sign_status_list_credential as sign_list
+from credentials._encoding import parse_datetime
+from credentials.data_integrity import secure_credential
+from credentials.jws import parse_compact
 from service.core.ids import INT32_MAX
 from service.db import utcnow
 from service.errors import NotFound
@@ -112,7 +116,28 @@ class StatusListCache:
     """Signed list JWTs by (list, revision, signing key): re-signed only when a bit changed."""
 
     _entries: dict[int, tuple[int, str, str]] = field(default_factory=dict)
+    _documents: dict[int, tuple[int, str, dict[str, Any]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def document(
+        self, session: Session, settings: Settings, keyring: KeyRing, list_id: int
+    ) -> tuple[dict[str, Any], int]:
+        """The list in its Data Integrity form: the credential the JWT carries, secured with
+        an ``eddsa-rdfc-2022`` proof by the Ed25519 key (``created`` = its ``validFrom``), as
+        Data Integrity status checkers (the DCC's) require; re-signed when a bit changed."""
+        token, revision = self.get(session, settings, keyring, list_id)
+        proof = keyring.proof_key(session)
+        cached = self._documents.get(list_id)
+        if cached and cached[0] == revision and cached[1] == proof.signer.kid:
+            return cached[2], revision
+        payload = parse_compact(token, len(token)).payload  # our own list, signed just now
+        created = max(parse_datetime(payload["validFrom"]), proof.created_at.replace(microsecond=0))
+        document = secure_credential(
+            payload, proof.signer, verification_method=proof.method, created=created
+        )
+        with self._lock:
+            self._documents[list_id] = (revision, proof.signer.kid, document)
+        return document, revision
 
     def get(
         self, session: Session, settings: Settings, keyring: KeyRing, list_id: int

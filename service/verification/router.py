@@ -67,7 +67,18 @@ def _json(body: bytes) -> Any:
         raise _malformed(exc) from None
 
 
-def _credential_from_json(body: bytes) -> str | dict[str, Any]:
+def _recipient(value: object, location: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 320:
+        raise InvalidInput(
+            "recipient must be an email address (a string of at most 320 characters).",
+            errors=[{"location": location, "message": "not an email address", "type": "string"}],
+        )
+    return value
+
+
+def _credential_from_json(body: bytes) -> tuple[str | dict[str, Any], str | None]:
     doc = _json(body)
     if not isinstance(doc, dict) or "credential" not in doc:
         raise InvalidInput(
@@ -79,8 +90,9 @@ def _credential_from_json(body: bytes) -> str | dict[str, Any]:
             ],
         )
     credential = doc["credential"]
+    recipient = _recipient(doc.get("recipient"), "body.recipient")
     if isinstance(credential, dict):
-        return credential
+        return credential, recipient
     if not isinstance(credential, str):
         raise InvalidInput(
             "credential must be a compact VC-JWT (a string) or a Data Integrity credential "
@@ -89,12 +101,14 @@ def _credential_from_json(body: bytes) -> str | dict[str, Any]:
                 {"location": "body.credential", "message": "not a string or object", "type": "type"}
             ],
         )
-    return credential
+    return credential, recipient
 
 
-async def _submitted(request: Request) -> str | bytes | dict[str, Any]:
-    """The submitted credential: a compact JWT (str/bytes) or a JSON-LD document (dict)."""
+async def _submitted(request: Request) -> tuple[str | bytes | dict[str, Any], str | None]:
+    """The submitted credential: a compact JWT (str/bytes) or a JSON-LD document (dict); and
+    the recipient to check, if asked (``recipient`` in the JSON body, else the query)."""
     body = await _read_capped(request)
+    recipient = _recipient(request.query_params.get("recipient"), "query.recipient")
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if not media_type:  # no Content-Type: tell JSON from a bare token by its first byte
         media_type = "application/json" if body.lstrip()[:1] == b"{" else "text/plain"
@@ -102,11 +116,13 @@ async def _submitted(request: Request) -> str | bytes | dict[str, Any]:
         document = _json(body)
         if not isinstance(document, dict):
             raise InvalidInput(f"A {media_type} body must be one JSON-LD credential object.")
-        return document
+        return document, recipient
     if media_type == "application/json" or media_type.endswith("+json"):
-        submitted: str | bytes | dict[str, Any] = _credential_from_json(body)
+        submitted: str | bytes | dict[str, Any]
+        submitted, in_body = _credential_from_json(body)
+        recipient = in_body or recipient
         if isinstance(submitted, dict):
-            return submitted
+            return submitted, recipient
     elif media_type in TOKEN_TYPES:
         submitted = body
     else:
@@ -118,10 +134,20 @@ async def _submitted(request: Request) -> str | bytes | dict[str, Any]:
     token = submitted.strip()
     if not token:
         raise BadRequest("The body is empty: send the credential as a compact JWT.")
-    return token
+    return token, recipient
 
 
 _BODY_DOC: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "recipient",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 320},
+            "description": "An email address: adds a `recipient` check that the credential was "
+            "issued to it (or send `recipient` in the JSON body)",
+        }
+    ],
     "requestBody": {
         "required": True,
         "content": {
@@ -130,7 +156,7 @@ _BODY_DOC: dict[str, Any] = {
             "application/vc": {"schema": {"type": "object"}},
             "application/json": {"schema": VerifyRequest.model_json_schema()},
         },
-    }
+    },
 }
 
 
@@ -145,12 +171,13 @@ async def verify_credential(request: Request, verifier: VerifierDep) -> Response
     """Verify a credential (public): signature with this issuer's keys (active and retired),
     issuer, claims, dates, live revocation and suspension bits, and structure. An invalid
     credential is a 200 with `verified: false` and the failed checks; the body is capped at
-    65 KiB."""
-    submitted = await _submitted(request)
+    65 KiB. Either form (VC-JWT or Data Integrity); with `recipient` (an email address) a
+    `recipient` check says whether it was issued to that person."""
+    submitted, recipient = await _submitted(request)
     if isinstance(submitted, dict):  # JSON-LD processing: off the event loop
-        body = await run_in_threadpool(verifier.verify_document, submitted)
+        body = await run_in_threadpool(verifier.verify_document, submitted, recipient=recipient)
     else:
-        body = verifier.verify(submitted)
+        body = verifier.verify(submitted, recipient=recipient)
     try:
         content = json.dumps(body, ensure_ascii=False).encode()
     except UnicodeEncodeError:  # an unpaired surrogate (a \ud800 escape) from the token's JSON

@@ -15,6 +15,12 @@ class VerifyRequest(BaseModel):
         description="The credential as a compact VC-JWT, or its Data Integrity form (a JSON-LD "
         "object with an eddsa-rdfc-2022 proof)"
     )
+    recipient: str | None = Field(
+        default=None,
+        max_length=320,
+        description="An email address: adds a `recipient` check that the credential was issued "
+        "to it (its salted-hash identifier)",
+    )
 
 
 class CheckPublic(BaseModel):
@@ -27,6 +33,7 @@ class CheckPublic(BaseModel):
         "revocation",
         "suspension",
         "schema",
+        "recipient",
     ]
     ok: bool
     status: Literal["ok", "failed", "skipped"] = Field(

@@ -25,6 +25,7 @@ from credentials import (
     StatusCheckError,
     StatusEntry,
     VerificationResult,
+    check_recipient,
     key_id_url,
     thumbprint_of_kid,
     verify,
@@ -145,8 +146,11 @@ class Verifier:
             return None
         return int(list_id), index
 
-    def verify(self, token: str | bytes, now: datetime | None = None) -> dict[str, Any]:
-        """Verify ``token``; return the response body ``{verified, checks, credential}``."""
+    def verify(
+        self, token: str | bytes, now: datetime | None = None, *, recipient: str | None = None
+    ) -> dict[str, Any]:
+        """Verify ``token`` (and, when given, that it was issued to ``recipient``, an email
+        address); return the response body ``{verified, checks, credential}``."""
         request = _Request(self)
         result = verify(
             token,
@@ -157,9 +161,12 @@ class Verifier:
             max_token_bytes=MAX_TOKEN_BYTES,
             prepare=request.prepare,
         )
-        return self._shape(self._recorded_suspension(result, request.found))
+        result = self._recorded_suspension(result, request.found)
+        return self._shape(check_recipient(result, recipient) if recipient else result)
 
-    def verify_document(self, document: object, now: datetime | None = None) -> dict[str, Any]:
+    def verify_document(
+        self, document: object, now: datetime | None = None, *, recipient: str | None = None
+    ) -> dict[str, Any]:
         """Verify a credential in its Data Integrity form; the same response body and checks."""
         request = _Request(self)
         result = verify_document(
@@ -169,7 +176,8 @@ class Verifier:
             check_status=request.check_status,
             prepare=request.prepare,
         )
-        return self._shape(self._recorded_suspension(result, request.found))
+        result = self._recorded_suspension(result, request.found)
+        return self._shape(check_recipient(result, recipient) if recipient else result)
 
     @staticmethod
     def _recorded_suspension(result: VerificationResult, found: Found) -> VerificationResult:

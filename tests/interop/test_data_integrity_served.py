@@ -80,3 +80,28 @@ def test_digital_bazaar_sees_a_revocation_in_the_live_list(server: LiveServer) -
     result = _verify(server, document)
     assert result["verified"] is False
     assert "revocation" in result["error"]
+
+
+def test_digital_bazaars_status_checker_reads_the_data_integrity_list(server: LiveServer) -> None:
+    """@digitalbazaar/vc-bitstring-status-list (what the DCC verifier runs) fetches the list in
+    its Data Integrity form, verifies its proof and issuer, and reads the bit."""
+    document = _served(server, "di-4")
+
+    def verify() -> dict[str, Any]:
+        payload = {
+            "credential": document,
+            "contexts": pinned_contexts(),
+            "fetch": True,
+            "bitstringStatus": True,
+        }
+        result: dict[str, Any] = run_node("verify-di.mjs", payload)
+        return result
+
+    assert verify() == {"verified": True, "error": ""}
+    revoked = httpx.post(
+        f"{server.url}/v1/credentials/{document['id']}/revoke",
+        json={"reason": "left the company"},
+        headers={"Authorization": f"Bearer {server.key}"},
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert verify()["verified"] is False

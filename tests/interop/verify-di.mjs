@@ -16,6 +16,7 @@ import * as dataIntegrityContext from '@digitalbazaar/data-integrity-context';
 import * as jsonld from 'jsonld';
 import {createRemoteJWKSet, jwtVerify} from 'jose';
 import {gunzipSync} from 'node:zlib';
+import {checkStatus as bitstringStatus} from '@digitalbazaar/vc-bitstring-status-list';
 
 const input = JSON.parse(readFileSync(0, 'utf8'));
 const known = new Map();
@@ -90,6 +91,29 @@ async function checkStatus({credential}) {
   return {verified: true};
 }
 
+// `bitstringStatus: true`: Digital Bazaar's own status checker (what the DCC verifier runs):
+// it fetches each list through the documentLoader, verifies the list's Data Integrity proof
+// and that the list's issuer is the credential's, then reads the bit.
+// Its `verified` says the lists could be checked; each result's `status` is the bit (set:
+// revoked or suspended), which a verifier then reads, as the DCC verifier does.
+async function diStatus(options) {
+  const checked = await bitstringStatus({
+    ...options,
+    documentLoader,
+    suite,
+    verifyStatusListCredential: true,
+    verifyMatchingIssuers: true,
+  });
+  if (!checked.verified) return checked;
+  for (const item of checked.results || []) {
+    if (item.status) {
+      const purpose = item.credentialStatus && item.credentialStatus.statusPurpose;
+      return {verified: false, error: new Error(`${purpose}: the bit is set`)};
+    }
+  }
+  return checked;
+}
+
 const suite = new DataIntegrityProof({cryptosuite: eddsaRdfc2022CryptoSuite});
 let result;
 try {
@@ -100,6 +124,7 @@ try {
     suite,
     documentLoader,
     ...(input.jwksUri ? {checkStatus} : {}),
+    ...(input.bitstringStatus ? {checkStatus: diStatus} : {}),
   });
 } catch (err) {
   process.stdout.write(JSON.stringify({verified: false, error: String(err && err.message || err)}));

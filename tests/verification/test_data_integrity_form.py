@@ -12,7 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from credentials import verify_document
-from credentials.data_integrity import CRYPTOSUITE, public_key_from_multikey
+from credentials.data_integrity import (
+    CRYPTOSUITE,
+    public_key_from_multikey,
+    verify_data_integrity,
+)
 from credentials.jws import jwt_claim_names
 from tests.conftest import status_entries
 from tests.verification.conftest import BASE, Demo, check_map, claims_of, detail, save
@@ -167,3 +171,25 @@ def test_credence_verify_checks_it_offline_with_saved_keys_and_lists(
     result = cli("verify", save(tmp_path / "altered.json", json.dumps(altered)), "--jwks", jwks)
     assert result.exit_code == 1
     assert "NOT VERIFIED" in result.output
+
+
+def test_status_lists_come_in_the_data_integrity_form_too(demo: Demo) -> None:
+    _, token = demo.earn("ana")
+    url = status_entries(claims_of(token))[0]["statusListCredential"].removeprefix(BASE)
+    listed = demo.client.get(url, headers={"Accept": DI})
+    assert listed.status_code == 200, listed.text
+    assert listed.headers["content-type"].startswith(DI)
+    document = listed.json()
+    assert document["type"] == ["VerifiableCredential", "BitstringStatusListCredential"]
+    as_jwt = demo.client.get(url)
+    assert as_jwt.headers["content-type"].startswith("application/vc+jwt")
+    assert as_jwt.headers["etag"] != listed.headers["etag"]
+    unsecured = {k: v for k, v in document.items() if k != "proof"}
+    claims = claims_of(as_jwt.text)
+    assert unsecured == {k: v for k, v in claims.items() if k not in jwt_claim_names()}
+    method = document["proof"][0]["verificationMethod"]
+    served = demo.client.get(method.removeprefix(BASE), headers={"Accept": "application/ld+json"})
+    key = public_key_from_multikey(served.json()["publicKeyMultibase"])
+    assert verify_data_integrity(document, resolve_key=lambda u: key if u == method else None)
+    again = demo.client.get(url, params={"format": "di"})
+    assert again.json() == document  # re-signed only when a bit changes
