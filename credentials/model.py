@@ -67,6 +67,7 @@ class Achievement:
         version: the level version the credential was issued under.
         human_code: a short human-facing code.
         tags: keywords.
+        image_id: the URL of the badge image (optional), shown with ``name`` as its caption.
     """
 
     id: str
@@ -78,6 +79,7 @@ class Achievement:
     version: str | None = None
     human_code: str | None = None
     tags: tuple[str, ...] = ()
+    image_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the OB ``Achievement`` JSON object."""
@@ -96,6 +98,8 @@ class Achievement:
         _put(doc, "humanCode", self.human_code)
         if self.tags:
             doc["tag"] = list(self.tags)
+        if self.image_id is not None:
+            doc["image"] = {"id": self.image_id, "type": "Image", "caption": self.name}
         return doc
 
 

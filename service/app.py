@@ -22,6 +22,7 @@ from service.core.text import TextGuardMiddleware
 from service.db import make_engine, pool_options, session_gates
 from service.errors import PROBLEM_MEDIA_TYPE, Problem, install_error_handlers
 from service.issuance.context import Issuer
+from service.issuance.router import public_router as achievements_router
 from service.issuance.router import router as issuance_router
 from service.keys.router import router as keys_router
 from service.keys.service import ensure_development_key
@@ -140,6 +141,7 @@ def create_app(
         learners_router,
         completions_router,
         issuance_router,
+        achievements_router,
         status_router,
         keys_router,
         api_clients_router,

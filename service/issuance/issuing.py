@@ -63,10 +63,17 @@ def issuer_profile(settings: Settings) -> IssuerProfile:
     )
 
 
+def achievement_url(settings: Settings, level: LevelInfo) -> str:
+    return f"{settings.base_url}/achievements/{level.track}/{level.slug}"
+
+
 def achievement(settings: Settings, level: LevelInfo, version: int) -> Achievement:
-    """The level as an Open Badges Achievement; its id is the level's public URL."""
+    """The level as an Open Badges Achievement; its id is the level's public URL (which serves
+    this Achievement), with the level's badge image beside it."""
+    url = achievement_url(settings, level)
     return Achievement(
-        id=f"{settings.base_url}/v1/tracks/{level.track}/levels/{level.slug}",
+        id=url,
+        image_id=f"{url}/image.svg",
         name=level.name,
         description=level.description,
         criteria_narrative=level.criteria,

@@ -299,3 +299,52 @@ def get_learner_progress(
         ],
         levels=[_progress_public(line) for line in lines.values()],
     )
+
+
+# ----------------------------------------------------------------------------- public documents
+
+public_router = APIRouter(tags=["verification"])  # no API key: what credentials link to
+_SLUG = Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_PUBLIC_CACHE = {"Cache-Control": "public, max-age=300"}
+
+
+@public_router.get(
+    "/achievements/{track}/{level}",
+    operation_id="getAchievement",
+    responses={
+        200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+        **problem_responses(404, 422),
+    },
+)
+def get_achievement(
+    session: SessionDep,
+    issuer: IssuerDep,
+    track: Annotated[str, _SLUG],
+    level: Annotated[str, _SLUG],
+) -> Response:
+    """What a credential's `achievement.id` dereferences to (public): the level as an Open
+    Badges 3.0 Achievement, in its current version, with its badge image."""
+    document = service.public_achievement(session, issuer, f"{track}/{level}")
+    return Response(json.dumps(document), media_type="application/json", headers=_PUBLIC_CACHE)
+
+
+@public_router.get(
+    "/achievements/{track}/{level}/image.svg",
+    operation_id="getAchievementImage",
+    responses={
+        200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+        **problem_responses(404, 422),
+    },
+)
+def get_achievement_image(
+    session: SessionDep,
+    issuer: IssuerDep,
+    track: Annotated[str, _SLUG],
+    level: Annotated[str, _SLUG],
+) -> Response:
+    """The level's badge image (public SVG, drawn from its name and rank)."""
+    svg = service.badge_image(session, issuer, f"{track}/{level}")
+    headers = _PUBLIC_CACHE | {
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"
+    }
+    return Response(svg, media_type="image/svg+xml", headers=headers)

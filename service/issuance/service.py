@@ -15,11 +15,14 @@ from sqlmodel import Session
 from credentials import new_urn_uuid
 from credentials.data_integrity import secure_credential
 from credentials.jws import parse_compact
+from credentials.lint import OB_CONTEXT, VCDM2_CONTEXT
 from service.audit.service import lock_chain, record, record_many
 from service.core.held import holds
 from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound
 from service.issuance import repository
+from service.issuance.badges import badge_svg
+from service.issuance.compiled import LevelInfo
 from service.issuance.context import Issuer
 from service.issuance.engine import evaluate_to_fixpoint, progress
 from service.issuance.engine_facts import (
@@ -33,6 +36,7 @@ from service.issuance.history import CredentialHistory, facts_at, status_times
 from service.issuance.issuing import (
     IssuedRow,
     PendingCredential,
+    achievement,
     issue_many,
     issued_event,
     pending_from_awards,
@@ -204,6 +208,26 @@ def get_credential(session: Session, credential_id: str, *, for_change: bool = F
     if credential is None:
         raise NotFound(f"No credential {credential_id!r}.")
     return credential
+
+
+def _level(session: Session, issuer: Issuer, level_id: str) -> LevelInfo:
+    level = issuer.catalog.get(session).levels.get(level_id)
+    if level is None:
+        raise NotFound(f"No level {level_id!r}.")
+    return level
+
+
+def public_achievement(session: Session, issuer: Issuer, level_id: str) -> dict[str, Any]:
+    """The level as a standalone OB 3.0 Achievement (what its credentials' ``achievement.id``
+    serves), in its current version."""
+    level = _level(session, issuer, level_id)
+    built = achievement(issuer.settings, level, level.version).to_json()
+    return {"@context": [VCDM2_CONTEXT, OB_CONTEXT], **built}
+
+
+def badge_image(session: Session, issuer: Issuer, level_id: str) -> str:
+    level = _level(session, issuer, level_id)
+    return badge_svg(level.name, level.rank, level.track)
 
 
 def payload_of(jwt: str) -> dict[str, Any]:

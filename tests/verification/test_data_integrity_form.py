@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from credentials import verify_document
 from credentials.data_integrity import (
@@ -193,3 +194,26 @@ def test_status_lists_come_in_the_data_integrity_form_too(demo: Demo) -> None:
     assert verify_data_integrity(document, resolve_key=lambda u: key if u == method else None)
     again = demo.client.get(url, params={"format": "di"})
     assert again.json() == document  # re-signed only when a bit changes
+
+
+def test_the_achievement_and_its_badge_are_public_documents(demo: Demo) -> None:
+    _, token = demo.earn("ana")
+    achievement = claims_of(token)["credentialSubject"]["achievement"]
+    assert achievement["id"] == f"{BASE}/achievements/social-media/foundations"
+    assert achievement["image"] == {
+        "id": f"{achievement['id']}/image.svg",
+        "type": "Image",
+        "caption": achievement["name"],
+    }
+    served = demo.client.get(achievement["id"].removeprefix(BASE))  # no API key
+    assert served.status_code == 200, served.text
+    document = served.json()
+    assert document["@context"][1].startswith("https://purl.imsglobal.org/spec/ob/v3p0/")
+    assert {k: v for k, v in document.items() if k != "@context"} == achievement
+    image = demo.client.get(achievement["image"]["id"].removeprefix(BASE))
+    assert image.headers["content-type"].startswith("image/svg+xml")
+    assert image.text.startswith("<svg") and achievement["name"] in image.text
+    ElementTree.fromstring(image.text)  # well-formed XML
+    missing = demo.client.get("/achievements/social-media/no-such-level")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")

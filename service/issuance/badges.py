@@ -1,0 +1,35 @@
+"""The default badge image of a level: an SVG drawn from its name and rank (no external
+assets, no fonts to fetch), used unless the catalog names an image."""
+
+from __future__ import annotations
+
+import textwrap
+from xml.sax.saxutils import escape
+
+# One colour per rank: the first levels light, the top of a track dark (the "black belt").
+_COLOURS = ("#1b7f5b", "#1f5fa8", "#6b3fa0", "#1d1d1f")
+
+
+def badge_svg(name: str, rank: int, track: str) -> str:
+    """A 256 x 256 round badge: the level's name (up to three lines), its track and rank."""
+    colour = _COLOURS[min(max(rank, 1), len(_COLOURS)) - 1]
+    lines = textwrap.wrap(name, width=14)[:3] or [name[:14]]
+    first = 128 - 13 * (len(lines) - 1)
+    text = "".join(
+        f'<text x="128" y="{first + 26 * i}" font-size="22" font-weight="700">{escape(line)}</text>'
+        for i, line in enumerate(lines)
+    )
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256" viewBox="0 0 256 256" '
+        f'role="img" aria-label="{escape(name, {chr(34): "&quot;"})}">'
+        f"<title>{escape(name)}</title>"
+        f'<circle cx="128" cy="128" r="124" fill="{colour}"/>'
+        '<circle cx="128" cy="128" r="108" fill="none" stroke="#ffffff" stroke-width="4" '
+        'stroke-opacity="0.7"/>'
+        '<g fill="#ffffff" text-anchor="middle" font-family="Helvetica, Arial, sans-serif">'
+        '<text x="128" y="64" font-size="14" letter-spacing="2">'
+        f"{escape(track.upper()[:24])}</text>"
+        f"{text}"
+        f'<text x="128" y="212" font-size="16">{"★" * min(max(rank, 1), 5)}</text>'
+        "</g></svg>"
+    )
