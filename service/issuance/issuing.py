@@ -16,7 +16,6 @@ from credentials import (
     Achievement,
     Evidence,
     IdentityObject,
-    IssuerProfile,
     build_credential,
     new_urn_uuid,
     sign_credential,
@@ -26,6 +25,7 @@ from service.issuance import repository
 from service.issuance.compiled import CompiledCatalog, LevelInfo
 from service.issuance.context import Issuer
 from service.issuance.engine_facts import Award, CompletionFact
+from service.keys.service import issuer_profile
 from service.settings import Settings
 from service.status import service as status_lists
 
@@ -55,12 +55,6 @@ class PendingCredential:
     evidence: list[Evidence]
     manual_reason: str | None = None
     recipient_email: str | None = None  # hashed into credentialSubject.identifier
-
-
-def issuer_profile(settings: Settings) -> IssuerProfile:
-    return IssuerProfile(
-        id=settings.effective_issuer_id, name=settings.issuer_name, url=settings.base_url
-    )
 
 
 def achievement_url(settings: Settings, level: LevelInfo) -> str:

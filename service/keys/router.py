@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
+from credentials.lint import OB_CONTEXT, VCDM2_CONTEXT
 from service.db import utcnow
 from service.deps import AdminDep, SessionDep, SettingsDep
 from service.errors import InvalidInput, NotFound, problem_responses
@@ -64,21 +65,33 @@ def get_public_key(
 
 @router.get(
     "/",
-    operation_id="getIssuerController",
+    operation_id="getIssuer",
     tags=["verification"],
     responses={
-        200: {"content": {"application/ld+json": {"schema": {"type": "object"}}}},
+        200: {
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/ld+json": {"schema": {"type": "object"}},
+            }
+        },
         **problem_responses(404),
     },
 )
-def get_issuer_controller(session: SessionDep, settings: SettingsDep) -> Response:
-    """A URL issuer's id (the base URL) dereferences to its controller document: the keys that
-    may sign its credentials, as `assertionMethod` (what Data Integrity verifiers check a
-    proof's key against). 404 when the issuer is a did:web DID (see `/.well-known/did.json`)."""
+def get_issuer(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """A URL issuer's id (the base URL) dereferences to the issuer: its Open Badges `Profile`
+    (JSON), or with `Accept: application/ld+json` its controller document, the keys that may
+    sign its credentials as `assertionMethod` (what Data Integrity verifiers check a proof's
+    key against). 404 when the issuer is a did:web DID (see `/.well-known/did.json`)."""
     document = keys.controller_document(session, settings)
     if document is None:
         raise NotFound("The issuer is a did:web DID: its keys are in /.well-known/did.json.")
-    return Response(json.dumps(document), media_type="application/ld+json", headers=_CACHE)
+    if "application/ld+json" in request.headers.get("accept", ""):
+        return Response(json.dumps(document), media_type="application/ld+json", headers=_CACHE)
+    profile = {
+        "@context": [VCDM2_CONTEXT, OB_CONTEXT],
+        **keys.issuer_profile(settings).to_json(),
+    }
+    return Response(json.dumps(profile), media_type="application/json", headers=_CACHE)
 
 
 @router.post(

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from sqlmodel import Session
 
 from credentials import (
+    IssuerProfile,
     LocalSigner,
     ResolvedKey,
     Signer,
@@ -41,6 +42,13 @@ def issuer_base(settings: Settings) -> str:
     """What ``kid`` URLs hang off: the did:web DID when the issuer is one, else the base URL."""
     issuer = settings.effective_issuer_id
     return issuer if issuer.startswith("did:web:") else settings.base_url
+
+
+def issuer_profile(settings: Settings) -> IssuerProfile:
+    """The issuer as its credentials name it (and as its id serves it, for a URL issuer)."""
+    return IssuerProfile(
+        id=settings.effective_issuer_id, name=settings.issuer_name, url=settings.base_url
+    )
 
 
 def create_key(

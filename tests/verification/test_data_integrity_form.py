@@ -146,9 +146,12 @@ def test_the_key_and_the_issuer_dereference_as_json_ld(demo: Demo) -> None:
     key = as_method.json()
     assert key["type"] == "Multikey" and key["id"] == method and key["controller"] == BASE
     public_key_from_multikey(key["publicKeyMultibase"])
-    controller = demo.client.get("/").json()
+    controller = demo.client.get("/", headers={"Accept": "application/ld+json"}).json()
     assert controller["id"] == BASE == document["issuer"]["id"]
     assert method in controller["assertionMethod"]
+    profile = demo.client.get("/")  # the issuer's id, asked for plain JSON: its OB Profile
+    assert profile.headers["content-type"].startswith("application/json")
+    assert {k: v for k, v in profile.json().items() if k != "@context"} == document["issuer"]
 
 
 def test_credence_verify_checks_it_offline_with_saved_keys_and_lists(
