@@ -13,7 +13,6 @@ from typing import Any
 from sqlmodel import Session
 
 from credentials import new_urn_uuid
-from credentials.data_integrity import secure_credential
 from credentials.jws import parse_compact
 from credentials.lint import OB_CONTEXT, VCDM2_CONTEXT
 from service.audit.service import lock_chain, record, record_many
@@ -239,14 +238,8 @@ def data_integrity_form(
     session: Session, keyring: KeyRing, credential: Credential
 ) -> dict[str, Any]:
     """The credential as JSON-LD secured with an ``eddsa-rdfc-2022`` Data Integrity proof: the
-    same credential its VC-JWT carries, signed on request by the active Ed25519 key. The proof's
-    ``created`` is the issuance time (or the key's birth, for a key made later), so the same
-    key gives the same bytes each time."""
-    proof = keyring.proof_key(session)
-    created = max(credential.issued_at, proof.created_at).replace(microsecond=0)
-    return secure_credential(
-        payload_of(credential.jwt), proof.signer, verification_method=proof.method, created=created
-    )
+    same credential its VC-JWT carries, signed on request (:meth:`KeyRing.data_integrity`)."""
+    return keyring.data_integrity(session, credential.jwt)
 
 
 _TRANSITIONS = {

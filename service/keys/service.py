@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlmodel import Session
@@ -24,7 +24,8 @@ from credentials import (
     public_jwk,
     thumbprint_of_kid,
 )
-from credentials.data_integrity import proof_method_id
+from credentials.data_integrity import proof_method_id, secure_credential
+from credentials.jws import parse_compact
 from service.audit.service import lock_chain, record
 from service.db import utcnow
 from service.errors import Conflict, NotFound, ServiceUnavailable
@@ -246,6 +247,18 @@ class KeyRing:
             )
         method = proof_method_id(issuer_base(self.settings), key.public_jwk)
         return ProofKey(self.signer(session, key.kid), method, key.created_at)
+
+    def data_integrity(self, session: Session, jwt: str) -> dict[str, Any]:
+        """The Data Integrity form of a VC-JWT this issuer signed: the same credential signed
+        by the active Ed25519 key, ``created`` = its issuance (``iat``), or the key's birth
+        for a key made later, so the same key gives the same bytes each time."""
+        payload = parse_compact(jwt, len(jwt)).payload  # our own, stored when signed
+        proof = self.proof_key(session)
+        issued = datetime.fromtimestamp(payload["iat"], UTC)
+        created = max(issued, proof.created_at.replace(microsecond=0))
+        return secure_credential(
+            payload, proof.signer, verification_method=proof.method, created=created
+        )
 
     def signer(self, session: Session, kid: str) -> LocalSigner:
         cached = self._signers.get(kid)

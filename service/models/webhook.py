@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlmodel import Field, SQLModel
@@ -30,6 +31,10 @@ class WebhookSubscription(SQLModel, table=True):
     events: list[str] = Field(sa_column=Column(JSON, nullable=False))
     description: str | None = Field(default=None, max_length=500)
     include_jwt: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    include_data_integrity: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, server_default=false()),
+    )
     enabled: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
     secret_ciphertext: str = Field(
         sa_column=Column(Text, nullable=False),

@@ -15,19 +15,23 @@ credential) go out one at a time, oldest first: a receiver sees a credential's e
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlmodel import Session
 
+from service.keys.service import KeyRing, NoSigningKey
 from service.webhooks import events, repository, signing
 from service.webhooks.safety import BlockedDestination
 from service.webhooks.settings import WebhookSettings
 
 USER_AGENT = "Credence-Webhooks/1"
+log = logging.getLogger("credence.webhooks")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +68,17 @@ def claim(
     token: str,
     now: datetime,
     limit: int,
+    keyring: KeyRing | None = None,
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due deliveries to ``token`` (flushes; the caller commits)."""
+    """Lease up to ``limit`` due deliveries to ``token`` (flushes; the caller commits). With
+    ``keyring``, subscriptions that ask for it get the credential's Data Integrity form."""
     ids = repository.lease_due(
         session, token=token, now=now, lease_until=now + config.lease, limit=limit
     )
     rows = repository.leased(session, ids)
-    jwts = repository.credential_jwts(
-        session, [r[5].partition(":")[2] for r in rows if r[10] and r[4] in events.CARRIES_JWT]
-    )
+    carrying = [r for r in rows if (r[10] or r[11]) and r[4] in events.CARRIES_JWT]
+    jwts = repository.credential_jwts(session, [r[5].partition(":")[2] for r in carrying])
+    forms: dict[str, dict[str, Any] | None] = {}
     keys: dict[str, bytes] = {}
     claimed = []
     for (
@@ -87,27 +93,38 @@ def claim(
         url,
         secret,
         with_jwt,
+        with_data_integrity,
     ) in rows:
         if sub_id not in keys:
             keys[sub_id] = signing.secret_key(signing.decrypt_secret(secret, kek, sub_id))
-        jwt = (
-            jwts.get(subject.partition(":")[2])
-            if with_jwt and event_type in events.CARRIES_JWT
-            else None
-        )
+        jwt = jwts.get(subject.partition(":")[2]) if event_type in events.CARRIES_JWT else None
+        document = None
+        if jwt is not None and with_data_integrity and keyring is not None:
+            if jwt not in forms:
+                forms[jwt] = _data_integrity(session, keyring, jwt)
+            document = forms[jwt]
+        body = events.with_credential(body, jwt=jwt if with_jwt else None, data_integrity=document)
         claimed.append(
             Claimed(
                 delivery_id=delivery_id,
                 token=token,
                 event_id=event_id,
                 url=url,
-                body=(events.with_jwt(body, jwt) if jwt else body).encode(),
+                body=body.encode(),
                 key=keys[sub_id],
                 attempts=attempts,
                 deadline_at=deadline,
             )
         )
     return claimed
+
+
+def _data_integrity(session: Session, keyring: KeyRing, jwt: str) -> dict[str, Any] | None:
+    try:
+        return keyring.data_integrity(session, jwt)
+    except NoSigningKey:  # no Ed25519 key yet: the event goes out without that form
+        log.warning("no active Ed25519 key: webhook sent without the Data Integrity form")
+        return None
 
 
 async def send(

@@ -101,9 +101,18 @@ def render(event_id: str, event_type: str, time: datetime, data: dict[str, Any])
     return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
 
 
-def with_jwt(body: str, jwt: str) -> str:
+def with_credential(
+    body: str, *, jwt: str | None = None, data_integrity: dict[str, Any] | None = None
+) -> str:
+    """The event body with the credential's forms a subscription asked for added to ``data``
+    (``jwt``: the VC-JWT; ``data_integrity``: the Data Integrity form)."""
+    if jwt is None and data_integrity is None:
+        return body
     envelope = json.loads(body)
-    envelope["data"]["jwt"] = jwt
+    if jwt is not None:
+        envelope["data"]["jwt"] = jwt
+    if data_integrity is not None:
+        envelope["data"]["data_integrity"] = data_integrity
     return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -166,6 +175,11 @@ class CredentialIssuedData(BaseModel):
     manual: bool = Field(description="awarded by hand rather than earned")
     jwt: str | None = Field(
         default=None, description="the signed VC-JWT, only for subscriptions with include_jwt"
+    )
+    data_integrity: dict[str, Any] | None = Field(
+        default=None,
+        description="the credential's Data Integrity form, only for subscriptions with "
+        "include_data_integrity",
     )
 
 

@@ -313,7 +313,7 @@ def lease_due(
 def leased(session: Session, ids: Sequence[int]) -> list[Any]:
     """What sending each leased delivery needs, oldest first: ``(delivery id, attempts,
     deadline, event id, event type, subject, body, subscription id, url, secret ciphertext,
-    include_jwt)``."""
+    include_jwt, include_data_integrity)``."""
     if not ids:
         return []
     query = (
@@ -329,6 +329,7 @@ def leased(session: Session, ids: Sequence[int]) -> list[Any]:
             _subscription.c.url,
             _subscription.c.secret_ciphertext,
             _subscription.c.include_jwt,
+            _subscription.c.include_data_integrity,
         )
         .select_from(
             _delivery.join(_event, _event.c.id == _delivery.c.event_id).join(

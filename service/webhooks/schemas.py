@@ -23,6 +23,11 @@ class WebhookCreate(BaseModel):
     include_jwt: bool = Field(
         default=False, description="add the signed VC-JWT to credential.issued/renewed payloads"
     )
+    include_data_integrity: bool = Field(
+        default=False,
+        description="add the credential's Data Integrity form (JSON-LD, eddsa-rdfc-2022 proof) "
+        "to credential.issued/renewed payloads",
+    )
 
 
 class WebhookUpdate(BaseModel):
@@ -32,6 +37,7 @@ class WebhookUpdate(BaseModel):
     events: list[EventType] | None = Field(default=None, min_length=1, max_length=20)
     description: str | None = Field(default=None, max_length=500)
     include_jwt: bool | None = None
+    include_data_integrity: bool | None = None
     enabled: bool | None = Field(
         default=None, description="a disabled subscription gets no new deliveries"
     )
@@ -43,6 +49,7 @@ class WebhookPublic(BaseModel):
     events: list[str]
     description: str | None
     include_jwt: bool
+    include_data_integrity: bool
     enabled: bool
     created_at: datetime
     updated_at: datetime

@@ -69,7 +69,12 @@ def create(
         actor=actor,
         action="webhook.created",
         subject=f"webhook:{webhook_id}",
-        data={"url": _audit_url(body.url), "events": events, "include_jwt": body.include_jwt},
+        data={
+            "url": _audit_url(body.url),
+            "events": events,
+            "include_jwt": body.include_jwt,
+            "include_data_integrity": body.include_data_integrity,
+        },
     )
     row = WebhookSubscription(
         id=webhook_id,
@@ -77,6 +82,7 @@ def create(
         events=events,
         description=body.description,
         include_jwt=body.include_jwt,
+        include_data_integrity=body.include_data_integrity,
         enabled=True,
         secret_ciphertext=signing.encrypt_secret(secret, kek, webhook_id),
         start_seq=start_seq,
@@ -100,7 +106,7 @@ def update_subscription(
     changes = body.model_dump(exclude_unset=True)
     if changes.get("url") is not None:
         check_url(guard, changes["url"])
-    for field in ("url", "events", "include_jwt", "enabled"):
+    for field in ("url", "events", "include_jwt", "include_data_integrity", "enabled"):
         if changes.get(field) is None:
             changes.pop(field, None)
     if "events" in changes:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from service.db import utcnow
+from service.keys.service import KeyRing
 from service.settings import Settings
 from service.webhooks.delivery import claim, record_outcomes, send
 from service.webhooks.deps import build_guard
@@ -56,6 +57,7 @@ class Worker:
         self.engine = engine
         self.settings = settings
         self.config = config
+        self.keyring = KeyRing(settings)  # signs the Data Integrity form some subscribers ask for
         self.clock = clock
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._last_scan: datetime | None = None
@@ -103,6 +105,7 @@ class Worker:
                 token=token,
                 now=self.clock(),
                 limit=self.config.batch_size,
+                keyring=self.keyring,
             )
             session.commit()
         if not claimed:

@@ -100,6 +100,29 @@ def test_include_jwt_and_completion_received_only_when_asked(  # type: ignore[no
     assert issued["data"]["jwt"] == jwt
 
 
+def test_include_data_integrity_adds_the_json_ld_form(  # type: ignore[no-untyped-def]
+    api, admin_headers, receiver, database, settings, config
+) -> None:
+    """The sibling of include_jwt: the credential's Data Integrity form, the same document
+    GET /v1/credentials/{id} serves for Accept: application/vc, and it verifies."""
+    hook = subscribe(
+        api, admin_headers, receiver, events=["credential.issued"], include_data_integrity=True
+    )
+    assert hook["include_data_integrity"] is True and hook["include_jwt"] is False
+    credential = earn_foundations(api, admin_headers, "erin")
+    drain(database, settings, config)
+    (issued,) = payloads(receiver)
+    assert "jwt" not in issued["data"]
+    document = issued["data"]["data_integrity"]
+    served = api.get(
+        f"/v1/credentials/{credential['id']}",
+        headers={**admin_headers, "Accept": "application/vc"},
+    )
+    assert document == served.json()
+    verdict = api.post("/v1/verify", json={"credential": document}).json()
+    assert verdict["verified"] is True, verdict
+
+
 def test_a_500_is_retried_with_backoff_and_the_same_webhook_id(  # type: ignore[no-untyped-def]
     api, admin_headers, receiver, database, settings, config
 ) -> None:
