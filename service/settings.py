@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 from itertools import pairwise
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: Key-encryption key used in development only; production refuses to start with it.
 DEVELOPMENT_KEK = base64.b64encode(b"credence-development-kek-0123456").decode()
@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     # ES256 is the one algorithm both the 1EdTech OB 3.0 validator (RS256/ES256 only) and
     # did-jwt accept; EdDSA and RS256 stay available.
     signing_algorithm: Literal["EdDSA", "ES256", "RS256"] = "ES256"
+    credential_formats: Annotated[list[Literal["jwt", "di"]], NoDecode] = Field(
+        default=["jwt", "di"],
+        description="The forms of a credential this deployment hands out (comma-separated): "
+        "`jwt` (the VC-JWT: always, it is the stored copy) and `di` (the same credential with a "
+        "Data Integrity proof, derived on request). POST /v1/verify accepts both either way.",
+    )
     suspension_status_entry: bool = Field(
         default=False,
         description="Publish a suspension entry in each new credential beside the revocation "
@@ -97,6 +103,20 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     dev_key_file: str = ".credence-dev-key"
+
+    @field_validator("credential_formats", mode="before")
+    @classmethod
+    def _split_formats(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("credential_formats")
+    @classmethod
+    def _jwt_is_stored(cls, value: list[str]) -> list[str]:
+        if "jwt" not in value:
+            raise ValueError("jwt is always issued (it is the stored copy): jwt or jwt,di")
+        return list(dict.fromkeys(value))
 
     @field_validator("base_url")
     @classmethod

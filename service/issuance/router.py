@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from service.auth.service import Principal
 from service.core.ids import LEARNER_ID_PATTERN, LEVEL_ID_PATTERN
-from service.core.media import VC_DATA_INTEGRITY, VC_JWT, wanted_form
+from service.core.media import VC_DATA_INTEGRITY, VC_JWT, offered, wanted_form
 from service.core.pagination import (
     BY_TIME_AND_TEXT,
     CursorParam,
@@ -22,7 +22,7 @@ from service.core.pagination import (
 )
 from service.core.times import Instant
 from service.db import utcnow
-from service.deps import SessionDep, require
+from service.deps import SessionDep, SettingsDep, require
 from service.errors import BadRequest, problem_responses
 from service.issuance import service
 from service.issuance.context import IssuerDep
@@ -135,6 +135,7 @@ def get_credential(
     request: Request,
     session: SessionDep,
     keyring: KeyRingDep,
+    settings: SettingsDep,
     _: ReadDep,
     format: Annotated[
         Literal["json", "jwt", "di"] | None,
@@ -153,6 +154,7 @@ def get_credential(
     if wanted == "jwt":
         return Response(row.jwt, media_type=VC_JWT)
     if wanted == "di":
+        offered(settings, "di")
         document = service.data_integrity_form(session, keyring, row)
         return Response(json.dumps(document, ensure_ascii=False), media_type=VC_DATA_INTEGRITY)
     return credential_detail(row)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from service.core.media import VC_DATA_INTEGRITY, VC_JWT, wanted_form
+from service.core.media import VC_DATA_INTEGRITY, VC_JWT, offered, wanted_form
 from service.deps import SessionDep, SettingsDep
 from service.errors import problem_responses
 from service.keys.deps import KeyRingDep
@@ -53,6 +53,7 @@ def get_status_list(
     its Data Integrity form for the credentials' Data Integrity form."""
     wanted = format or wanted_form(request.headers.get("accept", "")) or "jwt"
     if wanted == "di":
+        offered(settings, "di")
         document, revision = status_lists.document(session, settings, keyring, list_id)
         body, media_type, etag = (
             json.dumps(document),

@@ -16,8 +16,9 @@ from service.core.pagination import (
     encode_cursor,
 )
 from service.deps import AdminDep, SessionDep, SettingsDep
-from service.errors import problem_responses
+from service.errors import InvalidInput, problem_responses
 from service.models import WebhookSubscription
+from service.settings import Settings
 from service.webhooks import service
 from service.webhooks.deps import GuardDep, WebhookSettingsDep
 from service.webhooks.schemas import (
@@ -31,6 +32,21 @@ from service.webhooks.schemas import (
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=problem_responses(401, 403))
 WebhookId = Annotated[str, Path(min_length=1, max_length=64)]
 DeliveryId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+def _formats_offered(settings: Settings, data_integrity: bool) -> None:
+    if data_integrity and "di" not in settings.credential_formats:
+        raise InvalidInput(
+            "include_data_integrity needs the Data Integrity form, which this deployment does "
+            "not hand out (CREDENCE_CREDENTIAL_FORMATS).",
+            errors=[
+                {
+                    "location": "body.include_data_integrity",
+                    "message": "form not offered",
+                    "type": "value_error",
+                }
+            ],
+        )
 
 
 def _public(row: WebhookSubscription) -> WebhookPublic:
@@ -51,6 +67,7 @@ def create_webhook(
     guard: GuardDep,
 ) -> WebhookCreated:
     """Subscribe a URL to events; the response holds the signing secret, shown only once."""
+    _formats_offered(settings, body.include_data_integrity)
     row, secret = service.create(
         session, body, kek=settings.kek_bytes, guard=guard, actor=principal.actor
     )
@@ -80,9 +97,12 @@ def update_webhook(
     body: WebhookUpdate,
     session: SessionDep,
     principal: AdminDep,
+    settings: SettingsDep,
     guard: GuardDep,
 ) -> WebhookPublic:
-    """Change a subscription's URL, events, description, include_jwt or enabled."""
+    """Change a subscription's URL, events, description, include_jwt, include_data_integrity
+    or enabled."""
+    _formats_offered(settings, bool(body.include_data_integrity))
     row = service.update_subscription(session, webhook_id, body, guard=guard, actor=principal.actor)
     return _public(row)
 

@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
 from credentials import verify_document
 from credentials.data_integrity import (
     CRYPTOSUITE,
@@ -19,8 +23,10 @@ from credentials.data_integrity import (
     verify_data_integrity,
 )
 from credentials.jws import jwt_claim_names
-from tests.conftest import status_entries
-from tests.verification.conftest import BASE, Demo, check_map, claims_of, detail, save
+from service.app import create_app
+from service.settings import Settings
+from tests.conftest import Database, status_entries
+from tests.verification.conftest import BASE, DEMO, Demo, check_map, claims_of, detail, save
 from tests.verification.test_verify_api import ALL_OK
 
 DI = "application/vc"
@@ -220,3 +226,40 @@ def test_the_achievement_and_its_badge_are_public_documents(demo: Demo) -> None:
     missing = demo.client.get("/achievements/social-media/no-such-level")
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_deployment_may_hand_out_the_jwt_alone(
+    settings: Settings, database: Database, admin_headers: dict[str, str]
+) -> None:
+    """CREDENCE_CREDENTIAL_FORMATS=jwt: the Data Integrity form is refused with a 406 problem
+    (credentials and status lists), webhooks cannot ask for it; verification accepts both."""
+    jwt_only = settings.model_copy(update={"credential_formats": ["jwt"]})
+    with TestClient(create_app(jwt_only, engine=database.engine)) as client:
+        demo = Demo(client, admin_headers)
+        applied = client.put(
+            "/v1/catalog",
+            content=DEMO.read_bytes(),
+            headers={**admin_headers, "Content-Type": "application/yaml"},
+        )
+        assert applied.status_code == 200, applied.text
+        credential_id, token = demo.earn("ana")
+        refused = client.get(
+            f"/v1/credentials/{credential_id}", headers={**admin_headers, "Accept": DI}
+        )
+        assert refused.status_code == 406
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert "CREDENCE_CREDENTIAL_FORMATS=jwt" in refused.json()["detail"]
+        status_list = status_entries(claims_of(token))[0]["statusListCredential"]
+        assert (
+            client.get(status_list.removeprefix(BASE), params={"format": "di"}).status_code == 406
+        )
+        hook = client.post(
+            "/v1/webhooks",
+            json={"url": "https://hooks.example.com/x", "include_data_integrity": True},
+            headers=admin_headers,
+        )
+        assert hook.status_code == 422
+        assert "include_data_integrity" in hook.json()["detail"]
+        assert demo.verify(token)["verified"] is True
+    with pytest.raises(ValidationError, match="jwt is always issued"):
+        Settings(credential_formats=["di"])
