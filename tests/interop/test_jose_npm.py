@@ -3,6 +3,8 @@ createRemoteJWKSet matches the header kid as given, and that kid URL serves exac
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,11 +17,14 @@ from tests.interop.node import run_node
 from tests.robustness.live import LiveServer, prepare, start
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@pytest.fixture(scope="module", params=["ES256", "EdDSA", "RS256"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A fresh development server signing with each algorithm offered (ES256: the default)."""
     tmp: Path = tmp_path_factory.mktemp("jose")
     env, key = prepare(f"sqlite:///{tmp / 'credence.db'}", tmp)
-    live = start(env, key, tmp)
+    live = start(env | {"CREDENCE_SIGNING_ALGORITHM": request.param}, key, tmp)
     try:
         yield live
     finally:
@@ -47,6 +52,8 @@ def _earn(server: LiveServer, learner: str) -> tuple[str, str]:
 
 def test_jose_verifies_with_the_jwks_uri_and_with_the_kid_url(server: LiveServer) -> None:
     credential_id, jwt = _earn(server, "jose-1")
+    header = json.loads(base64.urlsafe_b64decode(jwt.split(".")[0] + "=="))
+    assert header["alg"] == server.env["CREDENCE_SIGNING_ALGORITHM"]
     result = run_node(
         "verify-jose.mjs",
         {"jwt": jwt, "jwksUri": f"{server.url}/.well-known/jwks.json", "issuer": server.url},
