@@ -218,7 +218,7 @@ def _level_fields(entry: LevelEntry) -> Fields:
     electives = req["electives"]
     renewal = dumped["renewal"]
     fields: Fields = {
-        name: (dumped[name], dumped[name]) for name in ("name", "description", "rank")
+        name: (dumped[name], dumped[name]) for name in ("name", "description", "rank", "image")
     }
     fields["requires.courses"] = (req["courses"], sorted(req["courses"], key=lambda c: c["course"]))
     fields["requires.electives"] = (

@@ -158,6 +158,11 @@ class LevelDef(_Model):
     name: Name
     description: Description | None = None
     rank: Annotated[StrictInt, Field(ge=1, le=MAX_RANK)]
+    image: Iri | None = Field(
+        default=None,
+        description="URL of the level's badge image; without one, credentials name the image "
+        "Credence draws from the level's name and rank",
+    )
     requires: Requirements
     valid_for: DurationText | None = None
     renewal: Renewal | None = None

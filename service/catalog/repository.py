@@ -72,6 +72,7 @@ def _level_def(level: Level, version: LevelVersion) -> LevelDef:
             "name": level.name,
             "description": level.description,
             "rank": level.rank,
+            "image": level.image,
             **{k: v for k, v in version.rules.items() if v is not None},
         }
     )
@@ -245,6 +246,7 @@ def _write_level(
             name=level.name,
             description=level.description,
             rank=level.rank,
+            image=level.image,
             version=1,
             created_at=now,
             updated_at=now,
@@ -258,6 +260,7 @@ def _write_level(
     existing.name = level.name
     existing.description = level.description
     existing.rank = level.rank
+    existing.image = level.image
     existing.archived_at = None
     existing.revision += 1
     existing.updated_at = now

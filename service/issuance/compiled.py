@@ -28,6 +28,7 @@ class LevelInfo:
     rank: int
     version: int
     criteria: str
+    image: str | None
     archived: bool
 
 
@@ -124,6 +125,7 @@ def compile_catalog(session: Session, revision: int) -> CompiledCatalog:
             version=level.version,
             criteria=criteria_narrative(version.rules, version.prerequisites, courses, names),
             archived=level.archived_at is not None,
+            image=level.image,
         )
         if level.archived_at is None:
             rules[level.id] = _rule(

@@ -67,7 +67,7 @@ def achievement(settings: Settings, level: LevelInfo, version: int) -> Achieveme
     url = achievement_url(settings, level)
     return Achievement(
         id=url,
-        image_id=f"{url}/image.svg",
+        image_id=level.image or f"{url}/image.svg",
         name=level.name,
         description=level.description,
         criteria_narrative=level.criteria,

@@ -55,6 +55,7 @@ class Level(SQLModel, table=True):
     name: str = Field(max_length=200)
     description: str | None = Field(default=None, max_length=4000)
     rank: int
+    image: str | None = Field(default=None, max_length=2048, description="badge image URL")
     version: int = Field(default=1, description="the current version of the earning rules")
     revision: int = 1
     created_at: datetime = _ts()

@@ -263,3 +263,27 @@ def test_a_deployment_may_hand_out_the_jwt_alone(
         assert demo.verify(token)["verified"] is True
     with pytest.raises(ValidationError, match="jwt is always issued"):
         Settings(credential_formats=["di"])
+
+
+def test_a_level_may_name_its_own_badge_image(demo: Demo) -> None:
+    catalog = demo.client.get("/v1/catalog", headers=demo.admin)
+    etag = catalog.headers["etag"]
+    document = catalog.json()
+    image = "https://cdn.example.com/badges/foundations.png"
+    for track in document["tracks"]:
+        for level in track["levels"]:
+            if level["id"] == "foundations":
+                level["image"] = image
+    applied = demo.client.put(
+        "/v1/catalog", json=document, headers={**demo.admin, "If-Match": etag}
+    )
+    assert applied.status_code == 200, applied.text
+    _, token = demo.earn("ana")
+    achievement = claims_of(token)["credentialSubject"]["achievement"]
+    assert achievement["image"]["id"] == image
+    served = demo.client.get(achievement["id"].removeprefix(BASE)).json()
+    assert served["image"]["id"] == image
+    bad = dict(document)
+    bad["tracks"][0]["levels"][0]["image"] = "not a url"
+    refused = demo.client.put("/v1/catalog", json=bad, headers=demo.admin)
+    assert refused.status_code == 422
