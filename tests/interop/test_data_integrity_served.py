@@ -105,3 +105,15 @@ def test_digital_bazaars_status_checker_reads_the_data_integrity_list(server: Li
     )
     assert revoked.status_code == 200, revoked.text
     assert verify()["verified"] is False
+
+
+def test_did_jwt_verifies_the_served_vc_jwt_of_a_did_web_issuer(server: LiveServer) -> None:
+    """The VC-JWT of the same live server, checked by did-jwt with the DID document the server
+    publishes (the URL issuer's JWT is covered by npm jose in test_jose_npm.py)."""
+    if "CREDENCE_ISSUER_ID" not in server.env:
+        pytest.skip("a URL issuer has no DID document: npm jose covers its VC-JWT")
+    _, jwt = _earn(server, "di-5")
+    did_document = httpx.get(f"{server.url}/.well-known/did.json").json()
+    assert did_document["id"] == server.env["CREDENCE_ISSUER_ID"]
+    result = run_node("verify-jwt-did.mjs", {"jwt": jwt, "didDocument": did_document})
+    assert result["verified"] is True, result["error"]
