@@ -33,3 +33,23 @@ def badge_svg(name: str, rank: int, track: str) -> str:
         f'<text x="128" y="212" font-size="16">{"★" * min(max(rank, 1), 5)}</text>'
         "</g></svg>"
     )
+
+
+OB3_NAMESPACE = "https://purl.imsglobal.org/ob/v3p0"
+
+
+def bake_svg(svg: str, *, jwt: str | None = None, document: str | None = None) -> str:
+    """The badge with the credential baked in (OB 3.0 §5.3): an ``<openbadges:credential>``
+    element before ``</svg>``, holding a VC-JWT in its ``verify`` attribute or a Data
+    Integrity credential (JSON) as its text."""
+    if (jwt is None) == (document is None):
+        raise ValueError("bake either a VC-JWT or a Data Integrity document")
+    head = f'<openbadges:credential xmlns:openbadges="{OB3_NAMESPACE}"'
+    if jwt is not None:
+        element = f'{head} verify="{escape(jwt, {chr(34): "&quot;"})}"/>'
+    else:
+        assert document is not None
+        text = document.replace("]]>", "]]]]><![CDATA[>")  # the one sequence CDATA cannot hold
+        element = f"{head}><![CDATA[{text}]]></openbadges:credential>"
+    end = svg.rindex("</svg>")
+    return svg[:end] + element + svg[end:]

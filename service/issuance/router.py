@@ -160,6 +160,34 @@ def get_credential(
     return credential_detail(row)
 
 
+@router.get(
+    "/v1/credentials/{credential_id}/badge.svg",
+    operation_id="getBakedBadge",
+    responses=problem_responses(
+        404, 406, 422, extra={200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}}}
+    ),
+)
+def get_baked_badge(
+    credential_id: str,
+    session: SessionDep,
+    issuer: IssuerDep,
+    keyring: KeyRingDep,
+    settings: SettingsDep,
+    _: ReadDep,
+    format: Annotated[
+        Literal["jwt", "di"],
+        Query(description="bake the VC-JWT (default) or the Data Integrity form"),
+    ] = "jwt",
+) -> Response:
+    """The level's badge image with this credential baked in (OB 3.0 baking: an
+    `openbadges:credential` element), so the image itself can be verified."""
+    offered(settings, format)
+    row = service.get_credential(session, credential_id)
+    svg = service.baked_badge(session, issuer, keyring, row, format)
+    headers = {"Content-Disposition": f'inline; filename="{row.level_id.replace("/", "-")}.svg"'}
+    return Response(svg, media_type="image/svg+xml", headers=headers)
+
+
 def _status_route(action: str) -> Any:
     def change(
         credential_id: str,

@@ -5,6 +5,7 @@ transaction (flush only)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,7 @@ from service.core.held import holds
 from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound
 from service.issuance import repository
-from service.issuance.badges import badge_svg
+from service.issuance.badges import badge_svg, bake_svg
 from service.issuance.compiled import LevelInfo
 from service.issuance.context import Issuer
 from service.issuance.engine import evaluate_to_fixpoint, progress
@@ -227,6 +228,18 @@ def public_achievement(session: Session, issuer: Issuer, level_id: str) -> dict[
 def badge_image(session: Session, issuer: Issuer, level_id: str) -> str:
     level = _level(session, issuer, level_id)
     return badge_svg(level.name, level.rank, level.track)
+
+
+def baked_badge(
+    session: Session, issuer: Issuer, keyring: KeyRing, credential: Credential, form: str
+) -> str:
+    """The level's badge (the drawn SVG) with the credential baked in, as its VC-JWT
+    (``form`` ``jwt``) or its Data Integrity form (``di``)."""
+    svg = badge_image(session, issuer, credential.level_id)
+    if form == "di":
+        document = json.dumps(data_integrity_form(session, keyring, credential))
+        return bake_svg(svg, document=document)
+    return bake_svg(svg, jwt=credential.jwt)
 
 
 def payload_of(jwt: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from credentials.keys import public_key_from_jwk
 from tests.verification.conftest import Demo, claims_of
 
 ob3 = pytest.importorskip("openbadgeslib.ob3", reason="openbadgeslib (dev extra) not installed")
+verify_badge = pytest.importorskip("openbadgeslib.verify").verify_badge
 
 
 def _pem(demo: Demo, token: str) -> bytes:
@@ -50,3 +51,25 @@ def test_openbadgeslib_refuses_it_altered_or_for_someone_else(demo: Demo) -> Non
         verifier.verify(f"{head}.{forged}.{signature}")
     with pytest.raises(ob3.OB3VerificationError, match="Recipient mismatch"):
         verifier.verify(token, expected_recipient="urn:uuid:00000000-0000-4000-8000-000000000000")
+
+
+def test_openbadgeslib_unbakes_and_verifies_our_baked_badge(demo: Demo) -> None:
+    """OB 3.0 baking: the credential inside the badge SVG, found and verified by a stranger."""
+    credential_id, token = demo.earn("ana")
+    baked = demo.client.get(f"/v1/credentials/{credential_id}/badge.svg", headers=demo.admin)
+    assert baked.status_code == 200, baked.text
+    assert baked.headers["content-type"].startswith("image/svg+xml")
+    assert ob3.OB3Verifier.extract_token_from_svg(baked.content) == token
+    result = verify_badge(baked.content, "3", pubkey_pem=_pem(demo, token))
+    assert result.valid, result.reason
+    assert result.proof_format == "vc-jwt"
+
+
+def test_the_data_integrity_form_bakes_as_the_element_text(demo: Demo) -> None:
+    credential_id, _ = demo.earn("ana")
+    baked = demo.client.get(
+        f"/v1/credentials/{credential_id}/badge.svg", params={"format": "di"}, headers=demo.admin
+    )
+    document = json.loads(ob3.OB3Verifier.extract_token_from_svg(baked.content))
+    verdict = demo.client.post("/v1/verify", json={"credential": document}).json()
+    assert verdict["verified"] is True, verdict
