@@ -117,3 +117,21 @@ def test_did_jwt_verifies_the_served_vc_jwt_of_a_did_web_issuer(server: LiveServ
     assert did_document["id"] == server.env["CREDENCE_ISSUER_ID"]
     result = run_node("verify-jwt-did.mjs", {"jwt": jwt, "didDocument": did_document})
     assert result["verified"] is True, result["error"]
+
+
+def test_a_recipient_identifier_and_badge_image_pass_safe_mode_and_verify(
+    server: LiveServer,
+) -> None:
+    """A learner with an email: the credential carries the salted-hash IdentityObject and the
+    Achievement's Image; JSON-LD safe mode defines both and the proof still verifies."""
+    put = httpx.put(
+        f"{server.url}/v1/learners/di-6",
+        json={"name": "Dana", "email": "dana@example.com"},
+        headers={"Authorization": f"Bearer {server.key}"},
+    )
+    assert put.status_code in (200, 201), put.text
+    document = _served(server, "di-6")
+    subject = document["credentialSubject"]
+    assert subject["identifier"][0]["type"] == "IdentityObject"
+    assert subject["achievement"]["image"]["type"] == "Image"
+    assert _verify(server, document) == {"verified": True, "error": ""}
