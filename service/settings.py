@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         "`jwt` (the VC-JWT: always, it is the stored copy) and `di` (the same credential with a "
         "Data Integrity proof, derived on request). POST /v1/verify accepts both either way.",
     )
+    public_names: bool = Field(
+        default=False,
+        description="Show the learner's name on a credential's public page (off: the page "
+        "says 'a learner').",
+    )
     suspension_status_entry: bool = Field(
         default=False,
         description="Publish a suspension entry in each new credential beside the revocation "

@@ -27,6 +27,7 @@ from service.errors import BadRequest, problem_responses
 from service.issuance import service
 from service.issuance.context import IssuerDep
 from service.issuance.engine_facts import LevelProgress, Missing
+from service.issuance.page import page_headers, render
 from service.issuance.schemas import (
     CourseNeeded,
     CredentialDetail,
@@ -41,6 +42,8 @@ from service.issuance.schemas import (
 from service.keys.deps import KeyRingDep
 from service.learners import service as learners
 from service.models import Credential
+from service.settings import Settings
+from service.verification.deps import VerifierDep
 
 router = APIRouter(tags=["credentials"], responses=problem_responses(401, 403))
 ReadDep = Annotated[Principal, Depends(require("credentials:read"))]
@@ -68,11 +71,16 @@ def credential_public(row: Credential, now: datetime | None = None) -> Credentia
     )
 
 
-def credential_detail(row: Credential) -> CredentialDetail:
+def credential_detail(row: Credential, settings: Settings) -> CredentialDetail:
     claims = service.payload_of(row.jwt)
     for claim in ("iss", "jti", "sub", "nbf", "exp", "iat"):
         claims.pop(claim, None)
-    return CredentialDetail(**credential_public(row).model_dump(), credential=claims, jwt=row.jwt)
+    return CredentialDetail(
+        **credential_public(row).model_dump(),
+        credential=claims,
+        jwt=row.jwt,
+        page_url=settings.base_url + service.page_path(row.id),
+    )
 
 
 @router.get(
@@ -157,7 +165,7 @@ def get_credential(
         offered(settings, "di")
         document = service.data_integrity_form(session, keyring, row)
         return Response(json.dumps(document, ensure_ascii=False), media_type=VC_DATA_INTEGRITY)
-    return credential_detail(row)
+    return credential_detail(row, settings)
 
 
 @router.get(
@@ -244,7 +252,7 @@ def award_credential(
         override=body.override,
         actor=principal.actor,
     )
-    return credential_detail(row)
+    return credential_detail(row, issuer.settings)
 
 
 @router.post(
@@ -378,3 +386,91 @@ def get_achievement_image(
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"
     }
     return Response(svg, media_type="image/svg+xml", headers=headers)
+
+
+_UUID = Path(
+    pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    description="the uuid of the credential's id (urn:uuid:...)",
+)
+_HTML: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {"schema": {"type": "string"}}}}
+}
+
+
+@public_router.get(
+    "/credentials/{uuid}",
+    operation_id="getCredentialPage",
+    response_class=Response,
+    responses={**_HTML, **problem_responses(404, 422)},
+)
+def get_credential_page(
+    uuid: Annotated[str, _UUID],
+    session: SessionDep,
+    issuer: IssuerDep,
+    verifier: VerifierDep,
+) -> Response:
+    """A credential's public page (no API key): the badge, level, issuer, dates, criteria, live
+    status in words and the checks run just now, with downloads; a revoked credential's page
+    says so and nothing else. The learner's name shows only with CREDENCE_PUBLIC_NAMES."""
+    row = service.get_credential(session, f"urn:uuid:{uuid}")
+    verdict = verifier.verify(row.jwt)
+    html = render(service.page_view(session, issuer, row, verdict))
+    return Response(html, media_type="text/html; charset=utf-8", headers=page_headers())
+
+
+@public_router.get(
+    "/credentials/{uuid}/credential.jwt",
+    operation_id="downloadCredentialJwt",
+    responses={
+        200: {"content": {VC_JWT: {"schema": {"type": "string"}}}},
+        **problem_responses(404, 410, 422),
+    },
+)
+def download_jwt(uuid: Annotated[str, _UUID], session: SessionDep) -> Response:
+    """The credential's VC-JWT, from its public page (410 once revoked)."""
+    row = service.public_credential(session, uuid)
+    return Response(row.jwt, media_type=VC_JWT, headers=_download(row, "jwt"))
+
+
+@public_router.get(
+    "/credentials/{uuid}/credential.json",
+    operation_id="downloadCredentialDataIntegrity",
+    responses={
+        200: {"content": {VC_DATA_INTEGRITY: {"schema": {"type": "object"}}}},
+        **problem_responses(404, 406, 410, 422),
+    },
+)
+def download_data_integrity(
+    uuid: Annotated[str, _UUID],
+    session: SessionDep,
+    keyring: KeyRingDep,
+    settings: SettingsDep,
+) -> Response:
+    """The credential's Data Integrity form, from its public page (410 once revoked)."""
+    offered(settings, "di")
+    row = service.public_credential(session, uuid)
+    document = service.data_integrity_form(session, keyring, row)
+    body = json.dumps(document, ensure_ascii=False)
+    return Response(body, media_type=VC_DATA_INTEGRITY, headers=_download(row, "json"))
+
+
+@public_router.get(
+    "/credentials/{uuid}/badge.svg",
+    operation_id="downloadBakedBadge",
+    responses={
+        200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+        **problem_responses(404, 410, 422),
+    },
+)
+def download_badge(
+    uuid: Annotated[str, _UUID], session: SessionDep, issuer: IssuerDep, keyring: KeyRingDep
+) -> Response:
+    """The badge with the credential (VC-JWT) baked in, from its public page."""
+    row = service.public_credential(session, uuid)
+    svg = service.baked_badge(session, issuer, keyring, row, "jwt")
+    return Response(svg, media_type="image/svg+xml", headers=_download(row, "svg"))
+
+
+def _download(row: Credential, extension: str) -> dict[str, str]:
+    name = f"{row.level_id.replace('/', '-')}.{extension}"
+    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}

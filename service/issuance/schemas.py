@@ -32,6 +32,9 @@ class CredentialPublic(BaseModel):
 class CredentialDetail(CredentialPublic):
     credential: dict[str, Any] = Field(description="The decoded credential, exactly as signed")
     jwt: str = Field(description="The compact VC-JWT")
+    page_url: str = Field(
+        description="The credential's public page (no API key): what to share or link to"
+    )
 
 
 class StatusChange(BaseModel):

@@ -19,7 +19,7 @@ from credentials.lint import OB_CONTEXT, VCDM2_CONTEXT
 from service.audit.service import lock_chain, record, record_many
 from service.core.held import holds
 from service.db import utcnow
-from service.errors import Conflict, InvalidInput, NotFound
+from service.errors import Conflict, InvalidInput, NotFound, ServiceError
 from service.issuance import repository
 from service.issuance.badges import badge_svg, bake_svg
 from service.issuance.compiled import LevelInfo
@@ -41,6 +41,7 @@ from service.issuance.issuing import (
     issued_event,
     pending_from_awards,
 )
+from service.issuance.page import PageView
 from service.issuance.repository import (
     StatusEvent,
     completion_facts,
@@ -240,6 +241,74 @@ def baked_badge(
         document = json.dumps(data_integrity_form(session, keyring, credential))
         return bake_svg(svg, document=document)
     return bake_svg(svg, jwt=credential.jwt)
+
+
+class Gone(ServiceError):
+    status = 410
+    type = "gone"
+    title = "No longer available"
+
+
+def page_path(credential_id: str) -> str:
+    """The public page of a credential (``urn:uuid:<u>`` → ``/credentials/<u>``)."""
+    return "/credentials/" + credential_id.removeprefix("urn:uuid:")
+
+
+def public_credential(session: Session, uuid: str) -> Credential:
+    """A credential by the uuid of its public URL; a revoked one is gone (410)."""
+    credential = get_credential(session, f"urn:uuid:{uuid}")
+    if credential.status == "revoked":
+        raise Gone("This credential was revoked.")
+    return credential
+
+
+def page_view(
+    session: Session, issuer: Issuer, credential: Credential, verdict: dict[str, Any]
+) -> PageView:
+    """What the public page says: live status in words, the facts, the checks just run."""
+    settings = issuer.settings
+    level = _level(session, issuer, credential.level_id)
+    now = utcnow()
+    base = settings.base_url + page_path(credential.id)
+    revoked = credential.status == "revoked"
+    if revoked:
+        status, words = (
+            "bad",
+            f"This credential was revoked on {_day(credential.status_changed_at)}.",
+        )
+    elif credential.superseded_by:
+        status, words = "note", "This credential was renewed: a newer one replaces it."
+    elif credential.status == "suspended":
+        status, words = "bad", f"Suspended since {_day(credential.status_changed_at)}."
+    elif credential.valid_until is not None and credential.valid_until <= now:
+        status, words = "bad", f"Expired on {_day(credential.valid_until)}."
+    else:
+        status, words = "good", "Active: genuine and in force."
+    learner = learners.get(session, credential.learner_id)
+    downloads = [("the VC-JWT", f"{base}/credential.jwt")]
+    if "di" in settings.credential_formats:
+        downloads.append(("the Data Integrity credential", f"{base}/credential.json"))
+    downloads.append(("the badge with the credential baked in", f"{base}/badge.svg"))
+    return PageView(
+        url=base,
+        level=level.name,
+        track=level.track,
+        issuer=settings.issuer_name,
+        earner=learner.name if settings.public_names and learner.name else None,
+        awarded=credential.issued_at,
+        valid_until=credential.valid_until,
+        criteria=level.criteria,
+        status=status,
+        status_words=words,
+        image=f"{settings.base_url}/achievements/{level.track}/{level.slug}/image.svg",
+        downloads=tuple(downloads),
+        checks=tuple((c["check"], c["status"]) for c in verdict["checks"]),
+        revoked=revoked,
+    )
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.strftime("%d %B %Y").lstrip("0") if moment else "an earlier date"
 
 
 def payload_of(jwt: str) -> dict[str, Any]:
