@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
+from urllib.parse import urlencode
 
 _STYLE = (
     "body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;"
@@ -52,6 +53,34 @@ class PageView:
     downloads: tuple[tuple[str, str], ...]
     checks: tuple[tuple[str, str], ...]  # (check, ok|failed|skipped)
     revoked: bool
+    linkedin: str | None = None  # shown while the credential is in force
+
+
+def linkedin_add_url(
+    *,
+    name: str,
+    organization: str,
+    issued: datetime,
+    valid_until: datetime | None,
+    page_url: str,
+    credential_id: str,
+) -> str:
+    """LinkedIn's "Add to profile" link for a certification: name, organisation, issue (and
+    expiry) year and month, the credential's page and id."""
+    query = {
+        "startTask": "CERTIFICATION_NAME",
+        "name": name,
+        "organizationName": organization,
+        "issueYear": str(issued.year),
+        "issueMonth": str(issued.month),
+    }
+    if valid_until is not None:
+        query |= {
+            "expirationYear": str(valid_until.year),
+            "expirationMonth": str(valid_until.month),
+        }
+    query |= {"certUrl": page_url, "certId": credential_id}
+    return "https://www.linkedin.com/profile/add?" + urlencode(query)
 
 
 def _day(moment: datetime) -> str:
@@ -131,5 +160,11 @@ def render(view: PageView) -> str:
         f"<div><h1>{escape(view.level)}</h1><div>{escape(view.issuer)}</div></div></header>"
         f'<p class="status {escape(view.status)}">{escape(view.status_words)}</p>'
         f'<dl>{rows}</dl><h2>Verified just now</h2><ul class="checks">{checks}</ul>'
-        f'<p class="small">Download: {links}</p></body></html>'
+        f'<p class="small">Download: {links}</p>'
+        + (
+            f'<p><a href="{escape(view.linkedin)}" rel="noopener">Add to LinkedIn profile</a></p>'
+            if view.linkedin
+            else ""
+        )
+        + "</body></html>"
     )

@@ -80,6 +80,9 @@ def credential_detail(row: Credential, settings: Settings) -> CredentialDetail:
         credential=claims,
         jwt=row.jwt,
         page_url=settings.base_url + service.page_path(row.id),
+        linkedin_url=service.linkedin_url(
+            settings, claims["credentialSubject"]["achievement"]["name"], row
+        ),
     )
 
 

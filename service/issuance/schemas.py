@@ -35,6 +35,10 @@ class CredentialDetail(CredentialPublic):
     page_url: str = Field(
         description="The credential's public page (no API key): what to share or link to"
     )
+    linkedin_url: str = Field(
+        description="LinkedIn's 'Add to profile' link for this certification (name, issuer, "
+        "issue and expiry month, page URL, credential id)"
+    )
 
 
 class StatusChange(BaseModel):

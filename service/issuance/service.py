@@ -41,7 +41,7 @@ from service.issuance.issuing import (
     issued_event,
     pending_from_awards,
 )
-from service.issuance.page import PageView
+from service.issuance.page import PageView, linkedin_add_url
 from service.issuance.repository import (
     StatusEvent,
     completion_facts,
@@ -52,6 +52,7 @@ from service.keys.service import KeyRing
 from service.learners import service as learners
 from service.learners.service import subject_id
 from service.models import Credential, CredentialStatusEvent, Learner
+from service.settings import Settings
 from service.status import service as status_lists
 
 
@@ -304,6 +305,18 @@ def page_view(
         downloads=tuple(downloads),
         checks=tuple((c["check"], c["status"]) for c in verdict["checks"]),
         revoked=revoked,
+        linkedin=linkedin_url(settings, level.name, credential) if status == "good" else None,
+    )
+
+
+def linkedin_url(settings: Settings, level_name: str, credential: Credential) -> str:
+    return linkedin_add_url(
+        name=level_name,
+        organization=settings.issuer_name,
+        issued=credential.issued_at,
+        valid_until=credential.valid_until,
+        page_url=settings.base_url + page_path(credential.id),
+        credential_id=credential.id,
     )
 
 

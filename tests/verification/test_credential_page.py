@@ -5,8 +5,10 @@ credential's page says so and nothing else; the learner's name only when publish
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi.testclient import TestClient
 
@@ -50,7 +52,19 @@ def test_the_page_shows_the_credential_and_its_checks(demo: Demo) -> None:
     page_url = f"{BASE}/credentials/{credential_id.removeprefix('urn:uuid:')}"
     detail = demo.client.get(f"/v1/credentials/{credential_id}", headers=demo.admin).json()
     assert detail["page_url"] == page_url  # the API names the page to share
-    assert all(u.startswith(BASE + "/") for u in links.urls), links.urls  # nothing external
+    linkedin = urlsplit(detail["linkedin_url"])
+    assert (linkedin.netloc, linkedin.path) == ("www.linkedin.com", "/profile/add")
+    query = parse_qs(linkedin.query)
+    assert query["startTask"] == ["CERTIFICATION_NAME"]
+    assert query["name"] == ["Social Media Foundations"]
+    assert query["certUrl"] == [page_url] and query["certId"] == [credential_id]
+    assert query["organizationName"] == ["Credence Development Issuer"]
+    issued = datetime.fromisoformat(detail["issued_at"])
+    assert query["issueYear"] == [str(issued.year)] and query["issueMonth"] == [str(issued.month)]
+    assert query["expirationYear"] == [str(datetime.fromisoformat(detail["valid_until"]).year)]
+    assert "Add to LinkedIn profile" in html
+    external = [u for u in links.urls if not u.startswith(BASE + "/")]
+    assert [urlsplit(u).netloc for u in external] == ["www.linkedin.com"]  # a link, not a load
     downloads = [u for u in links.urls if u.startswith(page_url + "/")]
     assert len(downloads) == 3
     for url in downloads:  # each works with no key
