@@ -216,16 +216,29 @@ def verify(
     checks.append(Check("signature", _OK, f"{header['alg']} signature by {header['kid']}"))
     dates = _dates(payload)
     checks.append(_check_claims(payload, dates, expected_issuer))
-    checks.append(_check_validity(payload, dates, now, leeway))
-    entries, entry_error = _status_entries(payload.get("credentialStatus"))
+    checks.extend(_content_checks(payload, dates, now, leeway, check_status))
+    return _result(checks, payload, header)
+
+
+def _content_checks(
+    credential: Mapping[str, Any],
+    dates: _Dates,
+    now: datetime,
+    leeway: timedelta,
+    check_status: StatusChecker | None,
+) -> list[Check]:
+    """What both forms check once the signature holds: validity, revocation, suspension and
+    structure."""
+    checks = [_check_validity(credential, dates, now, leeway)]
+    entries, entry_error = _status_entries(credential.get("credentialStatus"))
     checks.append(_check_status("revocation", entries, entry_error, check_status))
     checks.append(_check_status("suspension", entries, entry_error, check_status))
     try:
-        lint_credential(payload, strict=False)
+        lint_credential(credential, strict=False)
         checks.append(Check("schema", _OK, "OB 3.0 OpenBadgeCredential structure"))
     except LintError as exc:
         checks.append(Check("schema", "failed", str(exc)))
-    return _result(checks, payload, header)
+    return checks
 
 
 def verify_document(
@@ -323,15 +336,7 @@ def verify_document(
     checks.append(Check("signature", _OK, f"eddsa-rdfc-2022 proof by {method}"))
     dates = _dates(document)
     checks.append(_document_claims(document, expected_issuer))
-    checks.append(_check_validity(document, dates, now, leeway))
-    entries, entry_error = _status_entries(document.get("credentialStatus"))
-    checks.append(_check_status("revocation", entries, entry_error, check_status))
-    checks.append(_check_status("suspension", entries, entry_error, check_status))
-    try:
-        lint_credential(document, strict=False)
-        checks.append(Check("schema", _OK, "OB 3.0 OpenBadgeCredential structure"))
-    except LintError as exc:
-        checks.append(Check("schema", "failed", str(exc)))
+    checks.extend(_content_checks(document, dates, now, leeway, check_status))
     return _result(checks, dict(document), header)
 
 
