@@ -24,6 +24,7 @@ from credentials import (
     public_jwk,
     thumbprint_of_kid,
 )
+from credentials._encoding import parse_datetime
 from credentials.data_integrity import proof_method_id, secure_credential
 from credentials.jws import parse_compact
 from service.audit.service import lock_chain, record
@@ -57,7 +58,7 @@ def create_key(
 ) -> SigningKey:
     """Make a new active key of ``alg`` (default: the setting) and retire the active one of
     that algorithm (a rotation). Keys of other algorithms stay active: an ES256 key signs the
-    VC-JWTs while an Ed25519 key signs the Data Integrity proofs (:meth:`KeyRing.proof_signer`)."""
+    VC-JWTs while an Ed25519 key signs the Data Integrity proofs (:meth:`KeyRing.proof_key`)."""
     algorithm = alg or settings.signing_algorithm
     private = generate_signing_key(algorithm)  # type: ignore[arg-type]
     jwk = public_jwk(private)
@@ -249,12 +250,17 @@ class KeyRing:
         return ProofKey(self.signer(session, key.kid), method, key.created_at)
 
     def data_integrity(self, session: Session, jwt: str) -> dict[str, Any]:
-        """The Data Integrity form of a VC-JWT this issuer signed: the same credential signed
-        by the active Ed25519 key, ``created`` = its issuance (``iat``), or the key's birth
-        for a key made later, so the same key gives the same bytes each time."""
+        """The Data Integrity form of a VC-JWT this issuer signed (a credential or a status
+        list): the same credential signed by the active Ed25519 key, ``created`` = when it was
+        issued (``iat``, else ``validFrom``), or the key's birth for a key made later, so the
+        same key gives the same bytes each time."""
         payload = parse_compact(jwt, len(jwt)).payload  # our own, stored when signed
         proof = self.proof_key(session)
-        issued = datetime.fromtimestamp(payload["iat"], UTC)
+        issued = (
+            datetime.fromtimestamp(payload["iat"], UTC)
+            if "iat" in payload
+            else parse_datetime(payload["validFrom"])
+        )
         created = max(issued, proof.created_at.replace(microsecond=0))
         return secure_credential(
             payload, proof.signer, verification_method=proof.method, created=created

@@ -13,9 +13,6 @@ from sqlmodel import Session
 
 from credentials import StatusEntry, StatusList, build_status_list_credential
 from credentials import sign_status_list_credential as sign_list
-from credentials._encoding import parse_datetime
-from credentials.data_integrity import secure_credential
-from credentials.jws import parse_compact
 from service.core.ids import INT32_MAX
 from service.db import utcnow
 from service.errors import NotFound
@@ -130,11 +127,7 @@ class StatusListCache:
         cached = self._documents.get(list_id)
         if cached and cached[0] == revision and cached[1] == proof.signer.kid:
             return cached[2], revision
-        payload = parse_compact(token, len(token)).payload  # our own list, signed just now
-        created = max(parse_datetime(payload["validFrom"]), proof.created_at.replace(microsecond=0))
-        document = secure_credential(
-            payload, proof.signer, verification_method=proof.method, created=created
-        )
+        document = keyring.data_integrity(session, token)
         with self._lock:
             self._documents[list_id] = (revision, proof.signer.kid, document)
         return document, revision
