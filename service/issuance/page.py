@@ -83,8 +83,9 @@ def linkedin_add_url(
     return "https://www.linkedin.com/profile/add?" + urlencode(query)
 
 
-def _day(moment: datetime) -> str:
-    return moment.strftime("%d %B %Y").lstrip("0")
+def day(moment: datetime | None) -> str:
+    """A date in words ("5 December 2026")."""
+    return moment.strftime("%d %B %Y").lstrip("0") if moment else "an earlier date"
 
 
 def _sha256(source: str) -> str:
@@ -129,7 +130,7 @@ def render(view: PageView) -> str:
         for name, value in (
             ("og:type", "website"),
             ("og:title", title),
-            ("og:description", f"{view.level}, awarded {_day(view.awarded)} by {view.issuer}"),
+            ("og:description", f"{view.level}, awarded {day(view.awarded)} by {view.issuer}"),
             ("og:url", view.url),
             ("og:image", view.image),
         )
@@ -142,8 +143,8 @@ def render(view: PageView) -> str:
         ("Earned by", view.earner or "a learner (names are not published)"),
         ("Level", f"{view.level} ({view.track})"),
         ("Issued by", view.issuer),
-        ("Awarded", _day(view.awarded)),
-        ("Valid until", _day(view.valid_until) if view.valid_until else "does not expire"),
+        ("Awarded", day(view.awarded)),
+        ("Valid until", day(view.valid_until) if view.valid_until else "does not expire"),
         ("Criteria", view.criteria),
     ]
     rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts)

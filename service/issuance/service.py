@@ -41,7 +41,7 @@ from service.issuance.issuing import (
     issued_event,
     pending_from_awards,
 )
-from service.issuance.page import PageView, linkedin_add_url
+from service.issuance.page import PageView, day, linkedin_add_url
 from service.issuance.repository import (
     StatusEvent,
     completion_facts,
@@ -275,14 +275,14 @@ def page_view(
     if revoked:
         status, words = (
             "bad",
-            f"This credential was revoked on {_day(credential.status_changed_at)}.",
+            f"This credential was revoked on {day(credential.status_changed_at)}.",
         )
     elif credential.superseded_by:
         status, words = "note", "This credential was renewed: a newer one replaces it."
     elif credential.status == "suspended":
-        status, words = "bad", f"Suspended since {_day(credential.status_changed_at)}."
+        status, words = "bad", f"Suspended since {day(credential.status_changed_at)}."
     elif credential.valid_until is not None and credential.valid_until <= now:
-        status, words = "bad", f"Expired on {_day(credential.valid_until)}."
+        status, words = "bad", f"Expired on {day(credential.valid_until)}."
     else:
         status, words = "good", "Active: genuine and in force."
     learner = learners.get(session, credential.learner_id)
@@ -318,10 +318,6 @@ def linkedin_url(settings: Settings, level_name: str, credential: Credential) ->
         page_url=settings.base_url + page_path(credential.id),
         credential_id=credential.id,
     )
-
-
-def _day(moment: datetime | None) -> str:
-    return moment.strftime("%d %B %Y").lstrip("0") if moment else "an earlier date"
 
 
 def payload_of(jwt: str) -> dict[str, Any]:
