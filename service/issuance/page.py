@@ -22,6 +22,7 @@ _STYLE = (
     "overflow-wrap:anywhere}ul.checks{list-style:none;padding:0}ul.checks li::before{content:"
     "'\\2713  ';color:#1a7f37}ul.checks li.failed::before{content:'\\2717  ';color:#b42318}"
     "ul.checks li.skipped::before{content:'\\2013  ';color:#888}.small{color:#666;font-size:.85rem}"
+    "ul.criteria{margin:0;padding-left:1.1rem}"
 )
 CHECK_WORDS = {
     "format": "It is a well-formed credential",
@@ -81,6 +82,14 @@ def linkedin_add_url(
         }
     query |= {"certUrl": page_url, "certId": credential_id}
     return "https://www.linkedin.com/profile/add?" + urlencode(query)
+
+
+def _criteria(markdown: str) -> str:
+    """The criteria (Markdown bullets, as the catalog generates them) as an HTML list, escaped;
+    emphasis marks dropped."""
+    lines = [line.strip().removeprefix("- ").replace("**", "") for line in markdown.splitlines()]
+    items = "".join(f"<li>{escape(line)}</li>" for line in lines if line)
+    return f'<ul class="criteria">{items}</ul>'
 
 
 def day(moment: datetime | None) -> str:
@@ -145,9 +154,9 @@ def render(view: PageView) -> str:
         ("Issued by", view.issuer),
         ("Awarded", day(view.awarded)),
         ("Valid until", day(view.valid_until) if view.valid_until else "does not expire"),
-        ("Criteria", view.criteria),
     ]
     rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts)
+    rows += f"<dt>Criteria</dt><dd>{_criteria(view.criteria)}</dd>"
     checks = "".join(
         f'<li class="{escape(status)}">{escape(CHECK_WORDS.get(name, name))}</li>'
         for name, status in view.checks
