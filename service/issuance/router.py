@@ -199,6 +199,33 @@ def get_baked_badge(
     return Response(svg, media_type="image/svg+xml", headers=headers)
 
 
+@router.get(
+    "/v1/credentials/{credential_id}/badge.png",
+    operation_id="getBakedBadgePng",
+    responses=problem_responses(
+        404, 406, 422, extra={200: {"content": {"image/png": {"schema": {"type": "string"}}}}}
+    ),
+)
+def get_baked_badge_png(
+    credential_id: str,
+    session: SessionDep,
+    issuer: IssuerDep,
+    keyring: KeyRingDep,
+    settings: SettingsDep,
+    _: ReadDep,
+    format: Annotated[
+        Literal["jwt", "di"],
+        Query(description="bake the VC-JWT (default) or the Data Integrity form"),
+    ] = "jwt",
+) -> Response:
+    """The level's badge as PNG with this credential baked in (OB 3.0 baking: an iTXt chunk
+    keyed `openbadgecredential`)."""
+    offered(settings, format)
+    row = service.get_credential(session, credential_id)
+    png = service.baked_png(session, issuer, keyring, row, format)
+    return Response(png, media_type="image/png", headers=_download(row, "png"))
+
+
 def _status_route(action: str) -> Any:
     def change(
         credential_id: str,
@@ -472,6 +499,23 @@ def download_badge(
     row = service.public_credential(session, uuid)
     svg = service.baked_badge(session, issuer, keyring, row, "jwt")
     return Response(svg, media_type="image/svg+xml", headers=_download(row, "svg"))
+
+
+@public_router.get(
+    "/credentials/{uuid}/badge.png",
+    operation_id="downloadBakedBadgePng",
+    responses={
+        200: {"content": {"image/png": {"schema": {"type": "string"}}}},
+        **problem_responses(404, 410, 422),
+    },
+)
+def download_badge_png(
+    uuid: Annotated[str, _UUID], session: SessionDep, issuer: IssuerDep, keyring: KeyRingDep
+) -> Response:
+    """The badge as PNG with the credential (VC-JWT) baked in, from its public page."""
+    row = service.public_credential(session, uuid)
+    png = service.baked_png(session, issuer, keyring, row, "jwt")
+    return Response(png, media_type="image/png", headers=_download(row, "png"))
 
 
 def _download(row: Credential, extension: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ from service.core.held import holds
 from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound, ServiceError
 from service.issuance import repository
-from service.issuance.badges import badge_svg, bake_svg
+from service.issuance.badges import badge_png, badge_svg, bake_png, bake_svg
 from service.issuance.compiled import LevelInfo
 from service.issuance.context import Issuer
 from service.issuance.engine import evaluate_to_fixpoint, progress
@@ -244,6 +244,18 @@ def baked_badge(
     return bake_svg(svg, jwt=credential.jwt)
 
 
+def baked_png(
+    session: Session, issuer: Issuer, keyring: KeyRing, credential: Credential, form: str
+) -> bytes:
+    """The level's badge drawn as PNG with the credential baked in (an ``iTXt`` chunk), as its
+    VC-JWT (``form`` ``jwt``) or its Data Integrity form (``di``)."""
+    level = _level(session, issuer, credential.level_id)
+    png = badge_png(level.name, level.rank, level.track)
+    if form == "di":
+        return bake_png(png, json.dumps(data_integrity_form(session, keyring, credential)))
+    return bake_png(png, credential.jwt)
+
+
 class Gone(ServiceError):
     status = 410
     type = "gone"
@@ -289,7 +301,8 @@ def page_view(
     downloads = [("the VC-JWT", f"{base}/credential.jwt")]
     if "di" in settings.credential_formats:
         downloads.append(("the Data Integrity credential", f"{base}/credential.json"))
-    downloads.append(("the badge with the credential baked in", f"{base}/badge.svg"))
+    downloads.append(("the badge with the credential baked in (SVG)", f"{base}/badge.svg"))
+    downloads.append(("(PNG)", f"{base}/badge.png"))
     return PageView(
         url=base,
         level=level.name,

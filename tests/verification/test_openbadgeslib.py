@@ -73,3 +73,17 @@ def test_the_data_integrity_form_bakes_as_the_element_text(demo: Demo) -> None:
     document = json.loads(ob3.OB3Verifier.extract_token_from_svg(baked.content))
     verdict = demo.client.post("/v1/verify", json={"credential": document}).json()
     assert verdict["verified"] is True, verdict
+
+
+def test_openbadgeslib_unbakes_and_verifies_our_baked_png(demo: Demo) -> None:
+    credential_id, token = demo.earn("ana")
+    baked = demo.client.get(f"/v1/credentials/{credential_id}/badge.png", headers=demo.admin)
+    assert baked.status_code == 200, baked.text
+    assert baked.headers["content-type"] == "image/png"
+    assert ob3.OB3Verifier.extract_token_from_png(baked.content) == token
+    result = verify_badge(baked.content, "3", pubkey_pem=_pem(demo, token))
+    assert result.valid, result.reason
+    public = demo.client.get(
+        "/credentials/" + credential_id.removeprefix("urn:uuid:") + "/badge.png"
+    )
+    assert ob3.OB3Verifier.extract_token_from_png(public.content) == token
