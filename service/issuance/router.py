@@ -226,6 +226,26 @@ def get_baked_badge_png(
     return Response(png, media_type="image/png", headers=_download(row, "png"))
 
 
+Paper = Annotated[Literal["a4", "letter"], Query(description="A4 or US Letter, landscape")]
+
+
+@router.get(
+    "/v1/credentials/{credential_id}/certificate.pdf",
+    operation_id="getCertificate",
+    responses=problem_responses(
+        404, 422, extra={200: {"content": {"application/pdf": {"schema": {"type": "string"}}}}}
+    ),
+)
+def get_certificate(
+    credential_id: str, session: SessionDep, issuer: IssuerDep, _: ReadDep, paper: Paper = "a4"
+) -> Response:
+    """The printable certificate (PDF, one page): earner, level, issuer, dates, criteria, the
+    credential id and a QR code to its public page."""
+    row = service.get_credential(session, credential_id)
+    pdf = service.certificate(session, issuer, row, paper=paper, public=False)
+    return Response(pdf, media_type="application/pdf", headers=_download(row, "pdf"))
+
+
 def _status_route(action: str) -> Any:
     def change(
         credential_id: str,
@@ -516,6 +536,24 @@ def download_badge_png(
     row = service.public_credential(session, uuid)
     png = service.baked_png(session, issuer, keyring, row, "jwt")
     return Response(png, media_type="image/png", headers=_download(row, "png"))
+
+
+@public_router.get(
+    "/credentials/{uuid}/certificate.pdf",
+    operation_id="downloadCertificate",
+    responses={
+        200: {"content": {"application/pdf": {"schema": {"type": "string"}}}},
+        **problem_responses(404, 410, 422),
+    },
+)
+def download_certificate(
+    uuid: Annotated[str, _UUID], session: SessionDep, issuer: IssuerDep, paper: Paper = "a4"
+) -> Response:
+    """The printable certificate, from the public page (the name only with
+    CREDENCE_PUBLIC_NAMES; 410 once revoked)."""
+    row = service.public_credential(session, uuid)
+    pdf = service.certificate(session, issuer, row, paper=paper, public=True)
+    return Response(pdf, media_type="application/pdf", headers=_download(row, "pdf"))
 
 
 def _download(row: Credential, extension: str) -> dict[str, str]:

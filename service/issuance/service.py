@@ -22,6 +22,7 @@ from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound, ServiceError
 from service.issuance import repository
 from service.issuance.badges import badge_png, badge_svg, bake_png, bake_svg
+from service.issuance.certificate import CertificateView, render_pdf
 from service.issuance.compiled import LevelInfo
 from service.issuance.context import Issuer
 from service.issuance.engine import evaluate_to_fixpoint, progress
@@ -256,6 +257,32 @@ def baked_png(
     return bake_png(png, credential.jwt)
 
 
+def certificate(
+    session: Session, issuer: Issuer, credential: Credential, *, paper: str, public: bool
+) -> bytes:
+    """The credential's printable certificate (PDF); from the public page (``public``) the
+    earner is named only when the deployment publishes names."""
+    settings = issuer.settings
+    level = _level(session, issuer, credential.level_id)
+    learner = learners.get(session, credential.learner_id)
+    earner = "a learner" if public and not settings.public_names else learner.name or learner.id
+    view = CertificateView(
+        earner=earner,
+        level=level.name,
+        issuer=settings.issuer_name,
+        awarded=credential.issued_at,
+        valid_until=credential.valid_until,
+        criteria=[
+            line.strip().removeprefix("- ").replace("**", "")
+            for line in level.criteria.splitlines()
+            if line.strip()
+        ],
+        credential_id=credential.id,
+        page_url=settings.base_url + page_path(credential.id),
+    )
+    return render_pdf(view, paper)
+
+
 class Gone(ServiceError):
     status = 410
     type = "gone"
@@ -303,6 +330,8 @@ def page_view(
         downloads.append(("the Data Integrity credential", f"{base}/credential.json"))
     downloads.append(("the badge with the credential baked in (SVG)", f"{base}/badge.svg"))
     downloads.append(("(PNG)", f"{base}/badge.png"))
+    downloads.append(("the certificate (PDF, A4", f"{base}/certificate.pdf"))
+    downloads.append(("US Letter)", f"{base}/certificate.pdf?paper=letter"))
     return PageView(
         url=base,
         level=level.name,

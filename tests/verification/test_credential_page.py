@@ -66,7 +66,7 @@ def test_the_page_shows_the_credential_and_its_checks(demo: Demo) -> None:
     external = [u for u in links.urls if not u.startswith(BASE + "/")]
     assert [urlsplit(u).netloc for u in external] == ["www.linkedin.com"]  # a link, not a load
     downloads = [u for u in links.urls if u.startswith(page_url + "/")]
-    assert len(downloads) == 4  # VC-JWT, Data Integrity JSON, baked SVG, baked PNG
+    assert len(downloads) == 6  # VC-JWT, DI JSON, baked SVG and PNG, certificate A4 and Letter
     for url in downloads:  # each works with no key
         assert demo.client.get(url.removeprefix(BASE)).status_code == 200, url
     assert demo.client.get(f"{page_url.removeprefix(BASE)}/credential.jwt").text == token
