@@ -18,10 +18,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("level", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("image", sa.String(length=2048), nullable=True))
+    # Plain ALTER on both databases: a SQLite batch copy of level would trip the foreign keys
+    # (and any trigger) that name it.
+    op.add_column("level", sa.Column("image", sa.String(length=2048), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("level", schema=None) as batch_op:
-        batch_op.drop_column("image")
+    op.execute("ALTER TABLE level DROP COLUMN image")  # SQLite >= 3.35

@@ -18,17 +18,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("webhook_subscription", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "include_data_integrity",
-                sa.Boolean(),
-                nullable=False,
-                server_default=sa.false(),
-            )
-        )
+    # Plain ALTER on both databases: a SQLite batch copy would drop webhook_subscription, which
+    # deliveries reference.
+    op.add_column(
+        "webhook_subscription",
+        sa.Column(
+            "include_data_integrity", sa.Boolean(), nullable=False, server_default=sa.false()
+        ),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("webhook_subscription", schema=None) as batch_op:
-        batch_op.drop_column("include_data_integrity")
+    op.execute("ALTER TABLE webhook_subscription DROP COLUMN include_data_integrity")

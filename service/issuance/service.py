@@ -265,7 +265,11 @@ def certificate(
     settings = issuer.settings
     level = _level(session, issuer, credential.level_id)
     learner = learners.get(session, credential.learner_id)
-    earner = "a learner" if public and not settings.public_names else learner.name or learner.id
+    earner = (
+        "a learner"
+        if public and not _name_public(settings, learner)
+        else learner.name or learner.id
+    )
     view = CertificateView(
         earner=earner,
         level=level.name,
@@ -281,6 +285,13 @@ def certificate(
         page_url=settings.base_url + page_path(credential.id),
     )
     return render_pdf(view, paper)
+
+
+def _name_public(settings: Settings, learner: Learner) -> bool:
+    """Whether public pages and certificates name the learner: their own choice, else the
+    deployment's default."""
+    chosen = learner.public_profile
+    return bool(learner.name) and (settings.public_names if chosen is None else chosen)
 
 
 class Gone(ServiceError):
@@ -337,7 +348,7 @@ def page_view(
         level=level.name,
         track=level.track,
         issuer=settings.issuer_name,
-        earner=learner.name if settings.public_names and learner.name else None,
+        earner=learner.name if _name_public(settings, learner) else None,
         awarded=credential.issued_at,
         valid_until=credential.valid_until,
         criteria=level.criteria,

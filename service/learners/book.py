@@ -18,7 +18,7 @@ from service.audit.service import EventSpec
 from service.learners import repository
 from service.learners.schemas import LearnerRef
 
-_FIELDS = ("email", "name", "did")
+_FIELDS = ("email", "name", "did", "public_profile")
 _UPDATED = ("attributes", "revision", "updated_at")
 
 
@@ -80,6 +80,7 @@ class LearnerBook:
         email: str | None = None,
         name: str | None = None,
         did: str | None = None,
+        public_profile: bool | None = None,
         attributes: Mapping[str, str | None] | None = None,
         replace_attributes: bool,
         clear: Collection[str] = (),
@@ -90,10 +91,10 @@ class LearnerBook:
         """Create or update ``learner_id``; the ``learner.created`` / ``learner.updated`` audit
         event, or ``None`` when nothing changed.
 
-        Only fields given change; those named in ``clear`` (``email``, ``name``, ``did``) are
-        removed. ``attributes`` replaces the whole set when ``replace_attributes`` (PUT), or is
-        merged into it (an inline mention); attribute changes take effect at ``effective_at``
-        (default ``now``).
+        Only fields given change; those named in ``clear`` (``email``, ``name``, ``did``,
+        ``public_profile``) are removed. ``attributes`` replaces the whole set when
+        ``replace_attributes`` (PUT), or is merged into it (an inline mention); attribute
+        changes take effect at ``effective_at`` (default ``now``).
         """
         row = self.rows.get(learner_id)
         created = row is None
@@ -103,6 +104,7 @@ class LearnerBook:
                 "email": None,
                 "name": None,
                 "did": None,
+                "public_profile": None,
                 "subject_uuid": str(uuid.uuid4()),
                 "attributes": {},
                 "revision": 1,
@@ -111,7 +113,8 @@ class LearnerBook:
             }
             self.created.append(learner_id)
         changes: dict[str, Any] = {}
-        for field, value in (("email", email), ("name", name), ("did", did)):
+        given = (("email", email), ("name", name), ("did", did), ("public_profile", public_profile))
+        for field, value in given:
             if value is None and field not in clear:
                 continue
             if row[field] != value:

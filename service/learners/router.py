@@ -41,6 +41,7 @@ def public(learner: Learner) -> LearnerPublic:
         email=learner.email,
         name=learner.name,
         did=learner.did,
+        public_profile=learner.public_profile,
         subject_id=service.subject_id(learner),
         attributes=learner.attributes,
         created_at=learner.created_at,
@@ -82,9 +83,10 @@ def upsert_learner(
         email=body.email,
         name=body.name,
         did=body.did,
+        public_profile=body.public_profile,
         attributes=body.attributes,
         effective_at=body.attributes_effective_at,
-        clear=[f for f in ("email", "name", "did") if f in body.model_fields_set],
+        clear=[f for f in ("email", "name", "did", "public_profile") if f in body.model_fields_set],
     )
     response.status_code = 201 if created else 200
     return detail(session, learner)

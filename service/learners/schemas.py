@@ -51,6 +51,11 @@ class LearnerUpsert(BaseModel):
     email: Email | None = None
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     did: Did | None = None
+    public_profile: bool | None = Field(
+        default=None,
+        description="Show the name on this learner's public credential pages and certificates "
+        "(null: the deployment's CREDENCE_PUBLIC_NAMES)",
+    )
     attributes: Attributes | None = None
     attributes_effective_at: Instant | None = Field(
         default=None,
@@ -81,6 +86,7 @@ class LearnerPublic(BaseModel):
     email: str | None = None
     name: str | None = None
     did: str | None = None
+    public_profile: bool | None = None
     subject_id: str = Field(
         description="The credentialSubject id used in this learner's credentials"
     )

@@ -16,6 +16,10 @@ class Learner(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=320, index=True)
     name: str | None = Field(default=None, max_length=200)
     did: str | None = Field(default=None, max_length=2048)
+    public_profile: bool | None = Field(
+        default=None,
+        description="name shown on public credential pages; null: the deployment's default",
+    )
     subject_uuid: str = Field(
         max_length=36, description="stable urn:uuid: subject id used in credentials"
     )

@@ -112,3 +112,18 @@ def test_unknown_and_malformed_ids(demo: Demo) -> None:
     assert demo.client.get("/credentials/not-a-uuid").status_code == 422
     _, token = demo.earn("ana")
     assert re.fullmatch(r"urn:uuid:[0-9a-f-]{36}", claims_of(token)["id"])
+
+
+def test_a_learner_chooses_whether_their_name_shows(demo: Demo) -> None:
+    """public_profile overrides the deployment's default (CREDENCE_PUBLIC_NAMES, off here)."""
+    put = demo.client.put(
+        "/v1/learners/ana", json={"name": "Ana Example", "public_profile": True}, headers=demo.admin
+    )
+    assert put.status_code == 201 and put.json()["public_profile"] is True
+    credential_id, _ = demo.earn("ana")
+    assert "Ana Example" in _page(demo.client, credential_id).text
+    demo.client.put("/v1/learners/ana", json={"public_profile": False}, headers=demo.admin)
+    assert "Ana Example" not in _page(demo.client, credential_id).text
+    back = demo.client.put("/v1/learners/ana", json={"public_profile": None}, headers=demo.admin)
+    assert back.json()["public_profile"] is None  # the deployment's default again
+    assert "names are not published" in _page(demo.client, credential_id).text
