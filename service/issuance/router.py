@@ -50,6 +50,13 @@ ReadDep = Annotated[Principal, Depends(require("credentials:read"))]
 WriteDep = Annotated[Principal, Depends(require("credentials:write"))]
 
 
+def _file(media_type: str, kind: str, *problems: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses of a public document: its media type, and the problems it answers."""
+    return {200: {"content": {media_type: {"schema": {"type": kind}}}}} | problem_responses(
+        *problems
+    )
+
+
 def credential_public(row: Credential, now: datetime | None = None) -> CredentialPublic:
     now = now or utcnow()
     return CredentialPublic(
@@ -399,10 +406,7 @@ _PUBLIC_CACHE = {"Cache-Control": "public, max-age=300"}
 @public_router.get(
     "/achievements/{track}/{level}",
     operation_id="getAchievement",
-    responses={
-        200: {"content": {"application/json": {"schema": {"type": "object"}}}},
-        **problem_responses(404, 422),
-    },
+    responses=_file("application/json", "object", 404, 422),
 )
 def get_achievement(
     session: SessionDep,
@@ -419,10 +423,7 @@ def get_achievement(
 @public_router.get(
     "/achievements/{track}/{level}/image.svg",
     operation_id="getAchievementImage",
-    responses={
-        200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}},
-        **problem_responses(404, 422),
-    },
+    responses=_file("image/svg+xml", "string", 404, 422),
 )
 def get_achievement_image(
     session: SessionDep,
@@ -442,6 +443,8 @@ _UUID = Path(
     pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
     description="the uuid of the credential's id (urn:uuid:...)",
 )
+
+
 _HTML: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/html": {"schema": {"type": "string"}}}}
 }
@@ -471,10 +474,7 @@ def get_credential_page(
 @public_router.get(
     "/credentials/{uuid}/credential.jwt",
     operation_id="downloadCredentialJwt",
-    responses={
-        200: {"content": {VC_JWT: {"schema": {"type": "string"}}}},
-        **problem_responses(404, 410, 422),
-    },
+    responses=_file(VC_JWT, "string", 404, 410, 422),
 )
 def download_jwt(uuid: Annotated[str, _UUID], session: SessionDep) -> Response:
     """The credential's VC-JWT, from its public page (410 once revoked)."""
@@ -485,10 +485,7 @@ def download_jwt(uuid: Annotated[str, _UUID], session: SessionDep) -> Response:
 @public_router.get(
     "/credentials/{uuid}/credential.json",
     operation_id="downloadCredentialDataIntegrity",
-    responses={
-        200: {"content": {VC_DATA_INTEGRITY: {"schema": {"type": "object"}}}},
-        **problem_responses(404, 406, 410, 422),
-    },
+    responses=_file(VC_DATA_INTEGRITY, "object", 404, 406, 410, 422),
 )
 def download_data_integrity(
     uuid: Annotated[str, _UUID],
@@ -507,10 +504,7 @@ def download_data_integrity(
 @public_router.get(
     "/credentials/{uuid}/badge.svg",
     operation_id="downloadBakedBadge",
-    responses={
-        200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}},
-        **problem_responses(404, 410, 422),
-    },
+    responses=_file("image/svg+xml", "string", 404, 410, 422),
 )
 def download_badge(
     uuid: Annotated[str, _UUID], session: SessionDep, issuer: IssuerDep, keyring: KeyRingDep
@@ -524,10 +518,7 @@ def download_badge(
 @public_router.get(
     "/credentials/{uuid}/badge.png",
     operation_id="downloadBakedBadgePng",
-    responses={
-        200: {"content": {"image/png": {"schema": {"type": "string"}}}},
-        **problem_responses(404, 410, 422),
-    },
+    responses=_file("image/png", "string", 404, 410, 422),
 )
 def download_badge_png(
     uuid: Annotated[str, _UUID], session: SessionDep, issuer: IssuerDep, keyring: KeyRingDep
@@ -541,10 +532,7 @@ def download_badge_png(
 @public_router.get(
     "/credentials/{uuid}/certificate.pdf",
     operation_id="downloadCertificate",
-    responses={
-        200: {"content": {"application/pdf": {"schema": {"type": "string"}}}},
-        **problem_responses(404, 410, 422),
-    },
+    responses=_file("application/pdf", "string", 404, 410, 422),
 )
 def download_certificate(
     uuid: Annotated[str, _UUID], session: SessionDep, issuer: IssuerDep, paper: Paper = "a4"

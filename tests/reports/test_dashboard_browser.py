@@ -24,27 +24,11 @@ from sqlmodel import Session
 from service.api_clients.service import create_client
 from service.db import make_engine
 from service.migrations import upgrade
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
 from tests.conftest import REPO
 from tests.reports.seed import seed
 
-CHROMIUM = Path(os.environ.get("CREDENCE_TEST_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="Playwright is not installed: dashboard browser test skipped"
-)
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"{CHROMIUM} not found (apt-get install chromium): dashboard browser test skipped",
-        allow_module_level=True,
-    )
+playwright_api = require_browser("dashboard browser test")
 
 pytestmark = pytest.mark.slow
 

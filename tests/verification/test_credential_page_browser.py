@@ -8,27 +8,17 @@ Skips with the reason when Playwright or /usr/bin/chromium is missing (.ci/run i
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
 from tests.interop.test_jose_npm import _earn
 from tests.robustness.live import LiveServer, prepare, start
 
-CHROMIUM = Path(os.environ.get("CREDENCE_TEST_CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="Playwright is not installed: page browser test skipped"
-)
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"{CHROMIUM} not found (apt-get install chromium): page browser test skipped",
-        allow_module_level=True,
-    )
+playwright_api = require_browser("page browser test")
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +42,9 @@ def test_a_browser_renders_the_page_whole(server: LiveServer, tmp_path: Path) ->
     ).json()
     refused: list[str] = []
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         try:
             page = browser.new_page(viewport={"width": 900, "height": 1100})
             page.on(
