@@ -32,3 +32,10 @@ def require_browser(what: str) -> Any:
             allow_module_level=True,
         )
     return api
+
+
+def launch(playwright: Any) -> Any:
+    """The system Chromium, headless, from a ``sync_playwright()`` context."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    )

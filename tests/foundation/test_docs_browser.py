@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.reports.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, playwright_api
+from tests.browser import launch, require_browser
 from tests.robustness.live import LiveServer, prepare, start
+
+playwright_api = require_browser("docs browser test")
 
 pytestmark = pytest.mark.slow
 
@@ -30,9 +32,7 @@ def test_swagger_ui_renders_from_this_origin_and_tries_a_request(
     requests: list[str] = []
     errors: list[str] = []
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1300, "height": 1000})
             page.on("request", lambda request: requests.append(request.url))

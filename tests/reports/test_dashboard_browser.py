@@ -24,7 +24,7 @@ from sqlmodel import Session
 from service.api_clients.service import create_client
 from service.db import make_engine
 from service.migrations import upgrade
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.browser import launch, require_browser
 from tests.conftest import REPO
 from tests.reports.seed import seed
 
@@ -142,9 +142,7 @@ def test_dashboard_draws_the_seeded_reports(live_server: tuple[str, str], tmp_pa
 
     requests: list[str] = []
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1500})
             page.on("request", lambda request: requests.append(request.url))

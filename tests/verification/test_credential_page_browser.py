@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.browser import launch, require_browser
 from tests.interop.test_jose_npm import _earn
 from tests.robustness.live import LiveServer, prepare, start
 
@@ -42,9 +42,7 @@ def test_a_browser_renders_the_page_whole(server: LiveServer, tmp_path: Path) ->
     ).json()
     refused: list[str] = []
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 900, "height": 1100})
             page.on(
