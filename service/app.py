@@ -20,6 +20,11 @@ from service.catalog.router import router as catalog_router
 from service.completions.router import router as completions_router
 from service.core.text import TextGuardMiddleware
 from service.db import make_engine, pool_options, session_gates
+from service.earners.job import MailJob
+from service.earners.router import public_router as earners_pages_router
+from service.earners.router import router as earners_router
+from service.earners.settings import MailSettings
+from service.earners.templates import Templates
 from service.errors import PROBLEM_MEDIA_TYPE, Problem, install_error_handlers
 from service.issuance.context import Issuer
 from service.issuance.router import public_router as achievements_router
@@ -83,9 +88,10 @@ def create_app(
     engine: Engine | None = None,
     xapi: XapiSettings | None = None,
     webhooks: WebhookSettings | None = None,
+    mail: MailSettings | None = None,
 ) -> FastAPI:
     """Build the app for ``settings`` (read from the environment when not given), and likewise
-    its xAPI and webhook settings. The process objects that read the database (permission
+    its xAPI, webhook and mail settings. The process objects that read the database (permission
     checker, verifier, session gates) are built with ``engine`` here when it is given, else in
     the lifespan with the engine made there; routes reach them through typed dependencies."""
     settings = settings or Settings()
@@ -100,7 +106,17 @@ def create_app(
         _prepare_keys(app.state.engine, settings)
         deliveries: BackgroundWorker | None = None
         if app.state.webhook_settings.in_serve:
-            deliveries = BackgroundWorker(app.state.engine, settings, app.state.webhook_settings)
+            deliveries = BackgroundWorker(
+                app.state.engine,
+                settings,
+                app.state.webhook_settings,
+                jobs=mail_jobs(
+                    app.state.engine,
+                    settings,
+                    app.state.webhook_settings,
+                    app.state.mail_settings,
+                ),
+            )
             deliveries.start()
         try:
             yield
@@ -125,6 +141,7 @@ def create_app(
     app.state.keyring = app.state.issuer.keyring
     app.state.status_lists = app.state.issuer.status_lists
     app.state.xapi_settings = xapi or XapiSettings()
+    app.state.mail_settings = checked_mail_settings(settings, mail or MailSettings())
     if engine is not None:
         _bind_engine(app, engine)
     install_error_handlers(app)
@@ -152,10 +169,38 @@ def create_app(
         static_router,
         docs_router,
         webhooks_router,
+        earners_router,
+        earners_pages_router,
     ):
         app.include_router(router)
     _register_problem_schema(app)
     return app
+
+
+def checked_mail_settings(settings: Settings, mail: MailSettings) -> MailSettings:
+    """Mail settings fit to start with: production refuses plain SMTP to a remote host, and
+    templates with an unknown placeholder stop the start, not a message."""
+    if settings.env == "production" and (reason := mail.refuse_in_production()):
+        raise ValueError(reason)
+    if mail.enabled:
+        Templates(mail.templates)
+    return mail
+
+
+def mail_jobs(
+    engine: Engine, settings: Settings, webhooks: WebhookSettings, mail: MailSettings
+) -> list[MailJob]:
+    """The worker's mail job, when SMTP is configured (expiry emails at the webhook thresholds)."""
+    if not mail.enabled:
+        return []
+    job = MailJob(
+        engine,
+        settings,
+        mail,
+        expiring_thresholds_days=webhooks.expiring_thresholds_days,
+        scan_interval=webhooks.scan_interval,
+    )
+    return [job]
 
 
 def _add_catalog_document_schema(schemas: dict[str, Any]) -> None:

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         description="Show the learner's name on a credential's public page (off: the page "
         "says 'a learner').",
     )
+    learner_link_days: int = Field(
+        default=30,
+        ge=1,
+        le=366,
+        description="How long a learner's signed self-service link (in their emails, or from "
+        "POST /v1/learners/{id}/link) keeps working, in days.",
+    )
     suspension_status_entry: bool = Field(
         default=False,
         description="Publish a suspension entry in each new credential beside the revocation "

@@ -102,11 +102,13 @@ def _sha256(source: str) -> str:
 
 
 @functools.cache
-def page_headers() -> dict[str, str]:
+def html_headers(style: str) -> dict[str, str]:
+    """The headers of a server-rendered page with ``style`` inline and nothing else: no script,
+    no external asset, no referrer, never cached (what it says is live)."""
     policy = "; ".join(
         [
             "default-src 'none'",
-            f"style-src {_sha256(_STYLE)}",
+            f"style-src {_sha256(style)}",
             "img-src 'self'",
             "base-uri 'none'",
             "form-action 'none'",
@@ -117,8 +119,12 @@ def page_headers() -> dict[str, str]:
         "Content-Security-Policy": policy,
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
-        "Cache-Control": "no-store",  # status is live
+        "Cache-Control": "no-store",
     }
+
+
+def page_headers() -> dict[str, str]:
+    return html_headers(_STYLE)
 
 
 def render(view: PageView) -> str:

@@ -21,6 +21,7 @@ from service.models.completion import Completion
 from service.models.credential import LIVE_CREDENTIAL, Credential, CredentialStatusEvent
 from service.models.key import SigningKey
 from service.models.learner import Learner, LearnerAttributeChange
+from service.models.mail import MailMessage, MailRelayCursor
 from service.models.status_list import StatusList, StatusSlot
 from service.models.webhook import (
     WebhookAttempt,
@@ -46,6 +47,8 @@ __all__ = [
     "LearnerAttributeChange",
     "Level",
     "LevelVersion",
+    "MailMessage",
+    "MailRelayCursor",
     "Program",
     "Role",
     "SigningKey",

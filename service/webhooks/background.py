@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Sequence
 
 from sqlalchemy.engine import Engine
 
 from service.settings import Settings
 from service.webhooks.settings import WebhookSettings
-from service.webhooks.worker import Worker
+from service.webhooks.worker import Job, Worker
 
 log = logging.getLogger("credence.webhooks")
 
@@ -24,8 +25,14 @@ log = logging.getLogger("credence.webhooks")
 class BackgroundWorker:
     """Start with :meth:`start`, stop (waiting for the round in progress) with :meth:`stop`."""
 
-    def __init__(self, engine: Engine, settings: Settings, config: WebhookSettings) -> None:
-        self._worker = Worker(engine, settings, config)
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        config: WebhookSettings,
+        jobs: Sequence[Job] = (),
+    ) -> None:
+        self._worker = Worker(engine, settings, config, jobs=jobs)
         self._thread = threading.Thread(
             target=self._run, name="credence-webhook-worker", daemon=True
         )

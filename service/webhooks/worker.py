@@ -1,6 +1,7 @@
 """The webhook worker: relay audit events into deliveries, scan for time-based events, and
-deliver. It owns its transactions (one short one per step), as a request owns its own; nothing
-is held open while HTTP requests are in flight. Time comes from ``clock`` (tests move it)."""
+deliver; then the other outbox jobs it is given (the earners' mail). It owns its transactions
+(one short one per step), as a request owns its own; nothing is held open while HTTP requests
+are in flight. Time comes from ``clock`` (tests move it)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -32,16 +34,23 @@ log = logging.getLogger("credence.webhooks")
 Clock = Callable[[], datetime]
 
 
+class Job(Protocol):
+    """More outbox work the worker runs each round (the earners' mail): returns the work done."""
+
+    async def run_once(self, clock: Clock) -> int: ...
+
+
 @dataclass
 class Round:
     relayed: int = 0
     scanned: int = 0
     delivered: int = 0
     failed: int = 0
+    jobs: int = 0
 
     @property
     def busy(self) -> bool:
-        return bool(self.relayed or self.delivered or self.failed)
+        return bool(self.relayed or self.delivered or self.failed or self.jobs)
 
 
 class Worker:
@@ -53,8 +62,10 @@ class Worker:
         *,
         clock: Clock = utcnow,
         name: str | None = None,
+        jobs: Sequence[Job] = (),
     ) -> None:
         self.engine = engine
+        self.jobs = list(jobs)
         self.settings = settings
         self.config = config
         self.keyring = KeyRing(settings)  # signs the Data Integrity form some subscribers ask for
@@ -140,6 +151,8 @@ class Worker:
             while count := self.relay_once():
                 result.relayed += count
         result.delivered, result.failed = await self.deliver_once()
+        for job in self.jobs:
+            result.jobs += await job.run_once(self.clock)
         return result
 
     async def run_until_idle(self, max_rounds: int = 1000) -> Round:
@@ -151,6 +164,7 @@ class Worker:
             total.scanned += step.scanned
             total.delivered += step.delivered
             total.failed += step.failed
+            total.jobs += step.jobs
             if not step.busy and not step.scanned:
                 return total
         return total
