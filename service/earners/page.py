@@ -37,7 +37,7 @@ def render(view: OwnPage) -> str:
     held = "".join(
         '<li class="held">'
         f'<img src="{escape(h.image)}" alt="{escape(h.level)} badge">'
-        f"<div><strong>{escape(h.level)}</strong> ({escape(h.track)})<br>"
+        f"<div><strong>{escape(h.level)}</strong><br>"
         f'<span class="{"good" if h.good else "bad"}">{escape(h.status_words)}</span><br>'
         f'<a href="{escape(h.page)}">Its page</a> · '
         f'<a href="{escape(h.page)}/certificate.pdf">Certificate (PDF)</a> · '

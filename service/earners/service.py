@@ -77,7 +77,6 @@ def learner_link(
 @dataclass(frozen=True)
 class Held:
     level: str
-    track: str
     image: str
     status_words: str
     good: bool
@@ -149,7 +148,6 @@ def _held(
         words, good = "Active, does not expire", True
     return Held(
         level=level.name,
-        track=level.track,
         image=level.image
         or f"{settings.base_url}/achievements/{level.track}/{level.slug}/image.svg",
         status_words=words,
