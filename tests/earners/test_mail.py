@@ -304,3 +304,31 @@ def test_production_refuses_plain_smtp_to_a_remote_host(  # type: ignore[no-unty
 def test_a_bad_smtp_url_is_refused_with_its_reason(url: str, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         MailSettings(url=url)
+
+
+def test_a_renewal_is_mailed_as_one(  # type: ignore[no-untyped-def]
+    api, admin_headers, mailbox, database, settings, config, mail
+) -> None:
+    from datetime import UTC, datetime
+
+    learner(api, admin_headers, "ren", email="ren@example.com")
+    earn_foundations(api, admin_headers, "ren", at=datetime.now(UTC) - timedelta(days=330))
+    refresher = api.post(
+        "/v1/completions",
+        json={
+            "learner_id": "ren",
+            "course_id": "policy-refresher",
+            "completed_at": datetime.now(UTC).isoformat(),
+        },
+        headers=admin_headers,
+    )
+    assert refresher.status_code == 201, refresher.text
+    [renewed] = refresher.json()["issued"]
+    drain(database, settings, config, mail)
+    assert [m["Subject"] for m in mailbox.messages] == [
+        "You earned Social Media Foundations",
+        "Your Social Media Foundations credential was renewed",
+    ]
+    assert mailbox.messages[1]["X-Credence-Credential"] == renewed["id"]
+    text, _ = parts(mailbox.messages[1])
+    assert "it replaces the earlier one" in text
