@@ -137,9 +137,16 @@ class MailSettings(BaseSettings):
 
     def refuse_in_production(self) -> str | None:
         """Why production must not start with these settings, if it must not."""
-        if self.enabled and self.server.security == "none" and not self.server.loopback:
+        if not self.enabled:
+            return None
+        if self.server.security == "none" and not self.server.loopback:
             return (
                 "CREDENCE_ENV=production refuses plain smtp:// to a remote host: use "
                 "smtp+starttls:// or smtps:// (plain smtp:// is for a relay on loopback)"
+            )
+        if parseaddr(self.sender)[1].lower().endswith("@localhost"):
+            return (
+                "CREDENCE_ENV=production needs CREDENCE_SMTP_FROM, an address of your own "
+                "domain (the default sender, credentials@localhost, would not be delivered)"
             )
         return None

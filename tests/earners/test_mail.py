@@ -282,15 +282,19 @@ def test_production_refuses_plain_smtp_to_a_remote_host(  # type: ignore[no-unty
     settings: Settings, database
 ) -> None:
     production = settings.model_copy(update={"env": "production"})
-    remote = MailSettings(url="smtp://mail.example.com:25")
+    sender = {"CREDENCE_SMTP_FROM": "Brand Academy <academy@brand.example>"}
+    remote = MailSettings(url="smtp://mail.example.com:25", **sender)
     with pytest.raises(ValueError, match="refuses plain smtp://"):
         create_app(production, engine=database.engine, mail=remote)
+    no_sender = MailSettings(url="smtps://mail.example.com")
+    with pytest.raises(ValueError, match="needs CREDENCE_SMTP_FROM"):
+        create_app(production, engine=database.engine, mail=no_sender)
     for fine in (
         "smtp+starttls://u:p@mail.example.com",
         "smtps://mail.example.com",
         "smtp://127.0.0.1:2525",
     ):
-        create_app(production, engine=database.engine, mail=MailSettings(url=fine))
+        create_app(production, engine=database.engine, mail=MailSettings(url=fine, **sender))
 
 
 @pytest.mark.parametrize(
