@@ -51,6 +51,9 @@ from service.static_assets import router as static_router
 from service.status.router import router as status_router
 from service.verification.router import router as verification_router
 from service.verification.service import Verifier
+from service.wallets.limits import RateLimiter
+from service.wallets.router import oid4vci_router
+from service.wallets.router import router as wallets_router
 from service.webhooks.background import BackgroundWorker
 from service.webhooks.openapi import install_webhooks
 from service.webhooks.router import router as webhooks_router
@@ -141,6 +144,7 @@ def create_app(
     app.state.keyring = app.state.issuer.keyring
     app.state.status_lists = app.state.issuer.status_lists
     app.state.xapi_settings = xapi or XapiSettings()
+    app.state.token_limiter = RateLimiter()  # OID4VCI token requests, per client address
     app.state.mail_settings = checked_mail_settings(settings, mail or MailSettings())
     if engine is not None:
         _bind_engine(app, engine)
@@ -171,6 +175,8 @@ def create_app(
         webhooks_router,
         earners_router,
         earners_pages_router,
+        wallets_router,
+        oid4vci_router,
     ):
         app.include_router(router)
     _register_problem_schema(app)

@@ -98,6 +98,20 @@ class ServiceUnavailable(ServiceError):
     title = "Service not ready"
 
 
+class OAuthError(ServiceError):
+    """An OAuth 2.0 protocol error (the OID4VCI token, nonce and credential endpoints): answered
+    as RFC 6749 §5.2 JSON, ``{"error", "error_description"}`` with ``application/json``, the
+    shape wallets parse, rather than problem+json."""
+
+    type = "oauth-error"
+    title = "OAuth error"
+
+    def __init__(self, error: str, description: str, *, status: int = 400) -> None:
+        super().__init__(description)
+        self.error = error
+        self.status = status  # type: ignore[misc]  # per instance: 400, or 401 for a token
+
+
 class InvalidText(StarletteHTTPException):
     """Text no database here can store (a NUL character or an unpaired surrogate), found by
     ``service.core.text``. An HTTP exception so that it passes through FastAPI's body parsing
@@ -210,6 +224,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        if isinstance(exc, OAuthError):
+            body = {"error": exc.error, "error_description": exc.detail}
+            headers = {"Cache-Control": "no-store"} | exc.headers
+            return JSONResponse(body, status_code=exc.status, headers=headers)
         return problem_response(
             exc.status,
             exc.type,

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         description="How long a learner's signed self-service link (in their emails, or from "
         "POST /v1/learners/{id}/link) keeps working, in days.",
     )
+    offer_days: int = Field(
+        default=7,
+        ge=1,
+        le=90,
+        description="How long an offer of a credential to a wallet (OID4VCI, VC-API) stays "
+        "open, in days; each works once.",
+    )
     suspension_status_entry: bool = Field(
         default=False,
         description="Publish a suspension entry in each new credential beside the revocation "

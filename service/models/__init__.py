@@ -22,6 +22,7 @@ from service.models.credential import LIVE_CREDENTIAL, Credential, CredentialSta
 from service.models.key import SigningKey
 from service.models.learner import Learner, LearnerAttributeChange
 from service.models.mail import MailMessage, MailRelayCursor
+from service.models.offer import CredentialOffer
 from service.models.status_list import StatusList, StatusSlot
 from service.models.webhook import (
     WebhookAttempt,
@@ -42,6 +43,7 @@ __all__ = [
     "Completion",
     "Course",
     "Credential",
+    "CredentialOffer",
     "CredentialStatusEvent",
     "Learner",
     "LearnerAttributeChange",

@@ -22,18 +22,28 @@ def test_operation_ids_are_unique_and_explicit() -> None:
     assert all("_" not in op_id for op_id in ids), "use explicit camelCase operation ids"
 
 
+#: The OAuth 2.0 endpoints a wallet calls answer errors as RFC 6749 §5.2 JSON, which wallets parse.
+OAUTH_OPERATIONS = {"oid4vciToken", "oid4vciCredential"}
+
+
 def test_every_error_answer_is_documented_as_a_problem() -> None:
     """Every 4xx/5xx the document promises is application/problem+json (the one error handler),
-    including validation failures, which FastAPI would otherwise document as its own JSON."""
+    including validation failures, which FastAPI would otherwise document as its own JSON; the
+    OAuth endpoints' errors are OAuth JSON instead (``OAuthError``)."""
     document = create_app(Settings(log_level="WARNING")).openapi()
-    undocumented = [
-        f"{method.upper()} {path} {status}"
-        for path, item in document["paths"].items()
-        for method, operation in item.items()
-        for status, answer in operation.get("responses", {}).items()
-        if status[0] in "45" and "application/problem+json" not in answer.get("content", {})
-    ]
+    undocumented, oauth = [], []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, answer in operation.get("responses", {}).items():
+                content = answer.get("content", {})
+                if status[0] not in "45":
+                    continue
+                if operation["operationId"] in OAUTH_OPERATIONS and status in ("400", "401", "429"):
+                    oauth.append(content["application/json"]["schema"]["required"] == ["error"])
+                elif "application/problem+json" not in content:
+                    undocumented.append(f"{method.upper()} {path} {status}")
     assert undocumented == []
+    assert oauth and all(oauth)
     assert "HTTPValidationError" not in json.dumps(document)
 
 
