@@ -152,6 +152,15 @@ async def get_token_limiter(request: Request) -> RateLimiter:
     return limiter
 
 
+async def read_body(request: Request) -> bytes:
+    """The raw body, read on the event loop, so that the route itself can be a plain function
+    run on the thread pool (its database work must never block the loop)."""
+    return await request.body()
+
+
+BodyDep = Annotated[bytes, Depends(read_body)]
+
+
 @oid4vci_router.post(
     "/oid4vci/token",
     operation_id="oid4vciToken",
@@ -175,8 +184,9 @@ async def get_token_limiter(request: Request) -> RateLimiter:
         }
     },
 )
-async def oid4vci_token(
+def oid4vci_token(
     request: Request,
+    raw: BodyDep,
     session: SessionDep,
     limiter: Annotated[RateLimiter, Depends(get_token_limiter)],
 ) -> Response:
@@ -191,7 +201,7 @@ async def oid4vci_token(
     if kind != "application/x-www-form-urlencoded":
         raise OAuthError("invalid_request", "send the token request as a form (RFC 6749)")
     try:
-        pairs = parse_qsl((await request.body()).decode(), strict_parsing=False)
+        pairs = parse_qsl(raw.decode(), strict_parsing=False)
     except (UnicodeDecodeError, ValueError):
         raise OAuthError("invalid_request", "the form body cannot be read") from None
     form = dict(pairs)
@@ -221,8 +231,9 @@ def oid4vci_nonce(settings: SettingsDep) -> Response:
         }
     },
 )
-async def oid4vci_credential(
+def oid4vci_credential(
     request: Request,
+    raw: BodyDep,
     session: SessionDep,
     keyring: KeyRingDep,
     settings: SettingsDep,
@@ -230,7 +241,7 @@ async def oid4vci_credential(
     """OID4VCI credential endpoint: with the access token and a key proof (`proofs.jwt`, bound
     to a c_nonce and this issuer), the credential bound to the wallet's DID, once."""
     try:
-        body = json.loads(await request.body())
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         body = None  # refused as invalid_credential_request, after the access token is checked
     answer = service.credential(
