@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from credentials._encoding import base58btc_encode, b64url_encode
+from credentials._encoding import b64url_encode, base58btc_encode
 from credentials.holder import HolderProofError, did_jwk, holder_jwk, verify_key_proof
 from credentials.keys import public_jwk
 
