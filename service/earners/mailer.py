@@ -65,6 +65,7 @@ def values(settings: Settings, row: Leased, now: datetime) -> dict[str, str]:
             credential_id=row.credential_id,
         ),
         "my_url": my_url,
+        "wallet_url": f"{my_url}/wallet/{row.credential_id.removeprefix('urn:uuid:')}",
         "my_url_expires": day(my_url_expires),
         "valid_until": day(row.valid_until) if row.valid_until else "no end date",
         "days_left": str(max(days_left, 0)) if days_left is not None else "no",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from html import escape
 
-from service.earners.service import OwnPage
+from service.earners.service import OwnPage, WalletOffer
 from service.issuance.page import day, html_headers
 
 STYLE = (
@@ -16,12 +16,14 @@ STYLE = (
     "list-style:none}li.held{display:flex;gap:1rem;align-items:center;margin:.8rem 0}"
     "li.held img{width:64px;height:64px}.good{color:#135d26}.bad{color:#8a1c1c}"
     ".small{color:#666;font-size:.85rem}li.next{margin:.8rem 0}li.next ul{list-style:disc;"
-    "padding-left:1.2rem}"
+    "padding-left:1.2rem}img.qr{width:260px;height:260px}"
 )
 
 
-def headers() -> dict[str, str]:
-    return html_headers(STYLE) | {"X-Robots-Tag": "noindex, nofollow"}
+def headers(*, qr: bool = False) -> dict[str, str]:
+    """The own pages' headers; the wallet page shows its QR code as a data: image."""
+    images = "'self' data:" if qr else "'self'"
+    return html_headers(STYLE, images) | {"X-Robots-Tag": "noindex, nofollow"}
 
 
 def _head(title: str) -> str:
@@ -41,7 +43,9 @@ def render(view: OwnPage) -> str:
         f'<span class="{"good" if h.good else "bad"}">{escape(h.status_words)}</span><br>'
         f'<a href="{escape(h.page)}">Its page</a> · '
         f'<a href="{escape(h.page)}/certificate.pdf">Certificate (PDF)</a> · '
-        f'<a href="{escape(h.page)}/badge.png">Badge (PNG)</a></div></li>'
+        f'<a href="{escape(h.page)}/badge.png">Badge (PNG)</a>'
+        + (f' · <a href="{escape(h.wallet)}">Add to a wallet</a>' if h.wallet else "")
+        + "</div></li>"
         for h in view.held
     )
     upcoming = "".join(
@@ -68,4 +72,22 @@ def render_refusal(title: str, detail: str) -> str:
         _head(title) + f"<h1>{escape(title)}</h1><p>{escape(detail)}.</p>"
         '<p class="small">Ask your program\'s administrators to send your credential email '
         "again: it carries a fresh link.</p></body></html>"
+    )
+
+
+def render_wallet(view: WalletOffer) -> str:
+    """The offer of one credential to the learner's wallet: a QR code to scan with a wallet on
+    another device, the same offer as a link for a wallet on this one."""
+    return (
+        _head(f"Add {view.level} to your wallet")
+        + f"<h1>Add {escape(view.level)} to your wallet</h1>"
+        + f'<p><img class="qr" src="{escape(view.qr_svg)}" alt="QR code of the offer"></p>'
+        + "<p>Scan this code with a wallet that speaks OpenID for Verifiable Credential "
+        "Issuance (for example LearnCard: <em>Scan</em>, then accept the credential), or "
+        f'<a href="{escape(view.offer_uri)}">open it in the wallet on this device</a>.</p>'
+        + "<p>The wallet receives the credential signed for its own key, so it can present it "
+        "anywhere. The code works once, until "
+        f"{day(view.expires_at)}; come back to this page for a new one.</p>"
+        + f'<p class="small"><a href="{escape(view.back)}">Back to your credentials</a></p>'
+        + "</body></html>"
     )

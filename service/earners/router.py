@@ -17,6 +17,7 @@ from service.earners.settings import MailSettings
 from service.errors import problem_responses
 from service.issuance.context import IssuerDep
 from service.models import MailMessage
+from service.wallets.service import CredentialNotOfferable
 
 router = APIRouter(tags=["earners"], responses=problem_responses(401, 403))
 
@@ -99,7 +100,7 @@ def _with_html(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, di
     html = {"text/html": {"schema": {"type": "string"}}}
     out: dict[int | str, dict[str, Any]] = {200: {"content": html}}
     for code, answer in responses.items():
-        extra = html if code in (404, 410) else {}
+        extra = html if code in (404, 409, 410) else {}
         out[code] = answer | {"content": answer.get("content", {}) | extra}
     return out
 
@@ -131,3 +132,31 @@ def get_learner_page(
         html = page.render_refusal(exc.title, exc.detail)
         return Response(html, exc.status, media_type=_HTML_TYPE, headers=page.headers())
     return Response(page.render(view), media_type=_HTML_TYPE, headers=page.headers())
+
+
+@public_router.get(
+    "/me/{token}/wallet/{uuid}",
+    operation_id="getLearnerWalletOffer",
+    response_class=Response,
+    responses=_with_html(problem_responses(404, 409, 410, 422)),
+)
+def get_learner_wallet_offer(
+    token: Annotated[str, Path(max_length=400, pattern=r"^[A-Za-z0-9_.-]+$")],
+    uuid: Annotated[
+        str, Path(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    ],
+    request: Request,
+    session: SessionDep,
+    issuer: IssuerDep,
+) -> Response:
+    """From the learner's own page: a fresh one-time OID4VCI offer of one of their credentials
+    to their wallet, as a QR code and a link (no API key; the signed link is the key)."""
+    try:
+        view = service.wallet_offer(session, issuer, token, uuid, now=utcnow())
+    except (service.LinkExpired, service.LinkNotValid, CredentialNotOfferable) as exc:
+        if "text/html" not in request.headers.get("accept", ""):
+            raise
+        html = page.render_refusal(exc.title, exc.detail)
+        return Response(html, exc.status, media_type=_HTML_TYPE, headers=page.headers())
+    html = page.render_wallet(view)
+    return Response(html, media_type=_HTML_TYPE, headers=page.headers(qr=True))

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+import segno
 from sqlmodel import Session
 
 from service.earners import links, outbox, repository
@@ -22,6 +23,7 @@ from service.issuance.service import CredentialAsOf, page_path
 from service.learners import service as learners
 from service.models import Learner, MailMessage
 from service.settings import Settings
+from service.wallets import service as wallets
 
 
 class MailNotConfigured(Conflict):
@@ -81,6 +83,7 @@ class Held:
     status_words: str
     good: bool
     page: str
+    wallet: str | None  # the page that offers it to a wallet, while it is in force
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,8 @@ def own_page(session: Session, issuer: Issuer, token: str, *, now: datetime) -> 
         raise LinkNotValid("this link's learner no longer exists") from None
     catalog = issuer.catalog.get(session)
     current, lines = issuance.learner_progress(session, issuer, learner, now)
-    held = tuple(_held(settings, catalog.levels, c, now) for c in current)
+    mine = f"{settings.base_url}/me/{token}"
+    held = tuple(_held(settings, catalog.levels, c, now, mine) for c in current)
     upcoming = tuple(
         Next(line.name, _needs(line, catalog.courses, catalog.levels))
         for line in lines.values()
@@ -132,7 +136,11 @@ def _name(learner: Learner) -> str:
 
 
 def _held(
-    settings: Settings, levels: Mapping[str, LevelInfo], item: CredentialAsOf, now: datetime
+    settings: Settings,
+    levels: Mapping[str, LevelInfo],
+    item: CredentialAsOf,
+    now: datetime,
+    mine: str,
 ) -> Held:
     row = item.row
     level = levels[row.level_id]
@@ -153,6 +161,44 @@ def _held(
         status_words=words,
         good=good,
         page=settings.base_url + page_path(row.id),
+        wallet=f"{mine}/wallet/{row.id.removeprefix('urn:uuid:')}" if good else None,
+    )
+
+
+@dataclass(frozen=True)
+class WalletOffer:
+    level: str
+    issuer: str
+    offer_uri: str
+    qr_svg: str
+    expires_at: datetime
+    back: str
+
+
+def wallet_offer(
+    session: Session, issuer: Issuer, token: str, uuid: str, *, now: datetime
+) -> WalletOffer:
+    """A fresh offer of one of the link's learner's own credentials to their wallet."""
+    settings = issuer.settings
+    learner_id, _ = open_link(settings, token, now=now)
+    try:
+        row = issuance.get_credential(session, f"urn:uuid:{uuid}")
+    except NotFound:
+        raise LinkNotValid("there is no such credential") from None
+    if row.learner_id != learner_id:
+        raise LinkNotValid("this credential is not yours")
+    made = wallets.create_offer(
+        session, settings, row.id, actor=f"learner:{learner_id}", tx_code=False, now=now
+    )
+    level = issuer.catalog.get(session).levels[row.level_id]
+    qr = segno.make(made.offer_uri, error="m")
+    return WalletOffer(
+        level=level.name,
+        issuer=settings.issuer_name,
+        offer_uri=made.offer_uri,
+        qr_svg=qr.svg_data_uri(scale=5),
+        expires_at=made.offer.expires_at,
+        back=f"{settings.base_url}/me/{token}",
     )
 
 

@@ -26,6 +26,7 @@ PLACEHOLDERS: Final = frozenset(
         "image_url",
         "linkedin_url",
         "my_url",
+        "wallet_url",
         "my_url_expires",
         "valid_until",
         "days_left",

@@ -102,14 +102,14 @@ def _sha256(source: str) -> str:
 
 
 @functools.cache
-def html_headers(style: str) -> dict[str, str]:
+def html_headers(style: str, images: str = "'self'") -> dict[str, str]:
     """The headers of a server-rendered page with ``style`` inline and nothing else: no script,
     no external asset, no referrer, never cached (what it says is live)."""
     policy = "; ".join(
         [
             "default-src 'none'",
             f"style-src {_sha256(style)}",
-            "img-src 'self'",
+            f"img-src {images}",
             "base-uri 'none'",
             "form-action 'none'",
             "frame-ancestors 'none'",

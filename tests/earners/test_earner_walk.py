@@ -1,8 +1,9 @@
 """The earner's path end to end on a live server (``credence serve`` with its worker inside, a
 real SMTP server on loopback): completions → the award email arrives → its link opens the public
 page in headless Chromium (screenshot kept beside the test's files) → the PDF certificate's QR
-code leads back to that page → the baked PNG unbakes to a credential that verifies; and the
-email's self-service link opens the learner's own page."""
+code leads back to that page → the baked PNG unbakes to a credential that verifies; the email's
+self-service link opens the learner's own page, and its wallet link an OID4VCI offer that a
+wallet (the OpenWallet Foundation's library) redeems for a credential bound to its DID."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from PIL import Image
 
 from tests.browser import launch, require_browser
 from tests.earners.conftest import Mailbox, parts
+from tests.interop.node import run_node
 from tests.robustness.live import free_port, prepare, start
 
 playwright_api = require_browser("earner walk test")
@@ -72,7 +74,8 @@ def test_the_earners_walk(live_db: str, tmp_path: Path, mailbox: Mailbox) -> Non
             assert message["Subject"] == "You earned Social Media Foundations"
             text, _ = parts(message)
             page_url = _link(text, re.escape(base) + r"/credentials/[0-9a-f-]{36}(?=\n)")
-            my_url = _link(text, re.escape(base) + r"/me/\S+")
+            my_url = _link(text, re.escape(base) + r"/me/[A-Za-z0-9_.-]+(?=\n)")
+            wallet_url = _link(text, re.escape(my_url) + r"/wallet/[0-9a-f-]{36}(?=\n)")
 
             # 2. its link opens the public page in a browser
             shots = tmp_path / "screenshots"
@@ -91,6 +94,14 @@ def test_the_earners_walk(live_db: str, tmp_path: Path, mailbox: Mailbox) -> Non
                     assert own is not None and own.status == 200
                     assert "Wren Walker: your credentials" in page.locator("h1").inner_text()
                     page.screenshot(path=str(shots / "own-page.png"), full_page=True)
+                    offered = page.goto(wallet_url)
+                    assert offered is not None and offered.status == 200
+                    qr = page.locator("img.qr")
+                    assert qr.evaluate("i => i.naturalWidth") > 100  # the QR code rendered
+                    offer_uri = page.locator('a[href^="openid-credential-offer:"]').get_attribute(
+                        "href"
+                    )
+                    page.screenshot(path=str(shots / "wallet-offer.png"), full_page=True)
                 finally:
                     browser.close()
             if kept := os.environ.get("CREDENCE_TEST_SCREENSHOTS"):  # a folder to keep them in
@@ -116,6 +127,18 @@ def test_the_earners_walk(live_db: str, tmp_path: Path, mailbox: Mailbox) -> Non
             assert verdict["verified"] is True, verdict
             assert {c["check"]: c["status"] for c in verdict["checks"]}["recipient"] == "ok"
             assert verdict["credential"]["id"] == "urn:uuid:" + page_url.rsplit("/", 1)[1]
+
+            # 5. the offer on the wallet page goes into a wallet (the OWF OID4VCI library): the
+            # QR code as the browser drew it reads back as the offer
+            assert offer_uri is not None
+            shot = Image.open(shots / "wallet-offer.png")
+            assert [r.text for r in zxingcpp.read_barcodes(shot)] == [offer_uri]
+            wallet = run_node("oid4vci-wallet.mjs", {"offer": offer_uri})
+            assert "error" not in wallet, wallet
+            [received] = wallet["credentials"]
+            held = client.post("/v1/verify", json={"credential": received}).json()
+            assert held["verified"] is True, held
+            assert held["credential"]["credentialSubject"]["id"] == wallet["did"]
     finally:
         server.stop()
     # a clean stop, its worker included (uvicorn re-raises the SIGTERM it handled: -15)

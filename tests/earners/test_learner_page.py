@@ -22,7 +22,7 @@ def test_the_link_in_the_email_opens_the_learners_own_page(  # type: ignore[no-u
     credential = earn_foundations(api, admin_headers, "kim")
     drain(database, settings, config, mail)
     text, _ = parts(mailbox.messages[0])
-    match = re.search(r"https://credence\.test/me/\S+", text)
+    match = re.search(r"https://credence\.test/me/[A-Za-z0-9_.-]+$", text, flags=re.M)
     assert match is not None
     page = api.get(_path(match.group(0)))  # no API key
     assert page.status_code == 200
@@ -84,3 +84,32 @@ def test_altered_expired_and_unknown_links_do_not_open(  # type: ignore[no-untyp
     # a link for a learner that does not exist (any more)
     ghost = links.sign(settings.kek_bytes, "ghost", datetime.now(UTC) + timedelta(days=1))
     assert api.get(f"/me/{ghost}").status_code == 404
+
+
+def test_the_own_page_offers_each_live_credential_to_a_wallet(  # type: ignore[no-untyped-def]
+    api, admin_headers, settings: Settings
+) -> None:
+    learner(api, admin_headers, "kim", name="Kim")
+    learner(api, admin_headers, "lee", name="Lee")
+    mine = earn_foundations(api, admin_headers, "kim")
+    theirs = earn_foundations(api, admin_headers, "lee")
+    token = links.sign(settings.kek_bytes, "kim", datetime.now(UTC) + timedelta(days=1))
+    own = api.get(f"/me/{token}").text
+    uuid = mine["id"].removeprefix("urn:uuid:")
+    wallet_path = f"/me/{token}/wallet/{uuid}"
+    assert f'href="https://credence.test{wallet_path}"' in own
+
+    page = api.get(wallet_path)
+    assert page.status_code == 200, page.text
+    assert "img-src 'self' data:" in page.headers["content-security-policy"]
+    assert 'src="data:image/svg+xml' in page.text
+    assert 'href="openid-credential-offer://?credential_offer=' in page.text
+    offers = api.get(f"/v1/credentials/{mine['id']}/offers", headers=admin_headers).json()
+    assert [o["status"] for o in offers["items"]] == ["open"]
+
+    other = api.get(f"/me/{token}/wallet/{theirs['id'].removeprefix('urn:uuid:')}")
+    assert other.status_code == 404 and other.json()["type"].endswith("/link-not-valid")
+    api.post(f"/v1/credentials/{mine['id']}/revoke", headers=admin_headers)
+    assert "Add to a wallet" not in api.get(f"/me/{token}").text
+    revoked = api.get(wallet_path, headers={"Accept": "text/html"})
+    assert revoked.status_code == 409 and "cannot be offered" in revoked.text
