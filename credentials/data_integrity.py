@@ -51,6 +51,7 @@ __all__ = [
     "public_key_from_multikey",
     "secure_credential",
     "sign_data_integrity",
+    "verify_authentication",
     "verify_data_integrity",
 ]
 
@@ -61,6 +62,8 @@ PINNED_CONTEXTS: dict[str, str] = {
     "https://www.w3.org/ns/credentials/v2": "credentials-v2.jsonld",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json": "ob-v3p0-context-3.0.3.json",
     "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json": "ob-v3p0-extensions.json",
+    # what a Learner Credential Wallet's DIDAuth presentation names (Ed25519Signature2020)
+    "https://w3id.org/security/suites/ed25519-2020/v1": "ed25519-signature-2020-v1.jsonld",
 }
 
 # ----------------------------------------------------------------------------- canonicalization
@@ -279,6 +282,66 @@ def verify_data_integrity(
     key = resolve_key(method)
     if key is None:
         raise DataIntegrityError("key", f"no Ed25519 key is published at {method}")
+    unsecured = {k: v for k, v in document.items() if k != "proof"}
+    options = {k: v for k, v in proof.items() if k != "proofValue"}
+    try:
+        key.verify(signature, _hash_data(unsecured, options))
+    except InvalidSignature:
+        raise DataIntegrityError("signature", "the proof does not match the document") from None
+    return dict(proof)
+
+
+#: The proof types a holder's authentication (a DIDAuth presentation) may carry: the current
+#: cryptosuite, and the older suite the Learner Credential Wallet signs with. Both sign
+#: ``sha256(canonical proof options) || sha256(canonical document)`` with an Ed25519 key.
+ED25519_SIGNATURE_2020 = "Ed25519Signature2020"
+
+
+def verify_authentication(
+    document: Mapping[str, Any],
+    *,
+    challenge: str,
+    domain: str | None,
+    resolve_key: Callable[[str], Ed25519PublicKey | None],
+) -> dict[str, Any]:
+    """Check a holder's authentication proof on a presentation (DIDAuth): one
+    ``eddsa-rdfc-2022`` ``DataIntegrityProof`` or ``Ed25519Signature2020`` proof with
+    ``proofPurpose`` ``authentication``, the expected ``challenge`` and, when ``domain`` is
+    given, that ``domain``; return the proof.
+
+    Raises:
+        DataIntegrityError: ``check`` names the stage (``format``, ``challenge``, ``context``,
+            ``key``, ``signature``).
+    """
+    raw = document.get("proof")
+    proofs = raw if isinstance(raw, list) else [raw] if isinstance(raw, dict) else []
+    if len(proofs) != 1 or not isinstance(proofs[0], dict):
+        raise DataIntegrityError("format", f"expected one proof, found {len(proofs)}")
+    proof = proofs[0]
+    suite = (proof.get("type"), proof.get("cryptosuite"))
+    if suite not in (("DataIntegrityProof", CRYPTOSUITE), (ED25519_SIGNATURE_2020, None)):
+        raise DataIntegrityError(
+            "format", f"proof must be {CRYPTOSUITE} or {ED25519_SIGNATURE_2020}, got {suite[0]!r}"
+        )
+    if proof.get("proofPurpose") != "authentication":
+        raise DataIntegrityError("format", "proofPurpose is not authentication")
+    if proof.get("challenge") != challenge:
+        raise DataIntegrityError("challenge", "the proof's challenge is not the one asked for")
+    if domain is not None and proof.get("domain") != domain:
+        raise DataIntegrityError("challenge", f"the proof's domain is not {domain!r}")
+    method = proof.get("verificationMethod")
+    value = proof.get("proofValue")
+    if not isinstance(method, str) or not isinstance(value, str) or not value.startswith("z"):
+        raise DataIntegrityError("format", "proof lacks verificationMethod or a z-proofValue")
+    if "@context" not in document:
+        raise DataIntegrityError("format", "document has no @context")
+    try:
+        signature = base58btc_decode(value[1:])
+    except ValueError as exc:
+        raise DataIntegrityError("format", f"proofValue: {exc}") from None
+    key = resolve_key(method)
+    if key is None:
+        raise DataIntegrityError("key", f"no Ed25519 key at {method}")
     unsecured = {k: v for k, v in document.items() if k != "proof"}
     options = {k: v for k, v in proof.items() if k != "proofValue"}
     try:

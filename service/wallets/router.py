@@ -9,17 +9,17 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import segno
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from service.auth.service import Principal
 from service.db import utcnow
 from service.deps import SessionDep, SettingsDep, require
-from service.errors import OAuthError, problem_responses
+from service.errors import InvalidInput, OAuthError, problem_responses
 from service.issuance.context import IssuerDep
 from service.keys.deps import KeyRingDep
 from service.models import CredentialOffer
-from service.wallets import service
+from service.wallets import exchange, service
 from service.wallets.limits import RateLimiter
 from service.wallets.schemas import OfferCreate, OfferCreated, OfferList, OfferPublic
 
@@ -56,7 +56,8 @@ def create_offer(
     body: OfferCreate | None = None,
 ) -> OfferCreated:
     """Offer the credential to the earner's wallet: an OID4VCI credential offer (URI and QR
-    codes), usable once, open for CREDENCE_OFFER_DAYS. Its secrets are shown only here."""
+    codes) and the same offer as a VC-API exchange with its Learner Credential Wallet link;
+    delivered once, by either, open for CREDENCE_OFFER_DAYS. Its secrets are shown only here."""
     asked = body or OfferCreate()
     made = service.create_offer(
         session,
@@ -73,6 +74,9 @@ def create_offer(
         tx_code=made.tx_code,
         qr_svg=qr.svg_data_uri(scale=4),
         qr_png=qr.png_data_uri(scale=4),
+        exchange_url=made.exchange_url,
+        lcw_link=made.lcw_link,
+        lcw_qr_png=segno.make(made.lcw_link, error="m").png_data_uri(scale=4),
     )
 
 
@@ -253,3 +257,34 @@ def oid4vci_credential(
         now=utcnow(),
     )
     return _json(answer, **_NO_STORE)
+
+
+@oid4vci_router.post(
+    "/vc-api/exchanges/{exchange_id}",
+    operation_id="vcApiExchange",
+    responses={**_JSON_OBJECT, **problem_responses(400, 404, 410, 422)},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+def vc_api_exchange(
+    exchange_id: Annotated[str, Path(max_length=100, pattern=r"^[A-Za-z0-9_-]+$")],
+    raw: BodyDep,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    settings: SettingsDep,
+) -> Response:
+    """An offer's VC-API exchange (the Learner Credential Wallet): `{}` asks for a DIDAuth
+    presentation request; a presentation signed by the wallet's did:key over the challenge
+    (bare, or as `verifiablePresentation`) gets the Data Integrity credential bound to it, once."""
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("The body is not JSON.") from None
+    answer = exchange.exchange(session, keyring, settings, exchange_id, body, now=utcnow())
+    # LCW decodes HTML entities in the answer before parsing it: no '&' may reach it as such
+    text = json.dumps(answer).replace("&", "\\u0026")
+    return Response(text, media_type="application/json", headers=_NO_STORE)

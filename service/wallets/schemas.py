@@ -43,6 +43,14 @@ class OfferCreated(OfferPublic):
     )
     qr_svg: str = Field(description="The offer URI as a QR code, SVG data URI")
     qr_png: str = Field(description="The offer URI as a QR code, PNG data URI")
+    exchange_url: str = Field(
+        description="The same offer as a VC-API exchange (DIDAuth, then the Data Integrity "
+        "form), for the Learner Credential Wallet (shown once)"
+    )
+    lcw_link: str = Field(
+        description="The Learner Credential Wallet deep link to that exchange (lcw.app)"
+    )
+    lcw_qr_png: str = Field(description="The LCW deep link as a QR code, PNG data URI")
 
 
 class OfferList(BaseModel):

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import secrets as random
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
 from sqlmodel import Session
 
@@ -120,6 +121,8 @@ class NewOffer:
     offer: CredentialOffer
     offer_uri: str
     tx_code: str | None
+    exchange_url: str  # the VC-API exchange (Learner Credential Wallet)
+    lcw_link: str  # the LCW deep link to it (the "request" form every LCW version reads)
 
 
 def _offered_configurations(settings: Settings, credential: Credential) -> list[str]:
@@ -127,7 +130,7 @@ def _offered_configurations(settings: Settings, credential: Credential) -> list[
     return [configuration_id(credential.level_id, form) for form in forms]
 
 
-def _offerable(credential: Credential, now: datetime) -> None:
+def check_offerable(credential: Credential, now: datetime) -> None:
     if credential.status == "revoked":
         raise CredentialNotOfferable("A revoked credential is not offered to wallets.")
     if credential.superseded_by:
@@ -150,8 +153,10 @@ def create_offer(
     """An offer of a live credential: a one-time pre-authorized code (and, if asked, a
     transaction code to send the earner apart), open for ``CREDENCE_OFFER_DAYS``."""
     credential = issuance.get_credential(session, credential_id)
-    _offerable(credential, now)
+    check_offerable(credential, now)
     code = new_code()
+    exchange = new_code()
+    challenge = str(uuid.uuid4())
     transaction = new_tx_code() if tx_code else None
     offer = repository.add(
         session,
@@ -161,6 +166,8 @@ def create_offer(
             learner_id=credential.learner_id,
             code_hash=digest(code),
             tx_code_hash=digest(transaction) if transaction else None,
+            exchange_hash=digest(exchange),
+            challenge=challenge,
             created_at=now,
             expires_at=now + timedelta(days=settings.offer_days),
             created_by=actor,
@@ -186,7 +193,22 @@ def create_offer(
         "grants": {PRE_AUTHORIZED: grant},
     }
     encoded = quote(json.dumps(document, separators=(",", ":")), safe="")
-    return NewOffer(offer, "openid-credential-offer://?credential_offer=" + encoded, transaction)
+    exchange_url = f"{settings.base_url}/vc-api/exchanges/{exchange}"
+    lcw = urlencode(
+        {
+            "issuer": urlsplit(settings.base_url).netloc,
+            "auth_type": "bearer",
+            "challenge": challenge,
+            "vc_request_url": exchange_url,
+        }
+    )
+    return NewOffer(
+        offer,
+        "openid-credential-offer://?credential_offer=" + encoded,
+        transaction,
+        exchange_url,
+        "https://lcw.app/request.html?" + lcw,
+    )
 
 
 def offers_of(session: Session, credential_id: str) -> list[CredentialOffer]:
@@ -338,7 +360,7 @@ def credential(
         )
     except HolderProofError as exc:
         raise OAuthError(exc.code, exc.reason) from None
-    _offerable(row, now)
+    check_offerable(row, now)
     if not repository.deliver(session, offer.id, to=proof.holder, form=form, now=now):
         raise _invalid_token("this offer was already delivered (or withdrawn)")
     delivered = bound_copy(session, keyring, row, proof.holder, FORMATS[form], now=now)

@@ -171,8 +171,10 @@ def _changes(case: Any) -> list[st.SearchStrategy[Change]]:
     if body is not None:
         for where in _named_paths(body, TIME_NAMES):
             kinds["time"].append(TIMES.map(set_body(where)))
+        # a form body is UTF-8 on the wire: it can carry a NUL, never an unpaired surrogate
+        form = case.media_type == "application/x-www-form-urlencoded"
         for where in _string_paths(body):
-            kinds["text"].append(BAD_TEXT.map(set_body(where)))
+            kinds["text"].append((NUL_TEXT if form else BAD_TEXT).map(set_body(where)))
     return [st.one_of(found) for found in kinds.values() if found]
 
 
