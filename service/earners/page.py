@@ -16,7 +16,8 @@ STYLE = (
     "list-style:none}li.held{display:flex;gap:1rem;align-items:center;margin:.8rem 0}"
     "li.held img{width:64px;height:64px}.good{color:#135d26}.bad{color:#8a1c1c}"
     ".small{color:#666;font-size:.85rem}li.next{margin:.8rem 0}li.next ul{list-style:disc;"
-    "padding-left:1.2rem}img.qr{width:260px;height:260px}"
+    "padding-left:1.2rem}img.qr{width:260px;height:260px}.ways{display:flex;flex-wrap:wrap;"
+    "gap:2rem}.ways section{flex:1 1 18rem}.ways h2{font-size:1.05rem;margin-top:1rem}"
 )
 
 
@@ -76,18 +77,26 @@ def render_refusal(title: str, detail: str) -> str:
 
 
 def render_wallet(view: WalletOffer) -> str:
-    """The offer of one credential to the learner's wallet: a QR code to scan with a wallet on
-    another device, the same offer as a link for a wallet on this one."""
+    """The offer of one credential to the learner's wallet, in the two ways wallets take it:
+    each a QR code to scan with a wallet on another device and a link for one on this device.
+    The first wallet to take it gets it (once)."""
     return (
         _head(f"Add {view.level} to your wallet")
         + f"<h1>Add {escape(view.level)} to your wallet</h1>"
-        + f'<p><img class="qr" src="{escape(view.qr_svg)}" alt="QR code of the offer"></p>'
-        + "<p>Scan this code with a wallet that speaks OpenID for Verifiable Credential "
-        "Issuance (for example LearnCard: <em>Scan</em>, then accept the credential), or "
-        f'<a href="{escape(view.offer_uri)}">open it in the wallet on this device</a>.</p>'
+        + '<div class="ways"><section><h2>LearnCard and other OpenID4VCI wallets</h2>'
+        + f'<img class="qr" src="{escape(view.qr_svg)}" alt="QR code of the OpenID4VCI offer">'
+        + "<p>Scan the code in your wallet (LearnCard: <em>Scan</em>, then accept), or "
+        + f'<a class="oid4vci" href="{escape(view.offer_uri)}">open it in the wallet on this '
+        "device</a>.</p></section>"
+        + "<section><h2>Learner Credential Wallet</h2>"
+        + f'<img class="qr lcw" src="{escape(view.lcw_qr_svg)}" alt="QR code for the Learner '
+        'Credential Wallet">'
+        + "<p>Scan the code with the phone's camera (or in the wallet: <em>Add credential</em>, "
+        f'<em>Scan QR code</em>), or <a class="lcw" href="{escape(view.lcw_link)}">open it in '
+        "the Learner Credential Wallet on this device</a>.</p></section></div>"
         + "<p>The wallet receives the credential signed for its own key, so it can present it "
-        "anywhere. The code works once, until "
-        f"{day(view.expires_at)}; come back to this page for a new one.</p>"
+        f"anywhere. The offer works once, until {day(view.expires_at)}; come back to this page "
+        "for a new one.</p>"
         + f'<p class="small"><a href="{escape(view.back)}">Back to your credentials</a></p>'
         + "</body></html>"
     )

@@ -171,6 +171,8 @@ class WalletOffer:
     issuer: str
     offer_uri: str
     qr_svg: str
+    lcw_link: str
+    lcw_qr_svg: str
     expires_at: datetime
     back: str
 
@@ -191,12 +193,13 @@ def wallet_offer(
         session, settings, row.id, actor=f"learner:{learner_id}", tx_code=False, now=now
     )
     level = issuer.catalog.get(session).levels[row.level_id]
-    qr = segno.make(made.offer_uri, error="m")
     return WalletOffer(
         level=level.name,
         issuer=settings.issuer_name,
         offer_uri=made.offer_uri,
-        qr_svg=qr.svg_data_uri(scale=5),
+        qr_svg=segno.make(made.offer_uri, error="m").svg_data_uri(scale=5),
+        lcw_link=made.lcw_link,
+        lcw_qr_svg=segno.make(made.lcw_link, error="m").svg_data_uri(scale=5),
         expires_at=made.offer.expires_at,
         back=f"{settings.base_url}/me/{token}",
     )

@@ -96,11 +96,10 @@ def test_the_earners_walk(live_db: str, tmp_path: Path, mailbox: Mailbox) -> Non
                     page.screenshot(path=str(shots / "own-page.png"), full_page=True)
                     offered = page.goto(wallet_url)
                     assert offered is not None and offered.status == 200
-                    qr = page.locator("img.qr")
-                    assert qr.evaluate("i => i.naturalWidth") > 100  # the QR code rendered
-                    offer_uri = page.locator('a[href^="openid-credential-offer:"]').get_attribute(
-                        "href"
-                    )
+                    for qr in page.locator("img.qr").all():  # both QR codes rendered
+                        assert qr.evaluate("i => i.naturalWidth") > 100
+                    offer_uri = page.locator("a.oid4vci").get_attribute("href")
+                    lcw_link = page.locator("a.lcw").get_attribute("href")
                     page.screenshot(path=str(shots / "wallet-offer.png"), full_page=True)
                 finally:
                     browser.close()
@@ -132,7 +131,9 @@ def test_the_earners_walk(live_db: str, tmp_path: Path, mailbox: Mailbox) -> Non
             # QR code as the browser drew it reads back as the offer
             assert offer_uri is not None
             shot = Image.open(shots / "wallet-offer.png")
-            assert [r.text for r in zxingcpp.read_barcodes(shot)] == [offer_uri]
+            read = {r.text for r in zxingcpp.read_barcodes(shot)}
+            assert read == {offer_uri, lcw_link}
+            assert str(lcw_link).startswith("https://lcw.app/request.html?")
             wallet = run_node("oid4vci-wallet.mjs", {"offer": offer_uri})
             assert "error" not in wallet, wallet
             [received] = wallet["credentials"]

@@ -104,6 +104,7 @@ def test_the_own_page_offers_each_live_credential_to_a_wallet(  # type: ignore[n
     assert "img-src 'self' data:" in page.headers["content-security-policy"]
     assert 'src="data:image/svg+xml' in page.text
     assert 'href="openid-credential-offer://?credential_offer=' in page.text
+    assert 'href="https://lcw.app/request.html?issuer=' in page.text
     offers = api.get(f"/v1/credentials/{mine['id']}/offers", headers=admin_headers).json()
     assert [o["status"] for o in offers["items"]] == ["open"]
 
