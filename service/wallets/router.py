@@ -122,6 +122,13 @@ _OAUTH_ERROR: dict[str, Any] = {
         }
     },
 }
+#: A body the route reads itself (``BodyDep``), documented: any JSON object.
+_JSON_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
 _JSON_OBJECT: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/json": {"schema": {"type": "object"}}}}
 }
@@ -228,12 +235,7 @@ def oid4vci_nonce(settings: SettingsDep) -> Response:
     "/oid4vci/credential",
     operation_id="oid4vciCredential",
     responses={**_JSON_OBJECT, 400: _OAUTH_ERROR, 401: _OAUTH_ERROR},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
-    },
+    openapi_extra=_JSON_BODY,
 )
 def oid4vci_credential(
     request: Request,
@@ -263,12 +265,7 @@ def oid4vci_credential(
     "/vc-api/exchanges/{exchange_id}",
     operation_id="vcApiExchange",
     responses={**_JSON_OBJECT, **problem_responses(400, 404, 410, 422)},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
-    },
+    openapi_extra=_JSON_BODY,
 )
 def vc_api_exchange(
     exchange_id: Annotated[str, Path(max_length=100, pattern=r"^[A-Za-z0-9_-]+$")],

@@ -26,9 +26,9 @@ from service.webhooks.settings import WebhookSettings
 from service.webhooks.worker import Round, Worker
 from tests.conftest import Database
 from tests.robustness.live import free_port
-from tests.webhooks.conftest import Clock, earn_foundations, loopback_config
+from tests.webhooks.conftest import Clock, api, earn_foundations, loopback_config
 
-__all__ = ["Clock", "earn_foundations"]
+__all__ = ["Clock", "api", "earn_foundations"]  # api: the client with the demo catalog
 
 
 @dataclass
@@ -96,20 +96,6 @@ def app(
     settings: Settings, database: Database, config: WebhookSettings, mail: MailSettings
 ) -> FastAPI:
     return create_app(settings, engine=database.engine, webhooks=config, mail=mail)
-
-
-@pytest.fixture
-def api(client, admin_headers):  # type: ignore[no-untyped-def]
-    """The client with the demo catalog applied."""
-    from tests.webhooks.conftest import DEMO
-
-    applied = client.put(
-        "/v1/catalog",
-        content=DEMO.read_bytes(),
-        headers={**admin_headers, "Content-Type": "application/yaml"},
-    )
-    assert applied.status_code == 200, applied.text
-    return client
 
 
 def learner(client, headers, learner_id: str, **body: Any) -> None:  # type: ignore[no-untyped-def]
