@@ -11,8 +11,14 @@ from sqlmodel import Session, col, select
 
 from service.models import AuditEvent
 
-# Any constant works; it names the one lock that serialises appends on PostgreSQL.
+# Any constants work: they name the PostgreSQL advisory locks (bigint keys). The append lock
+# serialises appends to the chain; the writers' lock is held shared by writers that lock only
+# the learners they touch, exclusively by the few writers that touch anything.
 _PG_AUDIT_LOCK = 0x43524544_41554454
+_PG_WRITERS_LOCK = 0x43524544_57524954
+# Learners' locks are two-int4 advisory locks (a key space apart from the bigint ones):
+# (this namespace, a 32-bit hash of the learner id).
+_PG_LEARNER_SPACE = 0x4C524E52
 
 
 def take_append_lock(session: Session, *, shared: bool = False) -> None:
@@ -25,6 +31,32 @@ def take_append_lock(session: Session, *, shared: bool = False) -> None:
         session.execute(text(f"SELECT {function}(:key)"), {"key": _PG_AUDIT_LOCK})
     else:
         session.connection()
+
+
+def take_writers_lock(session: Session, *, shared: bool) -> None:
+    """Hold the writers' lock until commit: shared by learner-scoped writers, exclusive by the
+    others (SQLite: the database write lock, as for the append lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        session.execute(text(f"SELECT {function}(:key)"), {"key": _PG_WRITERS_LOCK})
+    else:
+        session.connection()
+
+
+def take_learner_locks(session: Session, keys: Sequence[int]) -> None:
+    """Hold each learner's lock until commit, in ascending key order (so two writers that
+    share learners never wait for each other in a cycle); one statement."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.connection()  # SQLite: the write lock already serialises writers
+        return
+    if keys:
+        session.execute(
+            text(
+                "SELECT count(pg_advisory_xact_lock(:space, k)) "
+                "FROM (SELECT unnest(CAST(:keys AS integer[])) AS k ORDER BY 1) AS ordered"
+            ),
+            {"space": _PG_LEARNER_SPACE, "keys": sorted(set(keys))},
+        )
 
 
 def head(session: Session) -> tuple[int, str] | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,18 +22,35 @@ def format_at(moment: datetime) -> str:
 
 
 def lock_chain(session: Session) -> None:
-    """Take the chain's append lock now, for writers that must read-then-write consistently
-    (idempotency checks, upserts) before they append. Held until commit: on PostgreSQL an
-    advisory lock; on SQLite the database write lock, which the transaction's BEGIN IMMEDIATE
-    takes (begun here if it was not yet)."""
+    """Exclude every other writer now, for writers whose read-then-write may span anything
+    (key rotation, subscriptions, a credential's status change): the writers' lock,
+    exclusively, then the chain's append lock, both until commit. On PostgreSQL advisory locks;
+    on SQLite the database write lock, which the transaction's BEGIN IMMEDIATE takes (begun
+    here if it was not yet). Take it before :func:`lock_learners` in a transaction, never
+    after (a shared lock cannot be raised to exclusive without waiting on its peers)."""
+    repository.take_writers_lock(session, shared=False)
     repository.take_append_lock(session)
 
 
+def learner_key(learner_id: str) -> int:
+    """A learner's lock key: the first 4 bytes of SHA-256 of the id, as a signed int4."""
+    return int.from_bytes(hashlib.sha256(learner_id.encode()).digest()[:4], "big", signed=True)
+
+
+def lock_learners(session: Session, learner_ids: Iterable[str]) -> None:
+    """Exclude other writers of these learners (and the writers that exclude everyone) until
+    commit, for read-then-write on their facts: idempotency checks, upserts, evaluation. Writers
+    of other learners run alongside; only their appends to the chain take turns (the append
+    lock, from the append to commit). SQLite: the database write lock serialises all writers."""
+    repository.take_writers_lock(session, shared=True)
+    repository.take_learner_locks(session, [learner_key(i) for i in learner_ids])
+
+
 def wait_for_chain(session: Session) -> None:
-    """Wait until no writer holds the chain's append lock, and hold later writers off until this
-    transaction ends (PostgreSQL: the shared form of :func:`lock_chain`'s lock, so readers do
-    not wait for each other; SQLite: the transaction's BEGIN IMMEDIATE takes the write lock)."""
-    repository.take_append_lock(session, shared=True)
+    """Wait until no writer is in flight, and hold later writers off until this transaction
+    ends (PostgreSQL: the writers' lock, exclusively; SQLite: BEGIN IMMEDIATE takes the write
+    lock)."""
+    repository.take_writers_lock(session, shared=False)
 
 
 @dataclass(frozen=True)
@@ -52,10 +70,10 @@ def record_many(
     multi-row insert; the chain's new head seq (flushes, never commits).
 
     Appends are serialised: the caller's transaction holds the append lock (taken here if it
-    does not already, see :func:`lock_chain`) from the head read to commit. The primary key on
+    does not already) from the head read to commit, so seq order is commit order. The primary key on
     ``seq`` and the unique ``hash`` make a fork impossible even if that were bypassed.
     """
-    lock_chain(session)
+    repository.take_append_lock(session)
     session.flush()  # pending ORM events must take their seq first
     seq, prev_hash = repository.head(session) or (0, GENESIS_HASH)
     at = at or utcnow()

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from service.audit.service import EventSpec, lock_chain, record_many
+from service.audit.service import EventSpec, lock_learners, record_many
 from service.completions import repository
 from service.completions.common import (
     BatchOutcome,
@@ -83,7 +83,9 @@ def record_batch(
             outcomes[index] = BatchOutcome(index, None, invalid(exc))
     if not parsed:
         return [outcomes[i] for i in range(len(items))]
-    lock_chain(session)  # idempotency checks and learner upserts must see committed writers
+    # idempotency checks, learner upserts and evaluation must see the committed writers of
+    # these learners; writers of other learners run alongside
+    lock_learners(session, {b.learner_id for _, b in parsed})
     now = utcnow()
     earlier = _earlier(session, source, {b.external_id for _, b in parsed if b.external_id})
     courses = repository.known_courses(session, {b.course_id for _, b in parsed})

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from credentials import new_urn_uuid
 from credentials.jws import parse_compact
 from credentials.lint import OB_CONTEXT, VCDM2_CONTEXT
-from service.audit.service import lock_chain, record, record_many
+from service.audit.service import lock_chain, lock_learners, record, record_many
 from service.core.held import holds
 from service.db import utcnow
 from service.errors import Conflict, InvalidInput, NotFound, ServiceError
@@ -75,9 +75,9 @@ def evaluate_learner(
 ) -> list[IssuedRow]:
     """Issue every credential the learner has earned by ``at`` (cascading to a fixpoint).
 
-    Reads the learner's facts under the chain's append lock (see :func:`lock_chain`): two
+    Reads the learner's facts under the learner's lock (see :func:`lock_learners`): two
     evaluations of one learner at once must not both see "not yet issued"."""
-    lock_chain(session)
+    lock_learners(session, [learner.id])
     at = at or utcnow()
     compiled = issuer.catalog.get(session)
     completions = completion_facts(session, learner.id)
@@ -110,6 +110,7 @@ def evaluate_level(
     if level_id not in compiled.rules:
         raise NotFound(f"No active level {level_id!r}.")
     learner_ids = repository.learners_concerned(session, compiled.rules[level_id])
+    lock_learners(session, learner_ids)  # all at once, in key order: never in a cycle
     issued = 0
     for learner_id in learner_ids:
         learner = learners.get(session, learner_id)
@@ -445,9 +446,9 @@ def award_manually(
     Refused (409) while the learner's credential for the level is in force
     (:meth:`~service.issuance.engine_facts.CredentialFact.in_force_at`: awarding it again would
     duplicate it, even when a lapsed prerequisite keeps it from counting) or suspended; an
-    expired credential is superseded by the award. Decided under the chain's append lock, so of
+    expired credential is superseded by the award. Decided under the learner's lock, so of
     many identical awards at once exactly one succeeds."""
-    lock_chain(session)
+    lock_learners(session, [learner.id])
     compiled = issuer.catalog.get(session)
     rule = compiled.rules.get(level_id)
     if rule is None:

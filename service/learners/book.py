@@ -43,7 +43,7 @@ def merge_attributes(
 
 class LearnerBook:
     """The request's learners as rows (dicts), with what changed since they were loaded. Load
-    it under the chain's append lock (``lock_chain``): two first mentions of one learner at once
+    it under the learners' locks (``lock_learners``): two first mentions of one learner at once
     must not both insert."""
 
     def __init__(self, session: Session, learner_ids: Iterable[str]) -> None:

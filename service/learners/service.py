@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from service.audit.service import lock_chain, record_many
+from service.audit.service import lock_learners, record_many
 from service.db import utcnow
 from service.errors import InvalidInput, NotFound
 from service.learners import repository
@@ -53,7 +53,7 @@ def put(
         raise InvalidInput("attributes_effective_at needs a time zone (e.g. 2026-03-01T00:00:00Z)")
     if at > now + FUTURE_SKEW:
         raise InvalidInput("attributes_effective_at is in the future")
-    lock_chain(session)  # decide on the learner as the last committed writer left it
+    lock_learners(session, [learner_id])  # decide on it as its last committed writer left it
     book = LearnerBook(session, [learner_id])
     event = book.change(
         learner_id,

@@ -222,3 +222,45 @@ def _canonical_at(event: dict[str, Any]) -> dict[str, Any]:
     """The API's JSON datetime back in the chain's canonical form (microseconds, ``Z``)."""
     moment = datetime.fromisoformat(event["at"].replace("Z", "+00:00")).astimezone(UTC)
     return {**event, "at": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+
+
+@pytest.mark.parametrize("servers", [2], indirect=True)
+def test_one_learners_prerequisites_at_once_across_two_processes(  # type: ignore[no-untyped-def]
+    servers, admin_headers, database
+) -> None:
+    """Each learner's two Foundations courses posted at the same moment, one to each process:
+    writers of different learners run alongside, but the two completions of one learner take
+    turns, so the second sees the first and Foundations is issued, once, to every learner."""
+    if database.kind != "postgresql":
+        pytest.skip("two server processes on one database: the PostgreSQL deployment")
+    apply_demo(servers[0], admin_headers)
+    learners = [f"pair-{n:03d}" for n in range(60)]
+    clients = [httpx.Client(base_url=u, headers=admin_headers, timeout=120) for u in servers]
+
+    def post(job: tuple[int, int]) -> httpx.Response:
+        n, which = job
+        course, extra = (("policy-101", {"score": 90}), ("brand-voice-101", {}))[which]
+        body = {"learner_id": learners[n], "course_id": course, "completed_at": ago(1), **extra}
+        return clients[which].post("/v1/completions", json=body)
+
+    try:
+        jobs = [(n, which) for n in range(len(learners)) for which in (0, 1)]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            responses = list(pool.map(post, jobs))
+        assert Counter(r.status_code for r in responses) == {201: len(jobs)}
+    finally:
+        for client in clients:
+            client.close()
+    held = scalar(
+        database,
+        "SELECT count(*) FROM credential WHERE level_id = 'social-media/foundations'",
+    )
+    assert held == len(learners)  # none missed (each second writer saw the first), none twice
+    assert (
+        scalar(
+            database,
+            "SELECT count(*) FROM (SELECT learner_id FROM credential "
+            "GROUP BY learner_id HAVING count(*) > 1) AS twice",
+        )
+        == 0
+    )
