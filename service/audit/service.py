@@ -30,6 +30,27 @@ def lock_chain(session: Session) -> None:
     after (a shared lock cannot be raised to exclusive without waiting on its peers)."""
     repository.take_writers_lock(session, shared=False)
     repository.take_append_lock(session)
+    _mark(session, "all")
+
+
+#: Above this many learners a writer excludes everyone instead: each learner's lock takes a slot
+#: of PostgreSQL's shared lock table (max_locks_per_transaction x connections, 6,400 by default),
+#: and a batch gains nothing from running beside single completions.
+MAX_LEARNER_LOCKS = 64
+_HOLDS = "credence.writer_locks"
+
+
+def _held(session: Session) -> str | None:
+    """What this transaction holds: "all" (exclusive), "learners" (shared) or nothing (the
+    locks end with the transaction, so the mark names the transaction it was made in)."""
+    mark = session.info.get(_HOLDS)
+    if mark is None or mark[0] is not session.get_transaction():
+        return None
+    return str(mark[1])
+
+
+def _mark(session: Session, held: str) -> None:
+    session.info[_HOLDS] = (session.get_transaction(), held)
 
 
 def learner_key(learner_id: str) -> int:
@@ -41,9 +62,19 @@ def lock_learners(session: Session, learner_ids: Iterable[str]) -> None:
     """Exclude other writers of these learners (and the writers that exclude everyone) until
     commit, for read-then-write on their facts: idempotency checks, upserts, evaluation. Writers
     of other learners run alongside; only their appends to the chain take turns (the append
-    lock, from the append to commit). SQLite: the database write lock serialises all writers."""
+    lock, from the append to commit). More than :data:`MAX_LEARNER_LOCKS` learners, or a
+    transaction that already excludes everyone: :func:`lock_chain`'s exclusion instead. SQLite:
+    the database write lock serialises all writers."""
+    held = _held(session)
+    if held == "all":
+        return  # already excludes every writer
+    wanted = set(learner_ids)
+    if held is None and len(wanted) > MAX_LEARNER_LOCKS:
+        lock_chain(session)  # (never raised from shared: peers doing the same would deadlock)
+        return
     repository.take_writers_lock(session, shared=True)
-    repository.take_learner_locks(session, [learner_key(i) for i in learner_ids])
+    repository.take_learner_locks(session, [learner_key(i) for i in wanted])
+    _mark(session, "learners")
 
 
 def wait_for_chain(session: Session) -> None:

@@ -110,7 +110,7 @@ def evaluate_level(
     if level_id not in compiled.rules:
         raise NotFound(f"No active level {level_id!r}.")
     learner_ids = repository.learners_concerned(session, compiled.rules[level_id])
-    lock_learners(session, learner_ids)  # all at once, in key order: never in a cycle
+    lock_learners(session, learner_ids)  # all at once (or everyone, if many): never in a cycle
     issued = 0
     for learner_id in learner_ids:
         learner = learners.get(session, learner_id)
