@@ -35,7 +35,10 @@ end
 
 
 def fresh_database(url: str) -> None:
-    """Migrate ``url`` from nothing (a PostgreSQL database's schema is dropped first)."""
+    """Migrate ``url`` from nothing (a PostgreSQL database's schema is dropped first, a SQLite
+    file removed)."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
     if url.startswith("postgresql"):
         engine = make_engine(url)
         with engine.begin() as connection:
@@ -101,3 +104,45 @@ def run_wrk(
         raise SystemExit(f"could not read wrk's output:\n{output}")
     requests, duration, p50, p99, errors = match.groups()
     return int(requests) / float(duration), float(p50), float(p99), int(errors)
+
+
+#: Single completions as an LMS posts them: three courses per learner, the second of which
+#: issues Social Media Foundations (with policy-101's score).
+SINGLE_COURSES = ("policy-101", "brand-voice-101", "disclosure-101")
+
+
+def post_singles(base: str, key: str, *, clients: int, seconds: float, prefix: str = "s") -> int:
+    """``POST /v1/completions`` one at a time from ``clients`` threads for ``seconds`` (every
+    answer must be 201); how many were posted."""
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    at = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    done = [0]
+    stop = time.monotonic() + seconds
+    lock = threading.Lock()
+
+    def work(n: int) -> None:
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+            i = 0
+            while time.monotonic() < stop:
+                for course in SINGLE_COURSES:
+                    body = {
+                        "learner_id": f"{prefix}{n}-{i}",
+                        "course_id": course,
+                        "completed_at": at,
+                        "score": 90,
+                    }
+                    answer = client.post("/v1/completions", json=body)
+                    assert answer.status_code == 201, answer.text
+                    with lock:
+                        done[0] += 1
+                i += 1
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return done[0]

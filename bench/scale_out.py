@@ -18,62 +18,26 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import httpx
-from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.db import make_engine  # noqa: E402
+import harness  # noqa: E402  (bench/harness.py, beside this script)
+
 from tests.robustness.live import prepare, start  # noqa: E402
-
-COURSES = ("policy-101", "brand-voice-101", "disclosure-101")
-
-
-def _wipe(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def measure(url: str, processes: int, clients: int, seconds: float) -> float:
-    _wipe(url)
-    at = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    done = [0]
+    harness.fresh_database(url)
     with tempfile.TemporaryDirectory() as folder:
         env, key = prepare(url, Path(folder))
         server = start(env, key, Path(folder), workers=processes)
         try:
-
-            def work(n: int) -> None:
-                headers = {"Authorization": f"Bearer {key}"}
-                with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
-                    stop, i = time.monotonic() + seconds, 0
-                    while time.monotonic() < stop:
-                        for course in COURSES:
-                            body = {
-                                "learner_id": f"s{n}-{i}",
-                                "course_id": course,
-                                "completed_at": at,
-                                "score": 90,
-                            }
-                            assert client.post("/v1/completions", json=body).status_code == 201
-                            done[0] += 1
-                        i += 1
-
-            threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
             started = time.monotonic()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            return done[0] / (time.monotonic() - started)
+            posted = harness.post_singles(server.url, key, clients=clients, seconds=seconds)
+            return posted / (time.monotonic() - started)
         finally:
             server.stop()
 

@@ -23,7 +23,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,10 +35,11 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import harness  # noqa: E402  (bench/harness.py, beside this script)
+
 from service.api_clients.service import create_client  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.db import make_engine  # noqa: E402
-from service.migrations import upgrade  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from tests.robustness.live import prepare, start  # noqa: E402
 
@@ -47,25 +47,16 @@ DEMO = ROOT / "service" / "catalog" / "demo" / "social-media-program.yaml"
 AT = (datetime.now(UTC) - timedelta(days=1)).isoformat()
 
 
-def _wipe(url: str) -> None:
-    if url.startswith("sqlite"):
-        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-        return
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-
-
-def statements(url: str) -> None:
-    """Each statement of the two kinds of single completion, in-process (TestClient)."""
-    _wipe(url)
-    upgrade(url)
+def statements(url: str) -> list[int]:
+    """Each statement of the two kinds of single completion, in-process (TestClient); how many
+    each ran."""
+    harness.fresh_database(url)
     engine = make_engine(url)
     with Session(engine) as session:
         _, key = create_client(session, name="profile", scopes=["admin"], actor="bench")
         session.commit()
     seen: list[str] = []
+    counts: list[int] = []
     event.listen(
         engine,
         "before_cursor_execute",
@@ -93,9 +84,11 @@ def statements(url: str) -> None:
             answer = client.post("/v1/completions", json=body, headers=headers)
             assert answer.status_code == 201, answer.text
             print(f"\n{label}: {len(seen)} statements")
+            counts.append(len(seen))
             for line in seen:
                 print("   ", line)
     engine.dispose()
+    return counts
 
 
 def floor(url: str, count: int) -> None:
@@ -160,31 +153,9 @@ def sample(base: str, key: str, pid: int, clients: int, seconds: float, out: Pat
         stderr=subprocess.DEVNULL,
     )
     time.sleep(1)
-    done = [0]
-    stop = time.monotonic() + seconds - 1
-
-    def work(n: int) -> None:
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
-            i = 0
-            while time.monotonic() < stop:
-                for course in ("policy-101", "brand-voice-101", "disclosure-101"):
-                    body = {
-                        "learner_id": f"s{n}-{i}",
-                        "course_id": course,
-                        "completed_at": AT,
-                        "score": 90,
-                    }
-                    assert client.post("/v1/completions", json=body).status_code == 201
-                    done[0] += 1
-                i += 1
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    posted = harness.post_singles(base, key, clients=clients, seconds=seconds - 1)
     recorder.wait()
-    print(f"\n{clients} clients: {done[0] / (seconds - 1):.0f} completions/s while sampled")
+    print(f"\n{clients} clients: {posted / (seconds - 1):.0f} completions/s while sampled")
     inclusive: collections.Counter[str] = collections.Counter()
     total = 0
     for line in out.read_text().splitlines():
@@ -204,10 +175,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20)
     args = parser.parse_args()
-    statements(args.db_url)
-    floor(args.db_url, 12)
-    floor(args.db_url, 28)
-    _wipe(args.db_url)
+    for count in statements(args.db_url):
+        floor(args.db_url, count)
+    harness.fresh_database(args.db_url)
     with tempfile.TemporaryDirectory() as folder:
         env, key = prepare(args.db_url, Path(folder))
         server = start(env, key, Path(folder))
