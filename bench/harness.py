@@ -56,9 +56,17 @@ def free_port() -> int:
 
 
 def start_server(
-    url: str, port: int, *, workers: int, dev_key_file: str, log: Path, **env: str
+    url: str,
+    port: int,
+    *,
+    workers: int,
+    dev_key_file: str,
+    log: Path,
+    floor: bool = False,
+    **env: str,
 ) -> subprocess.Popen[bytes]:
-    """``credence serve`` on ``port`` (``env``: extra ``CREDENCE_*`` settings), once ready."""
+    """``credence serve`` on ``port`` (``env``: extra ``CREDENCE_*`` settings), once ready; with
+    ``floor``, the same app plus the floor route (``bench/floor_app.py``)."""
     environment = {
         **os.environ,
         "CREDENCE_DATABASE_URL": url,
@@ -67,6 +75,8 @@ def start_server(
         **env,
     }
     command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
+    if floor:
+        command = [sys.executable, str(ROOT / "bench" / "floor_app.py"), "--port", str(port)]
     command += ["--workers", str(workers)]
     process = subprocess.Popen(
         command, cwd=ROOT, env=environment, stdout=log.open("wb"), stderr=subprocess.STDOUT
@@ -111,9 +121,17 @@ def run_wrk(
 SINGLE_COURSES = ("policy-101", "brand-voice-101", "disclosure-101")
 
 
-def post_singles(base: str, key: str, *, clients: int, seconds: float, prefix: str = "s") -> int:
+def post_singles(
+    base: str,
+    key: str,
+    *,
+    clients: int,
+    seconds: float,
+    prefix: str = "s",
+    latencies: list[float] | None = None,
+) -> int:
     """``POST /v1/completions`` one at a time from ``clients`` threads for ``seconds`` (every
-    answer must be 201); how many were posted."""
+    answer must be 201); how many were posted (each one's seconds appended to ``latencies``)."""
     import threading
     from datetime import UTC, datetime, timedelta
 
@@ -134,10 +152,14 @@ def post_singles(base: str, key: str, *, clients: int, seconds: float, prefix: s
                         "completed_at": at,
                         "score": 90,
                     }
+                    started = time.monotonic()
                     answer = client.post("/v1/completions", json=body)
+                    took = time.monotonic() - started
                     assert answer.status_code == 201, answer.text
                     with lock:
                         done[0] += 1
+                        if latencies is not None:
+                            latencies.append(took)
                 i += 1
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]

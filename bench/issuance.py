@@ -1,33 +1,37 @@
-"""Benchmark: completion ingestion and issuance through a real server, against the library's raw
-signing rate measured in the same run.
+"""Benchmark: the write path through a real server: batch and single completions, the single
+against a floor endpoint served by the same app in the same run.
 
 Run: ``.venv/bin/python bench/issuance.py [--db sqlite|postgresql|both] [--pg-url URL]
-[--learners N] [--single N]``
+[--learners N] [--seconds S] [--clients C] [--workers W]`` (needs ``wrk``:
+``apt-get install -y wrk``). The PostgreSQL database named there is WIPED (schema dropped).
 
-For each database it migrates a fresh database (``python -m service.cli db upgrade``), starts
-``python -m service.cli serve`` (one uvicorn worker), applies the demo catalog and posts, over
-real HTTP:
+For each database it migrates a fresh database, serves it with ``bench/floor_app.py``
+(``credence serve``'s app plus ``POST /bench/floor``, ``--workers`` processes, default 2),
+applies the demo catalog and measures, over real HTTP:
 
 * **batch**: ``POST /v1/completions/batch`` with 999 items per request, three completions per
   learner (policy-101 with 90, brand-voice-101, disclosure-101), so every third completion
   issues a Social Media Foundations credential (signed, two status slots, audit event);
-* **single**: ``POST /v1/completions`` one at a time from 4 client threads, same mix.
+* **floor**: ``POST /bench/floor`` with the same bodies: parsed into the same model through the
+  same middleware, answered 201, nothing stored;
+* **single**: ``POST /v1/completions`` one at a time from ``--clients`` wrk connections (16),
+  same mix (one credential per third completion).
 
-It prints completions/s and credentials/s, and the ratio of credentials/s to the raw
-``sign_credential`` rate (the ceiling if signing were the only cost). The aim: batch ingestion
->= 2,000 completions/s on a 2-core machine. The PostgreSQL URL is reset (schema dropped).
+It prints completions/s (and p50/p99 latency from wrk), the ratios single/floor (aim >= 0.2x
+the floor's requests/s, p99 <= 5x the floor's) and batch/single, and credentials/s against the
+library's raw ``sign_credential`` rate measured in the same run. Aim: batch >= 2,000
+completions/s on a 2-core machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import socket
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +39,13 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from credentials import (
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import harness  # noqa: E402  (bench/harness.py, beside this script)
+from floor_app import FLOOR_PATH  # noqa: E402
+
+from credentials import (  # noqa: E402
     Achievement,
     Evidence,
     IssuerProfile,
@@ -45,11 +55,10 @@ from credentials import (
     generate_signing_key,
     sign_credential,
 )
-from service.api_clients.service import create_client
-from service.db import make_engine
+from service.api_clients.service import create_client  # noqa: E402
+from service.db import make_engine  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "service" / "catalog" / "demo" / "social-media-program.yaml"
+DEMO = ROOT / "service" / "catalog" / "demo" / "social-media-program.yaml"
 COURSES = ("policy-101", "brand-voice-101", "disclosure-101")  # the 2nd one issues
 
 
@@ -97,37 +106,21 @@ def raw_sign_rate(seconds: float = 1.0) -> float:
     return best
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Server:
-    """A migrated database and one ``credence serve`` process on it."""
+    """A fresh, migrated database with the demo catalog and an admin key, served by
+    ``bench/floor_app.py`` (``credence serve``'s app plus the floor route) with ``workers``
+    processes."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, workers: int, folder: Path) -> None:
         self.url = url
-        self.env = {
-            **os.environ,
-            "CREDENCE_DATABASE_URL": url,
-            "CREDENCE_BASE_URL": "https://credence.bench",
-            "CREDENCE_LOG_LEVEL": "WARNING",
-        }
-        self.port = _free_port()
+        self.workers = workers
+        self.folder = folder
+        self.port = harness.free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
-        if self.url.startswith("postgresql"):
-            engine = make_engine(self.url)
-            with engine.begin() as connection:
-                connection.execute(text("DROP SCHEMA public CASCADE"))
-                connection.execute(text("CREATE SCHEMA public"))
-            engine.dispose()
-        cli = [sys.executable, "-m", "service.cli"]
-        subprocess.run([*cli, "db", "upgrade"], env=self.env, cwd=REPO, check=True)
+        harness.fresh_database(self.url)
         engine = make_engine(self.url)
         from sqlmodel import Session
 
@@ -135,23 +128,15 @@ class Server:
             _, self.key = create_client(session, name="bench", scopes=["admin"], actor="bench")
             session.commit()
         engine.dispose()
-        self.process = subprocess.Popen(
-            [*cli, "serve", "--port", str(self.port)],
-            env=self.env,
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        self.process = harness.start_server(
+            self.url,
+            self.port,
+            workers=self.workers,
+            dev_key_file=str(self.folder / "dev-key"),
+            log=self.folder / f"server-{self.port}.log",
+            floor=True,
+            CREDENCE_BASE_URL="https://credence.bench",
         )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.2)
         self.client = httpx.Client(
             base_url=self.base, headers={"Authorization": f"Bearer {self.key}"}, timeout=600
         )
@@ -202,31 +187,63 @@ def bench_batch(server: Server, learners: int) -> tuple[float, float]:
     return stored / elapsed, issued / elapsed
 
 
-def bench_single(server: Server, count: int) -> tuple[float, float]:
-    learners = max(1, count // 3)
-    items = items_for("s", learners)
-    # keep each learner's completions in order: one learner per task
-    per_learner = [items[i : i + 3] for i in range(0, len(items), 3)]
-    headers = {"Authorization": f"Bearer {server.key}"}
+# One wrk thread's stream of single completions: each learner's three courses, ``SPREAD``
+# learners apart (a learner's completions arrive in order, not back to back on parallel
+# connections); the second course issues Social Media Foundations.
+SINGLE_LUA = """
+local courses = {"policy-101", "brand-voice-101", "disclosure-101"}
+local spread = 64
+local counter = 0
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+request = function()
+  local n = counter
+  counter = counter + 1
+  local within = n % (3 * spread)
+  local learner = (n - within) / 3 + within % spread
+  local course = courses[math.floor(within / spread) + 1]
+  local score = ""
+  if course == "policy-101" then score = ',"score":90' end
+  local body = string.format(
+    '{"learner_id":"%s-%d-%d","course_id":"%s","completed_at":"%s"%s}',
+    "@PREFIX@", tid, learner, course, "@AT@", score)
+  return wrk.format("POST", "@PATH@", {
+    ["Authorization"] = "Bearer @KEY@", ["Content-Type"] = "application/json"}, body)
+end
+"""
 
-    def run(chunk: list[list[dict[str, Any]]]) -> int:
-        issued = 0
-        with httpx.Client(base_url=server.base, headers=headers, timeout=120) as client:
-            for learner in chunk:
-                for item in learner:
-                    response = client.post("/v1/completions", json=item)
-                    response.raise_for_status()
-                    issued += len(response.json()["issued"])
-        return issued
 
-    threads = 4
-    chunks = [per_learner[i::threads] for i in range(threads)]
-    start = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        issued = sum(pool.map(run, chunks))
-    elapsed = time.perf_counter() - start
-    assert issued == learners
-    return len(items) / elapsed, issued / elapsed
+def bench_single(
+    server: Server, path: str, prefix: str, seconds: int, clients: int
+) -> tuple[float, float, float, int]:
+    """wrk posting single completions to ``path`` from ``clients`` connections for
+    ``seconds``: (requests/s, p50 ms, p99 ms, errors)."""
+    at = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    script = (
+        SINGLE_LUA.replace("@PREFIX@", prefix)
+        .replace("@AT@", at)
+        .replace("@PATH@", path)
+        .replace("@KEY@", server.key)
+    )
+    return harness.run_wrk(script, server.port, seconds, clients, server.folder / "single.lua")
+
+
+def issued_to(url: str, prefix: str) -> tuple[int, int]:
+    """(completions, credentials) stored for the learners named ``prefix-*``."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        completions, credentials = (
+            connection.execute(
+                text(f"SELECT count(*) FROM {table} WHERE learner_id LIKE :prefix"),
+                {"prefix": f"{prefix}-%"},
+            ).scalar_one()
+            for table in ("completion", "credential")
+        )
+    engine.dispose()
+    return completions, credentials
 
 
 def main() -> None:
@@ -240,35 +257,54 @@ def main() -> None:
         ),
     )
     parser.add_argument("--learners", type=int, default=3000, help="batch: 3 completions each")
-    parser.add_argument("--single", type=int, default=1500, help="single-request completions")
+    parser.add_argument("--seconds", type=int, default=15, help="per wrk measurement")
+    parser.add_argument("--clients", type=int, default=16, help="wrk connections")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed (apt-get install -y wrk)")
 
     print("load average (1/5/15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     sign = raw_sign_rate()
-    print(f"library sign_credential (EdDSA): {sign:,.0f} credentials/s (floor, same run)")
+    print(f"library sign_credential (EdDSA): {sign:,.0f} credentials/s (same run)")
+    folder = Path(tempfile.mkdtemp(prefix="credence-bench-"))
     urls = []
-    tmp = tempfile.mkdtemp(prefix="credence-bench-")
     if args.db in ("sqlite", "both"):
-        urls.append(("sqlite", f"sqlite:///{tmp}/bench.db"))
+        urls.append(("sqlite", f"sqlite:///{folder}/bench.db"))
     if args.db in ("postgresql", "both"):
         urls.append(("postgresql", args.pg_url))
     for name, url in urls:
-        with Server(url) as server:
+        with Server(url, args.workers, folder) as server:
             b_comp, b_cred = bench_batch(server, args.learners)
-            s_comp, s_cred = bench_single(server, args.single)
-        print(f"\n{name}:")
+            floor = bench_single(server, FLOOR_PATH, "f", args.seconds, args.clients)
+            single = bench_single(server, "/v1/completions", "s", args.seconds, args.clients)
+        completions, credentials = issued_to(url, "s")
+        f_rps, f_p50, f_p99, f_errors = floor
+        s_rps, s_p50, s_p99, s_errors = single
+        print(f"\n{name} ({args.workers} workers, {args.clients} connections, wrk):")
         print(
-            f"  batch  : {b_comp:8,.0f} completions/s  {b_cred:7,.0f} credentials/s  "
-            f"credentials/s = {b_cred / sign:.1%} of raw signing"
+            f"  batch  : {b_comp:8,.0f} completions/s  {b_cred:7,.0f} credentials/s "
+            f"(999 per request; {b_cred / sign:.1%} of raw signing)"
         )
         print(
-            f"  single : {s_comp:8,.0f} completions/s  {s_cred:7,.0f} credentials/s  "
-            f"credentials/s = {s_cred / sign:.1%} of raw signing; batch/single = "
-            f"{b_comp / s_comp:.1f}x"
+            f"  floor  : {f_rps:8,.0f} requests/s   p50 {f_p50:6.1f} ms  p99 {f_p99:6.1f} ms  "
+            f"errors {f_errors}  (POST {FLOOR_PATH}: parses the body, answers 201)"
+        )
+        print(
+            f"  single : {s_rps:8,.0f} completions/s p50 {s_p50:6.1f} ms  p99 {s_p99:6.1f} ms  "
+            f"errors {s_errors}  ({completions:,} stored, {credentials:,} credentials = one per "
+            f"{completions / max(credentials, 1):.1f})"
+        )
+        ratio, tail = s_rps / f_rps, s_p99 / f_p99
+        print(
+            f"  ratios : single/floor {ratio:.3f}x requests/s (aim >= 0.2), p99 {tail:.1f}x "
+            f"the floor's (aim <= 5); batch/single {b_comp / s_rps:.1f}x"
         )
         verdict = "meets" if b_comp >= 2000 else "below"
         print(f"  aim    : batch >= 2,000 completions/s -> {verdict}")
         print("  load average (1/5/15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+        if f_errors or s_errors:
+            raise SystemExit(f"wrk saw errors: see {folder}")
 
 
 if __name__ == "__main__":
