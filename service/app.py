@@ -17,6 +17,7 @@ from service.api_clients.router import router as api_clients_router
 from service.audit.router import router as audit_router
 from service.catalog.document import CatalogDocument
 from service.catalog.router import router as catalog_router
+from service.completions.combiner import Combiner
 from service.completions.router import router as completions_router
 from service.core.text import TextGuardMiddleware
 from service.db import make_engine, pool_options, session_gates
@@ -319,6 +320,7 @@ def _bind_engine(app: FastAPI, engine: Engine) -> None:
         cache_learners=settings.permission_cache_learners,
     )
     state.verifier = Verifier(engine, settings)
+    state.completions = Combiner(engine, state.issuer)
 
 
 def _prepare_keys(engine: Engine, settings: Settings) -> None:

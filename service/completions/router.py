@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel
 
 from service.auth.service import Principal
 from service.completions import service
+from service.completions.combiner import Combiner
 from service.completions.common import CompletionRow
 from service.completions.schemas import (
     BatchItemResult,
@@ -30,6 +31,15 @@ router = APIRouter(
     prefix="/v1/completions", tags=["completions"], responses=problem_responses(401, 403)
 )
 WriteDep = Annotated[Principal, Depends(require("completions:write"))]
+
+
+async def get_combiner(request: Request) -> Combiner:
+    """The process's single-completion writer (built with the app's engine)."""
+    combiner: Combiner = request.app.state.completions
+    return combiner
+
+
+CombinerDep = Annotated[Combiner, Depends(get_combiner)]
 
 
 def _json(model: BaseModel, status_code: int) -> Response:
@@ -66,16 +76,12 @@ def issued_public(rows: Sequence[Credential | IssuedRow]) -> list[IssuedCredenti
         409, 422, extra={200: {"description": "Replay of an earlier identical request"}}
     ),
 )
-def record_completion(
-    body: CompletionIn,
-    session: SessionDep,
-    issuer: IssuerDep,
-    principal: WriteDep,
+async def record_completion(
+    body: CompletionIn, combiner: CombinerDep, principal: WriteDep
 ) -> Response:
     """Record a completion; credentials it earns are issued in the same transaction."""
-    (outcome,) = service.record_batch(
-        session, issuer, [body], source=principal.prefix, actor=principal.actor
-    )
+    # completions posted at the same moment share a transaction (group commit): see combiner.py
+    outcome = await combiner.record(body, source=principal.prefix, actor=principal.actor)
     if outcome.problem is not None:
         raise outcome.problem
     recorded = outcome.recorded
