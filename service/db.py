@@ -6,6 +6,8 @@ and rolls back when it raises. Services only ``flush()``.
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
@@ -79,6 +81,8 @@ def pool_options(settings: Settings) -> dict[str, int]:
 
 
 def _configure_sqlite(engine: Engine) -> None:
+    queue = _writers_queue(engine.url.database)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, issue BEGIN (so writes can take the lock up front).
@@ -97,7 +101,52 @@ def _configure_sqlite(engine: Engine) -> None:
         if connection.get_execution_options().get("sqlite_readonly"):
             connection.exec_driver_sql("BEGIN")
         else:
+            if queue is not None:
+                queue.join(connection.connection.info)
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    if queue is not None:
+        # the transaction has ended (committed or rolled back) when its connection goes back
+        event.listen(engine.pool, "checkin", lambda _c, record: queue.leave(record.info))
+        event.listen(engine.pool, "close", lambda _c, record: queue.leave(record.info, True))
+        event.listen(engine.pool, "invalidate", lambda _c, r, _e: queue.leave(r.info, True))
+
+
+class _WritersQueue:
+    """SQLite writers of every process queue on an exclusive ``flock`` of a file beside the
+    database, taken before ``BEGIN IMMEDIATE`` and released when the connection goes back to
+    the pool (a session returns it when its transaction ends). SQLite's own busy handler polls
+    with sleeps growing to 100 ms and serves no one in order: under steady writes from two
+    processes a writer waited seconds (single completions, p99 0.5-3.5 s with a p50 of 30 ms).
+    The kernel wakes a waiter of the lock the moment it is released."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def join(self, info: dict[str, Any]) -> None:
+        if info.get("writer_locked"):
+            return
+        descriptor = info.get("writer_lock")
+        if descriptor is None:
+            descriptor = info["writer_lock"] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        info["writer_locked"] = True
+
+    def leave(self, info: dict[str, Any], closing: bool = False) -> None:
+        descriptor = info.get("writer_lock")
+        if descriptor is None:
+            return
+        if info.pop("writer_locked", False):
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+        if closing:
+            os.close(info.pop("writer_lock"))
+
+
+def _writers_queue(database: str | None) -> _WritersQueue | None:
+    """The queue for a SQLite database file (none for an in-memory database)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return _WritersQueue(f"{database}-writers.lock")
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
