@@ -184,7 +184,8 @@ def issue_many(
             superseded[p.previous_id] = p.id
     repository.supersede(session, superseded, at=now)
     repository.insert_credentials(session, rows)
-    entries = status_lists.allocate_many(session, settings, [p.id for p in pending])
+    claimed = status_lists.claim_many(session, settings, [p.id for p in pending])
+    entries = claimed.entries
     signer = issuer.keyring.active_signer(session)
     profile = issuer_profile(settings)
     achievements: dict[tuple[str, int], Achievement] = {}
@@ -227,6 +228,7 @@ def issue_many(
             for p in pending
         ],
     )
+    claimed.count(session)  # last: it locks the lists' rows, shared by every issuer, to commit
     return [
         IssuedRow(r["id"], r["level_id"], r["valid_from"], r["valid_until"], r["renewal"])
         for r in rows

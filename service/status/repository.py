@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import case, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from service.db import utcnow
@@ -13,41 +15,51 @@ from service.models import StatusList as ListRow
 from service.models import StatusSlot
 
 
-def open_list(session: Session, purpose: str, *, size: int, fill_limit: int) -> ListRow:
-    """The oldest list of ``purpose`` filled below ``fill_limit``, or a new one (flushed)."""
+def open_lists(
+    session: Session, purposes: Sequence[str], *, size: int, fill_limit: int
+) -> dict[str, ListRow]:
+    """For each of ``purposes``, the oldest list filled below ``fill_limit``, or a new one
+    (flushed): one statement when every purpose has one."""
     query = (
         select(ListRow)
-        .where(ListRow.purpose == purpose, col(ListRow.used) < fill_limit)
+        .where(col(ListRow.purpose).in_(purposes), col(ListRow.used) < fill_limit)
         .order_by(col(ListRow.id))
-        .limit(1)
     )
-    found = session.exec(query).first()
-    if found is None:
-        found = ListRow(purpose=purpose, size=size, used=0, created_at=utcnow())
-        session.add(found)
+    found: dict[str, ListRow] = {}
+    for row in session.exec(query):
+        found.setdefault(row.purpose, row)
+    missing = [p for p in purposes if p not in found]
+    for purpose in missing:
+        found[purpose] = ListRow(purpose=purpose, size=size, used=0, created_at=utcnow())
+        session.add(found[purpose])
+    if missing:
         session.flush()
     return found
 
 
-def taken(session: Session, list_id: int, indexes: Iterable[int]) -> set[int]:
-    """Which of ``indexes`` already have a slot in the list."""
-    query = select(StatusSlot.idx).where(
-        StatusSlot.list_id == list_id,
-        col(StatusSlot.idx).in_(bindparam("indexes", expanding=True)),
+def insert_free_slots(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[int, int]]:
+    """Insert the slots whose (list, index) no other row holds; the (list, index) inserted.
+    An index held by a transaction still open is waited for, then skipped if it commits."""
+    dialect = session.get_bind().dialect.name
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        make(StatusSlot.__table__)  # type: ignore[attr-defined]
+        .on_conflict_do_nothing(index_elements=["list_id", "idx"])
+        .returning(col(StatusSlot.list_id), col(StatusSlot.idx))
     )
-    return set(session.exec(query, params={"indexes": sorted(indexes)}))
+    return {(row[0], row[1]) for row in session.execute(statement, list(rows))}
 
 
-def insert_slots(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    session.execute(insert(StatusSlot.__table__), list(rows))  # type: ignore[attr-defined]
-
-
-def count_used(session: Session, status_list: ListRow, added: int) -> None:
-    """Add ``added`` to the list's ``used`` (in the database, not from the copy read)."""
+def count_used(session: Session, lists: Sequence[ListRow], added: Mapping[int, int]) -> None:
+    """Add ``added[list id]`` to each list's ``used`` in one statement (in the database, not
+    from the copy read)."""
+    ids = sorted(added)
+    grown = case({list_id: added[list_id] for list_id in ids}, value=col(ListRow.id), else_=0)
     session.execute(
-        update(ListRow).where(col(ListRow.id) == status_list.id).values(used=ListRow.used + added)
+        update(ListRow).where(col(ListRow.id).in_(ids)).values(used=ListRow.used + grown)
     )
-    session.expire(status_list, ["used"])
+    for status_list in lists:
+        session.expire(status_list, ["used"])
 
 
 def slot(session: Session, credential_id: str, purpose: str) -> StatusSlot | None:

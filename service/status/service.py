@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from credentials import StatusEntry, StatusList, build_status_list_credential
@@ -39,63 +39,102 @@ def allocate_many(
     *,
     randbelow: Callable[[int], int] = secrets.randbelow,
 ) -> dict[str, list[StatusEntry]]:
-    """One random free slot per purpose for each of ``credential_ids``: per list one
-    ``idx IN (...)`` check, one multi-row insert in a savepoint (retried with fresh indexes if
-    another transaction took one meanwhile) and one ``used`` update. Flushes."""
-    entries: dict[str, list[StatusEntry]] = {cid: [] for cid in credential_ids}
-    for purpose in PURPOSES:
-        pending = list(credential_ids)
-        while pending:
-            status_list = repository.open_list(
-                session, purpose, size=LIST_SIZE, fill_limit=FILL_LIMIT
-            )
-            assert status_list.id is not None
-            take, pending = (
-                pending[: FILL_LIMIT - status_list.used],
-                pending[FILL_LIMIT - status_list.used :],
-            )
-            indexes = _claim(session, status_list, take, purpose, randbelow)
-            repository.count_used(session, status_list, len(take))
-            url = list_url(settings, status_list.id)
-            for cid, index in zip(take, indexes, strict=True):
-                entries[cid].append(
-                    StatusEntry(status_list_credential=url, index=index, purpose=purpose)  # type: ignore[arg-type]
-                )
-    return entries
+    """:func:`claim_many`, counted at once: the entries by credential id. Flushes."""
+    claimed = claim_many(session, settings, credential_ids, randbelow=randbelow)
+    claimed.count(session)
+    return claimed.entries
 
 
-def _claim(
+@dataclass
+class Claimed:
+    """Slots inserted whose lists' ``used`` is not counted yet: :meth:`count` does, late in the
+    transaction, as the update locks the list rows (every issuer's) until commit."""
+
+    entries: dict[str, list[StatusEntry]]
+    lists: list[ListRow] = field(default_factory=list)
+    added: Counter[int] = field(default_factory=Counter)
+
+    def count(self, session: Session) -> None:
+        if self.added:
+            repository.count_used(session, self.lists, self.added)
+            self.lists, self.added = [], Counter()
+
+
+def claim_many(
     session: Session,
-    status_list: ListRow,
+    settings: Settings,
     credential_ids: Sequence[str],
-    purpose: str,
-    randbelow: Callable[[int], int],
-) -> list[int]:
-    """Free random indexes of ``status_list`` for ``credential_ids``, inserted."""
-    assert status_list.id is not None
+    *,
+    randbelow: Callable[[int], int] = secrets.randbelow,
+) -> Claimed:
+    """One random free slot per purpose for each of ``credential_ids``, in two statements when
+    the open lists have room: the open lists of both purposes read at once, and one multi-row
+    insert that skips indexes another transaction holds (``ON CONFLICT DO NOTHING``; those
+    items pick again). The lists' ``used`` is counted by the caller (:meth:`Claimed.count`),
+    except when a list fills up on the way (then at once, so the next pass sees it full)."""
+    claimed = Claimed({cid: [] for cid in credential_ids})
+    wanted = {purpose: list(credential_ids) for purpose in PURPOSES}
+    while any(wanted.values()):
+        claimed.count(session)
+        purposes = [p for p in PURPOSES if wanted[p]]
+        lists = repository.open_lists(session, purposes, size=LIST_SIZE, fill_limit=FILL_LIMIT)
+        claims: list[_Claim] = []
+        for purpose in purposes:
+            status_list = lists[purpose]
+            room = FILL_LIMIT - status_list.used
+            take, wanted[purpose] = wanted[purpose][:room], wanted[purpose][room:]
+            claims += [_Claim(status_list, purpose, cid) for cid in take]
+        _claim(session, claims, randbelow)
+        claimed.lists += [lists[p] for p in purposes]
+        claimed.added.update(c.list_id for c in claims)
+        for claim in claims:
+            url = list_url(settings, claim.list_id)
+            claimed.entries[claim.credential_id].append(
+                StatusEntry(status_list_credential=url, index=claim.index, purpose=claim.purpose)  # type: ignore[arg-type]
+            )
+    return claimed
+
+
+@dataclass(eq=False)
+class _Claim:
+    status_list: ListRow
+    purpose: str
+    credential_id: str
+    index: int = -1
+
+    @property
+    def list_id(self) -> int:
+        assert self.status_list.id is not None
+        return self.status_list.id
+
+
+def _claim(session: Session, claims: Sequence[_Claim], randbelow: Callable[[int], int]) -> None:
+    """Free random indexes for ``claims`` (distinct within each list), inserted; an index
+    another transaction took meanwhile is skipped by the insert and picked again."""
+    pending = list(claims)
     for _attempt in range(64):
-        chosen: set[int] = set()
-        while len(chosen) < len(credential_ids):
-            wanted = len(credential_ids) - len(chosen)
-            candidates = {randbelow(status_list.size) for _ in range(wanted)} - chosen
-            chosen |= candidates - repository.taken(session, status_list.id, candidates)
-        indexes = list(chosen)
+        chosen: dict[tuple[int, int], _Claim] = {}
+        for claim in pending:
+            while True:
+                key = (claim.list_id, randbelow(claim.status_list.size))
+                if key not in chosen:
+                    break
+            chosen[key] = claim
+            claim.index = key[1]
         rows = [
             {
-                "list_id": status_list.id,
+                "list_id": list_id,
                 "idx": index,
-                "credential_id": cid,
-                "purpose": purpose,
+                "credential_id": claim.credential_id,
+                "purpose": claim.purpose,
                 "is_set": False,
             }
-            for cid, index in zip(credential_ids, indexes, strict=True)
+            for (list_id, index), claim in chosen.items()
         ]
-        try:
-            with session.begin_nested():
-                repository.insert_slots(session, rows)
-        except IntegrityError:  # another transaction took one a moment ago: pick again
-            continue
-        return indexes
+        inserted = repository.insert_free_slots(session, rows)
+        pending = [claim for key, claim in chosen.items() if key not in inserted]
+        if not pending:
+            return
     raise RuntimeError("could not find free status-list indexes")  # pragma: no cover
 
 
