@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 import anyio
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -67,7 +69,45 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     if "poolclass" not in kwargs and "isolation_level" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-    return create_engine(database_url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(database_url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection idle this long is pinged before use (a database restart or an idle
+#: timeout may have closed it); one in steady use is not, saving a round trip per checkout.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """``pool_pre_ping``, for connections that have been idle: a dead one is replaced before
+    the request uses it (the pool retries the checkout with a fresh connection). Pinging every
+    checkout cost a round trip per request and per auth lookup on the hottest paths."""
+
+    @event.listens_for(engine.pool, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection is gone") from exc
+
+
+def read_once(engine: Engine) -> Connection:
+    """A connection for a single read-only statement: on PostgreSQL in autocommit (no BEGIN
+    and ROLLBACK round trips around the one statement), on SQLite a plain ``BEGIN`` (not the
+    writers' ``IMMEDIATE``). Several statements that must agree need a transaction instead."""
+    connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        return connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection.execution_options(sqlite_readonly=True)
 
 
 def pool_options(settings: Settings) -> dict[str, int]:

@@ -7,6 +7,7 @@ from typing import NamedTuple
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 
+from service.db import read_once
 from service.models import ApiClient
 
 
@@ -21,12 +22,13 @@ class ClientRow(NamedTuple):
 
 
 def read_client(engine: Engine, prefix: str) -> ClientRow | None:
-    """The API client stored under ``prefix`` (one read-only statement), or None."""
+    """The API client stored under ``prefix`` (one read-only statement, no transaction around
+    it on PostgreSQL), or None."""
     table = ApiClient.__table__  # type: ignore[attr-defined]
     query = sa_select(
         table.c.id, table.c.name, table.c.secret_hash, table.c.scopes, table.c.revoked_at
     ).where(table.c.prefix == prefix)
-    with engine.connect().execution_options(sqlite_readonly=True) as connection:
+    with read_once(engine) as connection:
         row = connection.execute(query).first()
     if row is None:
         return None
