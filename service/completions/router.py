@@ -43,10 +43,10 @@ CombinerDep = Annotated[Combiner, Depends(get_combiner)]
 
 
 def _json(model: BaseModel, status_code: int) -> Response:
-    """Serialize in the endpoint's own thread: these routes hold the write lock (PostgreSQL
-    advisory lock / SQLite write lock) until the session commits, and a returned model would be
-    serialized by FastAPI in a second thread-pool task first (see ``service/db.py``
-    ``get_session`` for why that once deadlocked, and the gate that now prevents it)."""
+    """Serialize in the endpoint's own thread: the batch route holds its learners' locks (and
+    SQLite's write lock) until the session commits, and a returned model would be serialized by
+    FastAPI in a second thread-pool task first (see ``service/db.py`` ``get_session`` for why
+    that once deadlocked, and the gate that now prevents it)."""
     return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
