@@ -55,8 +55,13 @@ def count_used(session: Session, lists: Sequence[ListRow], added: Mapping[int, i
     from the copy read)."""
     ids = sorted(added)
     grown = case({list_id: added[list_id] for list_id in ids}, value=col(ListRow.id), else_=0)
+    # the rows are locked in id order (PostgreSQL), whatever order a scan would meet them in,
+    # so two issuers never wait for each other's second row
+    locked = select(ListRow.id).where(col(ListRow.id).in_(ids)).order_by(col(ListRow.id))
     session.execute(
-        update(ListRow).where(col(ListRow.id).in_(ids)).values(used=ListRow.used + grown)
+        update(ListRow)
+        .where(col(ListRow.id).in_(locked.with_for_update().scalar_subquery()))
+        .values(used=ListRow.used + grown)
     )
     for status_list in lists:
         session.expire(status_list, ["used"])

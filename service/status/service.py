@@ -92,6 +92,8 @@ def claim_many(
             claimed.entries[claim.credential_id].append(
                 StatusEntry(status_list_credential=url, index=claim.index, purpose=claim.purpose)  # type: ignore[arg-type]
             )
+    for entries in claimed.entries.values():  # revocation first, whichever pass claimed it
+        entries.sort(key=lambda e: PURPOSES.index(e.purpose))
     return claimed
 
 

@@ -93,3 +93,24 @@ def test_slot_allocation_moves_to_a_new_list_when_one_is_full(database, issuer) 
     assert per_list[first.id] == 1 and sum(per_list.values()) == 3 and len(per_list) == 2
     assert lists[first.id] == status_lists.FILL_LIMIT
     assert sorted(lists.values()) == [2, status_lists.FILL_LIMIT]
+
+
+def test_entries_stay_revocation_then_suspension_when_one_purpose_spills(database, issuer) -> None:  # type: ignore[no-untyped-def]
+    """Lists of the two purposes fill out of step; a credential whose revocation slot spills
+    into a new list in a later pass still lists revocation first."""
+    items = [
+        item(f"s{n}", c, score=90) for n in range(3) for c in ("policy-101", "brand-voice-101")
+    ]
+    with Session(database.engine) as session, session.begin():
+        record_batch(session, issuer, items, source=SOURCE, actor=ACTOR)
+        ids = list(session.execute(text("SELECT id FROM credential")).scalars())
+        session.execute(
+            text("UPDATE status_list SET used = :almost WHERE purpose = 'revocation'"),
+            {"almost": status_lists.FILL_LIMIT - 1},
+        )
+        entries = status_lists.allocate_many(session, issuer.settings, ids)
+        session.rollback()
+    spilled = {e.status_list_credential for es in entries.values() for e in es}
+    assert len(spilled) == 3, "one revocation list filled, a new one opened, one suspension list"
+    for es in entries.values():
+        assert [e.purpose for e in es] == ["revocation", "suspension"]
