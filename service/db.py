@@ -59,7 +59,9 @@ def utcnow() -> datetime:
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
-    """Create the engine; SQLite gets WAL, foreign keys, a busy timeout and IMMEDIATE writes."""
+    """Create the engine. SQLite gets WAL, foreign keys, a busy timeout and IMMEDIATE writes
+    queued across processes (:class:`_WritersQueue`); PostgreSQL a pool that reuses the most
+    recent connection first and pings one only after it sat idle (:func:`_ping_when_idle`)."""
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
@@ -69,6 +71,7 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     if "poolclass" not in kwargs and "isolation_level" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_use_lifo", True)  # idle connections stay idle (and unpinged)
     engine = create_engine(database_url, **kwargs)
     _ping_when_idle(engine)
     return engine
@@ -150,15 +153,20 @@ def _configure_sqlite(engine: Engine) -> None:
         event.listen(engine.pool, "checkin", lambda _c, record: queue.leave(record.info))
         event.listen(engine.pool, "close", lambda _c, record: queue.leave(record.info, True))
         event.listen(engine.pool, "invalidate", lambda _c, r, _e: queue.leave(r.info, True))
+        event.listen(engine.pool, "detach", lambda _c, record: queue.leave(record.info, True))
 
 
 class _WritersQueue:
     """SQLite writers of every process queue on an exclusive ``flock`` of a file beside the
     database, taken before ``BEGIN IMMEDIATE`` and released when the connection goes back to
-    the pool (a session returns it when its transaction ends). SQLite's own busy handler polls
-    with sleeps growing to 100 ms and serves no one in order: under steady writes from two
-    processes a writer waited seconds (single completions, p99 0.5-3.5 s with a p50 of 30 ms).
-    The kernel wakes a waiter of the lock the moment it is released."""
+    the pool (a session returns it when its transaction ends; a ``Connection`` kept open past
+    its commit keeps the lock until it is closed). SQLite's own busy handler polls with sleeps
+    growing to 100 ms and serves no one in order: under steady writes from two processes a
+    writer waited seconds (single completions, p99 0.5-3.5 s with a p50 of 30 ms). Here a
+    waiter retries every millisecond or so. After :data:`QUEUE_PATIENCE_SECONDS` it stops
+    queueing and leaves the wait to SQLite's busy timeout, so a writer that never lets go (a
+    second write session in the same thread, a paused process) still ends in SQLite's
+    "database is locked" after that timeout, as without the queue, never in a wait for ever."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -167,10 +175,21 @@ class _WritersQueue:
         if info.get("writer_locked"):
             return
         descriptor = info.get("writer_lock")
-        if descriptor is None:
-            descriptor = info["writer_lock"] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        info["writer_locked"] = True
+        if descriptor is None:  # read-only suffices for flock: any user who may read may queue
+            descriptor = info["writer_lock"] = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + QUEUE_PATIENCE_SECONDS
+        pause = 0.0002
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return  # SQLite's busy timeout decides from here
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)
+                continue
+            info["writer_locked"] = True
+            return
 
     def leave(self, info: dict[str, Any], closing: bool = False) -> None:
         descriptor = info.get("writer_lock")
@@ -182,11 +201,15 @@ class _WritersQueue:
             os.close(info.pop("writer_lock"))
 
 
+#: How long a SQLite writer queues for the writers' lock before SQLite's busy timeout takes over.
+QUEUE_PATIENCE_SECONDS = 10.0
+
+
 def _writers_queue(database: str | None) -> _WritersQueue | None:
     """The queue for a SQLite database file (none for an in-memory database)."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
-    return _WritersQueue(f"{database}-writers.lock")
+    return _WritersQueue(f"{os.path.realpath(database)}-writers.lock")
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -202,6 +225,9 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     slot, which leaves threads and connections for the holder. Commit, rollback and close run on
     their own thread limiter, shielded from cancellation (a client that goes away must not leave
     a transaction open).
+
+    Single completions are the exception: the combiner (``service/completions/combiner.py``)
+    records them in groups with sessions of its own, at most ``MAX_LEADERS`` at once per process.
     """
     state = request.app.state
     slots, finishing = state.session_gates

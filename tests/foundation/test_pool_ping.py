@@ -24,7 +24,7 @@ def _killed_while_pooled(monkeypatch: pytest.MonkeyPatch, idle_seconds: float) -
         with read_once(engine) as connection:
             pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
         with killer.connect() as connection:
-            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            connection.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
             connection.commit()
         with read_once(engine) as connection:  # the same pooled connection, now dead
             assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid

@@ -10,9 +10,12 @@ import threading
 import time
 from pathlib import Path
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from service import db
 from service.db import make_engine
 from service.migrations import upgrade
 
@@ -71,5 +74,25 @@ def test_a_second_writer_waits_for_the_first_and_then_goes_at_once(tmp_path: Pat
         holder.commit()
     waiter.join(timeout=10)
     assert order == ["first committed", "second began"]
+    first.dispose()
+    second.dispose()
+
+
+def test_a_writer_that_never_lets_go_ends_in_database_is_locked_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second write session in the same thread as the first (a bug, but one that must fail,
+    not hang): the queue gives up after its patience and SQLite's busy timeout answers."""
+    monkeypatch.setattr(db, "QUEUE_PATIENCE_SECONDS", 0.2)
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    upgrade(url)
+    first, second = make_engine(url), make_engine(url)
+    event.listen(second, "connect", lambda c, _r: c.execute("PRAGMA busy_timeout=200"))
+    started = time.monotonic()
+    with Session(first) as holder, Session(second) as nested:
+        holder.execute(text("SELECT 1"))
+        with pytest.raises(OperationalError, match="database is locked"):
+            nested.execute(text("SELECT 1"))
+    assert time.monotonic() - started < 10
     first.dispose()
     second.dispose()
