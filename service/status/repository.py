@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import case, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -51,18 +51,16 @@ def insert_free_slots(session: Session, rows: Sequence[dict[str, Any]]) -> set[t
 
 
 def count_used(session: Session, lists: Sequence[ListRow], added: Mapping[int, int]) -> None:
-    """Add ``added[list id]`` to each list's ``used`` in one statement (in the database, not
-    from the copy read)."""
-    ids = sorted(added)
-    grown = case({list_id: added[list_id] for list_id in ids}, value=col(ListRow.id), else_=0)
-    # the rows are locked in id order (PostgreSQL), whatever order a scan would meet them in,
-    # so two issuers never wait for each other's second row
-    locked = select(ListRow.id).where(col(ListRow.id).in_(ids)).order_by(col(ListRow.id))
-    session.execute(
-        update(ListRow)
-        .where(col(ListRow.id).in_(locked.with_for_update().scalar_subquery()))
-        .values(used=ListRow.used + grown)
-    )
+    """Add ``added[list id]`` to each list's ``used`` (in the database, not from the copy read),
+    one list at a time in id order: every issuer locks these rows until commit, and in one
+    order no two wait for each other (one ``UPDATE`` of both rows, even with its rows picked
+    ``ORDER BY id FOR UPDATE``, deadlocked under concurrent single completions)."""
+    for list_id in sorted(added):
+        session.execute(
+            update(ListRow)
+            .where(col(ListRow.id) == list_id)
+            .values(used=ListRow.used + added[list_id])
+        )
     for status_list in lists:
         session.expire(status_list, ["used"])
 
