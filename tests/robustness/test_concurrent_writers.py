@@ -44,6 +44,7 @@ async def _all_at_once(url: str, key: str) -> list[Any]:
         return await asyncio.gather(
             *(learner(i) for i in range(WRITERS)),
             *(completion(i) for i in range(WRITERS // 2)),
+            return_exceptions=True,
         )
 
 
@@ -55,6 +56,11 @@ def test_more_concurrent_writers_than_threads_all_get_answers(live_db: str, tmp_
         statuses = asyncio.run(_all_at_once(server.url, key))
     finally:
         server.stop()
+    failed = [s for s in statuses if isinstance(s, BaseException)]
+    assert not failed, (
+        f"{len(failed)} requests got no answer ({failed[0]!r}); server log:\n"
+        + (server.log.read_text()[-4000:])
+    )
     learners, completions = statuses[:WRITERS], statuses[WRITERS:]
     assert sorted(set(learners)) == [201], learners
     assert sorted(set(completions)) == [201], completions
