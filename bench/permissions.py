@@ -11,8 +11,9 @@ The PostgreSQL database named there is WIPED (schema dropped and re-migrated). O
 ``--skip-sqlite``, ``--postgres-url``.
 
 For each database it migrates a fresh schema, applies the demo catalog, bulk-inserts a realistic
-data set with Core (≥ 10,000 learners, ≥ 50,000 credentials with status events, superseded
-renewals, revocations, suspensions, attribute history and completions), starts
+data set with Core (``bench/dataset.py``: per learner three years of history, about six
+credentials with status events, superseded renewals, revocations, suspensions, status-list slots,
+attribute history, completions and audit events), starts
 ``credence serve --workers 2`` and drives it with wrk (``apt-get install -y wrk``; without wrk an
 httpx-based load generator is used, which is itself CPU-bound and understates every figure).
 
@@ -41,9 +42,7 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +54,7 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import dataset  # noqa: E402  (bench/dataset.py, beside this script)
 import harness  # noqa: E402  (bench/harness.py, beside this script)
 from harness import free_port, fresh_database, start_server  # noqa: E402
 
@@ -66,12 +66,7 @@ from service.settings import Settings  # noqa: E402
 
 DEMO = ROOT / "service" / "catalog" / "demo" / "social-media-program.yaml"
 PROGRAMS = ["post-on-brand-accounts", "run-paid-campaigns", "host-live-events", "respond-to-crisis"]
-FOUNDATIONS, PRACTITIONER, BLACK_BELT = (
-    "social-media/foundations",
-    "social-media/practitioner",
-    "social-media/black-belt",
-)
-REGIONS = ["EU", "UK", "US", "APAC", "LATAM"]
+# Stored inline by SQLite (as a real VC-JWT of ~3.2 KB would be); see dataset.STORED_JWT.
 FAKE_JWT = "eyJhbGciOiJFZERTQSIsImtpZCI6ImRldiIsInR5cCI6IkpXVCJ9." + "x" * 1400 + ".sig"
 
 
@@ -100,126 +95,34 @@ def apply_catalog(url: str, dev_key_file: str) -> str:
 
 
 def seed(url: str, learners: int) -> dict[str, int]:
-    """Bulk-insert learners, credentials (with status events), attribute history, completions."""
-    rng = random.Random(42)
-    now = datetime.now(UTC)
+    """Bulk-insert learners with three years of history (``bench/dataset.py``) with Core."""
     tables = metadata.tables
-    rows: dict[str, list[dict[str, Any]]] = {
-        "learner": [],
-        "learner_attribute_change": [],
-        "credential": [],
-        "credential_status_event": [],
-        "completion": [],
-    }
-
-    def credential(
-        learner: str,
-        level: str,
-        start_days: float,
-        years: int,
-        *,
-        superseded_days: float | None = None,
-        status: str = "active",
-    ) -> str:
-        credential_id = f"urn:uuid:{uuid.UUID(int=rng.getrandbits(128))}"
-        valid_from = now - timedelta(days=start_days)
-        changed = valid_from + timedelta(days=1)
-        rows["credential"].append(
-            {
-                "id": credential_id,
-                "learner_id": learner,
-                "level_id": level,
-                "level_version": 1,
-                "issued_at": valid_from,
-                "valid_from": valid_from,
-                "valid_until": valid_from + timedelta(days=365 * years),
-                "status": status,
-                "status_changed_at": changed if status != "active" else valid_from,
-                "status_reason": None,
-                "superseded_by": "urn:uuid:renewed" if superseded_days is not None else None,
-                "superseded_at": now - timedelta(days=superseded_days)
-                if superseded_days is not None
-                else None,
-                "renewal": False,
-                "manual": False,
-                "evidence": [],
-                "kid": "bench",
-                "jwt": FAKE_JWT,
-            }
-        )
-        event = {"credential_id": credential_id, "reason": None, "actor": "bench"}
-        rows["credential_status_event"].append({**event, "status": "active", "at": valid_from})
-        if status != "active":
-            rows["credential_status_event"].append({**event, "status": status, "at": changed})
-        return credential_id
-
-    for n in range(learners):
-        learner = f"L{n}"
-        created = now - timedelta(days=1200)
-        region = rng.choice(REGIONS)
-        rows["learner"].append(
-            {
-                "id": learner,
-                "email": f"{learner.lower()}@example.com",
-                "name": f"Learner {n}",
-                "did": None,
-                "subject_uuid": str(uuid.UUID(int=rng.getrandbits(128))),
-                "attributes": {"region": region, "department": "marketing"},
-                "revision": 1,
-                "created_at": created,
-                "updated_at": created,
-            }
-        )
-        for name, value, days in (
-            ("region", rng.choice(REGIONS), 1200),
-            ("department", "marketing", 1200),
-            ("region", region, 300),
-        ):
-            rows["learner_attribute_change"].append(
-                {
-                    "learner_id": learner,
-                    "name": name,
-                    "value": value,
-                    "changed_at": now - timedelta(days=days),
-                }
-            )
-        # Foundations renewed yearly: three superseded generations, then the current one.
-        for generation, start in enumerate((1100, 740, 380)):
-            credential(learner, FOUNDATIONS, start, 1, superseded_days=start - 365 + generation)
-        roll = rng.random()
-        status = "revoked" if roll < 0.02 else "suspended" if roll < 0.04 else "active"
-        expired = roll > 0.92
-        credential(learner, FOUNDATIONS, 400 if expired else 20, 1, status=status)
-        if rng.random() < 0.8:
-            credential(learner, PRACTITIONER, 900, 2, superseded_days=170)
-            credential(learner, PRACTITIONER, 170, 2)
-        if rng.random() < 0.3:
-            credential(learner, BLACK_BELT, 60, 2)
-        for course in ("policy-101", "brand-voice-101", "disclosure-101"):
-            rows["completion"].append(
-                {
-                    "id": str(uuid.UUID(int=rng.getrandbits(128))),
-                    "learner_id": learner,
-                    "course_id": course,
-                    "completed_at": now - timedelta(days=rng.randint(20, 400)),
-                    "score": 90.0,
-                    "passed": True,
-                    "source": "bench",
-                    "external_id": None,
-                    "request_hash": "0" * 64,
-                    "received_at": now,
-                    "issued": [],
-                }
-            )
+    counts = dict.fromkeys(dataset.COLUMNS, 0)
     engine = make_engine(url)
     with engine.begin() as connection:
-        for name, batch in rows.items():
-            for start in range(0, len(batch), 5000):
-                connection.execute(tables[name].insert(), batch[start : start + 5000])
+        start = dataset.start_of(connection)
+        batches: dict[str, list[dict[str, Any]]] = {name: [] for name in dataset.COLUMNS}
+        pending = 0
+
+        def flush() -> None:
+            # Parents first: a row's learner, credential or list came earlier in the data set.
+            for name, batch in batches.items():
+                if batch:
+                    connection.execute(tables[name].insert(), batch)
+                    counts[name] += len(batch)
+                    batch.clear()
+
+        for name, values in dataset.rows(dataset.Learners(learners), start, jwt=FAKE_JWT):
+            batches[name].append(dict(zip(dataset.COLUMNS[name], values, strict=True)))
+            pending += 1
+            if pending >= 20_000:
+                flush()
+                pending = 0
+        flush()
         if engine.dialect.name == "postgresql":
             connection.execute(text("ANALYZE"))
     engine.dispose()
-    return {name: len(batch) for name, batch in rows.items()}
+    return counts
 
 
 # ----------------------------------------------------------------------------- load

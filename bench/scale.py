@@ -1,0 +1,374 @@
+"""Scaling curves on PostgreSQL: throughput as server processes are added, cost as data grows.
+
+Run::
+
+    .venv/bin/python bench/scale.py --curve processes --db-url postgresql+psycopg://postgres@127.0.0.1:5432/credence_scale
+        [--processes 1 2 4] [--clients 8] [--seconds 10]
+    .venv/bin/python bench/scale.py --curve learners --db-url postgresql+psycopg://postgres@127.0.0.1:5432/credence_scale
+        [--learners 10000 100000 1000000] [--seconds 10] [--connections 64] [--clients 16]
+
+The database named there is WIPED (schema dropped, re-migrated) for every point of a curve.
+
+``--curve processes``: for each process count, ``credence serve --workers N`` posts single
+completions (``POST /v1/completions``, three courses per learner, every third issues Social
+Media Foundations) from ``--clients`` threads; completions/s and the ratio to one process of
+the same run. On one machine the curve ends where its cores do; with writers of different
+learners no longer serialised it should grow with processes until then, not stay flat.
+
+``--curve learners``: for each size it applies the demo catalog, earns Foundations for
+``--tokens`` new learners through the API (real signed credentials to verify), bulk-loads the
+learners with three years of history (``bench/dataset.py`` by COPY, ``bench/bulk.py``: about six
+credentials, seven status events, twelve status-list slots, three completions and ten audit
+events each), prints every hot statement's EXPLAIN (ANALYZE, BUFFERS) and an uncached check's
+cost step by step (``bench/hot.py``), then starts ``credence serve --workers 2`` and drives it
+with wrk for ``--seconds`` each:
+
+* floor: ``GET /healthz`` (the app's cheapest endpoint), in the same run;
+* check, warm: ``GET /v1/permissions/check`` over 1,000 learners, all in each process's facts
+  cache (10,000 learners; seen in a warm-up run first);
+* check, uniform: over all the learners (after a warm-up run three times as long): at 10,000
+  learners the cache holds everyone, at 1,000,000 it answers 1% and the rest take the cold
+  path;
+* check, uncached: the same on a server with ``CREDENCE_PERMISSION_CACHE_LEARNERS=0`` (every
+  check takes the cold path: the database's share alone);
+* verify: ``POST /v1/verify`` of the real credentials in rotation;
+* completion: single ``POST /v1/completions`` from ``--clients`` threads (new learners).
+
+It prints a table per size (requests/s, p50, p99, the ratio to the floor and to the first
+size's figures) and the curve at the end, with the load average (the machine is shared: read
+ratios measured in one run, not absolute figures). Aim (issue 19): the check spread over all
+learners and verify at 1,000,000 learners within 1.3x of their 10,000-learner cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import bulk  # noqa: E402  (bench/bulk.py, beside this script)
+import harness  # noqa: E402
+import hot  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from harness import free_port, fresh_database, start_server  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from service.api_clients.service import create_client  # noqa: E402
+from service.app import create_app  # noqa: E402
+from service.db import make_engine  # noqa: E402
+from service.settings import Settings  # noqa: E402
+from tests.robustness.live import prepare, start  # noqa: E402
+
+DEMO = ROOT / "service" / "catalog" / "demo" / "social-media-program.yaml"
+BASE = "https://credence.bench"
+WARM_LEARNERS = 1_000
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def processes_rate(url: str, processes: int, clients: int, seconds: float) -> float:
+    fresh_database(url)
+    with tempfile.TemporaryDirectory() as folder:
+        env, key = prepare(url, Path(folder))
+        server = start(env, key, Path(folder), workers=processes)
+        try:
+            started = time.monotonic()
+            posted = harness.post_singles(server.url, key, clients=clients, seconds=seconds)
+            return posted / (time.monotonic() - started)
+        finally:
+            server.stop()
+
+
+def processes_curve(args: argparse.Namespace) -> None:
+    first = None
+    for count in args.processes:
+        rate = processes_rate(args.db_url, count, args.clients, args.seconds)
+        first = first or rate
+        print(f"{count} process(es): {rate:7.0f} completions/s  = {rate / first:.2f}x one process")
+    print(f"load average {os.getloadavg()[0]:.1f}")
+
+
+# ----------------------------------------------------------------------------- learners
+
+
+@dataclass
+class Figure:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int = 0
+
+
+def setup(url: str, dev_key_file: str, tokens: int) -> tuple[dict[str, str], list[str]]:
+    """Keys (``admin``, ``checker``), the demo catalog, and ``tokens`` real credentials earned
+    through the API by learners V0, V1, ... (their VC-JWTs)."""
+    settings = Settings(
+        database_url=url, base_url=BASE, log_level="WARNING", dev_key_file=dev_key_file
+    )
+    engine = make_engine(url)
+    with Session(engine) as session:
+        _, admin = create_client(session, name="bench-admin", scopes=["admin"], actor="bench")
+        _, checker = create_client(
+            session, name="bench-publisher", scopes=["permissions:check"], actor="bench"
+        )
+        session.commit()
+    headers = {"Authorization": f"Bearer {admin}"}
+    at = "2026-01-05T10:00:00Z"
+    issued: list[str] = []
+    with TestClient(create_app(settings, engine=engine)) as client:
+        client.put(
+            "/v1/catalog",
+            content=DEMO.read_bytes(),
+            headers={**headers, "Content-Type": "application/yaml"},
+        ).raise_for_status()
+        for n in range(tokens):
+            credential = None
+            for course in ("policy-101", "brand-voice-101"):
+                body = {"learner_id": f"V{n}", "course_id": course, "completed_at": at}
+                answer = client.post("/v1/completions", json={**body, "score": 90}, headers=headers)
+                answer.raise_for_status()
+                credential = credential or next(iter(answer.json()["issued"]), None)
+            assert credential is not None
+            issued.append(
+                client.get(
+                    f"/v1/credentials/{credential['id']}",
+                    headers={**headers, "Accept": "application/vc+jwt"},
+                ).text
+            )
+    engine.dispose()
+    return {"admin": admin, "checker": checker}, issued
+
+
+LUA = """
+math.randomseed(os.time() + %(seed)d)
+local programs = {%(programs)s}
+local tokens = {%(tokens)s}
+local key = "%(key)s"
+local kind = "%(kind)s"
+local learners = %(learners)d
+local n = 0
+request = function()
+  if kind == "check" then
+    local path = "/v1/permissions/check?learner_id=L" .. math.random(0, learners - 1)
+      .. "&program=" .. programs[math.random(#programs)]
+    return wrk.format("GET", path, {["Authorization"] = "Bearer " .. key})
+  elseif kind == "verify" then
+    n = n + 1
+    return wrk.format("POST", "/v1/verify", {["Content-Type"] = "application/vc+jwt"},
+      tokens[(n %% #tokens) + 1])
+  end
+  return wrk.format("GET", "/healthz")
+end
+"""
+
+
+def wrk(
+    kind: str,
+    port: int,
+    args: argparse.Namespace,
+    work: Path,
+    *,
+    key: str = "",
+    learners: int = 1,
+    tokens: tuple[str, ...] = (),
+    seconds: int | None = None,
+) -> Figure:
+    script = LUA % {
+        "seed": port,
+        "programs": ", ".join(f'"{p}"' for p in hot.PROGRAMS),
+        "tokens": ", ".join(json.dumps(t) for t in tokens),
+        "key": key,
+        "kind": kind,
+        "learners": learners,
+    }
+    rps, p50, p99, errors = harness.run_wrk(
+        script, port, seconds or args.seconds, args.connections, work / f"{kind}.lua"
+    )
+    return Figure(rps, p50, p99, errors)
+
+
+def completions(port: int, key: str, args: argparse.Namespace, prefix: str) -> Figure:
+    """Single completions from ``args.clients`` threads; a thread whose answer is not a 201
+    stops (``harness.post_singles``), counted here as an error and its first answer shown."""
+    latencies: list[float] = []
+    failures: list[BaseException | None] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda failure: failures.append(failure.exc_value)
+    started = time.monotonic()
+    try:
+        posted = harness.post_singles(
+            f"http://127.0.0.1:{port}",
+            key,
+            clients=args.clients,
+            seconds=args.seconds,
+            prefix=prefix,
+            latencies=latencies,
+        )
+    finally:
+        threading.excepthook = previous
+    took = time.monotonic() - started
+    if failures:
+        print(f"   {len(failures)} completion client(s) stopped, the first on: {failures[0]}")
+    latencies.sort()
+    return Figure(
+        posted / took,
+        latencies[len(latencies) // 2] * 1000,
+        latencies[int(len(latencies) * 0.99)] * 1000,
+        len(failures),
+    )
+
+
+def measure_size(
+    url: str, learners: int, args: argparse.Namespace, work: Path
+) -> tuple[dict[str, Figure], str]:
+    """Load ``learners`` and measure; the figures by row name and a line about the data."""
+    dev_key = str(work / f"dev-key-{learners}")
+    fresh_database(url)
+    keys, tokens = setup(url, dev_key, args.tokens)
+    counts, loading = bulk.timed_load(url, learners)
+    about = (
+        f"{learners:,} learners: {', '.join(f'{n:,} {t}' for t, n in counts.items())}; "
+        f"loaded in {loading / 60:.1f} min; {len(tokens)} real VC-JWTs of "
+        f"{len(tokens[0]):,} bytes to verify"
+    )
+    print(f"\n== {about}", flush=True)
+    if not args.no_explain:
+        settings = {"base_url": BASE, "log_level": "WARNING", "dev_key_file": dev_key}
+        hot.show_plans(hot.capture(url, settings, keys, learners, tokens[0]))
+        cost = hot.cold_check_cost(url, keys["checker"], learners)
+        print("\n   one uncached check, step by step (median of 300, one at a time):")
+        for step, ms in cost.items():
+            print(f"      {step:<20} {ms:6.3f} ms")
+    figures: dict[str, Figure] = {}
+    for cache in ("default", "0"):
+        port = free_port()
+        extra = {"CREDENCE_BASE_URL": BASE}
+        if cache == "0":
+            extra["CREDENCE_PERMISSION_CACHE_LEARNERS"] = "0"
+        server = start_server(
+            url, port, workers=2, dev_key_file=dev_key, log=work / "server.log", **extra
+        )
+        try:
+            check = {"key": keys["checker"]}
+            if cache == "0":
+                wrk("check", port, args, work, **check, learners=learners, seconds=2)
+                figures["check, uncached (cache off)"] = wrk(
+                    "check", port, args, work, **check, learners=learners
+                )
+                continue
+            wrk("floor", port, args, work, seconds=2)
+            figures["floor GET /healthz"] = wrk("floor", port, args, work)
+            wrk("check", port, args, work, **check, learners=WARM_LEARNERS, seconds=5)
+            figures[f"check, warm ({WARM_LEARNERS:,} learners)"] = wrk(
+                "check", port, args, work, **check, learners=WARM_LEARNERS
+            )
+            # Long enough that at 10,000 learners each process has seen nearly all of them.
+            wrk("check", port, args, work, **check, learners=learners, seconds=3 * args.seconds)
+            figures["check, uniform (all learners)"] = wrk(
+                "check", port, args, work, **check, learners=learners
+            )
+            wrk("verify", port, args, work, tokens=tuple(tokens), seconds=2)
+            figures["verify"] = wrk("verify", port, args, work, tokens=tuple(tokens))
+            figures[f"completion ({args.clients} clients)"] = completions(
+                port, keys["admin"], args, prefix=f"n{learners}-"
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    return figures, about
+
+
+def show(about: str, figures: dict[str, Figure], first: dict[str, Figure] | None) -> None:
+    """The size's table: each figure, its ratios to the floor and to the first size's."""
+    floor = figures["floor GET /healthz"]
+    print(f"\n   {about}")
+    print(f"   load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
+    print(
+        f"   {'':<32} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'/floor':>7} {'p99/fl':>7} "
+        f"{'req/s':>9} {'p99':>7} {'cost':>8}  <- these three: / the first size's"
+    )
+    for name, figure in figures.items():
+        ratio = figure.rps / floor.rps
+        p99_ratio = figure.p99_ms / floor.p99_ms if floor.p99_ms else float("nan")
+        versus = ""
+        if first is not None and name in first:
+            was = first[name]
+            was_floor = first["floor GET /healthz"]
+            cost = (was.rps / was_floor.rps) / ratio
+            versus = f"{figure.rps / was.rps:9.2f} {figure.p99_ms / was.p99_ms:7.2f} {cost:8.2f}"
+        errors = f"  errors {figure.errors}" if figure.errors else ""
+        print(
+            f"   {name:<32} {figure.rps:8,.0f} {figure.p50_ms:8.2f} {figure.p99_ms:8.2f} "
+            f"{ratio:7.2f} {p99_ratio:7.2f} {versus}{errors}"
+        )
+
+
+def learners_curve(args: argparse.Namespace) -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install -y wrk")
+    print(
+        f"{os.cpu_count()} CPUs; credence serve --workers 2; wrk -t2 -c{args.connections}; "
+        f"{args.seconds} s per figure; load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    results: list[tuple[int, str, dict[str, Figure]]] = []
+    with tempfile.TemporaryDirectory(prefix="credence-scale-") as tmp:
+        for learners in args.learners:
+            figures, about = measure_size(args.db_url, learners, args, Path(tmp))
+            first = results[0][2] if results else None
+            show(about, figures, first)
+            results.append((learners, about, figures))
+    if len(results) > 1:
+        print(
+            "\n== the curve (requests/s; in brackets the cost against the first size, "
+            "floor-normalised)"
+        )
+        names = list(results[0][2])
+        print(f"   {'':<32}" + "".join(f"{n:>22,}" for n, _, _ in results))
+        first = results[0][2]
+        for name in names:
+            cells = []
+            for _, _, figures in results:
+                figure = figures[name]
+                cost = (first[name].rps / first["floor GET /healthz"].rps) / (
+                    figure.rps / figures["floor GET /healthz"].rps
+                )
+                cells.append(f"{figure.rps:>12,.0f} [{cost:5.2f}x]")
+            print(f"   {name:<32}" + "".join(f"{c:>22}" for c in cells))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--curve", choices=["processes", "learners"], required=True)
+    parser.add_argument("--db-url", required=True, help="PostgreSQL (wiped)")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--clients", type=int, help="completion threads (8; learners: 16)")
+    parser.add_argument("--learners", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections")
+    parser.add_argument("--tokens", type=int, default=200, help="real credentials to verify")
+    parser.add_argument("--no-explain", action="store_true", help="skip plans and step costs")
+    args = parser.parse_args()
+    if not args.db_url.startswith("postgresql"):
+        raise SystemExit("--db-url must name a PostgreSQL database")
+    if args.curve == "processes":
+        args.clients = args.clients or 8
+        processes_curve(args)
+    else:
+        args.clients = args.clients or 16
+        learners_curve(args)
+
+
+if __name__ == "__main__":
+    main()
