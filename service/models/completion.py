@@ -12,7 +12,13 @@ class Completion(SQLModel, table=True):
     __tablename__ = "completion"
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
-        Index("ix_completion_learner_course", "learner_id", "course_id"),
+        # Covering on PostgreSQL, for the permission check (migration 0015).
+        Index(
+            "ix_completion_learner_course",
+            "learner_id",
+            "course_id",
+            postgresql_include=["id", "completed_at", "passed", "score"],
+        ),
         Index("ix_completion_completed_at", "completed_at"),
     )
 

@@ -23,7 +23,23 @@ LIVE_CREDENTIAL = "superseded_by IS NULL AND status <> 'revoked'"
 class Credential(SQLModel, table=True):
     __tablename__ = "credential"
     __table_args__ = (
-        Index("ix_credential_learner_level", "learner_id", "level_id"),
+        # Covering on PostgreSQL: a permission check reads a learner's credentials from it
+        # alone (migration 0015).
+        Index(
+            "ix_credential_learner_level",
+            "learner_id",
+            "level_id",
+            postgresql_include=[
+                "id",
+                "valid_from",
+                "valid_until",
+                "status",
+                "status_changed_at",
+                "superseded_by",
+                "superseded_at",
+                "issued_at",
+            ],
+        ),
         Index("ix_credential_valid_until", "valid_until"),
         # At most one live (neither superseded nor revoked) credential per learner and level.
         Index(

@@ -40,7 +40,14 @@ class LearnerAttributeChange(SQLModel, table=True):
 
     __tablename__ = "learner_attribute_change"
     __table_args__ = (
-        Index("ix_learner_attribute_change_lookup", "learner_id", "name", "changed_at"),
+        # Covering on PostgreSQL, for the permission check (migration 0015).
+        Index(
+            "ix_learner_attribute_change_lookup",
+            "learner_id",
+            "name",
+            "changed_at",
+            postgresql_include=["value", "id"],
+        ),
     )
 
     id: int | None = Field(

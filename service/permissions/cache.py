@@ -127,13 +127,13 @@ class LearnerFacts:
     """
 
     __slots__ = (
+        "_breakpoints",
         "_completions",
         "_credentials",
         "_histories",
         "_history",
         "_settled",
         "_standing",
-        "breakpoints",
         "revision",
         "rules",
     )
@@ -168,34 +168,55 @@ class LearnerFacts:
             )
             for c, r in zip(credentials, rows.credentials.values(), strict=True)
         )
+        self._breakpoints: tuple[datetime, ...] | None = None
+        self._settled: tuple[datetime | None, tuple[tuple[Any, ...], ...]] | None = None
+        self._standing: Standing | None = None
+
+    @property
+    def breakpoints(self) -> tuple[datetime, ...]:
+        """Every moment at which what a check sees may change, in order (worked out when first
+        needed: see :meth:`standing`)."""
+        if self._breakpoints is None:
+            self._breakpoints = self._work_out_breakpoints()
+        return self._breakpoints
+
+    def _work_out_breakpoints(self) -> tuple[datetime, ...]:
         points: set[datetime] = {change[0] for change in self._history}
         # What the earning engine says is missing (``rules``) also changes at completion times,
         # just after a strict re-earning cut-off, when a renewal window opens, and just after
         # the renewal path closes (``at <= valid_until + grace``).
         points.update(completion[2] for completion in self._completions)
-        for row in rows.credentials.values():
-            rule = rules.get(row.level_id)
-            if rule is None or row.valid_until is None:
+        rules = self.rules
+        for _, level_id, valid_from, valid_until, *_ in self._histories:
+            rule = rules.get(level_id)
+            if rule is None or valid_until is None:
                 continue
-            points.add(row.valid_from + _TICK)
+            points.add(valid_from + _TICK)
             if rule.renewal is None:
-                points.add(row.valid_until + _TICK)
+                points.add(valid_until + _TICK)
                 continue
-            points.add(rule.renewal.window.subtract_from(row.valid_until))
+            points.add(rule.renewal.window.subtract_from(valid_until))
             grace = rule.renewal.grace
-            points.add((grace.add_to(row.valid_until) if grace else row.valid_until) + _TICK)
-        for credential in credentials:
-            points.add(credential.valid_from)
-            for moment in (credential.valid_until, credential.revoked_at, credential.superseded_at):
+            points.add((grace.add_to(valid_until) if grace else valid_until) + _TICK)
+        for (
+            _,
+            _,
+            valid_from,
+            valid_until,
+            revoked_at,
+            suspensions,
+            _,
+            superseded_at,
+        ) in self._histories:
+            points.add(valid_from)
+            for moment in (valid_until, revoked_at, superseded_at):
                 if moment is not None:
                     points.add(moment)
-            for start, end in credential.suspensions:
+            for start, end in suspensions:
                 points.add(start)
                 if end is not None:
                     points.add(end)
-        self.breakpoints = tuple(sorted(points))
-        self._settled: tuple[datetime | None, tuple[tuple[Any, ...], ...]] | None = None
-        self._standing: Standing | None = None
+        return tuple(sorted(points))
 
     @property
     def credentials(self) -> list[HeldCredential]:
@@ -261,7 +282,13 @@ class LearnerFacts:
         level_names: Mapping[str, str],
     ) -> Standing:
         """Holdings and attributes at ``at`` (reused while ``at`` stays between the same two
-        breakpoints)."""
+        breakpoints).
+
+        The first time, they hold for ``at`` alone and the breakpoints are not worked out: an
+        uncached learner is mostly asked about once (with a million learners a process keeps
+        1% of them), and the breakpoints were 40% of parsing one. A second moment asked
+        about works them out and is reused from then on.
+        """
         known = self._standing
         if (
             known is not None
@@ -269,10 +296,14 @@ class LearnerFacts:
             and (known.end is None or at < known.end)
         ):
             return known
-        points = self.breakpoints
-        index = bisect_right(points, at)
-        start = points[index - 1] if index else None
-        end = points[index] if index < len(points) else None
+        if known is None and self._breakpoints is None:
+            start: datetime | None = at
+            end: datetime | None = at + _TICK
+        else:
+            points = self.breakpoints
+            index = bisect_right(points, at)
+            start = points[index - 1] if index else None
+            end = points[index] if index < len(points) else None
         holdings = held_levels(self.credentials, prerequisites, at, level_names)
         standing = Standing(start, end, holdings, attributes_at(self._history, at), {}, {})
         self._standing = standing
@@ -280,7 +311,18 @@ class LearnerFacts:
 
 
 class FactsCache:
-    """Learner facts of one catalog revision, at most ``capacity`` learners (oldest out first).
+    """Learner facts of one catalog revision, at most ``capacity`` learners (oldest out first),
+    each kept from its second reading on.
+
+    Admission on the second reading: a learner read once is not kept, only remembered (its id,
+    among the last two to four times ``capacity`` learners read once). When checks spread over
+    far more learners than the cache holds (a million, say), nearly every learner is read once
+    in a long while: keeping each fills the cache with entries never asked for again, whose
+    churn (built to last, then evicted) cost more than the 1% of checks it answered
+    (``bench/scale.py``, PostgreSQL, a million learners, checks spread over all: keeping every
+    learner read gave p99 66-234 ms and fewer checks a second than keeping none, p99 31-48 ms;
+    keeping from the second reading, p99 42-72 ms). A learner asked about repeatedly costs one
+    more read, once. A learner kept whose facts changed is replaced at once.
 
     Used from the event loop only (no locking); ``capacity`` 0 keeps nothing.
     """
@@ -289,6 +331,9 @@ class FactsCache:
         self.capacity = capacity
         self.catalog_revision: int | None = None
         self._entries: dict[str, LearnerFacts] = {}
+        # Learners read once lately, in two generations of up to 2 * capacity each.
+        self._read_once: set[str] = set()
+        self._read_once_before: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -304,13 +349,24 @@ class FactsCache:
         return entry if entry is not None and entry.revision == revision else None
 
     def put(self, learner_id: str, entry: LearnerFacts) -> None:
+        """Keep ``entry`` if the learner is kept already or was read lately (see above)."""
         if self.capacity <= 0:
             return
         entries = self._entries
-        entries.pop(learner_id, None)
+        if entries.pop(learner_id, None) is None and not self._read_before(learner_id):
+            return
         while len(entries) >= self.capacity:
             del entries[next(iter(entries))]
         entries[learner_id] = entry
+
+    def _read_before(self, learner_id: str) -> bool:
+        """Whether ``learner_id`` was read lately; remembers it if not."""
+        if learner_id in self._read_once or learner_id in self._read_once_before:
+            return True
+        self._read_once.add(learner_id)
+        if len(self._read_once) >= 2 * self.capacity:
+            self._read_once_before, self._read_once = self._read_once, set()
+        return False
 
 
 def held_credential(row: CredentialRow, level_names: Mapping[str, str]) -> HeldCredential:

@@ -146,7 +146,8 @@ def test_a_change_written_behind_the_services_back_is_seen_by_the_next_check(
     demo: Demo, database
 ) -> None:  # type: ignore[no-untyped-def]
     foundations = demo.earn("ana", FOUNDATIONS, days_ago(30))
-    assert demo.check("ana", "post-on-brand-accounts")["allowed"] is True  # cached now
+    for _ in range(2):  # kept from the second reading on
+        assert demo.check("ana", "post-on-brand-accounts")["allowed"] is True
     # No status event, no service call: only the row changes (as an import or a repair would).
     with database.engine.begin() as connection:
         connection.execute(
@@ -162,9 +163,11 @@ def test_a_change_written_behind_the_services_back_is_seen_by_the_next_check(
 
 def test_a_repeated_check_is_answered_from_the_cached_facts(demo: Demo) -> None:
     demo.earn_up_to("ana", PRACTITIONER, days_ago(30))
-    first = demo.check("ana", "run-paid-campaigns")
     permissions = demo.client.app.state.permissions  # type: ignore[attr-defined]
     revision = permissions.store.snapshot("none", ["ana"]).revisions["ana"]
+    first = demo.check("ana", "run-paid-campaigns")
+    assert permissions.cache.get("ana", revision) is None  # read once: not kept yet
+    demo.check("ana", "run-paid-campaigns")
     entry = permissions.cache.get("ana", revision)
     assert entry is not None
     again = demo.check("ana", "run-paid-campaigns")
@@ -172,17 +175,46 @@ def test_a_repeated_check_is_answered_from_the_cached_facts(demo: Demo) -> None:
     assert {**again, "at": None} == {**first, "at": None}
 
 
+def _facts(revision: int = 1) -> LearnerFacts:
+    return LearnerFacts(LearnerRows(known=True, revision=revision), {})
+
+
+def test_the_cache_keeps_a_learner_from_the_second_reading_and_changes_at_once() -> None:
+    cache = FactsCache(capacity=2)
+    cache.for_catalog(1)
+    cache.put("a", _facts())
+    assert cache.get("a", 1) is None and len(cache) == 0
+    kept = _facts()
+    cache.put("a", kept)
+    assert cache.get("a", 1) is kept
+    changed = _facts(revision=2)
+    cache.put("a", changed)  # a kept learner's newer facts replace the old at once
+    assert cache.get("a", 2) is changed and cache.get("a", 1) is None
+
+
+def test_a_learner_read_once_long_ago_is_not_kept() -> None:
+    cache = FactsCache(capacity=2)
+    cache.for_catalog(1)
+    cache.put("a", _facts())
+    for n in range(20):  # many others read once since
+        cache.put(f"other-{n}", _facts())
+    cache.put("a", _facts())
+    assert cache.get("a", 1) is None and len(cache) == 0
+
+
 def test_the_cache_keeps_at_most_its_capacity() -> None:
     cache = FactsCache(capacity=2)
     cache.for_catalog(1)
-    entries = {name: LearnerFacts(LearnerRows(known=True, revision=1), {}) for name in "abc"}
+    entries = {name: _facts() for name in "abc"}
     for name, entry in entries.items():
+        cache.put(name, entry)
         cache.put(name, entry)
     assert len(cache) == 2 and cache.get("a", 1) is None and cache.get("c", 1) is entries["c"]
     assert cache.get("c", 2) is None  # another revision is a miss
     cache.for_catalog(2)
     assert len(cache) == 0
-    FactsCache(capacity=0).put("a", entries["a"])  # keeps nothing, fails nothing
+    for _ in range(2):
+        FactsCache(capacity=0).put("a", entries["a"])  # keeps nothing, fails nothing
 
 
 # --- the breakpoint memo gives exactly what a fresh evaluation gives ---------------------------
