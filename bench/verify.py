@@ -113,7 +113,10 @@ def library_rate(
         result = verify(
             token, allowed_algorithms=ALGS, resolve_key=resolve, now=now, check_status=checker
         )
-        assert result.verified and result.complete, result.checks
+        # every check runs but suspension's, whose entry is published only with
+        # CREDENCE_SUSPENSION_STATUS_ENTRY
+        skipped = [c.name for c in result.checks if c.status == "skipped"]
+        assert result.verified and skipped in ([], ["suspension"]), result.checks
     best = 0.0
     for _ in range(3):
         done, start = 0, time.perf_counter()
