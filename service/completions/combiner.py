@@ -105,7 +105,8 @@ class Combiner:
         if mine.done:
             return mine.answer()
         self._leading.add(client)
-        group = [mine, *[r for r in waiting if r is not mine][: self.max_group - 1]]
+        others = [r for r in waiting if r is not mine][: self.max_group - 1]
+        group = [r for r in waiting if r is mine or r in others]  # in arrival order
         waiting[:] = [r for r in waiting if r not in group]
         try:
             with anyio.CancelScope(shield=True):  # a thread cannot be stopped: wait for it
