@@ -48,6 +48,23 @@ def fresh_database(url: str) -> None:
     upgrade(url)
 
 
+def bench_keys(url: str) -> tuple[str, str]:
+    """Two API keys on the database at ``url``: (admin, permissions:check)."""
+    from sqlmodel import Session
+
+    from service.api_clients.service import create_client
+
+    engine = make_engine(url)
+    with Session(engine) as session:
+        _, admin = create_client(session, name="bench-admin", scopes=["admin"], actor="bench")
+        _, checker = create_client(
+            session, name="bench-publisher", scopes=["permissions:check"], actor="bench"
+        )
+        session.commit()
+    engine.dispose()
+    return admin, checker
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

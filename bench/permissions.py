@@ -49,7 +49,6 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -58,7 +57,6 @@ import dataset  # noqa: E402  (bench/dataset.py, beside this script)
 import harness  # noqa: E402  (bench/harness.py, beside this script)
 from harness import free_port, fresh_database, start_server  # noqa: E402
 
-from service.api_clients.service import create_client  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.db import make_engine  # noqa: E402
 from service.models import metadata  # noqa: E402
@@ -76,13 +74,8 @@ FAKE_JWT = "eyJhbGciOiJFZERTQSIsImtpZCI6ImRldiIsInR5cCI6IkpXVCJ9." + "x" * 1400 
 def apply_catalog(url: str, dev_key_file: str) -> str:
     """Apply the demo catalog through the API (in-process); returns a permissions:check key."""
     settings = Settings(database_url=url, log_level="WARNING", dev_key_file=dev_key_file)
+    admin, checker = harness.bench_keys(url)
     engine = make_engine(url)
-    with Session(engine) as session:
-        _, admin = create_client(session, name="bench-admin", scopes=["admin"], actor="bench")
-        _, checker = create_client(
-            session, name="bench-publisher", scopes=["permissions:check"], actor="bench"
-        )
-        session.commit()
     with TestClient(create_app(settings, engine=engine)) as client:
         response = client.put(
             "/v1/catalog",

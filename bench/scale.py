@@ -61,9 +61,7 @@ import harness  # noqa: E402
 import hot  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from harness import free_port, fresh_database, start_server  # noqa: E402
-from sqlmodel import Session  # noqa: E402
 
-from service.api_clients.service import create_client  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.db import make_engine  # noqa: E402
 from service.settings import Settings  # noqa: E402
@@ -116,13 +114,8 @@ def setup(url: str, dev_key_file: str, tokens: int) -> tuple[dict[str, str], lis
     settings = Settings(
         database_url=url, base_url=BASE, log_level="WARNING", dev_key_file=dev_key_file
     )
+    admin, checker = harness.bench_keys(url)
     engine = make_engine(url)
-    with Session(engine) as session:
-        _, admin = create_client(session, name="bench-admin", scopes=["admin"], actor="bench")
-        _, checker = create_client(
-            session, name="bench-publisher", scopes=["permissions:check"], actor="bench"
-        )
-        session.commit()
     headers = {"Authorization": f"Bearer {admin}"}
     at = "2026-01-05T10:00:00Z"
     issued: list[str] = []
