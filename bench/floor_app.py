@@ -41,15 +41,14 @@ def create_floor_app() -> FastAPI:
 
 
 def main() -> None:
-    import uvicorn
-
     from service.http_limits import http_protocol
+    from service.serving import serve
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    uvicorn.run(  # the options ``credence serve`` passes (service/cli/main.py)
+    serve(  # the options ``credence serve`` passes (service/cli/main.py)
         "floor_app:create_floor_app",
         factory=True,
         host="127.0.0.1",

@@ -15,13 +15,14 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from service.db import make_engine  # noqa: E402
 from service.migrations import upgrade  # noqa: E402
+from service.serving import ALL_SERVING  # noqa: E402
 
 # A wrk Lua ``done`` hook printing one line that :func:`run_wrk` reads (append to a script).
 WRK_DONE = """
@@ -40,12 +41,32 @@ def fresh_database(url: str) -> None:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
     if url.startswith("postgresql"):
+        create_database_if_missing(url)
         engine = make_engine(url)
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
             connection.execute(text("CREATE SCHEMA public"))
         engine.dispose()
     upgrade(url)
+
+
+def create_database_if_missing(url: str) -> None:
+    """Create the PostgreSQL database named in ``url`` (from the server's ``postgres`` database),
+    so that a bench runs on a fresh machine without a set-up step."""
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": target.database},
+            ).first()
+            if exists is None:
+                connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+    finally:
+        admin.dispose()
 
 
 def bench_keys(url: str) -> tuple[str, str]:
@@ -101,7 +122,9 @@ def start_server(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+            ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+            # and every worker listens: connections spread over all of them (service/serving.py)
+            if ready and (workers == 1 or f"All {workers} {ALL_SERVING}" in log.read_text()):
                 return process
         except httpx.TransportError:
             pass

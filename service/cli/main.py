@@ -50,14 +50,13 @@ def serve(
 ) -> None:
     """Serve the API with uvicorn. Unless CREDENCE_BASE_URL is set, credentials, keys and status
     lists are named under http://HOST:PORT."""
-    import uvicorn
-
     from service.http_limits import http_protocol
+    from service.serving import serve as serve_app
 
     # fail fast, with a readable message, on bad configuration
     settings = serving_settings(host, port)
     typer.echo(f"Base URL (credential, key and status-list URLs): {settings.base_url}")
-    uvicorn.run(
+    serve_app(  # each worker on its own socket: connections spread over them (service/serving.py)
         "service.app:create_served_app",
         factory=True,
         host=host,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from service.serving import ALL_SERVING
 from tests.conftest import REPO
 
 DEMO = REPO / "service" / "catalog" / "demo" / "social-media-program.yaml"
@@ -91,18 +92,20 @@ def start(
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    wait_ready(url, process, log)
+    wait_ready(url, process, log, workers=workers)
     return LiveServer(url, key, env, process, log)
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Wait until the server ``process`` (output in ``log``) answers ``/readyz`` at ``url``."""
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, *, workers: int = 1) -> None:
+    """Wait until the server ``process`` (output in ``log``) answers ``/readyz`` at ``url`` and,
+    with several ``workers``, all of them listen (so connections spread over them)."""
     deadline = time.monotonic() + 120  # a loaded machine may restart a slow-starting worker
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            ready = httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+            if ready and (workers == 1 or f"All {workers} {ALL_SERVING}" in log.read_text()):
                 return
         except httpx.HTTPError:
             pass
