@@ -60,6 +60,9 @@ def count_used(session: Session, lists: Sequence[ListRow], added: Mapping[int, i
             update(ListRow)
             .where(col(ListRow.id) == list_id)
             .values(used=ListRow.used + added[list_id])
+            # the rows read are expired below: no need for the ORM to evaluate the UPDATE
+            # against every object in the session (that cost more than the statement)
+            .execution_options(synchronize_session=False)
         )
     for status_list in lists:
         session.expire(status_list, ["used"])
