@@ -69,6 +69,19 @@ def create_database_if_missing(url: str) -> None:
         admin.dispose()
 
 
+def analyze(url: str) -> None:
+    """Refresh the planner's statistics (``ANALYZE``), as autovacuum does within a minute or so
+    of a table's growth: a bench that has just filled a fresh database measures the steady
+    state, not the first minute, in which PostgreSQL may keep a plan made for an empty table
+    (a generic plan of a prepared statement stays until the statistics change: seen as a
+    sequential scan of ``completion`` per single completion, 5-8 ms at 6,000 rows)."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        connection.execute(text("ANALYZE"))
+        connection.commit()
+    engine.dispose()
+
+
 def bench_keys(url: str) -> tuple[str, str]:
     """Two API keys on the database at ``url``: (admin, permissions:check)."""
     from sqlmodel import Session
@@ -135,13 +148,56 @@ def start_server(
     raise SystemExit(f"server did not start; see {log}:\n{log.read_text()[-2000:]}")
 
 
+# One wrk thread's stream of single completions: each learner's three courses, ``SPREAD``
+# learners apart (a learner's completions arrive in order, not back to back on parallel
+# connections); the second course issues Social Media Foundations.
+SINGLE_LUA = """
+local courses = {"policy-101", "brand-voice-101", "disclosure-101"}
+local spread = 64
+local counter = 0
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+request = function()
+  local n = counter
+  counter = counter + 1
+  local within = n % (3 * spread)
+  local learner = (n - within) / 3 + within % spread
+  local course = courses[math.floor(within / spread) + 1]
+  local score = ""
+  if course == "policy-101" then score = ',"score":90' end
+  local body = string.format(
+    '{"learner_id":"%s-%d-%d","course_id":"%s","completed_at":"%s"%s}',
+    "@PREFIX@", tid, learner, course, "@AT@", score)
+  return wrk.format("POST", "@PATH@", {
+    ["Authorization"] = "Bearer @KEY@", ["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def single_lua(prefix: str, path: str, key: str) -> str:
+    """:data:`SINGLE_LUA` for learners named ``prefix-...``, posting to ``path`` with ``key``
+    (completed two days ago)."""
+    from datetime import UTC, datetime, timedelta
+
+    at = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        SINGLE_LUA.replace("@PREFIX@", prefix)
+        .replace("@AT@", at)
+        .replace("@PATH@", path)
+        .replace("@KEY@", key)
+    )
+
+
 def run_wrk(
-    script: str, port: int, seconds: int, connections: int, lua: Path
+    script: str, port: int, seconds: int, connections: int, lua: Path, *, threads: int = 2
 ) -> tuple[float, float, float, int]:
     """Run wrk with the Lua ``script`` (``WRK_DONE`` is appended) against the server on
     ``port``; returns (requests/s, p50 ms, p99 ms, errors)."""
     lua.write_text(script + WRK_DONE)
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
     output = subprocess.run(
         [*command, "-s", str(lua), f"http://127.0.0.1:{port}"],
         capture_output=True,
@@ -208,3 +264,88 @@ def post_singles(
     for thread in threads:
         thread.join()
     return done[0]
+
+
+def _processes() -> dict[int, tuple[str, int, float]]:
+    """Every process now: pid -> (command name, parent pid, CPU seconds used so far by it and by
+    its children that ended)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        # its own CPU and its ended children's (PostgreSQL's postmaster reaps its backends)
+        spent = sum(int(fields[i]) for i in (11, 12, 13, 14)) / tick
+        found[int(entry.name)] = (name, int(fields[1]), spent)
+    return found
+
+
+def _machine() -> tuple[int, int]:
+    """(busy, all) jiffies of every CPU since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
+def _reaped_children() -> float:
+    """CPU seconds of this script's children that have ended and been waited for."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuMeter:
+    """Where the CPU went over an interval (Linux ``/proc``): the servers (the processes under
+    ``servers``' pids), PostgreSQL's processes, wrk (this script's children, running or ended),
+    and the whole machine, in cores (CPU seconds per second). A process that ends within the
+    interval counts through its parent (PostgreSQL's backends through the postmaster), with its
+    whole life's CPU: a close reading, not an exact one."""
+
+    def __init__(self, servers: list[int]) -> None:
+        self.servers = set(servers)
+        self.children = _reaped_children()
+        self.start = _processes()
+        self.machine = _machine()
+        self.started = time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        elapsed = time.monotonic() - self.started
+        now = _processes()
+        busy, total = _machine()
+        used = {"server": 0.0, "postgres": 0.0, "wrk": 0.0}
+        for pid, (name, _, seconds) in now.items():
+            before = self.start.get(pid)
+            spent = seconds - (before[2] if before and before[0] == name else 0.0)
+            group = "server" if self._under_servers(pid, now) else name
+            if group in used:
+                used[group] += spent
+        used["wrk"] += _reaped_children() - self.children  # wrk ran as this script's child
+        cores = {group: spent / elapsed for group, spent in used.items()}
+        cpus = os.cpu_count() or 1
+        cores["machine"] = cpus * (busy - self.machine[0]) / max(1, total - self.machine[1])
+        cores["cpus"] = cpus
+        return cores
+
+    def _under_servers(self, pid: int, processes: dict[int, tuple[str, int, float]]) -> bool:
+        seen = 0
+        while pid in processes and seen < 64:
+            if pid in self.servers:
+                return True
+            pid, seen = processes[pid][1], seen + 1
+        return False
+
+
+def cpu_line(cores: dict[str, float]) -> str:
+    """A :class:`CpuMeter` reading as one line."""
+    return (
+        f"CPU (cores of {cores['cpus']:.0f}): servers {cores['server']:.2f}, "
+        f"PostgreSQL {cores['postgres']:.2f}, wrk {cores['wrk']:.2f}, "
+        f"machine busy {cores['machine']:.2f}"
+    )

@@ -17,8 +17,11 @@ applies the demo catalog and measures, over real HTTP:
 * **single**: ``POST /v1/completions`` one at a time from ``--clients`` wrk connections (16),
   same mix (one credential per third completion).
 
-It prints completions/s (and p50/p99 latency from wrk), the ratios single/floor (aim >= 0.2x
-the floor's requests/s, p99 <= 5x the floor's) and batch/single, and credentials/s against the
+The batch runs first, then ``ANALYZE`` (the steady state: statistics that know the tables' rows,
+as autovacuum's would within a minute). It prints completions/s (and p50/p99 latency from wrk),
+the CPU milliseconds each floor and single request cost in the servers, PostgreSQL and wrk
+(from ``/proc``, with how busy the machine was), the ratios single/floor (aim >= 0.2x the
+floor's requests/s, p99 <= 5x the floor's) and batch/single, and credentials/s against the
 library's raw ``sign_credential`` rate measured in the same run. Aim: batch >= 2,000
 completions/s on a 2-core machine.
 """
@@ -187,48 +190,25 @@ def bench_batch(server: Server, learners: int) -> tuple[float, float]:
     return stored / elapsed, issued / elapsed
 
 
-# One wrk thread's stream of single completions: each learner's three courses, ``SPREAD``
-# learners apart (a learner's completions arrive in order, not back to back on parallel
-# connections); the second course issues Social Media Foundations.
-SINGLE_LUA = """
-local courses = {"policy-101", "brand-voice-101", "disclosure-101"}
-local spread = 64
-local counter = 0
-local threads = 0
-setup = function(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-request = function()
-  local n = counter
-  counter = counter + 1
-  local within = n % (3 * spread)
-  local learner = (n - within) / 3 + within % spread
-  local course = courses[math.floor(within / spread) + 1]
-  local score = ""
-  if course == "policy-101" then score = ',"score":90' end
-  local body = string.format(
-    '{"learner_id":"%s-%d-%d","course_id":"%s","completed_at":"%s"%s}',
-    "@PREFIX@", tid, learner, course, "@AT@", score)
-  return wrk.format("POST", "@PATH@", {
-    ["Authorization"] = "Bearer @KEY@", ["Content-Type"] = "application/json"}, body)
-end
-"""
-
-
 def bench_single(
     server: Server, path: str, prefix: str, seconds: int, clients: int
-) -> tuple[float, float, float, int]:
+) -> tuple[tuple[float, float, float, int], dict[str, float]]:
     """wrk posting single completions to ``path`` from ``clients`` connections for
-    ``seconds``: (requests/s, p50 ms, p99 ms, errors)."""
-    at = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    script = (
-        SINGLE_LUA.replace("@PREFIX@", prefix)
-        .replace("@AT@", at)
-        .replace("@PATH@", path)
-        .replace("@KEY@", server.key)
+    ``seconds``: (requests/s, p50 ms, p99 ms, errors), and where the CPU went meanwhile."""
+    script = harness.single_lua(prefix, path, server.key)
+    assert server.process is not None
+    meter = harness.CpuMeter([server.process.pid])
+    figures = harness.run_wrk(script, server.port, seconds, clients, server.folder / "single.lua")
+    return figures, meter.stop()
+
+
+def cpu_per_request(cores: dict[str, float], rate: float) -> str:
+    """CPU milliseconds per request, by where they were spent."""
+    return (
+        f"CPU per request: server {1000 * cores['server'] / rate:.2f} ms, PostgreSQL "
+        f"{1000 * cores['postgres'] / rate:.2f} ms, wrk {1000 * cores['wrk'] / rate:.2f} ms "
+        f"(machine busy {cores['machine']:.2f} of {cores['cpus']:.0f} cores)"
     )
-    return harness.run_wrk(script, server.port, seconds, clients, server.folder / "single.lua")
 
 
 def issued_to(url: str, prefix: str) -> tuple[int, int]:
@@ -276,8 +256,11 @@ def main() -> None:
     for name, url in urls:
         with Server(url, args.workers, folder) as server:
             b_comp, b_cred = bench_batch(server, args.learners)
-            floor = bench_single(server, FLOOR_PATH, "f", args.seconds, args.clients)
-            single = bench_single(server, "/v1/completions", "s", args.seconds, args.clients)
+            harness.analyze(url)  # the steady state: statistics that know the batch's rows
+            floor, floor_cpu = bench_single(server, FLOOR_PATH, "f", args.seconds, args.clients)
+            single, single_cpu = bench_single(
+                server, "/v1/completions", "s", args.seconds, args.clients
+            )
         completions, credentials = issued_to(url, "s")
         f_rps, f_p50, f_p99, f_errors = floor
         s_rps, s_p50, s_p99, s_errors = single
@@ -295,6 +278,8 @@ def main() -> None:
             f"errors {s_errors}  ({completions:,} stored, {credentials:,} credentials = one per "
             f"{completions / max(credentials, 1):.1f})"
         )
+        print(f"           {cpu_per_request(floor_cpu, f_rps)}  (floor)")
+        print(f"           {cpu_per_request(single_cpu, s_rps)}  (single)")
         ratio, tail = s_rps / f_rps, s_p99 / f_p99
         print(
             f"  ratios : single/floor {ratio:.3f}x requests/s (aim >= 0.2), p99 {tail:.1f}x "

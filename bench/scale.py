@@ -3,17 +3,20 @@
 Run::
 
     .venv/bin/python bench/scale.py --curve processes --db-url postgresql+psycopg://postgres@127.0.0.1:5432/credence_scale
-        [--processes 1 2 4] [--clients 8] [--seconds 10]
+        [--processes 1 2 4] [--connections 16] [--seconds 10]
     .venv/bin/python bench/scale.py --curve learners --db-url postgresql+psycopg://postgres@127.0.0.1:5432/credence_scale
         [--learners 10000 100000 1000000] [--seconds 10] [--connections 64] [--clients 16]
 
 The database named there is WIPED (schema dropped, re-migrated) for every point of a curve.
 
-``--curve processes``: for each process count, ``credence serve --workers N`` posts single
-completions (``POST /v1/completions``, three courses per learner, every third issues Social
-Media Foundations) from ``--clients`` threads; completions/s and the ratio to one process of
-the same run. On one machine the curve ends where its cores do; with writers of different
-learners no longer serialised it should grow with processes until then, not stay flat.
+``--curve processes``: for each count N, N ``credence serve`` processes (one worker each, a port
+each, as on N machines) share one fresh database (given 3,000 learners' completions first, then
+``ANALYZE``, as a running deployment has rows and statistics), and N wrk processes (one thread
+each, 16 connections in all) post single completions to them at once (``POST /v1/completions``,
+three courses per learner, every third issues Social Media Foundations). It prints
+completions/s, the ratio to one process in the same run, and where the CPU went (the servers,
+PostgreSQL, wrk and the whole machine, in cores, from ``/proc``): on one machine the curve ends
+where its cores do, and a bound in the database shows as PostgreSQL's share saturating.
 
 ``--curve learners``: for each size it applies the demo catalog, earns Foundations for
 ``--tokens`` new learners through the API (real signed credentials to verify), bulk-loads the
@@ -59,8 +62,11 @@ sys.path.insert(0, str(ROOT))
 import bulk  # noqa: E402  (bench/bulk.py, beside this script)
 import harness  # noqa: E402
 import hot  # noqa: E402
+import httpx  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from harness import free_port, fresh_database, start_server  # noqa: E402
+from issuance import items_for  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from service.app import create_app  # noqa: E402
 from service.db import make_engine  # noqa: E402
@@ -75,25 +81,91 @@ WARM_LEARNERS = 1_000
 # ----------------------------------------------------------------------------- processes
 
 
-def processes_rate(url: str, processes: int, clients: int, seconds: float) -> float:
+@dataclass
+class ProcessesPoint:
+    processes: int
+    rate: float  # completions/s, all processes together
+    p99_ms: float  # the worst process's
+    errors: int
+    stored: int
+    cores: dict[str, float]
+
+
+#: Learners given three completions each (one credential) before a point is measured: the
+#: tables then have rows and statistics, as a running deployment's have.
+PRELOAD_LEARNERS = 3_000
+
+
+def preload(base: str, key: str, learners: int) -> None:
+    items = items_for("pre", learners)
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
+        for start_at in range(0, len(items), 999):
+            batch = {"items": items[start_at : start_at + 999]}
+            client.post("/v1/completions/batch", json=batch).raise_for_status()
+
+
+def processes_point(url: str, processes: int, connections: int, seconds: int) -> ProcessesPoint:
+    """``processes`` ``credence serve`` processes (one worker each, a port each, as on separate
+    machines) on one fresh database, each driven by its own wrk (one thread, its share of
+    ``connections``) posting single completions for ``seconds``, all at once."""
     fresh_database(url)
     with tempfile.TemporaryDirectory() as folder:
-        env, key = prepare(url, Path(folder))
-        server = start(env, key, Path(folder), workers=processes)
+        work = Path(folder)
+        env, key = prepare(url, work)
+        servers = []
         try:
-            started = time.monotonic()
-            posted = harness.post_singles(server.url, key, clients=clients, seconds=seconds)
-            return posted / (time.monotonic() - started)
+            for _ in range(processes):
+                servers.append(start(env, key, work))
+            preload(servers[0].url, key, PRELOAD_LEARNERS)
+            harness.analyze(url)  # the steady state: statistics that know the rows
+            share = max(1, connections // processes)
+            results: list[tuple[float, float, float, int]] = [(0.0, 0.0, 0.0, 0)] * processes
+
+            def drive(index: int) -> None:
+                port = int(servers[index].url.rsplit(":", 1)[1])
+                script = harness.single_lua(f"p{index}", "/v1/completions", key)
+                lua = work / f"single-{index}.lua"
+                results[index] = harness.run_wrk(script, port, seconds, share, lua, threads=1)
+
+            meter = harness.CpuMeter([server.process.pid for server in servers])
+            threads = [threading.Thread(target=drive, args=(i,)) for i in range(processes)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            cores = meter.stop()
         finally:
-            server.stop()
+            for server in servers:
+                server.stop()
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            stored = connection.execute(text("SELECT count(*) FROM completion")).scalar_one()
+        engine.dispose()
+    return ProcessesPoint(
+        processes,
+        sum(r[0] for r in results),
+        max(r[2] for r in results),
+        sum(r[3] for r in results),
+        stored,
+        cores,
+    )
 
 
 def processes_curve(args: argparse.Namespace) -> None:
+    print(
+        f"single completions, {args.connections} wrk connections in all, {args.seconds} s a point; "
+        f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}"
+    )
     first = None
     for count in args.processes:
-        rate = processes_rate(args.db_url, count, args.clients, args.seconds)
-        first = first or rate
-        print(f"{count} process(es): {rate:7.0f} completions/s  = {rate / first:.2f}x one process")
+        point = processes_point(args.db_url, count, args.connections, args.seconds)
+        first = first or point.rate
+        print(
+            f"{count} process(es): {point.rate:7.0f} completions/s = {point.rate / first:.2f}x one "
+            f"process; p99 {point.p99_ms:.0f} ms; errors {point.errors}; {point.stored:,} stored"
+        )
+        print(f"    {harness.cpu_line(point.cores)}")
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 
@@ -347,19 +419,22 @@ def main() -> None:
     parser.add_argument("--db-url", required=True, help="PostgreSQL (wiped)")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--clients", type=int, help="completion threads (8; learners: 16)")
+    parser.add_argument("--clients", type=int, help="learners: completion threads (16)")
     parser.add_argument("--learners", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--connections", type=int, default=64, help="wrk connections")
+    parser.add_argument(
+        "--connections", type=int, help="wrk connections (processes: 16 in all; learners: 64)"
+    )
     parser.add_argument("--tokens", type=int, default=200, help="real credentials to verify")
     parser.add_argument("--no-explain", action="store_true", help="skip plans and step costs")
     args = parser.parse_args()
     if not args.db_url.startswith("postgresql"):
         raise SystemExit("--db-url must name a PostgreSQL database")
     if args.curve == "processes":
-        args.clients = args.clients or 8
+        args.connections = args.connections or 16
         processes_curve(args)
     else:
         args.clients = args.clients or 16
+        args.connections = args.connections or 64
         learners_curve(args)
 
 
