@@ -5,14 +5,17 @@ The caller is decided by the one API-key rule, :func:`service.auth.service.admit
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, ClassVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlmodel import Session
 
-from service.auth.service import MissingKey, Principal, admit_key
+from service.auth.service import MissingKey, PresentedKey, Principal, admit_key, well_formed
 from service.db import EngineDep, get_session
 from service.settings import Settings
 
@@ -50,3 +53,59 @@ def require(scope: str) -> Callable[..., Principal]:
 
 AdminDep = Annotated[Principal, Depends(require("admin"))]
 AuditReadDep = Annotated[Principal, Depends(require("audit:read"))]
+
+
+# Doors that admit their caller themselves, in a read they make anyway (the permission check's
+# snapshot statement, the single completion's group): they take the presented key from
+# :func:`presented` and apply :func:`service.auth.service.admit` to the client row they read.
+
+
+def presented(scope: str) -> Callable[..., Coroutine[Any, Any, PresentedKey]]:
+    """A dependency giving the well-formed bearer key (401 when missing or malformed, with no
+    read), for a door that admits it later by the one rule; ``scope`` is documented in the
+    OpenAPI document as :func:`require`'s is."""
+
+    async def presented_key(credentials: BearerDep) -> PresentedKey:
+        if credentials is None:
+            raise MissingKey()
+        return well_formed(credentials.credentials)
+
+    presented_key.required_scope = scope  # type: ignore[attr-defined]  # OpenAPI docs
+    return presented_key
+
+
+def bearer_key(request: Request) -> PresentedKey:
+    """The bearer key, read as :data:`bearer` reads it, outside dependency injection."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    if not token or scheme.lower() != "bearer":
+        raise MissingKey()
+    return well_formed(token)
+
+
+def refuse_unless_allowed(request: Request, scope: str, key: PresentedKey | None = None) -> None:
+    """Before reporting a malformed request, make sure the caller may ask at all (401/403
+    first), by the one API-key rule. Only invalid requests pay this extra read; valid ones are
+    admitted in the door's own read. (Called from a route class, outside dependency injection:
+    hence the engine straight from the app.)"""
+    key = key or bearer_key(request)
+    admit_key(request.app.state.engine, key.key, scope)
+
+
+class AuthFirstRoute(APIRoute):
+    """Validation errors are reported only to callers whose key may use the endpoint: for the
+    doors that admit their caller after FastAPI has validated the request (subclasses name the
+    ``scope``)."""
+
+    scope: ClassVar[str]
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError:
+                refuse_unless_allowed(request, self.scope)
+                raise
+
+        return route

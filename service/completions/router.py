@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel
 
-from service.auth.service import Principal
+from service.auth.service import PresentedKey, Principal
 from service.completions import service
-from service.completions.combiner import Combiner
+from service.completions.combiner import SCOPE, Combiner
 from service.completions.common import CompletionRow
 from service.completions.schemas import (
     BatchItemResult,
@@ -21,16 +21,27 @@ from service.completions.schemas import (
     CompletionResult,
     IssuedCredential,
 )
-from service.deps import SessionDep, require
+from service.deps import AuthFirstRoute, SessionDep, presented, require
 from service.errors import PROBLEM_BASE, problem_responses
 from service.issuance.context import IssuerDep
 from service.issuance.issuing import IssuedRow
 from service.models import Completion, Credential
 
+
+class _AuthFirstRoute(AuthFirstRoute):
+    """A request found invalid is answered 422 only to a caller whose key may write (the
+    single completion admits its caller after validation, in its group)."""
+
+    scope = SCOPE
+
+
 router = APIRouter(
-    prefix="/v1/completions", tags=["completions"], responses=problem_responses(401, 403)
+    prefix="/v1/completions",
+    tags=["completions"],
+    route_class=_AuthFirstRoute,
+    responses=problem_responses(401, 403),
 )
-WriteDep = Annotated[Principal, Depends(require("completions:write"))]
+WriteDep = Annotated[Principal, Depends(require(SCOPE))]
 
 
 async def get_combiner(request: Request) -> Combiner:
@@ -40,6 +51,8 @@ async def get_combiner(request: Request) -> Combiner:
 
 
 CombinerDep = Annotated[Combiner, Depends(get_combiner)]
+#: The single completion's key, admitted by the combiner in its group's read.
+PresentedKeyDep = Annotated[PresentedKey, Depends(presented(SCOPE))]
 
 
 def _json(model: BaseModel, status_code: int) -> Response:
@@ -77,11 +90,13 @@ def issued_public(rows: Sequence[Credential | IssuedRow]) -> list[IssuedCredenti
     ),
 )
 async def record_completion(
-    body: CompletionIn, combiner: CombinerDep, principal: WriteDep
+    request: Request, body: CompletionIn, combiner: CombinerDep, key: PresentedKeyDep
 ) -> Response:
     """Record a completion; credentials it earns are issued in the same transaction."""
-    # completions posted at the same moment share a transaction (group commit): see combiner.py
-    outcome = await combiner.record(body, source=principal.prefix, actor=principal.actor)
+    # completions posted at the same moment share a transaction (group commit), and their
+    # callers' keys one read (admitted by the one rule): see combiner.py
+    principal, outcome = await combiner.record(body, key)
+    request.state.principal = principal
     if outcome.problem is not None:
         raise outcome.problem
     recorded = outcome.recorded

@@ -31,13 +31,13 @@ from typing import Annotated, Any, ClassVar, NamedTuple
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from fastapi.security.utils import get_authorization_scheme_param
 
-from service.auth.service import MissingKey, PresentedKey, admit_key, well_formed
+from service import deps
+from service.auth.service import PresentedKey
 from service.core.ids import LEARNER_ID_PATTERN, SLUG_PATTERN
 from service.core.times import RANGE_TEXT, parse_instant
 from service.db import utcnow
-from service.deps import BearerDep, SettingsDep
+from service.deps import SettingsDep, bearer_key, presented, refuse_unless_allowed
 from service.errors import BadRequest, InvalidInput, problem_responses, validation_errors
 from service.permissions.deps import PermissionsDep, get_permissions
 from service.permissions.schemas import (
@@ -57,28 +57,13 @@ from service.permissions.service import SCOPE, Answer, Check, Permissions
 
 
 def _refuse_unless_allowed(request: Request, key: PresentedKey | None = None) -> None:
-    """Before reporting a malformed request, make sure the caller may ask at all (401/403
-    first), by the one API-key rule. Only invalid requests pay this extra read; valid ones are
-    admitted in their one snapshot statement. (Called from the route class, outside dependency
-    injection: hence the engine straight from the app.)"""
-    key = key or _bearer_key(request)
-    admit_key(request.app.state.engine, key.key, SCOPE)
+    refuse_unless_allowed(request, SCOPE, key)
 
 
-class AuthFirstRoute(APIRoute):
-    """Validation errors are reported only to callers whose key may use the endpoint."""
+class AuthFirstRoute(deps.AuthFirstRoute):
+    """Validation errors are reported only to callers whose key may check permissions."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError:
-                _refuse_unless_allowed(request)
-                raise
-
-        return route
+    scope = SCOPE
 
 
 router = APIRouter(
@@ -86,14 +71,7 @@ router = APIRouter(
 )
 
 
-async def presented_key(credentials: BearerDep) -> PresentedKey:
-    """A well-formed bearer key (admitted or refused with the check's own read)."""
-    if credentials is None:
-        raise MissingKey()
-    return well_formed(credentials.credentials)
-
-
-presented_key.required_scope = SCOPE  # type: ignore[attr-defined]  # OpenAPI docs
+presented_key = presented(SCOPE)
 KeyDep = Annotated[PresentedKey, Depends(presented_key)]
 
 
@@ -228,15 +206,6 @@ def _query_check(request: Request) -> Check:
     return Check(learner_id, program, at)
 
 
-def _bearer_key(request: Request) -> PresentedKey:
-    """The bearer key, read as :data:`service.deps.bearer` reads it (the hot path has no
-    dependencies to spare)."""
-    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
-    if not token or scheme.lower() != "bearer":
-        raise MissingKey()
-    return well_formed(token)
-
-
 @router.get(
     "/v1/permissions/check",
     operation_id="checkPermission",
@@ -256,7 +225,7 @@ async def check_permission(request: Request) -> Response:
     what is missing; an unknown learner is a deny; an unknown program kind is a 404.
     Requires the `permissions:check` scope."""
     # The hot path: no dependencies or model validation, one read (see the module docstring).
-    key = _bearer_key(request)
+    key = bearer_key(request)
     permissions = await get_permissions(request)
     try:
         check = _query_check(request)

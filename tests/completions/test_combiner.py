@@ -1,6 +1,7 @@
 """Single completions posted at the same moment share a transaction (``service/completions/
-combiner.py``), and each request still gets its own answer: a live server on both databases,
-and a group whose transaction fails as a whole retried item by item."""
+combiner.py``), and each request still gets its own answer: a live server on both databases
+(each caller's key admitted alone, though a group reads its client row once), and a group whose
+transaction fails as a whole retried item by item."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ import httpx
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 
+from service.api_clients.service import create_client, revoke_client
+from service.auth.service import PresentedKey, well_formed
 from service.completions.combiner import Combiner
 from service.completions.schemas import CompletionIn
-from tests.completions.conftest import ACTOR, SOURCE, item
+from service.db import make_engine
+from tests.completions.conftest import item
 from tests.robustness.live import prepare, start
 
 FRESH = 40  # learners with one completion each
@@ -90,10 +95,73 @@ def test_a_burst_of_singles_is_recorded_in_shared_transactions_each_answered_alo
     assert moments < stored, "no two requests shared a transaction"
 
 
+def _key(engine: Any, scopes: list[str], *, revoked: bool = False) -> str:
+    with Session(engine) as session:
+        client, key = create_client(session, name="lms", scopes=scopes, actor="test")
+        if revoked:
+            revoke_client(session, client.prefix, actor="test")
+        session.commit()
+    return key
+
+
+@pytest.mark.slow
+def test_each_caller_in_a_group_is_admitted_by_its_own_key(live_db: str, tmp_path: Path) -> None:
+    """Requests of one client that share a group (and its one read of the client row) are each
+    admitted by the key they present: a wrong secret under the right prefix is a 401, a key
+    without the scope a 403, a revoked key a 401, and none of them writes anything."""
+    env, admin = prepare(live_db, tmp_path)
+    engine = make_engine(live_db)
+    writer = _key(engine, ["completions:write"])
+    reader = _key(engine, ["permissions:check"])
+    revoked = _key(engine, ["completions:write"], revoked=True)
+    engine.dispose()
+    forged = writer[:-4] + ("aaaa" if not writer.endswith("aaaa") else "bbbb")  # same prefix
+    assert well_formed(forged).prefix == well_formed(writer).prefix
+    callers = [("good", writer)] * 12 + [("forged", forged)] * 4
+    callers += [("reader", reader)] * 3 + [("revoked", revoked)] * 3 + [("admin", admin)] * 2
+    server = start(env, admin, tmp_path)
+    try:
+
+        async def burst() -> list[httpx.Response]:
+            limits = httpx.Limits(max_connections=len(callers))
+            async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as c:
+                return await asyncio.gather(
+                    *(
+                        c.post(
+                            "/v1/completions",
+                            json=item(f"{kind}-{n}", "disclosure-101"),
+                            headers={"Authorization": f"Bearer {key}"},
+                        )
+                        for n, (kind, key) in enumerate(callers)
+                    )
+                )
+
+        answers = asyncio.run(burst())
+        bad_body = httpx.post(  # refused for its key before its body is looked at
+            f"{server.url}/v1/completions",
+            json={"learner_id": "x"},
+            headers={"Authorization": f"Bearer {forged}"},
+        )
+    finally:
+        server.stop()
+    expected = {"good": 201, "admin": 201, "forged": 401, "revoked": 401, "reader": 403}
+    for (kind, _), answer in zip(callers, answers, strict=True):
+        assert answer.status_code == expected[kind], (kind, answer.text)
+        if answer.status_code >= 400:
+            assert answer.headers["content-type"].startswith("application/problem+json")
+    assert bad_body.status_code == 401, bad_body.text
+    engine = make_engine(live_db)
+    with engine.connect() as connection:
+        learners = set(connection.execute(text("SELECT learner_id FROM completion")).scalars())
+    engine.dispose()
+    assert learners == {f"{k}-{n}" for n, (k, _) in enumerate(callers) if k in ("good", "admin")}
+
+
 def test_a_group_that_fails_as_a_whole_is_retried_item_by_item(issuer, database) -> None:  # type: ignore[no-untyped-def]
     """A real database error in one item's statement (a failing trigger would do the same) sinks
     its group's transaction; each item is then recorded alone, so only its request fails."""
     combiner = Combiner(database.engine, issuer)
+    key: PresentedKey = well_formed(_key(database.engine, ["completions:write"]))
 
     def refuse_poison(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         if statement.lstrip().upper().startswith("INSERT INTO COMPLETION") and "poison" in str(
@@ -111,7 +179,7 @@ def test_a_group_that_fails_as_a_whole_is_retried_item_by_item(issuer, database)
 
             async def one(i: int) -> None:
                 try:
-                    results[i] = await combiner.record(bodies[i], source=SOURCE, actor=ACTOR)
+                    results[i] = (await combiner.record(bodies[i], key))[1]
                 except OperationalError as exc:
                     results[i] = exc
 
