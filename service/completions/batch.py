@@ -88,7 +88,8 @@ def record_batch(
     lock_learners(session, {b.learner_id for _, b in parsed})
     now = utcnow()
     earlier = _earlier(session, source, {b.external_id for _, b in parsed if b.external_id})
-    courses = repository.known_courses(session, {b.course_id for _, b in parsed})
+    compiled = issuer.catalog.get(session)  # cached per catalog revision (one short read)
+    courses = compiled.courses  # every course, archived included
     accepted: list[_Accepted] = []
     first_use: dict[str, _Accepted] = {}
     replays: list[tuple[int, _Accepted]] = []
@@ -123,7 +124,7 @@ def record_batch(
         if key is not None:
             first_use[key] = item
     if accepted:
-        credentials = _record(session, issuer, accepted, actor=actor, now=now)
+        credentials = _record(session, issuer, compiled, accepted, actor=actor, now=now)
         for item in accepted:
             row = item.row
             completion = CompletionRow(
@@ -182,7 +183,13 @@ def _earlier(
 
 
 def _record(
-    session: Session, issuer: Issuer, accepted: list[_Accepted], *, actor: str, now: datetime
+    session: Session,
+    issuer: Issuer,
+    compiled: CompiledCatalog,
+    accepted: list[_Accepted],
+    *,
+    actor: str,
+    now: datetime,
 ) -> dict[str, IssuedRow]:
     """Apply the accepted items in order in memory, then write everything; the credentials
     issued, by id."""
@@ -190,7 +197,6 @@ def _record(
     book = LearnerBook(session, learner_ids)
     completions = repository.completion_facts(session, learner_ids)
     held = repository.credential_facts(session, learner_ids)
-    compiled = issuer.catalog.get(session)
     candidates = _Candidates(compiled)
     passed: defaultdict[str, set[str]] = defaultdict(set)
     for learner_id, learner_facts in completions.items():

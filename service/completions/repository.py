@@ -12,7 +12,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from service.issuance.engine_facts import CompletionFact, CredentialFact
-from service.models import Completion, Course, Credential
+from service.models import Completion, Credential
 
 
 def _many(name: str) -> BindParameter[Any]:
@@ -36,12 +36,6 @@ def credentials(session: Session, ids: Collection[str]) -> dict[str, Credential]
         return {}
     query = select(Credential).where(col(Credential.id).in_(_many("ids")))
     return {c.id: c for c in session.exec(query, params={"ids": list(ids)})}
-
-
-def known_courses(session: Session, course_ids: Collection[str]) -> set[str]:
-    """Which of ``course_ids`` are in the catalog."""
-    query = select(Course.id).where(col(Course.id).in_(_many("ids")))
-    return set(session.exec(query, params={"ids": sorted(course_ids)}))
 
 
 def insert_completions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
