@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 from sqlalchemy import event, text
@@ -199,3 +200,39 @@ def test_a_group_that_fails_as_a_whole_is_retried_item_by_item(issuer, database)
     with database.engine.connect() as connection:
         learners = set(connection.execute(text("SELECT learner_id FROM completion")).scalars())
     assert learners == {f"ok-{n}" for n in range(5)}
+
+
+def test_a_leader_cancelled_while_gathering_its_group_hands_on_the_lead(issuer, database) -> None:  # type: ignore[no-untyped-def]
+    """A leader cancelled (its client gone) during the event-loop passes before it takes its
+    group records nothing, and the request queued behind it leads and is recorded."""
+    combiner = Combiner(database.engine, issuer)
+    key = well_formed(_key(database.engine, ["completions:write"]))
+    first = CompletionIn.model_validate(item("gone", "disclosure-101"))
+    second = CompletionIn.model_validate(item("stays", "disclosure-101"))
+    results: dict[str, Any] = {}
+
+    async def scenario() -> None:
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as group:
+                leader = anyio.CancelScope()
+
+                async def lead() -> None:
+                    with leader:
+                        results["gone"] = await combiner.record(first, key)
+
+                async def follow() -> None:
+                    results["stays"] = await combiner.record(second, key)
+
+                group.start_soon(lead)
+                await anyio.lowlevel.checkpoint()  # the leader is in its passes
+                group.start_soon(follow)
+                await anyio.lowlevel.checkpoint()  # the follower waits behind it
+                assert combiner._leading and len(combiner._waiting[key.prefix]) == 2
+                leader.cancel()
+
+    anyio.run(scenario)
+    assert "gone" not in results
+    assert results["stays"][1].recorded is not None
+    with database.engine.connect() as connection:
+        learners = set(connection.execute(text("SELECT learner_id FROM completion")).scalars())
+    assert learners == {"stays"}
