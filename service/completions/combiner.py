@@ -28,14 +28,14 @@ key before anything else; a request that FastAPI finds invalid is answered 422 o
 key is admitted (``service.deps.AuthFirstRoute``), as the other doors do.
 
 So a lone request is recorded at once, as before (the loop's passes find nothing to do); under
-load it waits for the groups of its
-client queued ahead of it; nothing waits on a timer. :func:`record_batch` gives each item the
-outcome it would have had as its own request (its property tests hold it to that), so every
-caller gets its own answer: 201, a 200 replay, a 409 or 422 of its own. Nothing is acknowledged
-before its group commits. If a group fails before its commit is sent (a database error, not a
-bad item), each of its items is retried alone, so a failure answers only the request that
-causes it; a failure during the commit itself is every member's answer, as it was for a
-request alone (whether it committed is unknown, and a retry could record an item twice).
+load it waits for the groups of its client queued ahead of it; nothing waits on a timer.
+:func:`record_batch` gives each item the outcome it would have had as its own request (its
+property tests hold it to that), so every caller gets its own answer: 201, a 200 replay, a 409
+or 422 of its own. Nothing is acknowledged before its group commits. If a group fails before its
+commit is sent (a database error, not a bad item), each of its items is retried alone, so a
+failure answers only the request that causes it; a failure during the commit itself is every
+member's answer, as it was for a request alone (whether it committed is unknown, and a retry
+could record an item twice).
 
 The combiner commits its own sessions, as the request's session dependency does for other
 routes (``service/db.py`` ``get_session``): routes keep to their services, services never commit.

@@ -32,12 +32,17 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from service import deps
 from service.auth.service import PresentedKey
 from service.core.ids import LEARNER_ID_PATTERN, SLUG_PATTERN
 from service.core.times import RANGE_TEXT, parse_instant
 from service.db import utcnow
-from service.deps import SettingsDep, bearer_key, presented, refuse_unless_allowed
+from service.deps import (
+    AuthFirstRoute,
+    SettingsDep,
+    bearer_key,
+    presented,
+    refuse_unless_allowed,
+)
 from service.errors import BadRequest, InvalidInput, problem_responses, validation_errors
 from service.permissions.deps import PermissionsDep, get_permissions
 from service.permissions.schemas import (
@@ -60,14 +65,14 @@ def _refuse_unless_allowed(request: Request, key: PresentedKey | None = None) ->
     refuse_unless_allowed(request, SCOPE, key)
 
 
-class AuthFirstRoute(deps.AuthFirstRoute):
+class _AuthFirstRoute(AuthFirstRoute):
     """Validation errors are reported only to callers whose key may check permissions."""
 
     scope = SCOPE
 
 
 router = APIRouter(
-    tags=["permissions"], route_class=AuthFirstRoute, responses=problem_responses(401, 403)
+    tags=["permissions"], route_class=_AuthFirstRoute, responses=problem_responses(401, 403)
 )
 
 
