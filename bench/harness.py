@@ -74,7 +74,7 @@ def analyze(url: str) -> None:
     of a table's growth: a bench that has just filled a fresh database measures the steady
     state, not the first minute, in which PostgreSQL may keep a plan made for an empty table
     (a generic plan of a prepared statement stays until the statistics change: seen as a
-    sequential scan of ``completion`` per single completion, 5-8 ms at 6,000 rows)."""
+    sequential scan of ``completion`` per group of single completions, 5-8 ms at 6,000 rows)."""
     engine = make_engine(url)
     with engine.connect() as connection:
         connection.execute(text("ANALYZE"))
