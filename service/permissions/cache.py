@@ -344,6 +344,10 @@ class FactsCache:
             self._entries.clear()
             self.catalog_revision = revision
 
+    def holds(self, learner_id: str) -> bool:
+        """Whether an entry for ``learner_id`` is kept (at any facts revision)."""
+        return learner_id in self._entries
+
     def get(self, learner_id: str, revision: int) -> LearnerFacts | None:
         entry = self._entries.get(learner_id)
         return entry if entry is not None and entry.revision == revision else None

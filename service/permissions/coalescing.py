@@ -4,10 +4,11 @@ On PostgreSQL every check's snapshot (the caller's key, the catalog revision, th
 revision) is a round trip that costs the database more CPU than the rest of the check. So a
 process keeps an asynchronous connection for these reads and, while a read is in flight, lets the
 checks that arrive meanwhile wait for the *next* read, which then answers all of them in one
-statement (``= ANY(...)`` over their key prefixes and learners). Under load one statement serves
-tens of checks; alone, a check waits for nothing. Reading the full facts of learners not cached
-(or changed) works the same way on a second connection, so a burst of first sightings neither
-queues one by one nor holds up the snapshots.
+statement (``= ANY(...)`` over their key prefixes and learners, with the full facts of the
+learners some check has never seen). Under load one statement serves tens of checks; alone, a
+check waits for nothing. Reading the full facts of cached learners whose facts changed works
+the same way on a second connection, so a burst of changes neither queues one by one nor holds
+up the snapshots.
 
 Freshness is the same as one read per check: a check only ever uses a statement that *started
 after it asked*, so anything committed before the check was asked is seen (and the facts read
@@ -29,8 +30,12 @@ from service.permissions.repository import (
     Snapshot,
     Statements,
     read_facts,
+    read_rows,
     read_snapshot,
+    snapshot_with_facts,
 )
+
+SnapshotAsk = tuple[str, Sequence[str], Sequence[str]]  # key prefix, learners, facts of
 
 Ask = TypeVar("Ask")
 Answer = TypeVar("Answer")
@@ -145,9 +150,7 @@ class CoalescingStore:
 
     def _new_lanes(
         self,
-    ) -> tuple[
-        _Lane[tuple[str, Sequence[str]], Snapshot], _Lane[Sequence[str], dict[str, LearnerRows]]
-    ]:
+    ) -> tuple[_Lane[SnapshotAsk, Snapshot], _Lane[Sequence[str], dict[str, LearnerRows]]]:
         return (
             _Lane(self._conninfo, self._answer_snapshots),
             _Lane(self._conninfo, self._answer_facts),
@@ -164,28 +167,35 @@ class CoalescingStore:
 
     # ------------------------------------------------------------------ reads
 
-    async def snapshot(self, key_prefix: str, learner_ids: Sequence[str]) -> Snapshot:
+    async def snapshot(
+        self, key_prefix: str, learner_ids: Sequence[str], facts_of: Sequence[str] = ()
+    ) -> Snapshot:
         """As :meth:`PermissionStore.snapshot`, answered by the next coalesced statement."""
         self._on_this_loop()
-        return await self._snapshots.ask((key_prefix, learner_ids))
+        return await self._snapshots.ask((key_prefix, learner_ids, facts_of))
 
     async def facts(self, learner_ids: Sequence[str]) -> dict[str, LearnerRows]:
         """As :meth:`PermissionStore.facts`, answered by the next coalesced statement."""
         self._on_this_loop()
         return await self._facts.ask(learner_ids)
 
-    async def _answer_snapshots(
-        self, fetch: Fetch, asks: list[tuple[str, Sequence[str]]]
-    ) -> list[Snapshot]:
-        prefixes = list({prefix for prefix, _ in asks})
-        learners = list({i: None for _, ids in asks for i in ids})
+    async def _answer_snapshots(self, fetch: Fetch, asks: list[SnapshotAsk]) -> list[Snapshot]:
+        """One statement for every waiting check: with the facts of the learners any of them
+        has never seen, if there are such learners."""
+        prefixes = list({prefix for prefix, _, _ in asks})
+        learners = list({i: None for _, ids, _ in asks for i in ids})
+        facts_of = list({i: None for _, _, unseen in asks for i in unseen})
+        if facts_of:
+            params = (facts_of, facts_of, facts_of, prefixes, learners)
+            read = read_rows(await fetch(self.sql.with_facts_many, params), self.sql.datetime)
+            return [snapshot_with_facts(prefix, ids, unseen, read) for prefix, ids, unseen in asks]
         rows = await fetch(self.sql.snapshot_many, (prefixes, learners))
         clients, revision, revisions = read_snapshot(rows)
         return [
             Snapshot(
                 clients.get(prefix), revision, {i: revisions[i] for i in ids if i in revisions}
             )
-            for prefix, ids in asks
+            for prefix, ids, _ in asks
         ]
 
     async def _answer_facts(

@@ -6,9 +6,11 @@ the database bumps by trigger, in the same transaction, whenever the learner's c
 status events, attribute history or completions change; migration 0007). The service keeps the
 facts it parsed per learner and reuses them while that counter and the catalog revision stand,
 so a revocation or a revoked API key committed by any process is seen by the very next check
-everywhere. Only learners whose counter moved (or never seen) are read in full, with
-:meth:`PermissionStore.facts`: every credential with its status events, the attribute history
-and the completions, again in one statement.
+everywhere. A learner the cache does not hold is read in full in that same statement (every
+credential with its status events, the attribute history and the completions): the first
+sighting of a learner, which at a million learners is nearly every check, is one round trip.
+A learner held whose counter moved is read in full afterwards, with
+:meth:`PermissionStore.facts`, again in one statement.
 
 Why not the ORM or the pool: the check endpoints are ``async def`` and run these reads directly
 on the event loop (no thread hop); each process keeps one DBAPI connection in autocommit mode
@@ -48,12 +50,15 @@ SELECT 'l', l.id, NULL, NULL, NULL, NULL, l.facts_revision
  WHERE l.id {learners}
 """
 
-# Column 12 is an integer (event id, attribute change id, ``passed``), column 13 the score.
+# The facts rows, 14 columns: column 12 is an integer (event id, attribute change id,
+# ``passed``), column 13 the score. The credential branch comes first: its columns are typed,
+# so PostgreSQL resolves the later branches' NULLs by it.
+#
 # A credential's events are looked up only when its status changed after it was issued: every
 # status change sets ``status_changed_at`` to the event's time, and issuing sets it to
 # ``issued_at`` with the one ``active`` event left out anyway. For the others (nearly all) the
 # CASE gives NULL, which the index answers without reading a page: no probe per credential.
-_FACTS = """
+_FACTS_ROWS = """
 SELECT 'c', cr.learner_id, cr.id, cr.level_id, cr.valid_from, cr.valid_until, cr.status,
        cr.status_changed_at, cr.superseded_by, cr.superseded_at, e.status, e.at, e.id,
        CAST(NULL AS FLOAT)
@@ -63,23 +68,49 @@ SELECT 'c', cr.learner_id, cr.id, cr.level_id, cr.valid_from, cr.valid_until, cr
          WHEN cr.status_changed_at IS NULL OR cr.status_changed_at <> cr.issued_at THEN cr.id
        END
    AND (e.status <> 'active' OR e.at > cr.issued_at)
- WHERE cr.learner_id {learners}
+ WHERE cr.learner_id {facts_of}
 UNION ALL
 SELECT 'a', a.learner_id, NULL, a.name, a.changed_at, NULL, a.value,
        NULL, NULL, NULL, NULL, NULL, a.id, NULL
   FROM learner_attribute_change a
- WHERE a.learner_id {learners}
+ WHERE a.learner_id {facts_of}
 UNION ALL
 SELECT 'm', m.learner_id, m.id, m.course_id, m.completed_at, NULL, NULL,
        NULL, NULL, NULL, NULL, NULL, CASE WHEN m.passed THEN 1 ELSE 0 END, m.score
   FROM completion m
- WHERE m.learner_id {learners}
+ WHERE m.learner_id {facts_of}
+"""
+
+# Each learner's facts revision, in the facts rows' shape: read in the same statement as the
+# facts, it labels them (a later change is never masked by the cache).
+_REVISIONS_ROWS = """
 UNION ALL
 SELECT 'l', l.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        l.facts_revision, NULL
   FROM learner l
  WHERE l.id {learners}
 """
+
+_FACTS = _FACTS_ROWS + _REVISIONS_ROWS
+
+# The snapshot and the facts of the learners the cache has never seen, in one statement (the
+# first sighting of a learner, which is every check but 1% at a million learners, is then one
+# round trip, not two). The key row's columns sit where the facts rows' have the same types.
+_SNAPSHOT_WITH_FACTS = (
+    _FACTS_ROWS
+    + """
+UNION ALL
+SELECT 'k', k.prefix, k.name, k.secret_hash, k.revoked_at, NULL, k.scopes,
+       NULL, NULL, NULL, NULL, NULL, k.id, NULL
+  FROM api_client k
+ WHERE k.prefix {prefixes}
+UNION ALL
+SELECT 'r', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, s.revision, NULL
+  FROM catalog_state s
+ WHERE s.id = 1
+"""
+    + _REVISIONS_ROWS
+)
 
 
 class CredentialRow(NamedTuple):
@@ -122,11 +153,13 @@ class LearnerRows:
 
 @dataclass
 class Snapshot:
-    """The caller's key, the catalog revision and each known learner's facts revision."""
+    """The caller's key, the catalog revision and each known learner's facts revision; with
+    the facts of the learners asked for in the same statement (``facts``, known ones only)."""
 
     client: ClientRow | None
     catalog_revision: int
     revisions: dict[str, int]
+    facts: dict[str, LearnerRows] = field(default_factory=dict)
 
 
 class PermissionStore(DedicatedConnection):
@@ -143,10 +176,26 @@ class PermissionStore(DedicatedConnection):
 
     # ------------------------------------------------------------------ reads
 
-    def snapshot(self, key_prefix: str, learner_ids: Sequence[str]) -> Snapshot:
+    def snapshot(
+        self, key_prefix: str, learner_ids: Sequence[str], facts_of: Sequence[str] = ()
+    ) -> Snapshot:
         """The caller's key, the catalog revision and the learners' facts revisions (a learner
-        missing from ``revisions`` is not known to Credence), in one statement."""
+        missing from ``revisions`` is not known to Credence), in one statement; with the facts
+        of the learners in ``facts_of`` (some of ``learner_ids``: those never seen) in the
+        same statement, as :meth:`facts` reads them."""
         sql = self.sql
+        if facts_of:
+            if len(learner_ids) == 1:
+                (one,) = learner_ids
+                rows = self.fetch(sql.with_facts_one, (one, one, one, key_prefix, one))
+            else:
+                ids = sql.learners_param(facts_of)
+                rows = self.fetch(
+                    sql.with_facts, (ids, ids, ids, key_prefix, sql.learners_param(learner_ids))
+                )
+            return snapshot_with_facts(
+                key_prefix, learner_ids, facts_of, read_rows(rows, sql.datetime)
+            )
         if len(learner_ids) == 1:
             rows = self.fetch(sql.snapshot_one, (key_prefix, learner_ids[0]))
         else:
@@ -169,7 +218,9 @@ class Reads(Protocol):
     """The permission check's two reads as it awaits them: :class:`ImmediateReads` (SQLite) or
     :class:`~service.permissions.coalescing.CoalescingStore` (PostgreSQL)."""
 
-    async def snapshot(self, key_prefix: str, learner_ids: Sequence[str]) -> Snapshot: ...
+    async def snapshot(
+        self, key_prefix: str, learner_ids: Sequence[str], facts_of: Sequence[str] = ()
+    ) -> Snapshot: ...
 
     async def facts(self, learner_ids: Sequence[str]) -> dict[str, LearnerRows]: ...
 
@@ -183,8 +234,10 @@ class ImmediateReads:
     def __init__(self, store: PermissionStore) -> None:
         self.store = store
 
-    async def snapshot(self, key_prefix: str, learner_ids: Sequence[str]) -> Snapshot:
-        return self.store.snapshot(key_prefix, learner_ids)
+    async def snapshot(
+        self, key_prefix: str, learner_ids: Sequence[str], facts_of: Sequence[str] = ()
+    ) -> Snapshot:
+        return self.store.snapshot(key_prefix, learner_ids, facts_of)
 
     async def facts(self, learner_ids: Sequence[str]) -> dict[str, LearnerRows]:
         return self.store.facts(learner_ids)
@@ -209,7 +262,18 @@ class Statements:
         self.snapshot_one = _SNAPSHOT.format(prefixes=f"= {param}", learners=f"= {param}")
         # Several callers' checks at once (PostgreSQL, see service.permissions.coalescing).
         self.snapshot_many = _SNAPSHOT.format(prefixes=learners, learners=learners)
-        self.facts = _FACTS.format(learners=learners)
+        self.facts = _FACTS.format(facts_of=learners, learners=learners)
+        # The snapshot with the facts of learners never seen: one learner, several (the
+        # caller's one key), several callers' checks at once (PostgreSQL).
+        self.with_facts_one = _SNAPSHOT_WITH_FACTS.format(
+            facts_of=f"= {param}", prefixes=f"= {param}", learners=f"= {param}"
+        )
+        self.with_facts = _SNAPSHOT_WITH_FACTS.format(
+            facts_of=learners, prefixes=f"= {param}", learners=learners
+        )
+        self.with_facts_many = _SNAPSHOT_WITH_FACTS.format(
+            facts_of=learners, prefixes=learners, learners=learners
+        )
 
     def learners_param(self, learner_ids: Sequence[str]) -> Any:
         return json.dumps(list(learner_ids)) if self.dialect == "sqlite" else list(learner_ids)
@@ -232,9 +296,43 @@ def read_snapshot(rows: Iterable[Any]) -> tuple[dict[str, ClientRow], int, dict[
 
 def read_facts(rows: Iterable[Any], dt: Callable[[Any], datetime | None]) -> dict[str, LearnerRows]:
     """The facts statement's rows as :class:`LearnerRows` per known learner."""
+    return read_rows(rows, dt)[2]
+
+
+def snapshot_with_facts(
+    key_prefix: str,
+    learner_ids: Iterable[str],
+    facts_of: Iterable[str],
+    read: tuple[dict[str, ClientRow], int, dict[str, LearnerRows]],
+) -> Snapshot:
+    """One caller's :class:`Snapshot` of ``learner_ids`` from :func:`read_rows` of a
+    snapshot-with-facts statement, with the facts of the known learners among ``facts_of``."""
+    clients, revision, learners = read
+    return Snapshot(
+        clients.get(key_prefix),
+        revision,
+        {i: learners[i].revision for i in learner_ids if i in learners},
+        {i: learners[i] for i in facts_of if i in learners},
+    )
+
+
+def read_rows(
+    rows: Iterable[Any], dt: Callable[[Any], datetime | None]
+) -> tuple[dict[str, ClientRow], int, dict[str, LearnerRows]]:
+    """The facts statement's rows (or a snapshot-with-facts statement's): API clients by key
+    prefix, the catalog revision, and :class:`LearnerRows` per known learner (holding only
+    the revision for a learner whose facts were not asked for)."""
+    clients: dict[str, ClientRow] = {}
+    revision = 0
     learners: dict[str, LearnerRows] = {}
     for row in rows:
         kind = row[0]
+        if kind == "k":
+            clients[row[1]] = ClientRow(row[12], row[2], row[3], row[6], row[4] is not None)
+            continue
+        if kind == "r":
+            revision = int(row[12])
+            continue
         facts = learners.get(row[1])
         if facts is None:
             facts = learners[row[1]] = LearnerRows()
@@ -263,7 +361,8 @@ def read_facts(rows: Iterable[Any], dt: Callable[[Any], datetime | None]) -> dic
             )
         else:
             facts.known, facts.revision = True, int(row[12])
-    return {learner_id: facts for learner_id, facts in learners.items() if facts.known}
+    known = {learner_id: facts for learner_id, facts in learners.items() if facts.known}
+    return clients, revision, known
 
 
 def _sqlite_datetime(value: Any) -> datetime | None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from service.permissions.repository import Snapshot
 from tests.conftest import REPO
 
 DEMO = REPO / "service" / "catalog" / "demo" / "social-media-program.yaml"
@@ -28,6 +29,16 @@ def iso(moment: datetime) -> str:
 
 def days_ago(days: float) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)
+
+
+def in_order(snapshot: Snapshot) -> Snapshot:
+    """``snapshot`` with each learner's facts sorted (a statement gives them in any order)."""
+    for rows in snapshot.facts.values():
+        rows.attributes.sort(key=lambda change: change.id)
+        rows.completions.sort(key=lambda completion: completion.id)
+        for credential in rows.credentials.values():
+            credential.events.sort()
+    return snapshot
 
 
 class Demo:

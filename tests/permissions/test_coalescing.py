@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from service.auth.keys import parse_prefix
 from service.permissions.coalescing import CoalescingStore
 from service.permissions.repository import PermissionStore
-from tests.permissions.conftest import FOUNDATIONS, Demo, days_ago
+from tests.permissions.conftest import FOUNDATIONS, Demo, days_ago, in_order
 
 POSTGRESQL_ONLY = pytest.mark.parametrize(
     "database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -24,13 +25,17 @@ def test_concurrent_snapshots_share_statements_and_match_one_read_each(
     for learner in ("ana", "bob", "cy"):
         demo.earn(learner, FOUNDATIONS, days_ago(10))
     other_key = make_key("permissions:check", name="other")
-    prefixes = [demo.checker["Authorization"].split()[1][:12], other_key[:12], "cred_nothere"]
-    asks = [
-        (prefixes[i % 3], [["ana"], ["bob", "cy"], ["nobody"], ["ana", "nobody"]][i % 4])
-        for i in range(40)
+    prefixes = [
+        parse_prefix(demo.checker["Authorization"].split()[1]),
+        parse_prefix(other_key),
+        "0123456789",
     ]
+    # Some checks also ask for the facts of learners they have never seen (read in the same
+    # statement), each its own.
+    learners = [["ana"], ["bob", "cy"], ["nobody"], ["ana", "nobody"], ["cy"]]
+    asks = [(prefixes[i % 3], learners[i % 5], learners[i % 5][: i % 3]) for i in range(70)]
     sync = PermissionStore(database.engine)
-    expected = [sync.snapshot(prefix, learners) for prefix, learners in asks]
+    expected = [sync.snapshot(*ask) for ask in asks]
     sync.close()
 
     store = CoalescingStore(database.engine)
@@ -46,12 +51,14 @@ def test_concurrent_snapshots_share_statements_and_match_one_read_each(
 
     async def ask_all() -> list[Any]:
         try:
-            return await asyncio.gather(*(store.snapshot(p, ls) for p, ls in asks))
+            return await asyncio.gather(*(store.snapshot(*ask) for ask in asks))
         finally:
             await store.close()
 
     got = asyncio.run(ask_all())
-    assert got == expected
+    assert [in_order(s) for s in got] == [in_order(s) for s in expected]
+    assert any(snapshot.facts for snapshot in got)
+    assert {snapshot.client.name for snapshot in got if snapshot.client} == {"publisher", "other"}
     assert statements < len(asks) / 4  # the first read alone, then everyone else together
 
 

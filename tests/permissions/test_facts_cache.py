@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from service.auth.keys import parse_prefix
 from service.catalog.expressions import AllOf, AnyOf, AttributeIn, Expr, LevelRef
 from service.core.durations import Duration
 from service.issuance.engine import CourseRequirement, LevelRule, Renewal
@@ -26,9 +27,10 @@ from service.permissions.repository import (
     CompletionRow,
     CredentialRow,
     LearnerRows,
+    PermissionStore,
 )
 from tests.permissions.as_of import missing_then, rows_as_of
-from tests.permissions.conftest import FOUNDATIONS, PRACTITIONER, Demo, days_ago
+from tests.permissions.conftest import FOUNDATIONS, PRACTITIONER, Demo, days_ago, in_order
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -173,6 +175,81 @@ def test_a_repeated_check_is_answered_from_the_cached_facts(demo: Demo) -> None:
     again = demo.check("ana", "run-paid-campaigns")
     assert permissions.cache.get("ana", revision) is entry  # reused, not read again
     assert {**again, "at": None} == {**first, "at": None}
+
+
+def test_a_snapshot_with_facts_reads_what_the_snapshot_and_facts_statements_read(
+    demo: Demo, database
+) -> None:  # type: ignore[no-untyped-def]
+    """The first sighting of a learner reads its facts with the snapshot, in one statement:
+    the same key, revisions and facts as the two statements read one after the other."""
+    held = demo.earn_up_to("ana", PRACTITIONER, days_ago(30))
+    demo.status(held[FOUNDATIONS]["id"], "suspend")
+    demo.status(held[FOUNDATIONS]["id"], "reinstate")
+    demo.status(held[PRACTITIONER]["id"], "revoke")
+    demo.earn("bob", FOUNDATIONS, days_ago(5))
+    prefix = parse_prefix(demo.checker["Authorization"].split()[1])
+    assert prefix is not None
+    store = PermissionStore(database.engine)
+    try:
+        for learners, facts_of in (
+            (["ana"], ["ana"]),
+            (["ana", "bob", "nobody"], ["bob", "nobody", "ana"]),
+            (["bob", "ana"], ["bob"]),
+            (["nobody"], ["nobody"]),
+        ):
+            separate = store.snapshot(prefix, learners)
+            separate.facts = store.facts(facts_of)
+            assert in_order(store.snapshot(prefix, learners, facts_of)) == in_order(separate)
+        ana = store.snapshot(prefix, ["ana"], ["ana"])
+        assert ana.client is not None and ana.client.name == "publisher"
+        assert {c.status for c in ana.facts["ana"].credentials.values()} == {"active", "revoked"}
+        assert sum(len(c.events) for c in ana.facts["ana"].credentials.values()) >= 3
+        assert store.snapshot("cred_nothere", ["ana"], ["ana"]).client is None
+    finally:
+        store.close()
+
+
+def test_a_learner_not_kept_is_read_in_one_statement_and_a_changed_one_in_two(
+    demo: Demo,
+) -> None:
+    """A learner the cache does not hold has its facts read with the snapshot (one round
+    trip); a kept learner whose facts changed since needs the snapshot to learn it, then its
+    facts (two); a kept learner unchanged, the snapshot alone."""
+    held = demo.earn("ana", FOUNDATIONS, days_ago(10))
+    permissions = demo.client.app.state.permissions  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def counted(fetch: Any) -> Any:
+        def counting(sql: str, params: Any) -> Any:
+            statements.append(sql)
+            return fetch(sql, params)
+
+        return counting
+
+    reads = permissions.reads
+    if hasattr(reads, "_snapshots"):  # PostgreSQL: the coalescing lanes (awaitables)
+        demo.check("ana", "post-on-brand-accounts")  # the lanes are made on the test's loop
+        for lane in (reads._snapshots, reads._facts):
+            lane.fetch = counted(lane.fetch)
+    else:
+        permissions.store.fetch = counted(permissions.store.fetch)
+
+    def statements_of_one_check() -> int:
+        statements.clear()
+        demo.check("ana", "post-on-brand-accounts")
+        return len(statements)
+
+    permissions.cache._entries.clear()
+    permissions.cache._read_once.clear()
+    permissions.cache._read_once_before.clear()
+    assert statements_of_one_check() == 1  # never seen: snapshot and facts together
+    assert not permissions.cache.holds("ana")
+    assert statements_of_one_check() == 1  # read once before: kept from now on
+    assert permissions.cache.holds("ana")
+    assert statements_of_one_check() == 1  # kept and unchanged: the snapshot alone
+    demo.status(held["id"], "revoke")
+    assert statements_of_one_check() == 2  # kept but changed: the snapshot, then the facts
+    assert demo.check("ana", "post-on-brand-accounts")["allowed"] is False
 
 
 def _facts(revision: int = 1) -> LearnerFacts:
