@@ -129,10 +129,13 @@ def lock_catalog(session: Session) -> CatalogState:
     return session.exec(select(CatalogState).where(CatalogState.id == 1).with_for_update()).one()
 
 
+# Built once: every write reads it (SQLAlchemy works out a new statement's cache key each time).
+_REVISION = select(CatalogState.revision).where(CatalogState.id == 1)
+
+
 def catalog_revision(session: Session) -> int:
     """The catalog's revision as committed (read from the database, not the session's copy)."""
-    query = select(CatalogState.revision).where(CatalogState.id == 1)
-    return session.exec(query).first() or 0
+    return session.exec(_REVISION).first() or 0
 
 
 def write_diff(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import case
+from typing import Any
+
+from sqlalchemy import bindparam, case
 from sqlmodel import Session, col, select
 
 from service.models import SigningKey
@@ -21,17 +23,29 @@ def active_keys(session: Session, alg: str | None = None) -> list[SigningKey]:
     return list(session.exec(query))
 
 
+def _active_kid_query(prefer: bool, only: bool) -> Any:
+    query = select(SigningKey.kid).where(SigningKey.state == "active")
+    if only:
+        query = query.where(SigningKey.alg == bindparam("only"))
+    if prefer:
+        query = query.order_by(case((col(SigningKey.alg) == bindparam("prefer"), 0), else_=1))
+    return query.order_by(col(SigningKey.created_at).desc()).limit(1)
+
+
+# Built once: every issuing transaction reads the signing key (SQLAlchemy works out a new
+# statement's cache key on every execution).
+_ACTIVE_KID = {(p, o): _active_kid_query(p, o) for p in (False, True) for o in (False, True)}
+
+
 def active_kid(
     session: Session, *, prefer: str | None = None, only: str | None = None
 ) -> str | None:
     """An active key: the newest of algorithm ``prefer`` if there is one, else the newest of
     any (``only``: of that algorithm or none)."""
-    query = select(SigningKey.kid).where(SigningKey.state == "active")
-    if only is not None:
-        query = query.where(SigningKey.alg == only)
-    if prefer is not None:
-        query = query.order_by(case((col(SigningKey.alg) == prefer, 0), else_=1))
-    return session.exec(query.order_by(col(SigningKey.created_at).desc()).limit(1)).first()
+    query = _ACTIVE_KID[(prefer is not None, only is not None)]
+    params = {name: value for name, value in (("prefer", prefer), ("only", only)) if value}
+    result: str | None = session.exec(query, params=params).first()
+    return result
 
 
 def get(session: Session, kid: str, *, fresh: bool = False) -> SigningKey | None:

@@ -13,6 +13,9 @@ from service.models import Learner, LearnerAttributeChange
 
 _LEARNERS = Learner.__table__  # type: ignore[attr-defined]
 _CHANGES = LearnerAttributeChange.__table__  # type: ignore[attr-defined]
+# Built once (SQLAlchemy works out a new statement's cache key on every execution).
+_ROWS = sa_select(_LEARNERS).where(_LEARNERS.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_ROWS = insert(_LEARNERS)
 
 
 def get(session: Session, learner_id: str, *, fresh: bool = False) -> Learner | None:
@@ -22,12 +25,12 @@ def get(session: Session, learner_id: str, *, fresh: bool = False) -> Learner | 
 
 def rows(session: Session, learner_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The learners among ``learner_ids`` as plain rows, by id, in one query."""
-    query = sa_select(_LEARNERS).where(_LEARNERS.c.id.in_(sorted(set(learner_ids))))
-    return {row["id"]: dict(row) for row in session.execute(query).mappings()}
+    found = session.execute(_ROWS, {"ids": sorted(set(learner_ids))}).mappings()
+    return {row["id"]: dict(row) for row in found}
 
 
 def insert_rows(session: Session, learners: Sequence[Mapping[str, Any]]) -> None:
-    session.execute(insert(_LEARNERS), list(learners))
+    session.execute(_INSERT_ROWS, list(learners))
 
 
 def update_rows(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -14,19 +14,39 @@ from service.db import utcnow
 from service.models import StatusList as ListRow
 from service.models import StatusSlot
 
+# Built once (SQLAlchemy works out a new statement's cache key on every execution).
+_OPEN_LISTS = (
+    select(ListRow)
+    .where(
+        col(ListRow.purpose).in_(bindparam("purposes", expanding=True)),
+        col(ListRow.used) < bindparam("fill_limit"),
+    )
+    .order_by(col(ListRow.id))
+)
+_COUNT_USED = (
+    update(ListRow)
+    .where(col(ListRow.id) == bindparam("list_id"))
+    .values(used=ListRow.used + bindparam("added"))
+    # the rows read are expired after it: no need for the ORM to evaluate the UPDATE against
+    # every object in the session (that cost more than the statement)
+    .execution_options(synchronize_session=False)
+)
+_FREE_SLOTS = {
+    dialect: make(StatusSlot.__table__)  # type: ignore[attr-defined]
+    .on_conflict_do_nothing(index_elements=["list_id", "idx"])
+    .returning(col(StatusSlot.list_id), col(StatusSlot.idx))
+    for dialect, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
 
 def open_lists(
     session: Session, purposes: Sequence[str], *, size: int, fill_limit: int
 ) -> dict[str, ListRow]:
     """For each of ``purposes``, the oldest list filled below ``fill_limit``, or a new one
     (flushed): one statement when every purpose has one."""
-    query = (
-        select(ListRow)
-        .where(col(ListRow.purpose).in_(purposes), col(ListRow.used) < fill_limit)
-        .order_by(col(ListRow.id))
-    )
     found: dict[str, ListRow] = {}
-    for row in session.exec(query):
+    params = {"purposes": list(purposes), "fill_limit": fill_limit}
+    for row in session.exec(_OPEN_LISTS, params=params):
         found.setdefault(row.purpose, row)
     missing = [p for p in purposes if p not in found]
     for purpose in missing:
@@ -40,13 +60,7 @@ def open_lists(
 def insert_free_slots(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[int, int]]:
     """Insert the slots whose (list, index) no other row holds; the (list, index) inserted.
     An index held by a transaction still open is waited for, then skipped if it commits."""
-    dialect = session.get_bind().dialect.name
-    make = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        make(StatusSlot.__table__)  # type: ignore[attr-defined]
-        .on_conflict_do_nothing(index_elements=["list_id", "idx"])
-        .returning(col(StatusSlot.list_id), col(StatusSlot.idx))
-    )
+    statement = _FREE_SLOTS[session.get_bind().dialect.name]
     return {(row[0], row[1]) for row in session.execute(statement, list(rows))}
 
 
@@ -56,14 +70,7 @@ def count_used(session: Session, lists: Sequence[ListRow], added: Mapping[int, i
     order no two wait for each other (one ``UPDATE`` of both rows, even with its rows picked
     ``ORDER BY id FOR UPDATE``, deadlocked under concurrent single completions)."""
     for list_id in sorted(added):
-        session.execute(
-            update(ListRow)
-            .where(col(ListRow.id) == list_id)
-            .values(used=ListRow.used + added[list_id])
-            # the rows read are expired below: no need for the ORM to evaluate the UPDATE
-            # against every object in the session (that cost more than the statement)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_COUNT_USED, {"list_id": list_id, "added": added[list_id]})
     for status_list in lists:
         session.expire(status_list, ["used"])
 
