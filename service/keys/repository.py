@@ -43,7 +43,7 @@ def active_kid(
     """An active key: the newest of algorithm ``prefer`` if there is one, else the newest of
     any (``only``: of that algorithm or none)."""
     query = _ACTIVE_KID[(prefer is not None, only is not None)]
-    params = {name: value for name, value in (("prefer", prefer), ("only", only)) if value}
+    params = {name: v for name, v in (("prefer", prefer), ("only", only)) if v is not None}
     result: str | None = session.exec(query, params=params).first()
     return result
 
