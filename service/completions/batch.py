@@ -195,8 +195,7 @@ def _record(
     issued, by id."""
     learner_ids = {item.body.learner_id for item in accepted}
     book = LearnerBook(session, learner_ids)
-    completions = repository.completion_facts(session, learner_ids)
-    held = repository.credential_facts(session, learner_ids)
+    completions, held = repository.learner_facts(session, learner_ids)
     candidates = _Candidates(compiled)
     passed: defaultdict[str, set[str]] = defaultdict(set)
     for learner_id, learner_facts in completions.items():

@@ -1,5 +1,5 @@
-"""The completions' queries: replays by external id, known courses, a batch's learners' facts
-(completions and credentials, in one query each), and the multi-row insert."""
+"""The completions' queries: replays by external id, a batch's learners' facts (completions and
+credentials, in one query), and the multi-row insert."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, insert
+from sqlalchemy import (
+    BindParameter,
+    bindparam,
+    insert,
+    literal_column,
+    null,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -30,16 +38,11 @@ _BY_EXTERNAL_IDS = select(Completion).where(
 )
 _CREDENTIALS_BY_ID = select(Credential).where(col(Credential.id).in_(_many("ids")))
 _INSERT_COMPLETIONS = insert(_COMPLETIONS)
-_COMPLETION_FACTS = sa_select(
-    _COMPLETIONS.c.id,
-    _COMPLETIONS.c.learner_id,
-    _COMPLETIONS.c.course_id,
-    _COMPLETIONS.c.completed_at,
-    _COMPLETIONS.c.score,
-    _COMPLETIONS.c.passed,
-).where(_COMPLETIONS.c.learner_id.in_(_many("ids")))
-_CREDENTIAL_FACTS = (
+# A batch's learners' facts in one statement: their credentials (typed first, so PostgreSQL
+# resolves the completions' NULLs by them), then their completions.
+_LEARNER_FACTS = union_all(
     sa_select(
+        literal_column("'c'"),
         _CREDENTIALS.c.id,
         _CREDENTIALS.c.learner_id,
         _CREDENTIALS.c.level_id,
@@ -48,9 +51,22 @@ _CREDENTIAL_FACTS = (
         _CREDENTIALS.c.status,
         _CREDENTIALS.c.status_changed_at,
         _CREDENTIALS.c.superseded_by,
-    )
-    .where(_CREDENTIALS.c.learner_id.in_(_many("ids")))
-    .order_by(_CREDENTIALS.c.valid_from)
+        type_coerce(null(), _COMPLETIONS.c.score.type),
+        type_coerce(null(), _COMPLETIONS.c.passed.type),
+    ).where(_CREDENTIALS.c.learner_id.in_(_many("ids"))),
+    sa_select(
+        literal_column("'m'"),
+        _COMPLETIONS.c.id,
+        _COMPLETIONS.c.learner_id,
+        _COMPLETIONS.c.course_id,
+        _COMPLETIONS.c.completed_at,
+        null(),
+        null(),
+        null(),
+        null(),
+        _COMPLETIONS.c.score,
+        _COMPLETIONS.c.passed,
+    ).where(_COMPLETIONS.c.learner_id.in_(_many("ids"))),
 )
 
 
@@ -82,23 +98,19 @@ def list_for_learner(session: Session, learner_id: str) -> list[Completion]:
     return list(session.exec(query))
 
 
-def completion_facts(
+def learner_facts(
     session: Session, learner_ids: set[str]
-) -> defaultdict[str, dict[str, CompletionFact]]:
-    facts: defaultdict[str, dict[str, CompletionFact]] = defaultdict(dict)
-    rows = session.execute(_COMPLETION_FACTS, {"ids": sorted(learner_ids)})
-    for cid, learner_id, course_id, completed_at, score, passed in rows:
-        facts[learner_id][cid] = CompletionFact(cid, course_id, completed_at, score, passed)
-    return facts
-
-
-def credential_facts(
-    session: Session, learner_ids: set[str]
-) -> defaultdict[str, list[CredentialFact]]:
+) -> tuple[defaultdict[str, dict[str, CompletionFact]], defaultdict[str, list[CredentialFact]]]:
+    """The learners' completions (by learner, by id) and credentials (by learner, in
+    ``valid_from`` order), as the earning engine takes them, in one statement."""
+    completions: defaultdict[str, dict[str, CompletionFact]] = defaultdict(dict)
     held: defaultdict[str, list[CredentialFact]] = defaultdict(list)
-    rows = session.execute(_CREDENTIAL_FACTS, {"ids": sorted(learner_ids)})
-    for cid, learner_id, level_id, valid_from, valid_until, status, changed, by in rows:
-        held[learner_id].append(
-            CredentialFact(cid, level_id, valid_from, valid_until, status, changed, by)
-        )
-    return held
+    rows = session.execute(_LEARNER_FACTS, {"ids": sorted(learner_ids)})
+    for kind, fid, learner_id, name, at, until, status, changed, by, score, passed in rows:
+        if kind == "m":
+            completions[learner_id][fid] = CompletionFact(fid, name, at, score, passed)
+        else:
+            held[learner_id].append(CredentialFact(fid, name, at, until, status, changed, by))
+    for credentials in held.values():
+        credentials.sort(key=lambda credential: credential.valid_from)
+    return completions, held
