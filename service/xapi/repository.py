@@ -3,9 +3,10 @@ attachment data, the learners their actors name."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Exists, and_, exists, insert, or_, select
 from sqlalchemy.orm import aliased
@@ -127,14 +128,19 @@ def content_hashes(session: Session, statement_ids: Collection[str]) -> dict[str
     return {row[0]: row[1] for row in session.execute(query)}
 
 
+_INSERT_STATEMENTS = insert(XapiStatement.__table__)  # type: ignore[attr-defined]
+_INSERT_AGENTS = insert(XapiStatementAgent.__table__)  # type: ignore[attr-defined]
+
+
 def store(
-    session: Session, rows: Sequence[XapiStatement], agents: Sequence[dict[str, str]]
+    session: Session, rows: Sequence[Mapping[str, Any]], agents: Sequence[dict[str, str]]
 ) -> None:
-    """Write statements and the agents they are indexed under (flushed)."""
-    session.add_all(rows)
-    session.flush()
+    """Write statements (every column of each) and the agents they are indexed under, one
+    multi-row insert each."""
+    if rows:
+        session.execute(_INSERT_STATEMENTS, list(rows))
     if agents:
-        session.execute(insert(XapiStatementAgent), list(agents))
+        session.execute(_INSERT_AGENTS, list(agents))
 
 
 def stored_attachments(session: Session, sha2s: Collection[str]) -> set[str]:
