@@ -8,7 +8,8 @@ one transaction per request, completions, audit chain, issuance) on a freshly mi
 wipes). Each round posts one batch of ``--batch`` equivalent completions both ways (new learners,
 the demo catalog's two xAPI-mapped courses, half of them earning a credential), alternating which
 goes first; the best round of each is kept to shrug off noise. It prints statements per second
-and the ratio xAPI cost / JSON batch cost. No assertion: the aim (<= 1.3x, issue 19; 1.5x before) is for a human to read.
+and the ratio xAPI cost / JSON batch cost. No assertion: the aim (<= 1.3x, issue 19; 1.5x
+before) is for a human to read.
 """
 
 from __future__ import annotations
