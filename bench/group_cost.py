@@ -43,7 +43,6 @@ from service.completions.batch import record_batch  # noqa: E402
 from service.completions.schemas import CompletionIn  # noqa: E402
 from service.db import make_engine  # noqa: E402
 from service.issuance.context import Issuer  # noqa: E402
-from service.settings import Settings  # noqa: E402
 
 DEMO = ROOT / "service" / "catalog" / "demo" / "social-media-program.yaml"
 
@@ -69,13 +68,7 @@ def main() -> None:
         harness.fresh_database(url)
         admin, _ = harness.bench_keys(url)
         engine = make_engine(url)
-        settings = Settings(
-            database_url=url,
-            base_url="https://credence.bench",
-            log_level="WARNING",
-            dev_key_file=f"{tmp}/dev-key",
-        )
-        app = create_app(settings, engine=engine)
+        app = create_app(harness.bench_settings(url, f"{tmp}/dev-key"), engine=engine)
         with TestClient(app) as client:  # the app's lifespan: keys, caches
             client.put(
                 "/v1/catalog",

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from service.db import make_engine  # noqa: E402
 from service.migrations import upgrade  # noqa: E402
 from service.serving import ALL_SERVING  # noqa: E402
+from service.settings import Settings  # noqa: E402
 
 # A wrk Lua ``done`` hook printing one line that :func:`run_wrk` reads (append to a script).
 WRK_DONE = """
@@ -80,6 +81,17 @@ def analyze(url: str) -> None:
         connection.execute(text("ANALYZE"))
         connection.commit()
     engine.dispose()
+
+
+def bench_settings(url: str, dev_key_file: str) -> Settings:
+    """The settings an in-process bench runs the app with (the credentials' issuer URL is the
+    benches' own: nothing is served there)."""
+    return Settings(
+        database_url=url,
+        base_url="https://credence.bench",
+        log_level="WARNING",
+        dev_key_file=dev_key_file,
+    )
 
 
 def bench_keys(url: str) -> tuple[str, str]:

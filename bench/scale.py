@@ -70,7 +70,6 @@ from sqlalchemy import text  # noqa: E402
 
 from service.app import create_app  # noqa: E402
 from service.db import make_engine  # noqa: E402
-from service.settings import Settings  # noqa: E402
 from tests.robustness.live import prepare, start  # noqa: E402
 
 DEMO = ROOT / "service" / "catalog" / "demo" / "social-media-program.yaml"
@@ -183,9 +182,7 @@ class Figure:
 def setup(url: str, dev_key_file: str, tokens: int) -> tuple[dict[str, str], list[str]]:
     """Keys (``admin``, ``checker``), the demo catalog, and ``tokens`` real credentials earned
     through the API by learners V0, V1, ... (their VC-JWTs)."""
-    settings = Settings(
-        database_url=url, base_url=BASE, log_level="WARNING", dev_key_file=dev_key_file
-    )
+    settings = harness.bench_settings(url, dev_key_file)
     admin, checker = harness.bench_keys(url)
     engine = make_engine(url)
     headers = {"Authorization": f"Bearer {admin}"}

@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from harness import fresh_database  # bench/harness.py, beside this script
+from harness import bench_settings, fresh_database  # bench/harness.py, beside this script
 from sqlmodel import Session
 
 from service.api_clients.service import create_client
 from service.app import create_app
 from service.db import make_engine
-from service.settings import Settings
 
 DEMO = Path(__file__).resolve().parents[1] / "service" / "catalog" / "demo"
 ACTIVITIES = {
@@ -96,12 +95,7 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
         fresh_database(url)
         engine = make_engine(url)
-        settings = Settings(
-            database_url=url,
-            base_url="https://credence.bench",
-            log_level="WARNING",
-            dev_key_file=f"{tmp}/dev-key",
-        )
+        settings = bench_settings(url, f"{tmp}/dev-key")
         with Session(engine) as session:
             _, key = create_client(session, name="bench", scopes=["admin"], actor="bench")
             session.commit()
