@@ -5,10 +5,10 @@ revision) is a round trip that costs the database more CPU than the rest of the 
 process keeps an asynchronous connection for these reads and, while a read is in flight, lets the
 checks that arrive meanwhile wait for the *next* read, which then answers all of them in one
 statement (``= ANY(...)`` over their key prefixes and learners, with the full facts of the
-learners some check has never seen). Under load one statement serves tens of checks; alone, a
-check waits for nothing. Reading the full facts of cached learners whose facts changed works
-the same way on a second connection, so a burst of changes neither queues one by one nor holds
-up the snapshots.
+learners the process's cache does not hold). Under load one statement serves tens of checks;
+alone, a check waits for nothing. Reading the full facts of cached learners whose facts changed
+works the same way on a second connection, so a burst of changes neither queues one by one nor
+holds up the snapshots.
 
 Freshness is the same as one read per check: a check only ever uses a statement that *started
 after it asked*, so anything committed before the check was asked is seen (and the facts read
@@ -180,8 +180,8 @@ class CoalescingStore:
         return await self._facts.ask(learner_ids)
 
     async def _answer_snapshots(self, fetch: Fetch, asks: list[SnapshotAsk]) -> list[Snapshot]:
-        """One statement for every waiting check: with the facts of the learners any of them
-        has never seen, if there are such learners."""
+        """One statement for every waiting check: with the facts of the learners they asked
+        for (those the cache does not hold), if any."""
         prefixes = list({prefix for prefix, _, _ in asks})
         learners = list({i: None for _, ids, _ in asks for i in ids})
         facts_of = list({i: None for _, _, unseen in asks for i in unseen})

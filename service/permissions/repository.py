@@ -93,7 +93,7 @@ SELECT 'l', l.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 
 _FACTS = _FACTS_ROWS + _REVISIONS_ROWS
 
-# The snapshot and the facts of the learners the cache has never seen, in one statement (the
+# The snapshot and the facts of the learners the cache does not hold, in one statement (the
 # first sighting of a learner, which is every check but 1% at a million learners, is then one
 # round trip, not two). The key row's columns sit where the facts rows' have the same types.
 _SNAPSHOT_WITH_FACTS = (
@@ -181,7 +181,7 @@ class PermissionStore(DedicatedConnection):
     ) -> Snapshot:
         """The caller's key, the catalog revision and the learners' facts revisions (a learner
         missing from ``revisions`` is not known to Credence), in one statement; with the facts
-        of the learners in ``facts_of`` (some of ``learner_ids``: those never seen) in the
+        of the learners in ``facts_of`` (some of ``learner_ids``: those not cached) in the
         same statement, as :meth:`facts` reads them."""
         sql = self.sql
         if facts_of:
@@ -263,7 +263,7 @@ class Statements:
         # Several callers' checks at once (PostgreSQL, see service.permissions.coalescing).
         self.snapshot_many = _SNAPSHOT.format(prefixes=learners, learners=learners)
         self.facts = _FACTS.format(facts_of=learners, learners=learners)
-        # The snapshot with the facts of learners never seen: one learner, several (the
+        # The snapshot with the facts of learners not cached: one learner, several (the
         # caller's one key), several callers' checks at once (PostgreSQL).
         self.with_facts_one = _SNAPSHOT_WITH_FACTS.format(
             facts_of=f"= {param}", prefixes=f"= {param}", learners=f"= {param}"

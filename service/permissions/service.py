@@ -105,7 +105,8 @@ class Permissions:
         decided then), or with ``unknown_program_denies`` is a deny saying so (AuthZEN).
         """
         learner_ids = list(dict.fromkeys(c.learner_id for c in checks))
-        # The facts of learners never seen come with the snapshot: one round trip, not two.
+        # The facts of learners the cache does not hold come with the snapshot: one round
+        # trip, not two.
         unseen = [i for i in learner_ids if not self.cache.holds(i)]
         snapshot = await self.reads.snapshot(key.prefix, learner_ids, unseen)
         principal = admit(snapshot.client, key, SCOPE)  # a revoked key fails at once
@@ -129,7 +130,7 @@ class Permissions:
 
     async def learners(self, view: CatalogView, snapshot: Snapshot) -> dict[str, LearnerFacts]:
         """The facts of every known learner in ``snapshot``: from the cache where the learner's
-        facts revision still matches, else from the snapshot's own facts (learners never seen)
+        facts revision still matches, else from the snapshot's own facts (learners not cached)
         or read (in one statement), and remembered."""
         cache = self.cache
         cache.for_catalog(view.revision)
