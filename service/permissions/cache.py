@@ -19,6 +19,7 @@ own windows and is worked out per check.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -330,7 +331,10 @@ class FactsCache:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.catalog_revision: int | None = None
-        self._entries: dict[str, LearnerFacts] = {}
+        # Oldest first. An OrderedDict, not a dict: taking a plain dict's first key walks past
+        # the slots its earlier deletions left (up to ~10,000 at this size, 1.6 us an eviction
+        # against 0.25 here).
+        self._entries: OrderedDict[str, LearnerFacts] = OrderedDict()
         # Learners read once lately, in two generations of up to 2 * capacity each.
         self._read_once: set[str] = set()
         self._read_once_before: set[str] = set()
@@ -360,7 +364,7 @@ class FactsCache:
         if entries.pop(learner_id, None) is None and not self._read_before(learner_id):
             return
         while len(entries) >= self.capacity:
-            del entries[next(iter(entries))]
+            entries.popitem(last=False)
         entries[learner_id] = entry
 
     def _read_before(self, learner_id: str) -> bool:
