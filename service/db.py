@@ -148,6 +148,14 @@ def _configure_sqlite(engine: Engine) -> None:
                 queue.join(connection.connection.info)
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+    @event.listens_for(engine.pool, "checkin")
+    def _end_a_failed_commit(dbapi_connection: Any, _record: Any) -> None:
+        # A COMMIT that SQLite refuses (a reference checked at commit, a busy database) leaves
+        # its transaction open, with the write lock, and SQLAlchemy, having sent the COMMIT,
+        # returns the connection without a rollback: every later writer would wait on it.
+        if dbapi_connection is not None and dbapi_connection.in_transaction:
+            dbapi_connection.rollback()
+
     if queue is not None:
         # the transaction has ended (committed or rolled back) when its connection goes back
         event.listen(engine.pool, "checkin", lambda _c, record: queue.leave(record.info))
