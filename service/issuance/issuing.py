@@ -143,7 +143,7 @@ def issue_many(
     actor: str,
     now: datetime,
 ) -> list[IssuedRow]:
-    """Store, slot, build, lint, sign and store as signed every pending credential (flushes).
+    """Slot, build, lint, sign and store every pending credential (flushes).
 
     A superseded credential is marked first (the live-credential index admits one per learner
     and level at a time; one superseded within the same call is inserted already marked). Each
@@ -170,8 +170,6 @@ def issue_many(
             "renewal": p.award.renewal,
             "manual": p.manual_reason is not None,
             "evidence": list(p.award.evidence),
-            "kid": "",
-            "jwt": "",
         }
         for p in pending
     ]
@@ -183,7 +181,8 @@ def issue_many(
         elif p.previous_id:
             superseded[p.previous_id] = p.id
     repository.supersede(session, superseded, at=now)
-    repository.insert_credentials(session, rows)
+    # The slots first (their reference to the credential is checked at commit), so that each
+    # credential is inserted once, signed.
     claimed = status_lists.claim_many(session, settings, [p.id for p in pending])
     entries = claimed.entries
     signer = issuer.keyring.active_signer(session)
@@ -214,7 +213,7 @@ def issue_many(
         )
         row["jwt"] = sign_credential(doc, signer, now=now)
         row["kid"] = signer.public_jwk["kid"]
-    repository.set_signatures(session, rows)
+    repository.insert_credentials(session, rows)
     repository.insert_status_events(
         session,
         [

@@ -123,11 +123,6 @@ _SUPERSEDE = (
     .where(_CREDENTIALS.c.id == bindparam("b_id"))
     .values(superseded_by=bindparam("b_by"), superseded_at=bindparam("b_at"))
 )
-_SET_SIGNATURES = (
-    update(_CREDENTIALS)
-    .where(_CREDENTIALS.c.id == bindparam("b_id"))
-    .values(jwt=bindparam("b_jwt"), kid=bindparam("b_kid"))
-)
 _INSERT_CREDENTIALS = insert(_CREDENTIALS)
 _INSERT_STATUS_EVENTS = insert(CredentialStatusEvent.__table__)  # type: ignore[attr-defined]
 
@@ -154,13 +149,6 @@ def save_status_change(
 
 def insert_credentials(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     session.execute(_INSERT_CREDENTIALS, list(rows))
-
-
-def set_signatures(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Store each row's signed ``jwt`` and its ``kid`` (one statement)."""
-    session.execute(
-        _SET_SIGNATURES, [{"b_id": r["id"], "b_jwt": r["jwt"], "b_kid": r["kid"]} for r in rows]
-    )
 
 
 def insert_status_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:

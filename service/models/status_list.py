@@ -28,8 +28,15 @@ class StatusSlot(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     list_id: int = Field(sa_column=Column(Integer, ForeignKey("status_list.id"), nullable=False))
     idx: int
+    # Checked at commit: issuing claims the slots before it inserts the credential, signed
+    # (the signature covers the slots' indices; migration 0016).
     credential_id: str = Field(
-        sa_column=Column(String(45), ForeignKey("credential.id"), nullable=False, index=True)
+        sa_column=Column(
+            String(45),
+            ForeignKey("credential.id", deferrable=True, initially="DEFERRED"),
+            nullable=False,
+            index=True,
+        )
     )
     purpose: str = Field(max_length=12)
     is_set: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, default=False))

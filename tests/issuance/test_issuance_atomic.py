@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from service.completions import batch as recording
 from tests.conftest import REPO
@@ -97,4 +98,32 @@ def test_signing_failure_in_a_batch_writes_nothing_of_the_batch(  # type: ignore
     items = [item("disclosure-101", "bo"), item("brand-voice-101"), item("community-201", "cy")]
     response = primed.post("/v1/completions/batch", json={"items": items}, headers=admin_headers)
     assert response.status_code == 500
+    assert counts(database) == before
+
+
+def test_a_status_slot_left_without_its_credential_fails_at_commit(  # type: ignore[no-untyped-def]
+    primed, admin_headers, database
+) -> None:
+    """Issuing claims a credential's slots before it inserts the credential (signed, once): the
+    reference is checked at commit, so a transaction that leaves a slot without its credential
+    still fails, and writes nothing."""
+    issued = primed.post(
+        "/v1/completions", json=item("brand-voice-101"), headers=admin_headers
+    ).json()["issued"]
+    assert issued  # Foundations: the status lists exist
+    with database.engine.connect() as connection:
+        list_id = connection.execute(text("SELECT min(id) FROM status_list")).scalar_one()
+    before = counts(database)
+    slot = text(
+        "INSERT INTO status_slot (list_id, idx, credential_id, purpose, is_set) "
+        "VALUES (:list_id, :idx, :credential_id, 'revocation', :is_set)"
+    )
+    with database.engine.connect() as connection:
+        transaction = connection.begin()
+        connection.execute(  # accepted here: the reference is checked at commit
+            slot,
+            {"list_id": list_id, "idx": 131_000, "credential_id": "urn:uuid:none", "is_set": False},
+        )
+        with pytest.raises(IntegrityError):
+            transaction.commit()
     assert counts(database) == before
