@@ -255,7 +255,7 @@ def test_an_uncached_check_leaves_nothing_for_the_garbage_collector(demo: Demo, 
     """Reading, parsing and deciding for a learner the cache does not hold (every check but
     1% at a million learners) makes no reference cycles: what a check drops is freed at once,
     not left for the collector, whose passes over it cost the server 5% of its CPU and
-    70-110 ms tails at a million learners (a recursive closure in ``held_levels`` did that)."""
+    77-118 ms tails at a million learners (a recursive closure in ``held_levels`` did that)."""
     held = demo.earn_up_to("ana", PRACTITIONER, days_ago(30))
     demo.status(held[FOUNDATIONS]["id"], "revoke")  # Practitioner held but not counting
     demo.earn("bob", FOUNDATIONS, days_ago(5))
