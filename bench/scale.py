@@ -5,9 +5,12 @@ Run::
     .venv/bin/python bench/scale.py --curve processes --db-url postgresql+psycopg://postgres@127.0.0.1:5432/credence_scale
         [--processes 1 2 4] [--connections 16] [--seconds 10]
     .venv/bin/python bench/scale.py --curve learners --db-url postgresql+psycopg://postgres@127.0.0.1:5432/credence_scale
-        [--learners 10000 100000 1000000] [--seconds 10] [--connections 64] [--clients 16]
+        [--learners 10000 100000 1000000] [--rounds 3] [--seconds 10] [--connections 64]
+        [--clients 16]
 
-The database named there is WIPED (schema dropped, re-migrated) for every point of a curve.
+``--curve processes`` WIPES the database named there (schema dropped, re-migrated) for every
+point; ``--curve learners`` loads each size into its own database, named after it with the size
+appended (``credence_scale_10000``, ...), and WIPES those.
 
 ``--curve processes``: for each count N, N ``credence serve`` processes (one worker each, a port
 each, as on N machines) share one fresh database (given 3,000 learners' completions first, then
@@ -18,13 +21,16 @@ completions/s, the ratio to one process in the same run, and where the CPU went 
 PostgreSQL, wrk and the whole machine, in cores, from ``/proc``): on one machine the curve ends
 where its cores do, and a bound in the database shows as PostgreSQL's share saturating.
 
-``--curve learners``: for each size it applies the demo catalog, earns Foundations for
-``--tokens`` new learners through the API (real signed credentials to verify), bulk-loads the
-learners with three years of history (``bench/dataset.py`` by COPY, ``bench/bulk.py``: about six
-credentials, seven status events, twelve status-list slots, three completions and ten audit
-events each), prints every hot statement's EXPLAIN (ANALYZE, BUFFERS) and an uncached check's
-cost step by step (``bench/hot.py``), then starts ``credence serve --workers 2`` and drives it
-with wrk for ``--seconds`` each:
+``--curve learners``: for each size, in its own database, it applies the demo catalog, earns
+Foundations for ``--tokens`` new learners through the API (real signed credentials to verify),
+bulk-loads the learners with three years of history (``bench/dataset.py`` by COPY,
+``bench/bulk.py``: about six credentials, seven status events, twelve status-list slots, three
+completions and ten audit events each), prints every hot statement's EXPLAIN (ANALYZE,
+BUFFERS) and an uncached check's cost step by step (``bench/hot.py``), and how big the indexes
+that check reads are against PostgreSQL's ``shared_buffers`` (pages not in those buffers are
+copied in from the operating system's cache on every cold check: the database's CPU). Then,
+in each of ``--rounds`` rounds, for every size in turn (the order reversed every other round),
+it starts ``credence serve --workers 2`` and drives it with wrk for ``--seconds`` each:
 
 * floor: ``GET /healthz`` (the app's cheapest endpoint), in the same run;
 * check, warm: ``GET /v1/permissions/check`` over 1,000 learners, all in each process's facts
@@ -37,9 +43,11 @@ with wrk for ``--seconds`` each:
 * verify: ``POST /v1/verify`` of the real credentials in rotation;
 * completion: single ``POST /v1/completions`` from ``--clients`` threads (new learners).
 
-It prints a table per size (requests/s, p50, p99, the ratio to the floor and to the first
-size's figures) and the curve at the end, with the load average (the machine is shared: read
-ratios measured in one run, not absolute figures). Aim (issue 19): the check spread over all
+It prints a table per size and round (requests/s, p50, p99, the ratio to the floor and to the
+first size's figures in that round) and the curve at the end: the median over rounds of each
+figure and of each round's floor-normalised cost ratio, with every round's ratio listed (the
+machine is shared and drifts by tens of percent over minutes: read ratios measured minutes
+apart, not absolute figures). Aim (issue 19): the check spread over all
 learners and verify at 1,000,000 learners within 1.3x of their 10,000-learner cost.
 """
 
@@ -48,7 +56,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -291,10 +301,31 @@ def completions(port: int, key: str, args: argparse.Namespace, prefix: str) -> F
     )
 
 
-def measure_size(
-    url: str, learners: int, args: argparse.Namespace, work: Path
-) -> tuple[dict[str, Figure], str]:
-    """Load ``learners`` and measure; the figures by row name and a line about the data."""
+@dataclass
+class Loaded:
+    """One size's database, loaded: its URL, keys, real credentials and what was loaded."""
+
+    learners: int
+    url: str
+    keys: dict[str, str]
+    tokens: list[str]
+    dev_key: str
+    about: str
+
+
+def size_url(url: str, learners: int) -> str:
+    """The database a size is loaded into: ``--db-url``'s name with the size appended."""
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    return target.set(database=f"{target.database}_{learners}").render_as_string(
+        hide_password=False
+    )
+
+
+def load_size(url: str, learners: int, args: argparse.Namespace, work: Path) -> Loaded:
+    """Load ``learners`` into a fresh database (``size_url``); print its plans and the cold
+    check's steps and how the hot indexes compare with ``shared_buffers``."""
     dev_key = str(work / f"dev-key-{learners}")
     fresh_database(url)
     keys, tokens = setup(url, dev_key, args.tokens)
@@ -307,11 +338,47 @@ def measure_size(
     print(f"\n== {about}", flush=True)
     if not args.no_explain:
         settings = {"base_url": BASE, "log_level": "WARNING", "dev_key_file": dev_key}
-        hot.show_plans(hot.capture(url, settings, keys, learners, tokens[0]))
+        plans = hot.capture(url, settings, keys, learners, tokens[0])
+        hot.show_plans(plans)
+        print(f"\n   {hot_set(url, next(iter(plans.values())))}")
         cost = hot.cold_check_cost(url, keys["checker"], learners)
         print("\n   one uncached check, step by step (median of 300, one at a time):")
         for step, ms in cost.items():
             print(f"      {step:<20} {ms:6.3f} ms")
+    return Loaded(learners, url, keys, tokens, dev_key, about)
+
+
+def hot_set(url: str, plans: list[str]) -> str:
+    """A line on the indexes the uncached check's plan (``plans``) reads, against the server's
+    ``shared_buffers``: pages of them that are not in PostgreSQL's own buffers are copied in
+    from the operating system's cache (``read=`` in the plan), which costs the database CPU."""
+    indexes = sorted({name for plan in plans for name in re.findall(r"Scan using (\w+)", plan)})
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        hot_bytes = connection.execute(
+            text(
+                "SELECT COALESCE(sum(pg_relation_size(c.oid)), 0) FROM pg_class c "
+                "WHERE c.relname = ANY(:names)"
+            ),
+            {"names": indexes},
+        ).scalar_one()
+        buffers = connection.execute(
+            text("SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'")
+        ).scalar_one()
+    engine.dispose()
+    fits = "fit in" if hot_bytes <= buffers else "do NOT fit in"
+    return (
+        f"the uncached check's indexes ({', '.join(indexes)}): {hot_bytes / 2**20:,.0f} MB; "
+        f"they {fits} shared_buffers = {buffers / 2**20:,.0f} MB"
+    )
+
+
+def measure_size(
+    loaded: Loaded, args: argparse.Namespace, work: Path, run: int
+) -> dict[str, Figure]:
+    """One round's figures for a loaded size, by row name (``run``: the round, so that each
+    round's completions go to new learners)."""
+    url, learners, keys, tokens = loaded.url, loaded.learners, loaded.keys, loaded.tokens
     figures: dict[str, Figure] = {}
     for cache in ("default", "0"):
         port = free_port()
@@ -319,7 +386,7 @@ def measure_size(
         if cache == "0":
             extra["CREDENCE_PERMISSION_CACHE_LEARNERS"] = "0"
         server = start_server(
-            url, port, workers=2, dev_key_file=dev_key, log=work / "server.log", **extra
+            url, port, workers=2, dev_key_file=loaded.dev_key, log=work / "server.log", **extra
         )
         try:
             check = {"key": keys["checker"]}
@@ -343,12 +410,12 @@ def measure_size(
             wrk("verify", port, args, work, tokens=tuple(tokens), seconds=2)
             figures["verify"] = wrk("verify", port, args, work, tokens=tuple(tokens))
             figures[f"completion ({args.clients} clients)"] = completions(
-                port, keys["admin"], args, prefix=f"n{learners}-"
+                port, keys["admin"], args, prefix=f"n{learners}-r{run}-"
             )
         finally:
             server.terminate()
             server.wait(timeout=20)
-    return figures, about
+    return figures
 
 
 def show(about: str, figures: dict[str, Figure], first: dict[str, Figure] | None) -> None:
@@ -376,38 +443,60 @@ def show(about: str, figures: dict[str, Figure], first: dict[str, Figure] | None
         )
 
 
+def cost_ratio(name: str, figures: dict[str, Figure], first: dict[str, Figure]) -> float:
+    """How much more a request of row ``name`` costs in ``figures`` than in ``first``, each
+    measured against its own run's floor."""
+    floor, was_floor = figures["floor GET /healthz"], first["floor GET /healthz"]
+    return (first[name].rps / was_floor.rps) / (figures[name].rps / floor.rps)
+
+
 def learners_curve(args: argparse.Namespace) -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk")
     print(
         f"{os.cpu_count()} CPUs; credence serve --workers 2; wrk -t2 -c{args.connections}; "
-        f"{args.seconds} s per figure; load average {os.getloadavg()[0]:.1f}",
+        f"{args.seconds} s per figure; {args.rounds} round(s); "
+        f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    results: list[tuple[int, str, dict[str, Figure]]] = []
+    # rounds[r][size]: figures by row. Every size is loaded first, into its own database; then
+    # each round measures every size, in turn (the order reversed every other round), so that
+    # the machine's drift over minutes falls on all sizes alike and each round's ratios compare
+    # figures taken minutes apart, not a quarter of an hour.
+    rounds: list[dict[int, dict[str, Figure]]] = []
     with tempfile.TemporaryDirectory(prefix="credence-scale-") as tmp:
-        for learners in args.learners:
-            figures, about = measure_size(args.db_url, learners, args, Path(tmp))
-            first = results[0][2] if results else None
-            show(about, figures, first)
-            results.append((learners, about, figures))
-    if len(results) > 1:
-        print(
-            "\n== the curve (requests/s; in brackets the cost against the first size, "
-            "floor-normalised)"
-        )
-        names = list(results[0][2])
-        print(f"   {'':<32}" + "".join(f"{n:>22,}" for n, _, _ in results))
-        first = results[0][2]
-        for name in names:
-            cells = []
-            for _, _, figures in results:
-                figure = figures[name]
-                cost = (first[name].rps / first["floor GET /healthz"].rps) / (
-                    figure.rps / figures["floor GET /healthz"].rps
-                )
-                cells.append(f"{figure.rps:>12,.0f} [{cost:5.2f}x]")
-            print(f"   {name:<32}" + "".join(f"{c:>22}" for c in cells))
+        work = Path(tmp)
+        loaded = [load_size(size_url(args.db_url, n), n, args, work) for n in args.learners]
+        for run in range(args.rounds):
+            order = loaded if run % 2 == 0 else loaded[::-1]
+            figures = {size.learners: measure_size(size, args, work, run) for size in order}
+            rounds.append(figures)
+            print(f"\n== round {run + 1} of {args.rounds}", flush=True)
+            first = figures[loaded[0].learners]
+            for size in loaded:
+                versus = first if size is not loaded[0] else None
+                show(size.about, figures[size.learners], versus)
+    if len(loaded) < 2:
+        return
+    sizes = [size.learners for size in loaded]
+    names = list(rounds[0][sizes[0]])
+    print(
+        "\n== the curve: requests/s (median over rounds); in brackets the cost against the "
+        "first size, floor-normalised within each round, median over rounds"
+    )
+    print(f"   {'':<32}" + "".join(f"{n:>22,}" for n in sizes))
+    for name in names:
+        cells = []
+        for n in sizes:
+            rps = statistics.median(r[n][name].rps for r in rounds)
+            cost = statistics.median(cost_ratio(name, r[n], r[sizes[0]]) for r in rounds)
+            cells.append(f"{rps:>12,.0f} [{cost:5.2f}x]")
+        print(f"   {name:<32}" + "".join(f"{c:>22}" for c in cells))
+    print("\n   each round's cost at the last size against the first:")
+    for name in names:
+        each = ", ".join(f"{cost_ratio(name, r[sizes[-1]], r[sizes[0]]):.2f}x" for r in rounds)
+        print(f"   {name:<32} {each}")
+    print(f"   load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 def main() -> None:
@@ -423,6 +512,7 @@ def main() -> None:
     )
     parser.add_argument("--tokens", type=int, default=200, help="real credentials to verify")
     parser.add_argument("--no-explain", action="store_true", help="skip plans and step costs")
+    parser.add_argument("--rounds", type=int, default=3, help="learners: measuring rounds")
     args = parser.parse_args()
     if not args.db_url.startswith("postgresql"):
         raise SystemExit("--db-url must name a PostgreSQL database")
