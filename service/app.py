@@ -20,7 +20,7 @@ from service.catalog.router import router as catalog_router
 from service.completions.combiner import Combiner
 from service.completions.router import router as completions_router
 from service.core.text import TextGuardMiddleware
-from service.db import make_engine, pool_options, session_gates
+from service.db import WalCheckpointer, make_engine, pool_options, session_gates
 from service.earners.job import MailJob
 from service.earners.router import public_router as earners_pages_router
 from service.earners.router import router as earners_router
@@ -108,6 +108,8 @@ def create_app(
                 app, make_engine(settings.database_url.get_secret_value(), **pool_options(settings))
             )
         _prepare_keys(app.state.engine, settings)
+        checkpointer = WalCheckpointer(app.state.engine)  # SQLite: checkpoints off the writers
+        checkpointer.start()
         deliveries: BackgroundWorker | None = None
         if app.state.webhook_settings.in_serve:
             deliveries = BackgroundWorker(
@@ -127,6 +129,7 @@ def create_app(
         finally:
             if deliveries is not None:
                 deliveries.stop()
+            checkpointer.stop()
             await app.state.permissions.close()
             if engine is None:
                 app.state.engine.dispose()

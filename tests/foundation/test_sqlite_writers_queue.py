@@ -1,6 +1,7 @@
 """SQLite writers queue on a file lock beside the database (``service/db.py``): a write
 transaction holds it from BEGIN to the connection's return, a read-only one never takes it, and
-a second writer waits for the first instead of polling."""
+a second writer waits for the first instead of polling. The write-ahead log is copied into the
+database by the process's checkpointer thread, not by a writer inside its commit."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from service import db
-from service.db import make_engine
+from service.app import create_app
+from service.db import WalCheckpointer, make_engine
 from service.migrations import upgrade
+from service.settings import Settings
 
 
 def _held(path: Path) -> bool:
@@ -96,3 +101,84 @@ def test_a_writer_that_never_lets_go_ends_in_database_is_locked_not_a_hang(
     assert time.monotonic() - started < 10
     first.dispose()
     second.dispose()
+
+
+# --- checkpoints: made by the process's checkpointer, not inside a writer's commit ------------
+
+_PAGES_A_WRITE = 100  # rows of 3,000 bytes: about a page each
+
+
+def _write_pages(engine: Engine, transactions: int) -> None:
+    for _ in range(transactions):
+        with Session(engine) as session:
+            session.execute(
+                text(
+                    "INSERT INTO scratch SELECT randomblob(3000) FROM (WITH RECURSIVE n(i) AS "
+                    f"(SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {_PAGES_A_WRITE}) "
+                    "SELECT i FROM n)"
+                )
+            )
+            session.commit()
+
+
+def test_writers_leave_checkpoints_to_the_checkpointer(tmp_path: Path) -> None:
+    """SQLite's default would have the writer whose commit takes the log past 1,000 pages copy
+    it into the database inside that commit, holding the writers' lock. Here the log grows
+    past that with no checkpoint, and the checkpointer's thread copies it in."""
+    database = tmp_path / "c.db"
+    url = f"sqlite:///{database}"
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        session.execute(text("CREATE TABLE scratch (b BLOB)"))
+        session.commit()
+        page = session.execute(text("PRAGMA page_size")).scalar_one()
+        pages = session.execute(text("PRAGMA wal_autocheckpoint")).scalar_one()
+    assert pages == db.WRITERS_CHECKPOINT_PAGES
+    before = database.stat().st_size
+    _write_pages(engine, 15)  # about 1,500 pages
+    wal = Path(f"{database}-wal").stat().st_size
+    assert wal > 1_200 * page, f"a writer checkpointed: the log is {wal // page} pages"
+    assert database.stat().st_size == before, "the pages reached the database file already"
+
+    checkpointer = WalCheckpointer(engine, interval=0.01)
+    checkpointer.start()
+    try:
+        deadline = time.monotonic() + 10
+        while database.stat().st_size < before + 1_400 * page:
+            assert time.monotonic() < deadline, "the checkpointer copied nothing in 10 s"
+            time.sleep(0.01)
+        _write_pages(engine, 2)  # writers go on beside it
+    finally:
+        checkpointer.stop()
+    assert not any(t.name == "wal-checkpointer" for t in threading.enumerate())
+    with Session(engine) as session:
+        stored = session.execute(text("SELECT count(*) FROM scratch")).scalar_one()
+    assert stored == 17 * _PAGES_A_WRITE
+    engine.dispose()
+
+
+def test_the_checkpointer_never_makes_a_database_that_is_gone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = tmp_path / "gone.db"
+    engine = make_engine(f"sqlite:///{database}")
+    checkpointer = WalCheckpointer(engine, interval=0.01)
+    checkpointer.start()
+    time.sleep(0.2)
+    checkpointer.stop()
+    assert not database.exists()
+    failures = [r for r in caplog.records if r.name == "credence.db"]
+    assert len(failures) == 1, "a failure is logged once, not every 10 ms"
+    assert "checkpointing" in failures[0].getMessage()
+    engine.dispose()
+
+
+def test_the_app_checkpoints_a_sqlite_file_while_it_runs(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    upgrade(url)
+    settings = Settings(database_url=url, dev_key_file=str(tmp_path / "key"))
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").status_code == 200
+        assert any(t.name == "wal-checkpointer" for t in threading.enumerate())
+    assert not any(t.name == "wal-checkpointer" for t in threading.enumerate())
