@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import bindparam, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
@@ -31,12 +30,22 @@ _COUNT_USED = (
     # every object in the session (that cost more than the statement)
     .execution_options(synchronize_session=False)
 )
-_FREE_SLOTS = {
-    dialect: make(StatusSlot.__table__)  # type: ignore[attr-defined]
+_FREE_SLOTS = (
+    sqlite_insert(StatusSlot.__table__)  # type: ignore[attr-defined]
     .on_conflict_do_nothing(index_elements=["list_id", "idx"])
     .returning(col(StatusSlot.list_id), col(StatusSlot.idx))
-    for dialect, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+)
+# PostgreSQL: the rows as five arrays in one short statement. As the multi-row VALUES that
+# SQLAlchemy makes of an insert of many rows with RETURNING, a batch's 666 slots were one
+# statement of 3,330 parameters, which psycopg parses again on every execution (it keeps the
+# parsing of statements up to 4 KB only): a tenth of a 999-completion batch's time.
+_FREE_SLOTS_ARRAYS = text(
+    "INSERT INTO status_slot (list_id, idx, credential_id, purpose, is_set) "
+    "SELECT * FROM unnest(CAST(:list_ids AS INTEGER[]), CAST(:indexes AS INTEGER[]), "
+    "CAST(:credential_ids AS VARCHAR[]), CAST(:purposes AS VARCHAR[]), "
+    "CAST(:bits AS BOOLEAN[])) "
+    "ON CONFLICT (list_id, idx) DO NOTHING RETURNING list_id, idx"
+)
 
 
 def open_lists(
@@ -60,8 +69,18 @@ def open_lists(
 def insert_free_slots(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[int, int]]:
     """Insert the slots whose (list, index) no other row holds; the (list, index) inserted.
     An index held by a transaction still open is waited for, then skipped if it commits."""
-    statement = _FREE_SLOTS[session.get_bind().dialect.name]
-    return {(row[0], row[1]) for row in session.execute(statement, list(rows))}
+    if session.get_bind().dialect.name == "postgresql":
+        columns = {
+            "list_ids": [row["list_id"] for row in rows],
+            "indexes": [row["idx"] for row in rows],
+            "credential_ids": [row["credential_id"] for row in rows],
+            "purposes": [row["purpose"] for row in rows],
+            "bits": [row["is_set"] for row in rows],
+        }
+        result = session.execute(_FREE_SLOTS_ARRAYS, columns)
+    else:
+        result = session.execute(_FREE_SLOTS, list(rows))
+    return {(row[0], row[1]) for row in result}
 
 
 def count_used(session: Session, lists: Sequence[ListRow], added: Mapping[int, int]) -> None:
