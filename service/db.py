@@ -243,12 +243,7 @@ class WalCheckpointer:
     """
 
     def __init__(self, engine: Engine, interval: float = 0.1) -> None:
-        database = engine.url.database if engine.dialect.name == "sqlite" else None
-        self.path = (
-            None
-            if not database or database == ":memory:" or database.startswith("file:")
-            else database
-        )
+        self.path = _database_file(engine.url.database if engine.dialect.name == "sqlite" else None)
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -256,6 +251,7 @@ class WalCheckpointer:
     def start(self) -> None:
         if self.path is None or self._thread is not None:
             return
+        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="wal-checkpointer", daemon=True)
         self._thread.start()
 
@@ -272,7 +268,7 @@ class WalCheckpointer:
         while not self._stop.wait(self.interval):
             try:
                 if connection is None:  # mode=rw: a database file that is gone stays gone
-                    uri = f"file:{quote(os.path.realpath(self.path))}?mode=rw"
+                    uri = f"file:{quote(self.path)}?mode=rw"
                     connection = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=0)
                 connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 failing = False
@@ -289,9 +285,15 @@ class WalCheckpointer:
 
 def _writers_queue(database: str | None) -> _WritersQueue | None:
     """The queue for a SQLite database file (none for an in-memory database)."""
+    path = _database_file(database)
+    return None if path is None else _WritersQueue(f"{path}-writers.lock")
+
+
+def _database_file(database: str | None) -> str | None:
+    """The real path of a SQLite database file (``None`` for an in-memory database or a URI)."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
-    return _WritersQueue(f"{os.path.realpath(database)}-writers.lock")
+    return os.path.realpath(database)
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
