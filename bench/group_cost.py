@@ -3,7 +3,7 @@
 Run::
 
     .venv/bin/python bench/group_cost.py [--db-url postgresql+psycopg://postgres@127.0.0.1:5432/credence_grp]
-        [--group 8] [--rounds 4] [--groups 150] [--profile]
+        [--group 8] [--rounds 4] [--groups 150] [--warm 100] [--profile]
 
 The database named there is WIPED (a temporary SQLite file when no URL is given). It applies the
 demo catalog, then records groups of ``--group`` single completions (new learners, three courses
@@ -16,7 +16,8 @@ frames (its overhead inflates small Python functions; read it for the shape, not
 
 Run it before and after a change to the write path (alternating, on the same database kind):
 it isolates the group's own cost from HTTP and from the combiner's scheduling, which
-``bench/issuance.py`` measures end to end.
+``bench/issuance.py`` measures end to end. ``--group 999 --groups 5 --warm 3`` measures the
+batch endpoint's recording the same way (a batch is recorded by the same function).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def main() -> None:
     parser.add_argument("--group", type=int, default=8, help="completions per group (8)")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--groups", type=int, default=150, help="groups per round (150)")
+    parser.add_argument("--warm", type=int, default=100, help="groups before measuring (100)")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="credence-group-") as tmp:
@@ -76,7 +78,7 @@ def main() -> None:
                 headers={"Authorization": f"Bearer {admin}", "Content-Type": "application/yaml"},
             ).raise_for_status()
             issuer: Issuer = app.state.issuer
-            warm = 100
+            warm = args.warm
             wanted = (warm + 1 + args.rounds * args.groups) * args.group
             items = [CompletionIn.model_validate(i) for i in items_for("g", wanted // 3 + 1)]
             groups = [items[i : i + args.group] for i in range(0, wanted, args.group)]
