@@ -433,8 +433,7 @@ def show(about: str, figures: dict[str, Figure], first: dict[str, Figure] | None
         versus = ""
         if first is not None and name in first:
             was = first[name]
-            was_floor = first["floor GET /healthz"]
-            cost = (was.rps / was_floor.rps) / ratio
+            cost = cost_ratio(name, figures, first)
             versus = f"{figure.rps / was.rps:9.2f} {figure.p99_ms / was.p99_ms:7.2f} {cost:8.2f}"
         errors = f"  errors {figure.errors}" if figure.errors else ""
         print(
