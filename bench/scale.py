@@ -44,7 +44,8 @@ it starts ``credence serve --workers 2`` and drives it with wrk for ``--seconds`
 * completion: single ``POST /v1/completions`` from ``--clients`` threads (new learners).
 
 It prints a table per size and round (requests/s, p50, p99, the ratio to the floor and to the
-first size's figures in that round) and the curve at the end: the median over rounds of each
+first size's figures in that round, and the CPU each request cost the servers and PostgreSQL,
+from ``/proc``) and the curve at the end: the median over rounds of each
 figure and of each round's floor-normalised cost ratio, with every round's ratio listed (the
 machine is shared and drifts by tens of percent over minutes: read ratios measured minutes
 apart, not absolute figures). Aim (issue 19): the check spread over all
@@ -187,6 +188,8 @@ class Figure:
     p50_ms: float
     p99_ms: float
     errors: int = 0
+    server_us: float = float("nan")  # server CPU per request (both workers), microseconds
+    postgres_us: float = float("nan")  # PostgreSQL's CPU per request
 
 
 def setup(url: str, dev_key_file: str, tokens: int) -> tuple[dict[str, str], list[str]]:
@@ -255,7 +258,11 @@ def wrk(
     learners: int = 1,
     tokens: tuple[str, ...] = (),
     seconds: int | None = None,
+    port_owner: int = 0,
 ) -> Figure:
+    """wrk for ``seconds`` (``--seconds``) on ``port``; with ``port_owner`` (the server's pid),
+    the server's and PostgreSQL's CPU per request too."""
+    meter = harness.CpuMeter([port_owner]) if port_owner else None
     script = LUA % {
         "seed": port,
         "programs": ", ".join(f'"{p}"' for p in hot.PROGRAMS),
@@ -267,7 +274,11 @@ def wrk(
     rps, p50, p99, errors = harness.run_wrk(
         script, port, seconds or args.seconds, args.connections, work / f"{kind}.lua"
     )
-    return Figure(rps, p50, p99, errors)
+    if meter is None or not rps:
+        return Figure(rps, p50, p99, errors)
+    cores = meter.stop()
+    per = 1e6 / rps
+    return Figure(rps, p50, p99, errors, cores["server"] * per, cores["postgres"] * per)
 
 
 def completions(port: int, key: str, args: argparse.Namespace, prefix: str) -> Figure:
@@ -390,25 +401,26 @@ def measure_size(
         )
         try:
             check = {"key": keys["checker"]}
+            meter = {"port_owner": server.pid}  # the measured runs: CPU per request too
             if cache == "0":
                 wrk("check", port, args, work, **check, learners=learners, seconds=2)
                 figures["check, uncached (cache off)"] = wrk(
-                    "check", port, args, work, **check, learners=learners
+                    "check", port, args, work, **check, learners=learners, **meter
                 )
                 continue
             wrk("floor", port, args, work, seconds=2)
-            figures["floor GET /healthz"] = wrk("floor", port, args, work)
+            figures["floor GET /healthz"] = wrk("floor", port, args, work, **meter)
             wrk("check", port, args, work, **check, learners=WARM_LEARNERS, seconds=5)
             figures[f"check, warm ({WARM_LEARNERS:,} learners)"] = wrk(
-                "check", port, args, work, **check, learners=WARM_LEARNERS
+                "check", port, args, work, **check, learners=WARM_LEARNERS, **meter
             )
             # Long enough that at 10,000 learners each process has seen nearly all of them.
             wrk("check", port, args, work, **check, learners=learners, seconds=3 * args.seconds)
             figures["check, uniform (all learners)"] = wrk(
-                "check", port, args, work, **check, learners=learners
+                "check", port, args, work, **check, learners=learners, **meter
             )
             wrk("verify", port, args, work, tokens=tuple(tokens), seconds=2)
-            figures["verify"] = wrk("verify", port, args, work, tokens=tuple(tokens))
+            figures["verify"] = wrk("verify", port, args, work, tokens=tuple(tokens), **meter)
             figures[f"completion ({args.clients} clients)"] = completions(
                 port, keys["admin"], args, prefix=f"n{learners}-r{run}-"
             )
@@ -425,7 +437,8 @@ def show(about: str, figures: dict[str, Figure], first: dict[str, Figure] | None
     print(f"   load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
     print(
         f"   {'':<32} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'/floor':>7} {'p99/fl':>7} "
-        f"{'req/s':>9} {'p99':>7} {'cost':>8}  <- these three: / the first size's"
+        f"{'req/s':>9} {'p99':>7} {'cost':>8}  <- these three: / the first size's; "
+        "then CPU per request, us: server, PostgreSQL"
     )
     for name, figure in figures.items():
         ratio = figure.rps / floor.rps
@@ -436,9 +449,12 @@ def show(about: str, figures: dict[str, Figure], first: dict[str, Figure] | None
             cost = cost_ratio(name, figures, first)
             versus = f"{figure.rps / was.rps:9.2f} {figure.p99_ms / was.p99_ms:7.2f} {cost:8.2f}"
         errors = f"  errors {figure.errors}" if figure.errors else ""
+        cpu = ""
+        if figure.server_us == figure.server_us:  # measured (not NaN)
+            cpu = f"  cpu {figure.server_us:5.0f} {figure.postgres_us:4.0f}"
         print(
             f"   {name:<32} {figure.rps:8,.0f} {figure.p50_ms:8.2f} {figure.p99_ms:8.2f} "
-            f"{ratio:7.2f} {p99_ratio:7.2f} {versus}{errors}"
+            f"{ratio:7.2f} {p99_ratio:7.2f} {versus or ' ' * 26}{cpu}{errors}"
         )
 
 
@@ -490,6 +506,14 @@ def learners_curve(args: argparse.Namespace) -> None:
             rps = statistics.median(r[n][name].rps for r in rounds)
             cost = statistics.median(cost_ratio(name, r[n], r[sizes[0]]) for r in rounds)
             cells.append(f"{rps:>12,.0f} [{cost:5.2f}x]")
+        print(f"   {name:<32}" + "".join(f"{c:>22}" for c in cells))
+    print("\n   server and PostgreSQL CPU per request, us (median over rounds):")
+    for name in names:
+        cells = []
+        for n in sizes:
+            server = statistics.median(r[n][name].server_us for r in rounds)
+            postgres = statistics.median(r[n][name].postgres_us for r in rounds)
+            cells.append(f"{server:>9,.0f} + {postgres:>4,.0f}" if server == server else "—")
         print(f"   {name:<32}" + "".join(f"{c:>22}" for c in cells))
     print("\n   each round's cost at the last size against the first:")
     for name in names:
