@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -258,11 +259,11 @@ def wrk(
     learners: int = 1,
     tokens: tuple[str, ...] = (),
     seconds: int | None = None,
-    port_owner: int = 0,
+    server_pid: int = 0,
 ) -> Figure:
-    """wrk for ``seconds`` (``--seconds``) on ``port``; with ``port_owner`` (the server's pid),
-    the server's and PostgreSQL's CPU per request too."""
-    meter = harness.CpuMeter([port_owner]) if port_owner else None
+    """wrk for ``seconds`` (``--seconds``) on ``port``; with ``server_pid`` (the server process, its
+    workers counted with it), the server's and PostgreSQL's CPU per request too."""
+    meter = harness.CpuMeter([server_pid]) if server_pid else None
     script = LUA % {
         "seed": port,
         "programs": ", ".join(f'"{p}"' for p in hot.PROGRAMS),
@@ -401,26 +402,26 @@ def measure_size(
         )
         try:
             check = {"key": keys["checker"]}
-            meter = {"port_owner": server.pid}  # the measured runs: CPU per request too
+            measured = {"server_pid": server.pid}  # the measured runs: CPU per request too
             if cache == "0":
                 wrk("check", port, args, work, **check, learners=learners, seconds=2)
                 figures["check, uncached (cache off)"] = wrk(
-                    "check", port, args, work, **check, learners=learners, **meter
+                    "check", port, args, work, **check, learners=learners, **measured
                 )
                 continue
             wrk("floor", port, args, work, seconds=2)
-            figures["floor GET /healthz"] = wrk("floor", port, args, work, **meter)
+            figures["floor GET /healthz"] = wrk("floor", port, args, work, **measured)
             wrk("check", port, args, work, **check, learners=WARM_LEARNERS, seconds=5)
             figures[f"check, warm ({WARM_LEARNERS:,} learners)"] = wrk(
-                "check", port, args, work, **check, learners=WARM_LEARNERS, **meter
+                "check", port, args, work, **check, learners=WARM_LEARNERS, **measured
             )
             # Long enough that at 10,000 learners each process has seen nearly all of them.
             wrk("check", port, args, work, **check, learners=learners, seconds=3 * args.seconds)
             figures["check, uniform (all learners)"] = wrk(
-                "check", port, args, work, **check, learners=learners, **meter
+                "check", port, args, work, **check, learners=learners, **measured
             )
             wrk("verify", port, args, work, tokens=tuple(tokens), seconds=2)
-            figures["verify"] = wrk("verify", port, args, work, tokens=tuple(tokens), **meter)
+            figures["verify"] = wrk("verify", port, args, work, tokens=tuple(tokens), **measured)
             figures[f"completion ({args.clients} clients)"] = completions(
                 port, keys["admin"], args, prefix=f"n{learners}-r{run}-"
             )
@@ -450,7 +451,7 @@ def show(about: str, figures: dict[str, Figure], first: dict[str, Figure] | None
             versus = f"{figure.rps / was.rps:9.2f} {figure.p99_ms / was.p99_ms:7.2f} {cost:8.2f}"
         errors = f"  errors {figure.errors}" if figure.errors else ""
         cpu = ""
-        if figure.server_us == figure.server_us:  # measured (not NaN)
+        if not math.isnan(figure.server_us):
             cpu = f"  cpu {figure.server_us:5.0f} {figure.postgres_us:4.0f}"
         print(
             f"   {name:<32} {figure.rps:8,.0f} {figure.p50_ms:8.2f} {figure.p99_ms:8.2f} "
@@ -513,7 +514,7 @@ def learners_curve(args: argparse.Namespace) -> None:
         for n in sizes:
             server = statistics.median(r[n][name].server_us for r in rounds)
             postgres = statistics.median(r[n][name].postgres_us for r in rounds)
-            cells.append(f"{server:>9,.0f} + {postgres:>4,.0f}" if server == server else "—")
+            cells.append("—" if math.isnan(server) else f"{server:>9,.0f} + {postgres:>4,.0f}")
         print(f"   {name:<32}" + "".join(f"{c:>22}" for c in cells))
     print("\n   each round's cost at the last size against the first:")
     for name in names:
