@@ -79,12 +79,13 @@ class Duration:
             return EARLIEST
 
     def _shift(self, moment: datetime, sign: int) -> datetime:
-        total_months = moment.month - 1 + sign * (self.months + 12 * self.years)
-        year = moment.year + total_months // 12
-        month = total_months % 12 + 1
-        day = min(moment.day, calendar.monthrange(year, month)[1])
-        shifted = moment.replace(year=year, month=month, day=day)
-        return shifted + sign * timedelta(days=self.days, seconds=self.seconds)
+        if self.months or self.years:  # (days alone need no calendar: every renewal window)
+            total_months = moment.month - 1 + sign * (self.months + 12 * self.years)
+            year = moment.year + total_months // 12
+            month = total_months % 12 + 1
+            day = min(moment.day, calendar.monthrange(year, month)[1])
+            moment = moment.replace(year=year, month=month, day=day)
+        return moment + sign * timedelta(days=self.days, seconds=self.seconds)
 
     def __str__(self) -> str:
         return self.text

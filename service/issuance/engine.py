@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from service.core.held import holds
+from service.core.held import HeldCredential, holds
 from service.issuance.engine_facts import (
     PENDING_PREFIX,
     Award,
@@ -141,7 +141,9 @@ def evaluate_level(
     oldest = rule.recency.subtract_from(at) if rule.recency else None
     counting = Counting(at, oldest, cutoff)
     graph = prerequisites if prerequisites is not None else {rule.level_id: rule.prerequisites}
-    timeline = held_timeline(credentials)
+    # A level without prerequisites never looks at the credentials held (see
+    # ``earliest_with_prerequisites``): a denial's missing list asks for such levels most.
+    timeline = held_timeline(credentials) if rule.prerequisites else _NO_TIMELINE
 
     def earliest(met_at: datetime | None) -> datetime | None:
         return earliest_with_prerequisites(met_at, rule.prerequisites, timeline, graph, at, cutoff)
@@ -199,6 +201,9 @@ def evaluate_level(
     return LevelEvaluation(
         rule.level_id, earned=False, missing=missing, held=held, renewable_from=renewable_from
     )
+
+
+_NO_TIMELINE: Mapping[str, Sequence[HeldCredential]] = {}
 
 
 def _in_force_at(current: Sequence[CredentialFact], at: datetime) -> CredentialFact | None:
