@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from service.catalog.expressions import Expr
 from service.issuance.engine import CompletionFact, CredentialFact, LevelRule, evaluate_level
-from service.issuance.history import CredentialHistory, facts_at, status_times
+from service.issuance.history import CredentialHistory, Suspension, facts_at, status_times
 from service.learners.service import attributes_at
 from service.permissions.engine import (
     Decision,
@@ -38,7 +38,9 @@ from service.permissions.engine import (
     held_levels,
     missing_level_from,
 )
-from service.permissions.repository import CredentialRow, LearnerRows
+from service.permissions.repository import AttributeChange, CredentialRow, LearnerRows
+
+EarningFacts = tuple[list[CompletionFact], list[CredentialFact]]
 
 
 class Standing(NamedTuple):
@@ -74,7 +76,11 @@ class Standing(NamedTuple):
         return decision
 
     def missing_for(
-        self, rule: LevelRule, facts: LearnerFacts, at: datetime
+        self,
+        rule: LevelRule,
+        facts: LearnerFacts,
+        at: datetime,
+        earning_facts: Callable[[], EarningFacts] | None = None,
     ) -> MissingLevel | None:
         """What ``rule``'s level still needs at ``at``, from the earning engine over the facts
         as they stood at ``at`` (:func:`service.issuance.history.facts_at`).
@@ -84,14 +90,17 @@ class Standing(NamedTuple):
         status changes, supersessions), and the engine compares ``at`` only with completion
         times, credentials' ``valid_from``/``valid_until``, and the renewal window's opening and
         close, which :class:`LearnerFacts` adds to its breakpoints for the rules it was made
-        with.
+        with. ``earning_facts``, when given, returns ``facts.earning_facts(at)`` made once for
+        all the levels one check lists.
         """
         keep = rule.recency is None and facts.rules.get(rule.level_id) is rule
         if keep:
             kept = self.missing.get(rule.level_id, _NOT_KEPT)
             if kept is not _NOT_KEPT:
                 return _missing_level(kept) if kept is not None else None
-        completions, credentials = facts.earning_facts(at)
+        completions, credentials = (
+            earning_facts() if earning_facts is not None else facts.earning_facts(at)
+        )
         found = evaluate_level(
             rule, completions, credentials, at, self.holdings.prerequisites
         ).missing
@@ -147,27 +156,45 @@ class LearnerFacts:
     ) -> None:
         self.revision = rows.revision
         self.rules = rules
-        credentials = [held_credential(row, level_names) for row in rows.credentials.values()]
-        self._credentials = tuple(tuple(credential) for credential in credentials)
-        self._history = tuple(
-            (c.changed_at, c.id, c.name, c.value)
-            for c in sorted(rows.attributes, key=lambda c: (c.changed_at, c.id))
-        )
+        # Each credential as a HeldCredential's fields and a CredentialHistory's, in one pass
+        # (every check of an uncached learner makes these: the cold path).
+        credentials: list[tuple[Any, ...]] = []
+        histories: list[tuple[Any, ...]] = []
+        for row in rows.credentials.values():
+            revoked_at, suspensions = _status_times(row)
+            level_id = row.level_id
+            credentials.append(
+                (
+                    row.id,
+                    level_id,
+                    level_names.get(level_id, level_id),
+                    row.valid_from,
+                    row.valid_until,
+                    revoked_at,
+                    suspensions,
+                    row.superseded_at,
+                )
+            )
+            histories.append(
+                (
+                    row.id,
+                    level_id,
+                    row.valid_from,
+                    row.valid_until,
+                    revoked_at,
+                    suspensions,
+                    row.superseded_by,
+                    row.superseded_at,
+                )
+            )
+        self._credentials = tuple(credentials)
+        self._histories = tuple(histories)
+        attributes = rows.attributes
+        if len(attributes) > 1:
+            attributes = sorted(attributes, key=_change_order)
+        self._history = tuple((c.changed_at, c.id, c.name, c.value) for c in attributes)
         self._completions = tuple(
             (c.id, c.course, c.completed_at, c.score, c.passed) for c in rows.completions
-        )
-        self._histories = tuple(
-            (
-                c.id,
-                c.level_id,
-                c.valid_from,
-                c.valid_until,
-                c.revoked_at,
-                c.suspensions,
-                r.superseded_by,
-                c.superseded_at,
-            )
-            for c, r in zip(credentials, rows.credentials.values(), strict=True)
         )
         self._breakpoints: tuple[datetime, ...] | None = None
         self._settled: tuple[datetime | None, tuple[tuple[Any, ...], ...]] | None = None
@@ -379,9 +406,7 @@ class FactsCache:
 
 def held_credential(row: CredentialRow, level_names: Mapping[str, str]) -> HeldCredential:
     """A credential with its status history as times (the engine's input)."""
-    revoked_at, suspensions = status_times(
-        row.status, row.status_changed_at, row.valid_from, row.events
-    )
+    revoked_at, suspensions = _status_times(row)
     return HeldCredential(
         row.id,
         row.level_id,
@@ -392,3 +417,15 @@ def held_credential(row: CredentialRow, level_names: Mapping[str, str]) -> HeldC
         suspensions,
         row.superseded_at,
     )
+
+
+def _status_times(row: CredentialRow) -> tuple[datetime | None, tuple[Suspension, ...]]:
+    """:func:`~service.issuance.history.status_times` of ``row``: nothing to work out for a
+    credential still active with no status change after its issue (nearly all)."""
+    if not row.events and row.status == "active":
+        return None, ()
+    return status_times(row.status, row.status_changed_at, row.valid_from, row.events)
+
+
+def _change_order(change: AttributeChange) -> tuple[datetime, int]:
+    return change.changed_at, change.id

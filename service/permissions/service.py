@@ -27,7 +27,7 @@ from service.db import utcnow
 from service.errors import NotFound
 from service.issuance.compiled import CatalogCache, CompiledCatalog
 from service.issuance.engine import evaluate_level
-from service.permissions.cache import FactsCache, LearnerFacts, Standing
+from service.permissions.cache import EarningFacts, FactsCache, LearnerFacts, Standing
 from service.permissions.coalescing import CoalescingStore
 from service.permissions.engine import (
     Decision,
@@ -235,14 +235,23 @@ def _missing_for(
     at: datetime,
 ) -> MissingFor:
     """What each level still needs at ``at``, from the earning engine (only for the levels a
-    denial lists, on demand; kept in the learner's standing where that is safe)."""
+    denial lists, on demand; kept in the learner's standing where that is safe). The earning
+    engine's inputs are made once per check, for all the levels it lists."""
+    earning: EarningFacts | None = None
+
+    def earning_facts() -> EarningFacts:
+        nonlocal earning
+        if earning is None:
+            assert facts is not None
+            earning = facts.earning_facts(at)
+        return earning
 
     def missing_for(level_id: str) -> MissingLevel | None:
         rule = compiled.rules.get(level_id)
         if rule is None:
             return None
         if facts is not None and standing is not None:
-            return standing.missing_for(rule, facts, at)
+            return standing.missing_for(rule, facts, at, earning_facts)
         missing = evaluate_level(rule, [], [], at).missing
         return missing_level_from(missing, rule.name) if missing is not None else None
 
