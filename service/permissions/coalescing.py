@@ -89,7 +89,10 @@ class _Lane(Generic[Ask, Answer]):
                 if self._connection is None or self._connection.closed:
                     self._connection = await _connect(self._conninfo)
                 try:
-                    cursor = await self._connection.execute(sql, tuple(params))
+                    # Binary results: the same values and types as text (see _connect),
+                    # without PostgreSQL formatting every timestamp as text and psycopg
+                    # parsing it back.
+                    cursor = await self._connection.execute(sql, tuple(params), binary=True)
                     return await cursor.fetchall()
                 except psycopg.OperationalError:
                     broken, self._connection = self._connection, None
@@ -122,7 +125,11 @@ async def _connect(conninfo: str) -> psycopg.AsyncConnection[Any]:
     cost of a check (about 0.15 ms a facts statement, 0.07 ms a snapshot, at a million
     learners). The generic plans are the same index scans. UTC: psycopg then gives the
     timestamps as UTC datetimes; in another session zone it converts every one, and the facts
-    reader converts them back.
+    reader converts them back. Results come in binary (:meth:`_Lane.fetch`): the rows, their
+    values and their types are those of the text format (compared over a loaded database's
+    statements); the facts rows hold some forty timestamps per learner, and per statement
+    reading one learner's facts PostgreSQL and the client each spent about 6 us less (six
+    alternating rounds of 10,000 statements, 10,000 bench learners).
     """
     connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
     try:

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from service.auth.keys import parse_prefix
 from service.permissions.coalescing import CoalescingStore
 from service.permissions.repository import PermissionStore
-from tests.permissions.conftest import FOUNDATIONS, Demo, days_ago, in_order
+from tests.permissions.conftest import FOUNDATIONS, PRACTITIONER, Demo, days_ago, in_order
 
 POSTGRESQL_ONLY = pytest.mark.parametrize(
     "database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -60,6 +60,65 @@ def test_concurrent_snapshots_share_statements_and_match_one_read_each(
     assert any(snapshot.facts for snapshot in got)
     assert {snapshot.client.name for snapshot in got if snapshot.client} == {"publisher", "other"}
     assert statements < len(asks) / 4  # the first read alone, then everyone else together
+
+
+@POSTGRESQL_ONLY
+def test_the_binary_reads_give_every_kind_of_fact_as_the_text_reads_do(
+    demo: Demo, database
+) -> None:  # type: ignore[no-untyped-def]
+    """The coalesced reads take PostgreSQL's binary results: every value and its type must be
+    what the text results give the one-at-a-time store (status events, attribute changes and
+    removals, scores, failed and unscored completions, supersessions)."""
+    held = demo.earn_up_to("ana", PRACTITIONER, days_ago(400))
+    demo.earn("ana", FOUNDATIONS, days_ago(20))  # a renewal: supersedes the first
+    demo.status(held[PRACTITIONER]["id"], "suspend")
+    demo.status(held[PRACTITIONER]["id"], "reinstate")
+    demo.complete("ana", "policy-101", days_ago(3), score=12.5, attributes={"region": "APAC"})
+    demo.complete("ana", "brand-voice-101", days_ago(2), attributes={"department": "sales"})
+    revoked = demo.earn("bob", FOUNDATIONS, days_ago(30))
+    demo.status(revoked["id"], "revoke")
+    prefix = parse_prefix(demo.checker["Authorization"].split()[1])
+    learners = ["ana", "bob", "nobody"]
+    sync = PermissionStore(database.engine)
+    expected = (sync.snapshot(prefix, learners, learners), sync.facts(learners))
+    sync.close()
+
+    async def read() -> tuple[Any, Any]:
+        store = CoalescingStore(database.engine)
+        try:
+            return (
+                await store.snapshot(prefix, learners, learners),
+                await store.facts(learners),
+            )
+        finally:
+            await store.close()
+
+    snapshot, facts = asyncio.run(read())
+    assert in_order(snapshot) == in_order(expected[0])
+    assert facts == expected[1]
+    values = [
+        value
+        for rows in facts.values()
+        for group in (rows.credentials.values(), rows.attributes, rows.completions)
+        for row in group
+        for value in row
+    ]
+    assert _types(values) == _types(
+        value
+        for rows in expected[1].values()
+        for group in (rows.credentials.values(), rows.attributes, rows.completions)
+        for row in group
+        for value in row
+    )
+    ana = facts["ana"]
+    assert any(c.events for c in ana.credentials.values())  # suspended, then reinstated
+    assert any(c.superseded_by for c in ana.credentials.values())
+    assert {c.score for c in ana.completions} >= {12.5, None}
+    assert any(c.status == "revoked" for c in facts["bob"].credentials.values())
+
+
+def _types(values: Any) -> list[str]:
+    return [type(value).__name__ for value in values]
 
 
 @POSTGRESQL_ONLY
