@@ -272,36 +272,51 @@ class LearnerFacts:
         status (a revocation, suspension, reinstatement, supersession, award or completion:
         ``valid_until`` is no change of fact) and the credentials as they stand from then on —
         what every check about now asks for — as plain tuples (untracked by the collector,
-        like the rest of the entry)."""
-        histories = [CredentialHistory._make(row) for row in self._histories]
-        changes: list[datetime | None] = [row[2] for row in self._completions]
-        for history in histories:
-            changes += (history.valid_from, history.revoked_at, history.superseded_at)
-            for start, end in history.suspensions:
-                changes += (start, end)
-        settled = max((moment for moment in changes if moment is not None), default=None)
-        now = settled is None or at >= settled  # then ``at`` sees the final state
-        completions, credentials = facts_at(
-            (CompletionFact(*row) for row in self._completions),
-            histories,
-            at if now or settled is None else settled,
-        )
-        self._settled = (
-            settled,
-            tuple(
-                (
-                    fact.id,
-                    fact.level_id,
-                    fact.valid_from,
-                    fact.valid_until,
-                    fact.status,
-                    fact.status_changed_at,
-                    fact.superseded_by,
-                )
-                for fact in credentials
-            ),
-        )
-        return (completions, credentials) if now else self.earning_facts(at)
+        like the rest of the entry).
+
+        The final state is :meth:`~service.issuance.history.CredentialHistory.as_of` any
+        moment from then on, read off the history directly: revoked if ever revoked, else
+        suspended from its first suspension not lifted, else active; superseded if ever.
+        """
+        settled: datetime | None = None
+        for completion in self._completions:
+            if settled is None or completion[2] > settled:
+                settled = completion[2]
+        final: list[tuple[Any, ...]] = []
+        for (
+            credential_id,
+            level_id,
+            valid_from,
+            valid_until,
+            revoked_at,
+            suspensions,
+            superseded_by,
+            superseded_at,
+        ) in self._histories:
+            status, since = "active", None
+            last = valid_from
+            if revoked_at is not None:
+                status, since = "revoked", revoked_at
+                last = max(last, revoked_at)
+            for start, end in suspensions:
+                if end is None:
+                    last = max(last, start)
+                    if status == "active":
+                        status, since = "suspended", start
+                else:
+                    last = max(last, start, end)
+            if superseded_at is not None:
+                last = max(last, superseded_at)
+            if settled is None or last > settled:
+                settled = last
+            final.append(
+                (credential_id, level_id, valid_from, valid_until, status, since, superseded_by)
+            )
+        self._settled = (settled, tuple(final))
+        if settled is not None and at < settled:  # a question about the past
+            return self.earning_facts(at)
+        completions = [CompletionFact(*row) for row in self._completions]
+        return completions, [CredentialFact(*row) for row in final]
 
     def standing(
         self,
