@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -285,7 +285,7 @@ def _evaluate(
     for credential in issued:
         award = credential.award
         current = [
-            replace(c, superseded_by=credential.id) if c.id == credential.previous_id else c
+            c._replace(superseded_by=credential.id) if c.id == credential.previous_id else c
             for c in current
         ]
         current.append(

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from service.core.held import HeldCredential, holds
@@ -277,7 +276,7 @@ def with_awards(
 def _apply(held: list[CredentialFact], award: Award, pending_id: str) -> list[CredentialFact]:
     if award.supersedes is not None:
         held = [
-            replace(c, superseded_by=pending_id) if c.id == award.supersedes else c for c in held
+            c._replace(superseded_by=pending_id) if c.id == award.supersedes else c for c in held
         ]
     held.append(
         CredentialFact(

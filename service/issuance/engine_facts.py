@@ -1,15 +1,19 @@
 """The earning engine's data: what the service feeds it and what it answers.
 
-Plain frozen dataclasses with no behaviour beyond a few derived properties, so the issuance
-service can map database rows onto them and the engine stays free of I/O. Re-exported by
-:mod:`service.issuance.engine`; import them from there.
+Plain immutable values with no behaviour beyond a few derived properties, so the issuance
+service can map database rows onto them and the engine stays free of I/O. What the engine reads
+and answers on every evaluation (the facts, :class:`Missing`, :class:`LevelEvaluation`) are
+named tuples: a denial's missing list runs the engine on every uncached permission check, and
+a frozen dataclass cost 8,800-12,000 instructions to make against 4,300 for a named tuple
+(callgrind); change them with ``_replace``. The catalog's rules stay frozen dataclasses.
+Re-exported by :mod:`service.issuance.engine`; import them from there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from service.core.durations import Duration
 
@@ -59,8 +63,7 @@ class LevelRule:
     recency: Duration | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CompletionFact:
+class CompletionFact(NamedTuple):
     """A learner's completion of a course, as recorded (append-only)."""
 
     id: str
@@ -70,8 +73,7 @@ class CompletionFact:
     passed: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class CredentialFact:
+class CredentialFact(NamedTuple):
     """A credential the learner was issued for some level.
 
     ``status_changed_at`` is when the current status was set (the revocation time for a revoked
@@ -122,8 +124,7 @@ class Award:
     renewal: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Missing:
+class Missing(NamedTuple):
     """What a learner still needs for a level, on the path open to them at the time asked.
 
     ``renewal`` is true when the courses listed are the renewal path's. ``levels`` are the
@@ -144,8 +145,7 @@ class Missing:
         return not (self.courses or self.electives_needed or self.levels)
 
 
-@dataclass(frozen=True, slots=True)
-class LevelEvaluation:
+class LevelEvaluation(NamedTuple):
     """The answer for one level at one time.
 
     ``held`` is the learner's credential in force at that time

@@ -6,8 +6,8 @@ of "held"). Used by :mod:`service.issuance.engine`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from service.core.held import HeldCredential, day, holds, requisites
 from service.issuance.engine_facts import CompletionFact, CourseRequirement, CredentialFact
@@ -24,8 +24,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Cutoff:
+class Cutoff(NamedTuple):
     """Completions dated before ``moment`` (or at it, when ``strict``) do not count."""
 
     moment: datetime
@@ -49,8 +48,7 @@ def later_cutoff(first: Cutoff | None, second: Cutoff | None) -> Cutoff | None:
     return first if first.strict else second
 
 
-@dataclass(frozen=True, slots=True)
-class Counting:
+class Counting(NamedTuple):
     """When a completion counts: passed, dated in ``[oldest, at]`` and admitted by ``cutoff``."""
 
     at: datetime
@@ -66,8 +64,7 @@ class Counting:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
+class Selection(NamedTuple):
     """The earliest way a set of requirements was met, or what is still missing.
 
     ``met_at`` is the moment the last needed completion came in; it is ``None`` when not met, or

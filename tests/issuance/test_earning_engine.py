@@ -285,7 +285,7 @@ def test_foundations_practitioner_and_black_belt_cascade_in_one_call() -> None:
 
 def test_black_belt_needs_85_in_crisis_and_legal() -> None:
     completions = [
-        c if c.course != "legal-301" else replace(c, score=84) for c in all_courses("2025-01-10")
+        c if c.course != "legal-301" else c._replace(score=84) for c in all_courses("2025-01-10")
     ]
     awards = evaluate_to_fixpoint(RULES, completions, [], d("2025-06-01"))
     assert [a.level_id for a in awards] == [FOUNDATIONS, PRACTITIONER]
@@ -360,7 +360,7 @@ def test_old_completions_never_re_earn_an_expired_credential() -> None:
 
 
 def test_a_credential_that_never_expires_is_not_re_awarded() -> None:
-    forever = replace(PRIOR, valid_until=None)
+    forever = PRIOR._replace(valid_until=None)
     rule = replace(FOUNDATION_RULE, valid_for=None)
     completions = foundations_done("2027-01-01")
     result = evaluate_level(rule, completions, [forever], d("2027-06-01"))
@@ -386,7 +386,7 @@ def test_a_late_sync_can_record_history_and_its_renewal_in_one_call() -> None:
 
 
 def test_after_a_revocation_only_newer_completions_count() -> None:
-    revoked = replace(PRIOR, status="revoked", status_changed_at=d("2025-06-01"))
+    revoked = PRIOR._replace(status="revoked", status_changed_at=d("2025-06-01"))
     old = foundations_done("2025-02-01")
     assert evaluate_to_fixpoint(RULES, old, [revoked], d("2025-09-01")) == []
     refresher = done("policy-refresher", "2026-01-10")  # in the old window: not a renewal now
@@ -400,7 +400,7 @@ def test_after_a_revocation_only_newer_completions_count() -> None:
 
 
 def test_a_completion_at_the_moment_of_revocation_does_not_count() -> None:
-    revoked = replace(PRIOR, status="revoked", status_changed_at=d("2025-08-01"))
+    revoked = PRIOR._replace(status="revoked", status_changed_at=d("2025-08-01"))
     same_moment = [done("policy-101", "2025-08-01", 90), done("brand-voice-101", "2025-08-02")]
     assert evaluate_to_fixpoint(RULES, same_moment, [revoked], d("2025-09-01")) == []
 
@@ -414,7 +414,7 @@ def test_a_renewal_that_was_revoked_cannot_itself_be_renewed_by_the_refresher() 
         status="revoked",
         changed="2026-01-05",
     )
-    superseded = replace(PRIOR, superseded_by="renewed")
+    superseded = PRIOR._replace(superseded_by="renewed")
     refresher = done("policy-refresher", "2026-01-15")  # inside PRIOR's window and grace
     result = evaluate_level(FOUNDATION_RULE, [refresher], [superseded, renewed], d("2026-02-01"))
     assert not result.earned
@@ -423,7 +423,7 @@ def test_a_renewal_that_was_revoked_cannot_itself_be_renewed_by_the_refresher() 
 
 
 def test_a_suspended_credential_blocks_automatic_re_award() -> None:
-    suspended = replace(PRIOR, status="suspended", status_changed_at=d("2025-10-01"))
+    suspended = PRIOR._replace(status="suspended", status_changed_at=d("2025-10-01"))
     completions = [done("policy-refresher", "2026-01-10"), *foundations_done("2026-01-11")]
     result = evaluate_level(FOUNDATION_RULE, completions, [suspended], d("2026-01-20"))
     assert not result.earned
