@@ -22,6 +22,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from service.catalog.expressions import Expr
@@ -38,7 +39,7 @@ from service.permissions.engine import (
     held_levels,
     missing_level_from,
 )
-from service.permissions.repository import AttributeChange, CredentialRow, LearnerRows
+from service.permissions.repository import CredentialRow, LearnerRows
 
 EarningFacts = tuple[list[CompletionFact], list[CredentialFact]]
 
@@ -157,44 +158,69 @@ class LearnerFacts:
         self.revision = rows.revision
         self.rules = rules
         # Each credential as a HeldCredential's fields and a CredentialHistory's, in one pass
-        # (every check of an uncached learner makes these: the cold path).
+        # (every check of an uncached learner makes these: the cold path). Unpacked, not read
+        # field by field, and a credential whose status never changed after its issue (nearly
+        # all) needs no status history worked out.
         credentials: list[tuple[Any, ...]] = []
         histories: list[tuple[Any, ...]] = []
         for row in rows.credentials.values():
-            revoked_at, suspensions = _status_times(row)
-            level_id = row.level_id
+            (
+                credential_id,
+                level_id,
+                valid_from,
+                valid_until,
+                status,
+                status_changed_at,
+                superseded_by,
+                superseded_at,
+                events,
+            ) = row
+            if events or status != "active":
+                revoked_at, suspensions = status_times(
+                    status, status_changed_at, valid_from, events
+                )
+            else:
+                revoked_at, suspensions = None, ()
             credentials.append(
                 (
-                    row.id,
+                    credential_id,
                     level_id,
                     level_names.get(level_id, level_id),
-                    row.valid_from,
-                    row.valid_until,
+                    valid_from,
+                    valid_until,
                     revoked_at,
                     suspensions,
-                    row.superseded_at,
+                    superseded_at,
                 )
             )
             histories.append(
                 (
-                    row.id,
+                    credential_id,
                     level_id,
-                    row.valid_from,
-                    row.valid_until,
+                    valid_from,
+                    valid_until,
                     revoked_at,
                     suspensions,
-                    row.superseded_by,
-                    row.superseded_at,
+                    superseded_by,
+                    superseded_at,
                 )
             )
         self._credentials = tuple(credentials)
         self._histories = tuple(histories)
         attributes = rows.attributes
         if len(attributes) > 1:
-            attributes = sorted(attributes, key=_change_order)
-        self._history = tuple((c.changed_at, c.id, c.name, c.value) for c in attributes)
+            attributes = sorted(attributes, key=_CHANGE_ORDER)
+        self._history = tuple(
+            [
+                (changed_at, change_id, name, value)
+                for name, value, changed_at, change_id in attributes
+            ]
+        )
         self._completions = tuple(
-            (c.id, c.course, c.completed_at, c.score, c.passed) for c in rows.completions
+            [
+                (completion_id, course, completed_at, score, passed)
+                for completion_id, course, completed_at, score, passed in rows.completions
+            ]
         )
         self._breakpoints: tuple[datetime, ...] | None = None
         self._settled: tuple[datetime | None, tuple[tuple[Any, ...], ...]] | None = None
@@ -442,5 +468,5 @@ def _status_times(row: CredentialRow) -> tuple[datetime | None, tuple[Suspension
     return status_times(row.status, row.status_changed_at, row.valid_from, row.events)
 
 
-def _change_order(change: AttributeChange) -> tuple[datetime, int]:
-    return change.changed_at, change.id
+#: An attribute change's order: its time, then its id (AttributeChange's third and fourth).
+_CHANGE_ORDER = itemgetter(2, 3)
