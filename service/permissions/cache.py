@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from service.catalog.expressions import Expr
 from service.issuance.engine import CompletionFact, CredentialFact, LevelRule, evaluate_level
-from service.issuance.history import CredentialHistory, Suspension, facts_at, status_times
+from service.issuance.history import CredentialHistory, facts_at, status_times
 from service.learners.service import attributes_at
 from service.permissions.engine import (
     Decision,
@@ -279,7 +279,7 @@ class LearnerFacts:
     def earning_facts(self, at: datetime) -> tuple[list[CompletionFact], list[CredentialFact]]:
         """The completions and credentials that existed at ``at``, as they stood then, as the
         earning engine takes them (made on demand, not kept: only a denial needs them, and
-        dataclasses are tracked by the collector). After the last change of any fact — every
+        named tuples are tracked by the collector). After the last change of any fact — every
         check about now — from the credentials' final state, worked out once."""
         if self._settled is None:
             return self._settle(at)
@@ -447,7 +447,9 @@ class FactsCache:
 
 def held_credential(row: CredentialRow, level_names: Mapping[str, str]) -> HeldCredential:
     """A credential with its status history as times (the engine's input)."""
-    revoked_at, suspensions = _status_times(row)
+    revoked_at, suspensions = status_times(
+        row.status, row.status_changed_at, row.valid_from, row.events
+    )
     return HeldCredential(
         row.id,
         row.level_id,
@@ -458,14 +460,6 @@ def held_credential(row: CredentialRow, level_names: Mapping[str, str]) -> HeldC
         suspensions,
         row.superseded_at,
     )
-
-
-def _status_times(row: CredentialRow) -> tuple[datetime | None, tuple[Suspension, ...]]:
-    """:func:`~service.issuance.history.status_times` of ``row``: nothing to work out for a
-    credential still active with no status change after its issue (nearly all)."""
-    if not row.events and row.status == "active":
-        return None, ()
-    return status_times(row.status, row.status_changed_at, row.valid_from, row.events)
 
 
 #: An attribute change's order: its time, then its id (AttributeChange's third and fourth).
