@@ -336,7 +336,12 @@ def holds(
 ) -> bool:
     """Every level of ``level_ids`` is held at ``at``: the same answer as :func:`held_levels`
     (its ``held``), without the reasons. ``by_level`` are the learner's credentials per level."""
-    return all(
-        any(active_at(credential, at) for credential in by_level.get(level_id, ()))
-        for level_id in requisites(level_ids, prerequisites)
-    )
+    # Plain loops, not ``all``/``any`` over generators: a denial's missing list asks this for
+    # each prerequisite of each level it lists, on every uncached permission check.
+    for level_id in requisites(level_ids, prerequisites):
+        for credential in by_level.get(level_id, ()):
+            if active_at(credential, at):
+                break
+        else:
+            return False
+    return True

@@ -105,21 +105,50 @@ def evaluate_level(
     nothing can be awarded (``blocked``) or needs to be (the current credential is not due).
     """
     completions = tuple(completions)
-    own = [c for c in credentials if c.level_id == rule.level_id]
-    current = [c for c in own if c.is_current]
-    held = _in_force_at(current, at)
-    suspended = [c for c in current if c.status == "suspended"]
-    if suspended:
-        since = suspended[0].status_changed_at
-        note = f" since {day(since)}" if since else ""
-        blocked = f"{rule.name} is suspended{note}; it is not re-awarded automatically"
-        return LevelEvaluation(rule.level_id, earned=False, blocked=blocked)
+    # The level's own credentials in one pass (this runs for every level a permission check's
+    # denial lists): the one in force at ``at`` (the latest to start), the latest revocation,
+    # the latest not revoked (a current one on a tie), and any current one suspended.
+    level_id = rule.level_id
+    held: CredentialFact | None = None
+    previous: CredentialFact | None = None
+    previous_current = False
+    revoked: datetime | None = None
+    for credential in credentials:
+        if credential.level_id != level_id:
+            continue
+        status = credential.status
+        if status == "revoked":
+            moment = (
+                credential.status_changed_at or credential.valid_from
+            )  # unknown: from the start
+            if revoked is None or moment > revoked:
+                revoked = moment
+            continue
+        current = credential.superseded_by is None
+        if current and status == "suspended":
+            since = credential.status_changed_at
+            note = f" since {day(since)}" if since else ""
+            blocked = f"{rule.name} is suspended{note}; it is not re-awarded automatically"
+            return LevelEvaluation(level_id, earned=False, blocked=blocked)
+        valid_from = credential.valid_from
+        if previous is None or (
+            valid_from > previous.valid_from
+            if valid_from != previous.valid_from
+            else current and not previous_current
+        ):
+            previous, previous_current = credential, current
+        if (
+            current
+            and valid_from <= at
+            and (credential.valid_until is None or at < credential.valid_until)
+            and (held is None or valid_from > held.valid_from)
+        ):
+            held = credential  # in force at ``at``: active, not superseded, within validity
 
-    cutoff = _revocation_cutoff(own)
-    previous = max(
-        (c for c in own if c.status != "revoked"),
-        key=lambda c: (c.valid_from, c.is_current),
-        default=None,
+    cutoff = (
+        Cutoff(revoked, strict=True, why=f"the credential was revoked on {day(revoked)}")
+        if revoked is not None
+        else None
     )
     renewable_from: datetime | None = None
     renewal_until: datetime | None = None
@@ -203,20 +232,6 @@ def evaluate_level(
 
 
 _NO_TIMELINE: Mapping[str, Sequence[HeldCredential]] = {}
-
-
-def _in_force_at(current: Sequence[CredentialFact], at: datetime) -> CredentialFact | None:
-    valid = [c for c in current if c.in_force_at(at)]
-    return max(valid, key=lambda c: c.valid_from, default=None)
-
-
-def _revocation_cutoff(own: Sequence[CredentialFact]) -> Cutoff | None:
-    # A revoked credential without a recorded time is treated as revoked when it began.
-    moments = [c.status_changed_at or c.valid_from for c in own if c.status == "revoked"]
-    if not moments:
-        return None
-    moment = max(moments)
-    return Cutoff(moment, strict=True, why=f"the credential was revoked on {day(moment)}")
 
 
 def _reearning_cutoff(rule: LevelRule, previous: CredentialFact, valid_until: datetime) -> Cutoff:

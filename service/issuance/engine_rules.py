@@ -55,14 +55,6 @@ class Counting(NamedTuple):
     oldest: datetime | None
     cutoff: Cutoff | None
 
-    def dated_ok(self, completion: CompletionFact) -> bool:
-        moment = completion.completed_at
-        return (
-            moment <= self.at
-            and (self.oldest is None or moment >= self.oldest)
-            and (self.cutoff is None or self.cutoff.admits(moment))
-        )
-
 
 class Selection(NamedTuple):
     """The earliest way a set of requirements was met, or what is still missing.
@@ -89,9 +81,17 @@ def _earliest_counting(
     that were dated right but scored too low (for the "needs a score of" reasons)."""
     earliest: dict[str, CompletionFact] = {}
     best_low: dict[str, float] = {}
+    at, oldest, cutoff = counting  # unpacked once: this runs on every evaluation
     for completion in completions:
         course = completion.course
-        if course not in min_scores or not completion.passed or not counting.dated_ok(completion):
+        if course not in min_scores or not completion.passed:
+            continue
+        moment = completion.completed_at
+        if (
+            moment > at
+            or (oldest is not None and moment < oldest)
+            or (cutoff is not None and not cutoff.admits(moment))
+        ):
             continue
         min_score = min_scores[course]
         if min_score is not None and (completion.score is None or completion.score < min_score):
@@ -99,10 +99,7 @@ def _earliest_counting(
                 best_low[course] = completion.score
             continue
         known = earliest.get(course)
-        if known is None or (completion.completed_at, completion.id) < (
-            known.completed_at,
-            known.id,
-        ):
+        if known is None or (moment, completion.id) < (known.completed_at, known.id):
             earliest[course] = completion
     return earliest, best_low
 
@@ -121,9 +118,7 @@ def select(
     later, so this gives the moment the requirements were first met (and a retake never
     stretches validity). Evidence lists required courses in rule order, then the electives used.
     """
-    min_scores: dict[str, float | None] = {}
-    for course in electives:
-        min_scores.setdefault(course, None)
+    min_scores: dict[str, float | None] = dict.fromkeys(electives)
     for requirement in required:
         min_scores[requirement.course] = requirement.min_score
     earliest, best_low = _earliest_counting(completions, min_scores, counting)
@@ -140,35 +135,45 @@ def select(
         if latest is None or found.completed_at > latest:
             latest = found.completed_at
 
-    distinct = tuple(dict.fromkeys(electives))
-    counted = sorted(
-        (earliest[course] for course in distinct if course in earliest),
-        key=lambda c: (c.completed_at, c.id),
-    )
-    chosen = counted[:pick] if pick > 0 else []
-    for completion in chosen:
-        evidence.append(completion.id)
-        if latest is None or completion.completed_at > latest:
-            latest = completion.completed_at
-    electives_needed = max(0, pick - len(counted))
-    uncounted = tuple(course for course in distinct if course not in earliest)
+    electives_needed = max(0, pick)
+    uncounted: tuple[str, ...] = ()
+    if electives:
+        distinct = tuple(dict.fromkeys(electives))
+        counted = sorted(
+            (earliest[course] for course in distinct if course in earliest), key=_completion_order
+        )
+        for completion in counted[:pick] if pick > 0 else ():
+            evidence.append(completion.id)
+            if latest is None or completion.completed_at > latest:
+                latest = completion.completed_at
+        electives_needed = max(0, pick - len(counted))
+        if electives_needed:
+            uncounted = tuple(course for course in distinct if course not in earliest)
 
-    shortfalls = tuple(
-        f"{course} needs a score of at least {_score(min_scores[course])} "
-        f"(best so far: {_score(score)})"
-        for course, score in best_low.items()
-        if course not in earliest
+    shortfalls = (
+        tuple(
+            f"{course} needs a score of at least {_score(min_scores[course])} "
+            f"(best so far: {_score(score)})"
+            for course, score in best_low.items()
+            if course not in earliest
+        )
+        if best_low
+        else ()
     )
     met = not missing and electives_needed == 0
     return Selection(
-        met=met,
-        met_at=latest if met else None,
-        evidence=tuple(evidence) if met else (),
-        missing_courses=tuple(missing),
-        electives_needed=electives_needed,
-        electives_uncounted=uncounted if electives_needed else (),
-        shortfalls=shortfalls,
+        met,
+        latest if met else None,
+        tuple(evidence) if met else (),
+        tuple(missing),
+        electives_needed,
+        uncounted,
+        shortfalls,
     )
+
+
+def _completion_order(completion: CompletionFact) -> tuple[datetime, str]:
+    return completion.completed_at, completion.id
 
 
 def _score(value: float | None) -> str:
@@ -186,27 +191,26 @@ def held_timeline(credentials: Sequence[CredentialFact]) -> dict[str, list[HeldC
     """
     by_id: dict[str, CredentialFact] | None = None
     timeline: dict[str, list[HeldCredential]] = {}
-    for credential in credentials:
+    new = tuple.__new__  # what ``HeldCredential._make`` does, without its Python frame
+    for credential_id, level_id, valid_from, valid_until, status, _, superseded_by in credentials:
         superseded_at: datetime | None = None
-        if credential.superseded_by is not None:
+        if superseded_by is not None:
             if by_id is None:
                 by_id = {c.id: c for c in credentials}
-            successor = by_id.get(credential.superseded_by)
+            successor = by_id.get(superseded_by)
             if successor is not None:
                 superseded_at = successor.valid_from
-        status = credential.status
-        timeline.setdefault(credential.level_id, []).append(
-            HeldCredential(
-                credential.id,
-                credential.level_id,
-                credential.level_id,
-                credential.valid_from,
-                credential.valid_until,
-                credential.valid_from if status == "revoked" else None,
-                ((credential.valid_from, None),) if status == "suspended" else (),
-                superseded_at,
-            )
+        held = (
+            credential_id,
+            level_id,
+            level_id,
+            valid_from,
+            valid_until,
+            valid_from if status == "revoked" else None,
+            ((valid_from, None),) if status == "suspended" else (),
+            superseded_at,
         )
+        timeline.setdefault(level_id, []).append(new(HeldCredential, held))
     return timeline
 
 

@@ -422,6 +422,19 @@ def test_a_renewal_that_was_revoked_cannot_itself_be_renewed_by_the_refresher() 
     assert result.missing.reasons[0].startswith("completions dated on or before 2026-01-05")
 
 
+def test_of_two_credentials_from_the_same_moment_the_current_one_is_renewed() -> None:
+    # A renewal dated the moment its predecessor began (a corrected record): the current
+    # credential is the one renewed and superseded, whichever order the facts come in.
+    old = credential(FOUNDATIONS, "2025-03-01", "2025-09-01", id="old", superseded_by="new")
+    new = credential(FOUNDATIONS, "2025-03-01", "2026-03-01", id="new")
+    refresher = done("policy-refresher", "2026-02-15")  # in new's window, not in old's grace
+    for facts in ([old, new], [new, old]):
+        awards = evaluate_to_fixpoint(RULES, [refresher], facts, d("2026-03-10"))
+        assert [(a.earned_at, a.renewal, a.supersedes) for a in awards] == [
+            (d("2026-02-15"), True, "new")
+        ]
+
+
 def test_a_suspended_credential_blocks_automatic_re_award() -> None:
     suspended = PRIOR._replace(status="suspended", status_changed_at=d("2025-10-01"))
     completions = [done("policy-refresher", "2026-01-10"), *foundations_done("2026-01-11")]
