@@ -18,7 +18,7 @@ between consecutive runs per check:
 * read: the statement's rows to ``LearnerRows`` (``read_rows``);
 * facts: ``LearnerFacts`` built from them;
 * standing: the holdings and attributes at the moment asked about;
-* decision: the program kind's decision (without the missing list);
+* decision: the program kind's decision, up to the missing list (its outcome);
 * missing: the rest of ``decide_all``: a denial's missing levels and courses from the earning
   engine, and its reasons.
 
@@ -120,7 +120,7 @@ def run_step(step: str, path: Path) -> None:
             standing = entry.standing(at, compiled.prerequisites, view.level_names)
             if upto == 4:
                 program = programs[learner_id]
-                standing.decision(program, compiled.programs[program].expr)
+                standing.outcome(program, compiled.programs[program].expr)
 
 
 def counted(step: str, path: Path, work: Path) -> int:

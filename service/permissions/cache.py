@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -34,10 +34,13 @@ from service.permissions.engine import (
     HeldCredential,
     Holdings,
     MissingCourse,
+    MissingFor,
     MissingLevel,
-    decide,
+    Outcome,
     held_levels,
     missing_level_from,
+    missing_levels,
+    outcome,
 )
 from service.permissions.repository import CredentialRow, LearnerRows
 
@@ -46,8 +49,9 @@ EarningFacts = tuple[list[CompletionFact], list[CredentialFact]]
 
 class Standing(NamedTuple):
     """The learner's holdings and attributes for moments in ``[start, end)`` (``None``:
-    unbounded), and the decisions already made in it per program kind (before ``missing`` is
-    filled in; see :meth:`decision`)."""
+    unbounded), the decisions' outcomes already worked out in it per program kind (see
+    :meth:`outcome`), and what levels still need where that holds for the interval (see
+    :meth:`missing_for`)."""
 
     start: datetime | None
     end: datetime | None
@@ -56,25 +60,28 @@ class Standing(NamedTuple):
     decisions: dict[str, tuple[Any, ...]]
     missing: dict[str, tuple[Any, ...] | None]
 
-    def decision(self, program: str, expr: Expr) -> Decision:
-        """:func:`~service.permissions.engine.decide` for ``expr`` in this interval, made once
-        per program kind and kept as plain tuples (which the garbage collector stops
+    def outcome(self, program: str, expr: Expr) -> Outcome:
+        """:func:`~service.permissions.engine.outcome` for ``expr`` in this interval, worked
+        out once per program kind and kept as plain tuples (which the garbage collector stops
         tracking)."""
         kept = self.decisions.get(program)
-        if kept is not None:
-            allowed, reasons, granted, until, missing = kept
-            return Decision(
-                allowed, list(reasons), list(granted), until, [_missing_level(m) for m in missing]
+        if kept is None:
+            allowed, reasons, granted, until, missing = outcome(
+                expr, self.holdings, self.attributes
             )
-        decision = decide(expr, self.holdings, self.attributes)
-        self.decisions[program] = (
-            decision.allowed,
-            tuple(decision.reasons),
-            tuple(decision.granted_by),
-            decision.valid_until,
-            tuple(_flat_missing(m) for m in decision.missing),
+            kept = (allowed, tuple(reasons), tuple(granted), until, tuple(missing))
+            self.decisions[program] = kept
+        return kept
+
+    def decision(self, program: str, expr: Expr, missing_for: MissingFor | None = None) -> Decision:
+        """:func:`~service.permissions.engine.decide` for ``expr`` in this interval (its outcome
+        kept: see :meth:`outcome`)."""
+        allowed, reasons, granted, until, missing = self.outcome(program, expr)
+        if allowed:
+            return Decision(True, list(reasons), list(granted), until, [])
+        return Decision(
+            False, list(reasons), [], None, missing_levels(missing, self.holdings, missing_for)
         )
-        return decision
 
     def missing_for(
         self,
@@ -290,8 +297,7 @@ class LearnerFacts:
                 (CredentialHistory._make(row) for row in self._histories),
                 at,
             )
-        completions = [CompletionFact(*row) for row in self._completions]
-        return completions, [CredentialFact(*row) for row in final]
+        return _earning_facts(self._completions, final)
 
     def _settle(self, at: datetime) -> tuple[list[CompletionFact], list[CredentialFact]]:
         """:meth:`earning_facts` the first time, noting when every fact exists and has its last
@@ -341,8 +347,7 @@ class LearnerFacts:
         self._settled = (settled, tuple(final))
         if settled is not None and at < settled:  # a question about the past
             return self.earning_facts(at)
-        completions = [CompletionFact(*row) for row in self._completions]
-        return completions, [CredentialFact(*row) for row in final]
+        return _earning_facts(self._completions, final)
 
     def standing(
         self,
@@ -377,6 +382,19 @@ class LearnerFacts:
         standing = Standing(start, end, holdings, attributes_at(self._history, at), {}, {})
         self._standing = standing
         return standing
+
+
+def _earning_facts(
+    completions: tuple[tuple[Any, ...], ...], credentials: Iterable[tuple[Any, ...]]
+) -> EarningFacts:
+    """The earning engine's facts from an entry's plain tuples, made with ``tuple.__new__``
+    (what the named tuples' ``_make`` does, without its Python frame: a denial of an uncached
+    learner makes some nine of them)."""
+    new = tuple.__new__
+    return (
+        [new(CompletionFact, row) for row in completions],
+        [new(CredentialFact, row) for row in credentials],
+    )
 
 
 class FactsCache:

@@ -40,12 +40,14 @@ __all__ = [
     "MissingLevel",
     "NotHeld",
     "NotHeldCode",
+    "Outcome",
     "check",
     "decide",
     "deny_unknown_learner",
     "held_levels",
     "missing_level_from",
-    "with_missing",
+    "missing_levels",
+    "outcome",
 ]
 
 
@@ -88,8 +90,8 @@ class Decision(NamedTuple):
     missing: list[MissingLevel]
 
 
-# One node's outcome: (allowed, reasons, granted_by, valid_until, missing level ids).
-_Outcome = tuple[bool, list[str], list[str], datetime | None, list[str]]
+#: A requirement's outcome: (allowed, reasons, granted_by, valid_until, missing level ids).
+Outcome = tuple[bool, list[str], list[str], datetime | None, list[str]]
 
 
 def decide(
@@ -116,10 +118,17 @@ def decide(
     allowed, reasons, granted, until, missing_ids = _evaluate(expr, holdings, attributes)
     if allowed:
         return Decision(True, reasons, granted, until, [])
-    return Decision(False, reasons, [], None, _missing(missing_ids, holdings, missing_for))
+    return Decision(False, reasons, [], None, missing_levels(missing_ids, holdings, missing_for))
 
 
-def _evaluate(expr: Expr, holdings: Holdings, attributes: Mapping[str, str]) -> _Outcome:
+def outcome(expr: Expr, holdings: Holdings, attributes: Mapping[str, str]) -> Outcome:
+    """:func:`decide` up to the missing list: ``(allowed, reasons, granted_by, valid_until,
+    the ids of the levels needed and not held)``, which :func:`missing_levels` turns into
+    ``missing`` (so the outcome can be kept and the missing list made per check)."""
+    return _evaluate(expr, holdings, attributes)
+
+
+def _evaluate(expr: Expr, holdings: Holdings, attributes: Mapping[str, str]) -> Outcome:
     if isinstance(expr, LevelRef):
         level_id = expr.level
         held = holdings.held.get(level_id)
@@ -135,7 +144,7 @@ def _evaluate(expr: Expr, holdings: Holdings, attributes: Mapping[str, str]) -> 
     raise TypeError(f"not an expression: {expr!r}")  # pragma: no cover
 
 
-def _all_of(expr: AllOf, holdings: Holdings, attributes: Mapping[str, str]) -> _Outcome:
+def _all_of(expr: AllOf, holdings: Holdings, attributes: Mapping[str, str]) -> Outcome:
     passed: list[str] = []
     failed: list[str] = []
     granted: list[str] = []
@@ -158,8 +167,8 @@ def _all_of(expr: AllOf, holdings: Holdings, attributes: Mapping[str, str]) -> _
     return True, passed, granted, until, []
 
 
-def _any_of(expr: AnyOf, holdings: Holdings, attributes: Mapping[str, str]) -> _Outcome:
-    best: _Outcome | None = None
+def _any_of(expr: AnyOf, holdings: Holdings, attributes: Mapping[str, str]) -> Outcome:
+    best: Outcome | None = None
     failed: list[str] = []
     missing: list[str] = []
     for item in expr.items:
@@ -177,7 +186,7 @@ def _any_of(expr: AnyOf, holdings: Holdings, attributes: Mapping[str, str]) -> _
     return False, failed, [], None, missing
 
 
-def _attribute(expr: AttributeIn, attributes: Mapping[str, str]) -> _Outcome:
+def _attribute(expr: AttributeIn, attributes: Mapping[str, str]) -> Outcome:
     value = attributes.get(expr.attribute)
     allowed_values = ", ".join(expr.values)
     if value is not None and str(value) in expr.values:
@@ -207,19 +216,24 @@ def _holds(held: Held, holdings: Holdings) -> str:
     return f"{text})"
 
 
-def _missing(
+def missing_levels(
     level_ids: Iterable[str], holdings: Holdings, missing_for: MissingFor | None
 ) -> list[MissingLevel]:
+    """:func:`decide`'s ``missing`` for the levels ``level_ids`` (its outcome's): each level not
+    held, and each prerequisite of it not held, as ``missing_for(level)`` when given and not
+    ``None``, else the level with its prerequisites not held."""
     found: dict[str, MissingLevel] = {}
+    held = holdings.held
+    prerequisites = holdings.prerequisites
     pending = list(level_ids)
     while pending:
         level_id = pending.pop(0)
-        if level_id in found or level_id in holdings.held:
+        if level_id in found or level_id in held:
             continue
-        not_held = [p for p in holdings.prerequisites.get(level_id, ()) if p not in holdings.held]
+        not_held = [p for p in prerequisites.get(level_id, ()) if p not in held]
         entry = missing_for(level_id) if missing_for is not None else None
         if entry is None:
-            entry = MissingLevel(level_id, holdings.name(level_id), levels=tuple(not_held))
+            entry = MissingLevel(level_id, holdings.name(level_id), (), 0, (), tuple(not_held))
         elif any(p not in entry.levels for p in not_held):
             # The earning view checks direct prerequisites only; add those lapsed further down.
             levels = tuple(dict.fromkeys((*entry.levels, *not_held)))
@@ -227,15 +241,6 @@ def _missing(
         found[level_id] = entry
         pending.extend(entry.levels)
     return list(found.values())
-
-
-def with_missing(decision: Decision, holdings: Holdings, missing_for: MissingFor) -> Decision:
-    """``decision`` (from :func:`decide` without ``missing_for``) with ``missing`` filled in by
-    ``missing_for``: what :func:`decide` with it would return, without evaluating again."""
-    if decision.allowed or not decision.missing:
-        return decision
-    levels = [entry.level for entry in decision.missing]
-    return decision._replace(missing=_missing(levels, holdings, missing_for))
 
 
 def check(

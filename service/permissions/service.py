@@ -37,7 +37,7 @@ from service.permissions.engine import (
     NotHeld,
     deny_unknown_learner,
     missing_level_from,
-    with_missing,
+    missing_levels,
 )
 from service.permissions.repository import ImmediateReads, PermissionStore, Reads, Snapshot
 
@@ -217,13 +217,15 @@ def decide_all(
             )
         else:
             standing = facts.standing(check.at, prerequisites, names)
-            decision = standing.decision(check.program, program.expr)
-            if not decision.allowed:
+            allowed, reasons, granted, until, needed = standing.outcome(check.program, program.expr)
+            if allowed:
+                decision = Decision(True, list(reasons), list(granted), until, [])
+            else:
                 holdings = standing.holdings
                 missing_for = _missing_for(compiled, facts, standing, check.at)
-                decision = with_missing(decision, holdings, missing_for)
-                reasons = decision.reasons + _until_restored(decision.missing, holdings)
-                decision = decision._replace(reasons=reasons)
+                missing = missing_levels(needed, holdings, missing_for)
+                reasons = [*reasons, *_until_restored(missing, holdings)]
+                decision = Decision(False, reasons, [], None, missing)
         answers.append(Answer(check, decision))
     return answers
 
