@@ -211,72 +211,68 @@ def held_levels(
             not_held[credential.level_id] = NotHeld(
                 credential.level_id, credential.level_name, code, since, credential.id
             )
-    resolve = _Resolver(active, prerequisites, level_names, held, not_held).resolve
+    resolving: set[str] = set()
     for level_id in active:
-        resolve(level_id)
+        _resolve(level_id, active, prerequisites, level_names, held, not_held, resolving)
     return Holdings(at, held, not_held, level_names, prerequisites)
 
 
-class _Resolver:
-    """:func:`held_levels`'s walk up the prerequisite graph, filling ``held`` and ``not_held``.
+def _resolve(
+    level_id: str,
+    active: Mapping[str, HeldCredential],
+    prerequisites: Mapping[str, tuple[str, ...]],
+    level_names: Mapping[str, str],
+    held: dict[str, Held],
+    not_held: dict[str, NotHeld],
+    resolving: set[str],
+) -> Held | None:
+    """:func:`held_levels`'s walk up the prerequisite graph from ``level_id``, filling ``held``
+    and ``not_held``.
 
-    A class, not a closure: a nested function that calls itself refers to itself through its
-    own closure cell, and that cycle kept every check's credentials and dictionaries alive
-    until the garbage collector's next pass (a cold permission check left ~18 objects for it,
-    and the collector's passes took 5% of the server's CPU at a million learners:
-    ``bench/scale.py``). Without the cycle they are freed as soon as they are dropped.
+    A module-level function given everything it uses, not a closure: a nested function that
+    calls itself refers to itself through its own closure cell, and that cycle kept every
+    check's credentials and dictionaries alive until the garbage collector's next pass (a cold
+    permission check left ~18 objects for it, and the collector's passes took 5% of the
+    server's CPU at a million learners: ``bench/scale.py``). Nor an object holding them: making
+    one per check cost more than passing them.
     """
-
-    __slots__ = ("active", "held", "level_names", "not_held", "prerequisites", "resolving")
-
-    def __init__(
-        self,
-        active: Mapping[str, HeldCredential],
-        prerequisites: Mapping[str, tuple[str, ...]],
-        level_names: Mapping[str, str],
-        held: dict[str, Held],
-        not_held: dict[str, NotHeld],
-    ) -> None:
-        self.active = active
-        self.prerequisites = prerequisites
-        self.level_names = level_names
-        self.held = held
-        self.not_held = not_held
-        self.resolving: set[str] = set()
-
-    def resolve(self, level_id: str) -> Held | None:
-        held, not_held = self.held, self.not_held
-        found = held.get(level_id)
-        if found is not None or level_id in not_held:
-            return found
-        credential = self.active.get(level_id)
-        if credential is None:
-            name = self.level_names.get(level_id, level_id)
-            not_held[level_id] = NotHeld(level_id, name, "never_earned")
+    found = held.get(level_id)
+    if found is not None or level_id in not_held:
+        return found
+    credential = active.get(level_id)
+    if credential is None:
+        name = level_names.get(level_id, level_id)
+        not_held[level_id] = NotHeld(level_id, name, "never_earned")
+        return None
+    if level_id in resolving:
+        raise ValueError(f"prerequisite cycle through {level_id}")
+    resolving.add(level_id)
+    chain = [credential.id]
+    lapses_at, lapses_with = credential.valid_until, level_id
+    for prerequisite in prerequisites.get(level_id, ()):
+        below = _resolve(
+            prerequisite, active, prerequisites, level_names, held, not_held, resolving
+        )
+        if below is None:
+            resolving.discard(level_id)
+            not_held[level_id] = NotHeld(
+                level_id,
+                credential.level_name,
+                "prerequisite",
+                None,
+                credential.id,
+                not_held[prerequisite],
+            )
             return None
-        resolving = self.resolving
-        if level_id in resolving:
-            raise ValueError(f"prerequisite cycle through {level_id}")
-        resolving.add(level_id)
-        chain = [credential.id]
-        lapses_at, lapses_with = credential.valid_until, level_id
-        for prerequisite in self.prerequisites.get(level_id, ()):
-            below = self.resolve(prerequisite)
-            if below is None:
-                resolving.discard(level_id)
-                not_held[level_id] = NotHeld(
-                    level_id,
-                    credential.level_name,
-                    "prerequisite",
-                    credential_id=credential.id,
-                    cause=not_held[prerequisite],
-                )
-                return None
-            chain.extend(i for i in below.credential_ids if i not in chain)
-            if below.lapses_at is not None and (lapses_at is None or below.lapses_at < lapses_at):
-                lapses_at, lapses_with = below.lapses_at, below.lapses_with
-        resolving.discard(level_id)
-        result = Held(
+        for credential_id in below.credential_ids:
+            if credential_id not in chain:
+                chain.append(credential_id)
+        if below.lapses_at is not None and (lapses_at is None or below.lapses_at < lapses_at):
+            lapses_at, lapses_with = below.lapses_at, below.lapses_with
+    resolving.discard(level_id)
+    result = tuple.__new__(  # what ``Held._make`` does, without its Python frame
+        Held,
+        (
             level_id,
             credential.level_name,
             credential.id,
@@ -284,9 +280,10 @@ class _Resolver:
             tuple(chain),
             lapses_at,
             lapses_with,
-        )
-        held[level_id] = result
-        return result
+        ),
+    )
+    held[level_id] = result
+    return result
 
 
 def _lasts_longer(candidate: HeldCredential, best: HeldCredential) -> bool:

@@ -281,7 +281,8 @@ class LearnerFacts:
 
     @property
     def credentials(self) -> list[HeldCredential]:
-        return [HeldCredential._make(row) for row in self._credentials]
+        new = tuple.__new__  # what ``_make`` does, without its Python frame
+        return [new(HeldCredential, row) for row in self._credentials]
 
     def earning_facts(self, at: datetime) -> tuple[list[CompletionFact], list[CredentialFact]]:
         """The completions and credentials that existed at ``at``, as they stood then, as the
