@@ -99,12 +99,11 @@ def run_step(step: str, path: Path) -> None:
     view = data["view"]
     compiled = view.compiled
     at: datetime = data["at"]
-    dt = Statements("postgresql").datetime
     programs = dict(data["checks"])
     # A statement's learners at a time, dropped after (as in the server: the garbage collector
     # then sees what a serving process's collector sees).
     for chunk in data["chunks"] if upto else ():
-        learners = read_rows(chunk, dt)[2]
+        learners = read_rows(chunk, None)[2]  # UTC already, as the service's reads
         if upto == 1:
             continue
         facts = {

@@ -123,13 +123,17 @@ async def _connect(conninfo: str) -> psycopg.AsyncConnection[Any]:
     these again on every run (for ``= ANY($1)`` the generic plan's estimate, made for ten
     learners, never beats a custom plan's for one), and planning was most of the database's
     cost of a check (about 0.15 ms a facts statement, 0.07 ms a snapshot, at a million
-    learners). The generic plans are the same index scans. UTC: psycopg then gives the
-    timestamps as UTC datetimes; in another session zone it converts every one, and the facts
-    reader converts them back. Results come in binary (:meth:`_Lane.fetch`): the rows, their
-    values and their types are those of the text format (compared over a loaded database's
-    statements); the facts rows hold some forty timestamps per learner, and per statement
-    reading one learner's facts PostgreSQL and the client each spent about 6 us less (six
-    alternating rounds of 10,000 statements, 10,000 bench learners).
+    learners). The generic plans are the same index scans.
+
+    UTC: psycopg then gives the timestamps as ``datetime.UTC`` datetimes, which the facts
+    reader takes as they come (in another session zone, even the server's default
+    ``Etc/UTC``, it gives ``ZoneInfo`` ones).
+
+    Results come in binary (:meth:`_Lane.fetch`): the rows, their values and their types are
+    those of the text format (compared over a loaded database's statements); the facts rows
+    hold some forty timestamps per learner, and per statement reading one learner's facts
+    PostgreSQL and the client each spent about 6 us less (six alternating rounds of 10,000
+    statements, 10,000 bench learners).
     """
     connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
     try:
@@ -194,7 +198,8 @@ class CoalescingStore:
         facts_of = list({i: None for _, _, unseen in asks for i in unseen})
         if facts_of:
             params = (facts_of, facts_of, facts_of, prefixes, learners)
-            read = read_rows(await fetch(self.sql.with_facts_many, params), self.sql.datetime)
+            # UTC already: the connections' session time zone is UTC (see _connect).
+            read = read_rows(await fetch(self.sql.with_facts_many, params), None)
             return [snapshot_with_facts(prefix, ids, unseen, read) for prefix, ids, unseen in asks]
         rows = await fetch(self.sql.snapshot_many, (prefixes, learners))
         clients, revision, revisions = read_snapshot(rows)
@@ -210,7 +215,7 @@ class CoalescingStore:
     ) -> list[dict[str, LearnerRows]]:
         learners = list({i: None for ids in asks for i in ids})
         rows = await fetch(self.sql.facts, (learners, learners, learners, learners))
-        found = read_facts(rows, self.sql.datetime)
+        found = read_facts(rows, None)  # UTC already, as above
         return [{i: found[i] for i in ids if i in found} for ids in asks]
 
     async def close(self) -> None:

@@ -294,8 +294,11 @@ def read_snapshot(rows: Iterable[Any]) -> tuple[dict[str, ClientRow], int, dict[
     return clients, revision, revisions
 
 
-def read_facts(rows: Iterable[Any], dt: Callable[[Any], datetime | None]) -> dict[str, LearnerRows]:
-    """The facts statement's rows as :class:`LearnerRows` per known learner."""
+def read_facts(
+    rows: Iterable[Any], dt: Callable[[Any], datetime | None] | None
+) -> dict[str, LearnerRows]:
+    """The facts statement's rows as :class:`LearnerRows` per known learner (``dt``: see
+    :func:`read_rows`)."""
     return read_rows(rows, dt)[2]
 
 
@@ -317,11 +320,16 @@ def snapshot_with_facts(
 
 
 def read_rows(
-    rows: Iterable[Any], dt: Callable[[Any], datetime | None]
+    rows: Iterable[Any], dt: Callable[[Any], datetime | None] | None
 ) -> tuple[dict[str, ClientRow], int, dict[str, LearnerRows]]:
     """The facts statement's rows (or a snapshot-with-facts statement's): API clients by key
     prefix, the catalog revision, and :class:`LearnerRows` per known learner (holding only
     the revision for a learner whose facts were not asked for).
+
+    ``dt`` makes the rows' moments UTC datetimes (:attr:`Statements.datetime`); ``None`` when
+    they are already, as on the coalesced PostgreSQL reads' connections, whose session time
+    zone is UTC (psycopg then gives ``datetime.UTC`` datetimes): a conversion per moment was a
+    quarter of this function's instructions (``bench/cold_steps.py``).
 
     Every check of a learner the cache does not hold parses some fifteen rows here: the named
     tuples are made with ``tuple.__new__`` (what their ``_make`` does), not by calling the
@@ -332,6 +340,8 @@ def read_rows(
     revision = 0
     learners: dict[str, LearnerRows] = {}
     new = tuple.__new__
+    if dt is not None:
+        rows = [_utc_moments(row, dt) for row in rows]
     for row in rows:
         kind = row[0]
         if kind == "k":
@@ -351,30 +361,45 @@ def read_rows(
                     (
                         row[2],
                         intern(row[3]),
-                        dt(row[4]),
-                        dt(row[5]),
+                        row[4],
+                        row[5],
                         intern(row[6]),  # a CredentialStatus value
-                        dt(row[7]),
+                        row[7],
                         row[8],
-                        dt(row[9]),
+                        row[9],
                         [],
                     ),
                 )
             if row[10] is not None:
-                credential.events.append((dt(row[11]), row[12], intern(row[10])))  # type: ignore[arg-type]
+                credential.events.append((row[11], row[12], intern(row[10])))
         elif kind == "m":
             facts.completions.append(
-                new(CompletionRow, (row[2], intern(row[3]), dt(row[4]), row[13], bool(row[12])))
+                new(CompletionRow, (row[2], intern(row[3]), row[4], row[13], bool(row[12])))
             )
         elif kind == "a":
             value = intern(row[6]) if row[6] is not None else None
-            facts.attributes.append(
-                new(AttributeChange, (intern(row[3]), value, dt(row[4]), row[12]))
-            )
+            facts.attributes.append(new(AttributeChange, (intern(row[3]), value, row[4], row[12])))
         else:
             facts.known, facts.revision = True, int(row[12])
     known = {learner_id: facts for learner_id, facts in learners.items() if facts.known}
     return clients, revision, known
+
+
+def _utc_moments(row: Any, dt: Callable[[Any], datetime | None]) -> tuple[Any, ...]:
+    """A facts statement's row with its moments (columns 4, 5, 7, 9 and 11, or NULL) made
+    UTC datetimes by ``dt``."""
+    return (
+        *row[:4],
+        dt(row[4]),
+        dt(row[5]),
+        row[6],
+        dt(row[7]),
+        row[8],
+        dt(row[9]),
+        row[10],
+        dt(row[11]),
+        *row[12:],
+    )
 
 
 def _sqlite_datetime(value: Any) -> datetime | None:

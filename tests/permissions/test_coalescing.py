@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -110,6 +111,19 @@ def test_the_binary_reads_give_every_kind_of_fact_as_the_text_reads_do(
         for row in group
         for value in row
     )
+    # Taken as they come (no conversion): UTC, as the session's time zone on those
+    # connections, not the server's zone (here Etc/UTC, which psycopg gives as a ZoneInfo).
+    moments = [
+        value
+        for rows in facts.values()
+        for value in (
+            *[v for row in rows.credentials.values() for v in row[:-1]],
+            *[v for row in rows.credentials.values() for event in row.events for v in event],
+            *[v for row in (*rows.attributes, *rows.completions) for v in row],
+        )
+        if isinstance(value, datetime)
+    ]
+    assert len(moments) > 10 and all(moment.tzinfo is UTC for moment in moments)
     ana = facts["ana"]
     assert any(c.events for c in ana.credentials.values())  # suspended, then reinstated
     assert any(c.superseded_by for c in ana.credentials.values())
