@@ -38,7 +38,6 @@ from service.permissions.engine import (
     MissingLevel,
     Outcome,
     held_levels,
-    missing_level_from,
     missing_levels,
     outcome,
 )
@@ -112,10 +111,22 @@ class Standing(NamedTuple):
         found = evaluate_level(
             rule, completions, credentials, at, self.holdings.prerequisites
         ).missing
-        result = missing_level_from(found, rule.name) if found is not None else None
+        if found is None:
+            if keep:
+                self.missing[rule.level_id] = None
+            return None
+        # missing_level_from(found, rule.name), made flat first (to keep) and then built once
+        flat = (
+            found.level_id,
+            rule.name,
+            tuple([(course.course, course.min_score) for course in found.courses]),
+            found.electives_needed,
+            found.electives_from,
+            found.levels,
+        )
         if keep:
-            self.missing[rule.level_id] = _flat_missing(result) if result is not None else None
-        return result
+            self.missing[rule.level_id] = flat
+        return _missing_level(flat)
 
 
 _NOT_KEPT: Any = object()
@@ -123,16 +134,12 @@ _NO_RULES: Mapping[str, LevelRule] = {}
 _TICK = timedelta(microseconds=1)  # the next moment a datetime can name
 
 
-def _flat_missing(entry: MissingLevel) -> tuple[Any, ...]:
-    """``entry`` as nested plain tuples (untracked by the garbage collector)."""
-    courses = tuple(tuple(course) for course in entry.courses)
-    return (*entry[:2], courses, *entry[3:])
-
-
 def _missing_level(flat: tuple[Any, ...]) -> MissingLevel:
-    """The :class:`MissingLevel` that :func:`_flat_missing` flattened."""
+    """The :class:`MissingLevel` kept flat, as nested plain tuples (untracked by the garbage
+    collector), by :meth:`Standing.missing_for`."""
     level, name, courses, *rest = flat
-    return MissingLevel(level, name, tuple(MissingCourse._make(c) for c in courses), *rest)
+    new = tuple.__new__  # what ``_make`` does, without its Python frame
+    return new(MissingLevel, (level, name, tuple([new(MissingCourse, c) for c in courses]), *rest))
 
 
 class LearnerFacts:
