@@ -68,23 +68,48 @@ class HeldCredential(NamedTuple):
     superseded_at: datetime | None = None
 
     def standing(self, at: datetime) -> tuple[NotHeldCode | None, datetime | None]:
-        """``(None, None)`` when active at ``at``; otherwise why not and since when.
+        """``(None, None)`` when active at ``at``; otherwise why not and since when
+        (:func:`credential_standing`)."""
+        return credential_standing(self, at)
 
-        Precedence: not yet valid, revoked, superseded, suspended, expired. (:func:`held_levels`
-        leaves out credentials not yet valid at ``at``: they had not been awarded then.)
-        """
-        if at < self.valid_from:
-            return "not_yet_valid", self.valid_from
-        if self.revoked_at is not None and self.revoked_at <= at:
-            return "revoked", self.revoked_at
-        if self.superseded_at is not None and self.superseded_at <= at:
-            return "superseded", self.superseded_at
-        for start, end in self.suspensions:
-            if start <= at and (end is None or at < end):
-                return "suspended", start
-        if self.valid_until is not None and self.valid_until <= at:
-            return "expired", self.valid_until
-        return None, None
+
+#: A :class:`HeldCredential`'s fields, in order, as a plain tuple: what the permission cache
+#: keeps (the garbage collector stops tracking plain tuples of immutable values, not named
+#: ones). :func:`held_levels` and :func:`credential_standing` take either.
+HeldCredentialFields = tuple[
+    str,
+    str,
+    str,
+    datetime,
+    datetime | None,
+    datetime | None,
+    tuple[tuple[datetime, datetime | None], ...],
+    datetime | None,
+]
+
+
+def credential_standing(
+    credential: HeldCredentialFields, at: datetime
+) -> tuple[NotHeldCode | None, datetime | None]:
+    """``(None, None)`` when ``credential`` is active at ``at``; otherwise why not and since
+    when.
+
+    Precedence: not yet valid, revoked, superseded, suspended, expired. (:func:`held_levels`
+    leaves out credentials not yet valid at ``at``: they had not been awarded then.)
+    """
+    _, _, _, valid_from, valid_until, revoked_at, suspensions, superseded_at = credential
+    if at < valid_from:
+        return "not_yet_valid", valid_from
+    if revoked_at is not None and revoked_at <= at:
+        return "revoked", revoked_at
+    if superseded_at is not None and superseded_at <= at:
+        return "superseded", superseded_at
+    for start, end in suspensions:
+        if start <= at and (end is None or at < end):
+            return "suspended", start
+    if valid_until is not None and valid_until <= at:
+        return "expired", valid_until
+    return None, None
 
 
 class Held(NamedTuple):
@@ -171,7 +196,7 @@ class Holdings(NamedTuple):
 
 
 def held_levels(
-    credentials: Iterable[HeldCredential],
+    credentials: Iterable[HeldCredentialFields],
     prerequisites: Mapping[str, tuple[str, ...]],
     at: datetime,
     level_names: Mapping[str, str] = _EMPTY_NAMES,
@@ -187,30 +212,37 @@ def held_levels(
     several active credentials the one lasting longest is used. For levels not held, the reason
     comes from the level's most recent credential (superseded ones only if nothing else), or
     names the prerequisite that is not held. Raises ``ValueError`` on a prerequisite cycle.
+
+    ``credentials`` are :class:`HeldCredential` or their fields as plain tuples (what the
+    permission cache keeps: made into named tuples per check, they were a sixth of an
+    uncached check's holdings).
     """
-    active: dict[str, HeldCredential] = {}
-    inactive: dict[str, tuple[HeldCredential, NotHeldCode, datetime | None]] = {}
+    active: dict[str, HeldCredentialFields] = {}
+    # Per level not active, the most telling inactive credential: (valid_from, code, since,
+    # its NotHeld's fields).
+    inactive: dict[
+        str, tuple[datetime, NotHeldCode, tuple[str, str, NotHeldCode, datetime | None, str]]
+    ] = {}
     for credential in credentials:
-        if at < credential.valid_from:  # not awarded yet
+        credential_id, level_id, level_name, valid_from, valid_until, _, _, _ = credential
+        if at < valid_from:  # not awarded yet
             continue
-        level_id = credential.level_id
-        code, since = credential.standing(at)
+        code, since = credential_standing(credential, at)
         if code is None:
             best = active.get(level_id)
-            if best is None or _lasts_longer(credential, best):
+            if best is None or _lasts_longer(valid_until, best[4]):
                 active[level_id] = credential
         elif level_id not in active:
             known = inactive.get(level_id)
-            if known is None or _more_telling(credential, code, known[0], known[1]):
-                inactive[level_id] = (credential, code, since)
+            if known is None or _more_telling(valid_from, code, known[0], known[1]):
+                fields = (level_id, level_name, code, since, credential_id)
+                inactive[level_id] = (valid_from, code, fields)
 
     held: dict[str, Held] = {}
     not_held: dict[str, NotHeld] = {}
-    for credential, code, since in inactive.values():
-        if credential.level_id not in active:
-            not_held[credential.level_id] = NotHeld(
-                credential.level_id, credential.level_name, code, since, credential.id
-            )
+    for level_id, (_, _, fields) in inactive.items():
+        if level_id not in active:
+            not_held[level_id] = tuple.__new__(NotHeld, (*fields, None))
     resolving: set[str] = set()
     for level_id in active:
         _resolve(level_id, active, prerequisites, level_names, held, not_held, resolving)
@@ -219,7 +251,7 @@ def held_levels(
 
 def _resolve(
     level_id: str,
-    active: Mapping[str, HeldCredential],
+    active: Mapping[str, HeldCredentialFields],
     prerequisites: Mapping[str, tuple[str, ...]],
     level_names: Mapping[str, str],
     held: dict[str, Held],
@@ -247,8 +279,9 @@ def _resolve(
     if level_id in resolving:
         raise ValueError(f"prerequisite cycle through {level_id}")
     resolving.add(level_id)
-    chain = [credential.id]
-    lapses_at, lapses_with = credential.valid_until, level_id
+    credential_id, _, level_name, _, valid_until, _, _, _ = credential
+    chain = [credential_id]
+    lapses_at, lapses_with = valid_until, level_id
     for prerequisite in prerequisites.get(level_id, ()):
         below = _resolve(
             prerequisite, active, prerequisites, level_names, held, not_held, resolving
@@ -257,10 +290,10 @@ def _resolve(
             resolving.discard(level_id)
             not_held[level_id] = NotHeld(
                 level_id,
-                credential.level_name,
+                level_name,
                 "prerequisite",
                 None,
-                credential.id,
+                credential_id,
                 not_held[prerequisite],
             )
             return None
@@ -274,9 +307,9 @@ def _resolve(
         Held,
         (
             level_id,
-            credential.level_name,
-            credential.id,
-            credential.valid_until,
+            level_name,
+            credential_id,
+            valid_until,
             tuple(chain),
             lapses_at,
             lapses_with,
@@ -286,20 +319,22 @@ def _resolve(
     return result
 
 
-def _lasts_longer(candidate: HeldCredential, best: HeldCredential) -> bool:
-    if best.valid_until is None:
+def _lasts_longer(candidate_until: datetime | None, best_until: datetime | None) -> bool:
+    """A credential valid until ``candidate_until`` lasts longer than one until ``best_until``
+    (``None``: never expires)."""
+    if best_until is None:
         return False
-    return candidate.valid_until is None or candidate.valid_until > best.valid_until
+    return candidate_until is None or candidate_until > best_until
 
 
 def _more_telling(
-    candidate: HeldCredential, code: NotHeldCode, known: HeldCredential, known_code: NotHeldCode
+    valid_from: datetime, code: NotHeldCode, known_from: datetime, known_code: NotHeldCode
 ) -> bool:
     """Which inactive credential explains the level best: a superseded one only when nothing
-    else; then the most recent."""
+    else; then the most recent (by ``valid_from``)."""
     if (code == "superseded") != (known_code == "superseded"):
         return known_code == "superseded"
-    return candidate.valid_from > known.valid_from
+    return valid_from > known_from
 
 
 def active_at(credential: HeldCredential, at: datetime) -> bool:

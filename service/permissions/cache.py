@@ -286,11 +286,6 @@ class LearnerFacts:
                     points.add(end)
         return tuple(sorted(points))
 
-    @property
-    def credentials(self) -> list[HeldCredential]:
-        new = tuple.__new__  # what ``_make`` does, without its Python frame
-        return [new(HeldCredential, row) for row in self._credentials]
-
     def earning_facts(self, at: datetime) -> tuple[list[CompletionFact], list[CredentialFact]]:
         """The completions and credentials that existed at ``at``, as they stood then, as the
         earning engine takes them (made on demand, not kept: only a denial needs them, and
@@ -386,7 +381,7 @@ class LearnerFacts:
             index = bisect_right(points, at)
             start = points[index - 1] if index else None
             end = points[index] if index < len(points) else None
-        holdings = held_levels(self.credentials, prerequisites, at, level_names)
+        holdings = held_levels(self._credentials, prerequisites, at, level_names)
         standing = Standing(start, end, holdings, attributes_at(self._history, at), {}, {})
         self._standing = standing
         return standing

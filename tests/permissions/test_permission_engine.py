@@ -99,6 +99,19 @@ def run(
 # --- single levels and all_of ---------------------------------------------------------------
 
 
+def test_of_two_active_credentials_for_a_level_the_one_lasting_longest_counts() -> None:
+    # Whichever order they come in; one that never expires lasts longest.
+    longer = cred("f-long", FOUNDATIONS, "2025-06-01", "2026-12-01")
+    later = cred("f-later", FOUNDATIONS, "2025-09-01", "2026-03-01")
+    for credentials in ([longer, later], [later, longer]):
+        decision = run("post-on-brand-accounts", credentials)
+        assert (decision.granted_by, decision.valid_until) == (["f-long"], d("2026-12-01"))
+    never = cred("f-forever", FOUNDATIONS, "2025-10-01", None)
+    for credentials in ([longer, never], [never, longer]):
+        decision = run("post-on-brand-accounts", credentials)
+        assert (decision.granted_by, decision.valid_until) == (["f-forever"], None)
+
+
 def test_foundations_grants_posting_until_it_expires() -> None:
     decision = run("post-on-brand-accounts", [F1])
     assert decision == Decision(
