@@ -167,6 +167,9 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=1_500)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep callgrind's dumps (for callgrind_annotate)"
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit("needs valgrind (Debian's package valgrind)")
@@ -215,7 +218,10 @@ def main() -> None:
         f"{warm_pg:.0f} us per check"
     )
     print(f"   load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    shutil.rmtree(work, ignore_errors=True)
+    if args.keep:
+        print(f"   callgrind's dumps, one per run in the order above: {work}/callgrind.out.*")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
