@@ -340,7 +340,7 @@ def _more_telling(
 def active_at(credential: HeldCredential, at: datetime) -> bool:
     """The credential is active at ``at``: awarded by then and in good standing (see
     :meth:`HeldCredential.standing`)."""
-    return credential.valid_from <= at and credential.standing(at)[0] is None
+    return credential.valid_from <= at and credential_standing(credential, at)[0] is None
 
 
 def requisites(

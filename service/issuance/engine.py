@@ -215,20 +215,21 @@ def evaluate_level(
         )
     if path.met and not rule.prerequisites and path.met_at is None:
         reasons.append("the level has no requirements, so it is never awarded automatically")
+    not_held = (
+        tuple([level for level in rule.prerequisites if not holds((level,), timeline, graph, at)])
+        if rule.prerequisites
+        else ()
+    )
     missing = Missing(
-        level_id=rule.level_id,
-        courses=path.missing_courses,
-        electives_needed=path.electives_needed,
-        electives_from=path.electives_uncounted,
-        levels=tuple(
-            level for level in rule.prerequisites if not holds((level,), timeline, graph, at)
-        ),
-        reasons=tuple(reasons),
-        renewal=path is not full,
+        rule.level_id,
+        path.missing_courses,
+        path.electives_needed,
+        path.electives_uncounted,
+        not_held,
+        tuple(reasons),
+        path is not full,
     )
-    return LevelEvaluation(
-        rule.level_id, earned=False, missing=missing, held=held, renewable_from=renewable_from
-    )
+    return LevelEvaluation(rule.level_id, False, None, missing, held, renewable_from)
 
 
 _NO_TIMELINE: Mapping[str, Sequence[HeldCredential]] = {}
