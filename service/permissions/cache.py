@@ -155,10 +155,10 @@ class LearnerFacts:
         "_breakpoints",
         "_completions",
         "_credentials",
-        "_histories",
         "_history",
         "_settled",
         "_standing",
+        "_superseded_by",
         "revision",
         "rules",
     )
@@ -171,12 +171,12 @@ class LearnerFacts:
     ) -> None:
         self.revision = rows.revision
         self.rules = rules
-        # Each credential as a HeldCredential's fields and a CredentialHistory's, in one pass
+        # Each credential as a HeldCredential's fields, in one pass
         # (every check of an uncached learner makes these: the cold path). Unpacked, not read
         # field by field, and a credential whose status never changed after its issue (nearly
         # all) needs no status history worked out.
         credentials: list[tuple[Any, ...]] = []
-        histories: list[tuple[Any, ...]] = []
+        superseded: list[str | None] = []
         for row in rows.credentials.values():
             (
                 credential_id,
@@ -207,20 +207,11 @@ class LearnerFacts:
                     superseded_at,
                 )
             )
-            histories.append(
-                (
-                    credential_id,
-                    level_id,
-                    valid_from,
-                    valid_until,
-                    revoked_at,
-                    suspensions,
-                    superseded_by,
-                    superseded_at,
-                )
-            )
+            superseded.append(superseded_by)
         self._credentials = tuple(credentials)
-        self._histories = tuple(histories)
+        # Its successor's id per credential: with ``_credentials``, a CredentialHistory's
+        # fields (made only when a denial's earning facts need them).
+        self._superseded_by = tuple(superseded)
         attributes = rows.attributes
         if len(attributes) > 1:
             attributes = sorted(attributes, key=_CHANGE_ORDER)
@@ -255,7 +246,7 @@ class LearnerFacts:
         # the renewal path closes (``at <= valid_until + grace``).
         points.update(completion[2] for completion in self._completions)
         rules = self.rules
-        for _, level_id, valid_from, valid_until, *_ in self._histories:
+        for _, level_id, _, valid_from, valid_until, _, _, _ in self._credentials:
             rule = rules.get(level_id)
             if rule is None or valid_until is None:
                 continue
@@ -269,13 +260,13 @@ class LearnerFacts:
         for (
             _,
             _,
+            _,
             valid_from,
             valid_until,
             revoked_at,
             suspensions,
-            _,
             superseded_at,
-        ) in self._histories:
+        ) in self._credentials:
             points.add(valid_from)
             for moment in (valid_until, revoked_at, superseded_at):
                 if moment is not None:
@@ -297,10 +288,35 @@ class LearnerFacts:
         if settled is not None and at < settled:
             return facts_at(
                 (CompletionFact(*row) for row in self._completions),
-                (CredentialHistory._make(row) for row in self._histories),
+                self._credential_histories(),
                 at,
             )
         return _earning_facts(self._completions, final)
+
+    def _credential_histories(self) -> list[CredentialHistory]:
+        """Each credential's history (for a question about the past)."""
+        return [
+            CredentialHistory(
+                credential_id,
+                level_id,
+                valid_from,
+                valid_until,
+                revoked_at,
+                suspensions,
+                superseded_by,
+                superseded_at,
+            )
+            for (
+                credential_id,
+                level_id,
+                _,
+                valid_from,
+                valid_until,
+                revoked_at,
+                suspensions,
+                superseded_at,
+            ), superseded_by in zip(self._credentials, self._superseded_by, strict=True)
+        ]
 
     def _settle(self, at: datetime) -> tuple[list[CompletionFact], list[CredentialFact]]:
         """:meth:`earning_facts` the first time, noting when every fact exists and has its last
@@ -321,13 +337,13 @@ class LearnerFacts:
         for (
             credential_id,
             level_id,
+            _,
             valid_from,
             valid_until,
             revoked_at,
             suspensions,
-            superseded_by,
             superseded_at,
-        ) in self._histories:
+        ), superseded_by in zip(self._credentials, self._superseded_by, strict=True):
             status, since = "active", None
             last = valid_from
             if revoked_at is not None:
