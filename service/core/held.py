@@ -297,9 +297,9 @@ def _resolve(
                 not_held[prerequisite],
             )
             return None
-        for credential_id in below.credential_ids:
-            if credential_id not in chain:
-                chain.append(credential_id)
+        for below_id in below.credential_ids:
+            if below_id not in chain:
+                chain.append(below_id)
         if below.lapses_at is not None and (lapses_at is None or below.lapses_at < lapses_at):
             lapses_at, lapses_with = below.lapses_at, below.lapses_with
     resolving.discard(level_id)

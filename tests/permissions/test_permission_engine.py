@@ -352,6 +352,7 @@ def test_held_levels_explains_every_level_with_a_credential() -> None:
     holdings = held_levels([F1, P1, revoked], PREREQUISITES, d(NOW), NAMES)
     assert set(holdings.held) == {FOUNDATIONS, PRACTITIONER}
     practitioner = holdings.held[PRACTITIONER]
+    assert practitioner.credential_id == "p1"  # its own, not the last of its chain
     assert (practitioner.credential_ids, practitioner.lapses_at, practitioner.lapses_with) == (
         ("p1", "f1"),
         d("2026-06-01"),
