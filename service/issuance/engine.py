@@ -118,9 +118,8 @@ def evaluate_level(
             continue
         status = credential.status
         if status == "revoked":
-            moment = (
-                credential.status_changed_at or credential.valid_from
-            )  # unknown: from the start
+            # Revoked at an unknown time: taken as revoked from the start.
+            moment = credential.status_changed_at or credential.valid_from
             if revoked is None or moment > revoked:
                 revoked = moment
             continue

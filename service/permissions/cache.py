@@ -36,7 +36,6 @@ from service.permissions.engine import (
     MissingCourse,
     MissingFor,
     MissingLevel,
-    Outcome,
     held_levels,
     missing_levels,
     outcome,
@@ -44,6 +43,9 @@ from service.permissions.engine import (
 from service.permissions.repository import CredentialRow, LearnerRows
 
 EarningFacts = tuple[list[CompletionFact], list[CredentialFact]]
+
+#: An :data:`~service.permissions.engine.Outcome` kept: its lists as tuples.
+KeptOutcome = tuple[bool, tuple[str, ...], tuple[str, ...], datetime | None, tuple[str, ...]]
 
 
 class Standing(NamedTuple):
@@ -56,10 +58,10 @@ class Standing(NamedTuple):
     end: datetime | None
     holdings: Holdings
     attributes: dict[str, str]
-    decisions: dict[str, tuple[Any, ...]]
+    decisions: dict[str, KeptOutcome]
     missing: dict[str, tuple[Any, ...] | None]
 
-    def outcome(self, program: str, expr: Expr) -> Outcome:
+    def outcome(self, program: str, expr: Expr) -> KeptOutcome:
         """:func:`~service.permissions.engine.outcome` for ``expr`` in this interval, worked
         out once per program kind and kept as plain tuples (which the garbage collector stops
         tracking)."""

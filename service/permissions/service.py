@@ -224,8 +224,8 @@ def decide_all(
                 holdings = standing.holdings
                 missing_for = _missing_for(compiled, facts, standing, check.at)
                 missing = missing_levels(needed, holdings, missing_for)
-                reasons = [*reasons, *_until_restored(missing, holdings)]
-                decision = Decision(False, reasons, [], None, missing)
+                restored = _until_restored(missing, holdings)
+                decision = Decision(False, [*reasons, *restored], [], None, missing)
         answers.append(Answer(check, decision))
     return answers
 
