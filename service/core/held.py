@@ -337,10 +337,10 @@ def _more_telling(
     return valid_from > known_from
 
 
-def active_at(credential: HeldCredential, at: datetime) -> bool:
+def active_at(credential: HeldCredentialFields, at: datetime) -> bool:
     """The credential is active at ``at``: awarded by then and in good standing (see
-    :meth:`HeldCredential.standing`)."""
-    return credential.valid_from <= at and credential_standing(credential, at)[0] is None
+    :func:`credential_standing`, which says "not yet valid" before ``valid_from``)."""
+    return credential_standing(credential, at)[0] is None
 
 
 def requisites(
@@ -362,7 +362,7 @@ def requisites(
 
 def holds(
     level_ids: Iterable[str],
-    by_level: Mapping[str, Sequence[HeldCredential]],
+    by_level: Mapping[str, Sequence[HeldCredentialFields]],
     prerequisites: Mapping[str, tuple[str, ...]],
     at: datetime,
 ) -> bool:

@@ -36,10 +36,10 @@ learner's checklist. The rules (DESIGN.md §1 "Earning rules") as implemented:
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from datetime import datetime
 
-from service.core.held import HeldCredential, holds
+from service.core.held import HeldCredentialFields, holds
 from service.issuance.engine_facts import (
     PENDING_PREFIX,
     Award,
@@ -92,6 +92,7 @@ def evaluate_level(
     credentials: Sequence[CredentialFact],
     at: datetime,
     prerequisites: Mapping[str, tuple[str, ...]] | None = None,
+    held_now: Container[str] | None = None,
 ) -> LevelEvaluation:
     """Decide whether ``rule``'s level is earned by ``at``, from the learner's facts.
 
@@ -99,10 +100,15 @@ def evaluate_level(
     prerequisites are looked up among them). ``prerequisites`` are every level's effective
     prerequisites, so that a prerequisite counts only with its own (:func:`evaluate_to_fixpoint`
     and :func:`progress` pass their rules'); without them the rule's prerequisites are taken to
-    have none of their own. Returns an :class:`Award` when a new credential is
-    due (see the module docstring for the rules), otherwise what is missing on the path open at
-    ``at`` (the renewal path inside the window and grace, else the full requirements), or why
-    nothing can be awarded (``blocked``) or needs to be (the current credential is not due).
+    have none of their own. ``held_now`` are the levels held at ``at``, when the caller knows
+    them already (a permission check's holdings, :func:`service.core.held.held_levels`): they
+    name the prerequisites ``missing`` lists as not held, instead of this function laying the
+    credentials out on a timeline to find them.
+
+    Returns an :class:`Award` when a new credential is due (see the module docstring for the
+    rules), otherwise what is missing on the path open at ``at`` (the renewal path inside the
+    window and grace, else the full requirements), or why nothing can be awarded (``blocked``)
+    or needs to be (the current credential is not due).
     """
     completions = tuple(completions)
     # The level's own credentials in one pass (this runs for every level a permission check's
@@ -168,12 +174,23 @@ def evaluate_level(
     oldest = rule.recency.subtract_from(at) if rule.recency else None
     counting = Counting(at, oldest, cutoff)
     graph = prerequisites if prerequisites is not None else {rule.level_id: rule.prerequisites}
-    # A level without prerequisites never looks at the credentials held (see
-    # ``earliest_with_prerequisites``): a denial's missing list asks for such levels most.
-    timeline = held_timeline(credentials) if rule.prerequisites else _NO_TIMELINE
+    # The credentials are laid out on the timeline of held levels only when a question needs
+    # it: when the requirements are met, and for the prerequisites not held unless
+    # ``held_now`` says. A denial's missing list evaluates levels whose requirements are
+    # nearly never met, for every uncached permission check.
+    timeline: Mapping[str, Sequence[HeldCredentialFields]] | None = None
+
+    def held_timeline_once() -> Mapping[str, Sequence[HeldCredentialFields]]:
+        nonlocal timeline
+        if timeline is None:
+            # A level without prerequisites never looks at the credentials held.
+            timeline = held_timeline(credentials) if rule.prerequisites else _NO_TIMELINE
+        return timeline
 
     def earliest(met_at: datetime | None) -> datetime | None:
-        return earliest_with_prerequisites(met_at, rule.prerequisites, timeline, graph, at, cutoff)
+        return earliest_with_prerequisites(
+            met_at, rule.prerequisites, held_timeline_once(), graph, at, cutoff
+        )
 
     full = select(rule.courses, rule.electives_pick, rule.electives_from, completions, counting)
     earned_at = earliest(full.met_at) if full.met else None
@@ -214,11 +231,14 @@ def evaluate_level(
         )
     if path.met and not rule.prerequisites and path.met_at is None:
         reasons.append("the level has no requirements, so it is never awarded automatically")
-    not_held = (
-        tuple([level for level in rule.prerequisites if not holds((level,), timeline, graph, at)])
-        if rule.prerequisites
-        else ()
-    )
+    not_held: tuple[str, ...] = ()
+    if rule.prerequisites and held_now is not None:
+        not_held = tuple([level for level in rule.prerequisites if level not in held_now])
+    elif rule.prerequisites:
+        by_level = held_timeline_once()
+        not_held = tuple(
+            [level for level in rule.prerequisites if not holds((level,), by_level, graph, at)]
+        )
     missing = Missing(
         rule.level_id,
         path.missing_courses,
@@ -231,7 +251,7 @@ def evaluate_level(
     return LevelEvaluation(rule.level_id, False, None, missing, held, renewable_from)
 
 
-_NO_TIMELINE: Mapping[str, Sequence[HeldCredential]] = {}
+_NO_TIMELINE: Mapping[str, Sequence[HeldCredentialFields]] = {}
 
 
 def _reearning_cutoff(rule: LevelRule, previous: CredentialFact, valid_until: datetime) -> Cutoff:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from service.core.held import HeldCredential, day, holds, requisites
+from service.core.held import HeldCredentialFields, day, holds, requisites
 from service.issuance.engine_facts import CompletionFact, CourseRequirement, CredentialFact
 
 __all__ = [
@@ -180,7 +180,7 @@ def _score(value: float | None) -> str:
     return "none" if value is None else f"{value:g}"
 
 
-def held_timeline(credentials: Sequence[CredentialFact]) -> dict[str, list[HeldCredential]]:
+def held_timeline(credentials: Sequence[CredentialFact]) -> dict[str, list[HeldCredentialFields]]:
     """The earning engine's credentials on the timeline of :mod:`service.core.held`, per level.
 
     The engine's credentials carry the status they have at the evaluation (now, or as of the
@@ -188,10 +188,13 @@ def held_timeline(credentials: Sequence[CredentialFact]) -> dict[str, list[HeldC
     is taken as never active, so earning never rests on it, not even for a moment before the
     change (DESIGN.md §1 rule 2). A superseded credential is active until its successor's
     ``valid_from`` (it really was held in its time, so a late sync keeps its true date).
+
+    Each credential is a :class:`~service.core.held.HeldCredential`'s fields as a plain tuple
+    (:func:`~service.core.held.holds` takes either): issuing makes this for every level with
+    prerequisites it evaluates.
     """
     by_id: dict[str, CredentialFact] | None = None
-    timeline: dict[str, list[HeldCredential]] = {}
-    new = tuple.__new__  # what ``HeldCredential._make`` does, without its Python frame
+    timeline: dict[str, list[HeldCredentialFields]] = {}
     for credential_id, level_id, valid_from, valid_until, status, _, superseded_by in credentials:
         superseded_at: datetime | None = None
         if superseded_by is not None:
@@ -200,7 +203,7 @@ def held_timeline(credentials: Sequence[CredentialFact]) -> dict[str, list[HeldC
             successor = by_id.get(superseded_by)
             if successor is not None:
                 superseded_at = successor.valid_from
-        held = (
+        held: HeldCredentialFields = (
             credential_id,
             level_id,
             level_id,
@@ -210,7 +213,7 @@ def held_timeline(credentials: Sequence[CredentialFact]) -> dict[str, list[HeldC
             ((valid_from, None),) if status == "suspended" else (),
             superseded_at,
         )
-        timeline.setdefault(level_id, []).append(new(HeldCredential, held))
+        timeline.setdefault(level_id, []).append(held)
     return timeline
 
 
@@ -220,7 +223,7 @@ _CLOSED: Mapping[str, tuple[str, ...]] = {}  # for levels already closed under p
 def earliest_with_prerequisites(
     met_at: datetime | None,
     levels: Sequence[str],
-    timeline: Mapping[str, Sequence[HeldCredential]],
+    timeline: Mapping[str, Sequence[HeldCredentialFields]],
     prerequisites: Mapping[str, tuple[str, ...]],
     at: datetime,
     cutoff: Cutoff | None,
@@ -238,12 +241,12 @@ def earliest_with_prerequisites(
         return met_at
     starts = sorted(
         {
-            credential.valid_from
+            valid_from
             for level_id in needed
-            for credential in timeline.get(level_id, ())
-            if credential.valid_from <= at
-            and (met_at is None or met_at < credential.valid_from)
-            and (cutoff is None or cutoff.admits(credential.valid_from))
+            for _, _, _, valid_from, *_ in timeline.get(level_id, ())
+            if valid_from <= at
+            and (met_at is None or met_at < valid_from)
+            and (cutoff is None or cutoff.admits(valid_from))
         }
     )
     for moment in starts:

@@ -101,6 +101,10 @@ class Standing(NamedTuple):
         close, which :class:`LearnerFacts` adds to its breakpoints for the rules it was made
         with. ``earning_facts``, when given, returns ``facts.earning_facts(at)`` made once for
         all the levels one check lists.
+
+        The prerequisites it lists as not held are those this interval's holdings do not hold:
+        the decision's own view, which the earning engine's agrees with over facts the database
+        can hold (``tests/issuance/test_held_agreement.py``).
         """
         keep = rule.recency is None and facts.rules.get(rule.level_id) is rule
         if keep:
@@ -110,8 +114,9 @@ class Standing(NamedTuple):
         completions, credentials = (
             earning_facts() if earning_facts is not None else facts.earning_facts(at)
         )
+        holdings = self.holdings
         found = evaluate_level(
-            rule, completions, credentials, at, self.holdings.prerequisites
+            rule, completions, credentials, at, holdings.prerequisites, holdings.held
         ).missing
         if found is None:
             if keep:

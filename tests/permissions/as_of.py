@@ -11,7 +11,7 @@ attribute changes recorded at or before ``t``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -116,11 +116,13 @@ def missing_then(
     rows: LearnerRows,
     t: datetime,
     prerequisites: Mapping[str, tuple[str, ...]] | None = None,
+    held: Collection[str] | None = None,
 ) -> MissingLevel | None:
     """What the earning engine says ``rule``'s level still needs at ``t`` over ``rows`` (already
-    cut back to ``t``)."""
+    cut back to ``t``), with the prerequisites not held named from ``held`` (the levels the
+    permission engine holds at ``t``) when given, as a permission check's denial names them."""
     completions, credentials = earning_facts(rows)
-    found = evaluate_level(rule, completions, credentials, t, prerequisites).missing
+    found = evaluate_level(rule, completions, credentials, t, prerequisites, held).missing
     return missing_level_from(found, rule.name) if found is not None else None
 
 
@@ -148,7 +150,9 @@ def decisions_then(
         if level_id not in found:
             rule = rules.get(level_id)
             found[level_id] = (
-                missing_then(rule, then, t, prerequisites) if rule is not None else None
+                missing_then(rule, then, t, prerequisites, holdings.held)
+                if rule is not None
+                else None
             )
         return found[level_id]
 
