@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from operator import itemgetter
+from sys import intern
 from typing import Any, NamedTuple
 
 from service.catalog.expressions import Expr
@@ -237,6 +238,31 @@ class LearnerFacts:
         self._breakpoints: tuple[datetime, ...] | None = None
         self._settled: tuple[datetime | None, tuple[tuple[Any, ...], ...]] | None = None
         self._standing: Standing | None = None
+
+    def share_strings(self) -> None:
+        """Make the strings many learners share — level ids, courses, attribute names and
+        values — the process's one copy of each (``sys.intern``): the :class:`FactsCache` calls
+        this on an entry it keeps, before the entry is asked about (what the entry works out
+        later is made from these). Reading interns nothing: most learners read are never kept,
+        and interning was a sixth of reading one (``bench/cold_steps.py``)."""
+        self._credentials = tuple(
+            [
+                (credential_id, intern(level_id), intern(level_name), *times)
+                for credential_id, level_id, level_name, *times in self._credentials
+            ]
+        )
+        self._history = tuple(
+            [
+                (changed_at, change_id, intern(name), intern(value) if value is not None else None)
+                for changed_at, change_id, name, value in self._history
+            ]
+        )
+        self._completions = tuple(
+            [
+                (completion_id, intern(course), completed_at, score, passed)
+                for completion_id, course, completed_at, score, passed in self._completions
+            ]
+        )
 
     @property
     def breakpoints(self) -> tuple[datetime, ...]:
@@ -469,7 +495,8 @@ class FactsCache:
         return entry if entry is not None and entry.revision == revision else None
 
     def put(self, learner_id: str, entry: LearnerFacts) -> None:
-        """Keep ``entry`` if the learner is kept already or was read lately (see above)."""
+        """Keep ``entry`` (just made) if the learner is kept already or was read lately (see
+        above), its shared strings interned (:meth:`LearnerFacts.share_strings`)."""
         if self.capacity <= 0:
             return
         entries = self._entries
@@ -477,6 +504,7 @@ class FactsCache:
             return
         while len(entries) >= self.capacity:
             entries.popitem(last=False)
+        entry.share_strings()
         entries[learner_id] = entry
 
     def _read_before(self, learner_id: str) -> bool:

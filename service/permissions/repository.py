@@ -26,7 +26,6 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from sys import intern
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy.engine import Engine
@@ -334,7 +333,9 @@ def read_rows(
     Every check of a learner the cache does not hold parses some fifteen rows here: the named
     tuples are made with ``tuple.__new__`` (what their ``_make`` does), not by calling the
     class, whose generated ``__new__`` is a Python frame per row (a quarter of this function's
-    instructions, counted with ``bench/instructions.py``'s callgrind).
+    instructions, counted with ``bench/instructions.py``'s callgrind). Nothing is interned
+    here: most learners read are never kept, and the facts cache interns what it keeps
+    (:meth:`~service.permissions.cache.LearnerFacts.share_strings`).
     """
     clients: dict[str, ClientRow] = {}
     revision = 0
@@ -360,10 +361,10 @@ def read_rows(
                     CredentialRow,
                     (
                         row[2],
-                        intern(row[3]),
+                        row[3],
                         row[4],
                         row[5],
-                        intern(row[6]),  # a CredentialStatus value
+                        row[6],  # a CredentialStatus value
                         row[7],
                         row[8],
                         row[9],
@@ -371,14 +372,13 @@ def read_rows(
                     ),
                 )
             if row[10] is not None:
-                credential.events.append((row[11], row[12], intern(row[10])))
+                credential.events.append((row[11], row[12], row[10]))
         elif kind == "m":
             facts.completions.append(
-                new(CompletionRow, (row[2], intern(row[3]), row[4], row[13], bool(row[12])))
+                new(CompletionRow, (row[2], row[3], row[4], row[13], bool(row[12])))
             )
         elif kind == "a":
-            value = intern(row[6]) if row[6] is not None else None
-            facts.attributes.append(new(AttributeChange, (intern(row[3]), value, row[4], row[12])))
+            facts.attributes.append(new(AttributeChange, (row[3], row[6], row[4], row[12])))
         else:
             facts.known, facts.revision = True, int(row[12])
     known = {learner_id: facts for learner_id, facts in learners.items() if facts.known}
