@@ -172,7 +172,7 @@ def evaluate_level(
             renewal_until = grace.add_to(previous.valid_until) if grace else previous.valid_until
 
     oldest = rule.recency.subtract_from(at) if rule.recency else None
-    counting = Counting(at, oldest, cutoff)
+    counting = tuple.__new__(Counting, (at, oldest, cutoff))  # ``Counting._make``, frameless
     graph = prerequisites if prerequisites is not None else {rule.level_id: rule.prerequisites}
     # The credentials are laid out on the timeline of held levels only when a question needs
     # it: when the requirements are met, and for the prerequisites not held unless
@@ -239,16 +239,22 @@ def evaluate_level(
         not_held = tuple(
             [level for level in rule.prerequisites if not holds((level,), by_level, graph, at)]
         )
-    missing = Missing(
-        rule.level_id,
-        path.missing_courses,
-        path.electives_needed,
-        path.electives_uncounted,
-        not_held,
-        tuple(reasons),
-        path is not full,
+    # Made with ``tuple.__new__`` (what ``_make`` does, without the class's Python frame): a
+    # denial's missing list ends here for each level it lists, on every uncached check.
+    new = tuple.__new__
+    missing = new(
+        Missing,
+        (
+            rule.level_id,
+            path.missing_courses,
+            path.electives_needed,
+            path.electives_uncounted,
+            not_held,
+            tuple(reasons),
+            path is not full,
+        ),
     )
-    return LevelEvaluation(rule.level_id, False, None, missing, held, renewable_from)
+    return new(LevelEvaluation, (rule.level_id, False, None, missing, held, renewable_from, None))
 
 
 _NO_TIMELINE: Mapping[str, Sequence[HeldCredentialFields]] = {}

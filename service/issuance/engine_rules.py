@@ -161,14 +161,17 @@ def select(
         else ()
     )
     met = not missing and electives_needed == 0
-    return Selection(
-        met,
-        latest if met else None,
-        tuple(evidence) if met else (),
-        tuple(missing),
-        electives_needed,
-        uncounted,
-        shortfalls,
+    return tuple.__new__(  # what ``Selection._make`` does, without its Python frame
+        Selection,
+        (
+            met,
+            latest if met else None,
+            tuple(evidence) if met else (),
+            tuple(missing),
+            electives_needed,
+            uncounted,
+            shortfalls,
+        ),
     )
 
 
