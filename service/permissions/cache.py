@@ -123,11 +123,15 @@ class Standing(NamedTuple):
             if keep:
                 self.missing[rule.level_id] = None
             return None
-        # missing_level_from(found, rule.name), made flat first (to keep) and then built once
+        # missing_level_from(found, rule.name), made flat first (to keep) and then built once;
+        # loops, not comprehensions (each a function call in Python 3.11)
+        courses: list[tuple[str, float | None]] = []
+        for course in found.courses:
+            courses.append((course.course, course.min_score))
         flat = (
             found.level_id,
             rule.name,
-            tuple([(course.course, course.min_score) for course in found.courses]),
+            tuple(courses),
             found.electives_needed,
             found.electives_from,
             found.levels,
@@ -147,7 +151,10 @@ def _missing_level(flat: tuple[Any, ...]) -> MissingLevel:
     collector), by :meth:`Standing.missing_for`."""
     level, name, courses, *rest = flat
     new = tuple.__new__  # what ``_make`` does, without its Python frame
-    return new(MissingLevel, (level, name, tuple([new(MissingCourse, c) for c in courses]), *rest))
+    made: list[MissingCourse] = []
+    for course in courses:
+        made.append(new(MissingCourse, course))
+    return new(MissingLevel, (level, name, tuple(made), *rest))
 
 
 class LearnerFacts:

@@ -230,14 +230,23 @@ def missing_levels(
         level_id = pending.pop(0)
         if level_id in found or level_id in held:
             continue
-        not_held = [p for p in prerequisites.get(level_id, ()) if p not in held]
+        # Loops, not comprehensions (a function call each in Python 3.11): this runs for each
+        # level every uncached denial lists.
+        not_held: list[str] = []
+        for prerequisite in prerequisites.get(level_id, ()):
+            if prerequisite not in held:
+                not_held.append(prerequisite)
         entry = missing_for(level_id) if missing_for is not None else None
         if entry is None:
             entry = MissingLevel(level_id, holdings.name(level_id), (), 0, (), tuple(not_held))
-        elif any(p not in entry.levels for p in not_held):
-            # The earning view checks direct prerequisites only; add those lapsed further down.
-            levels = tuple(dict.fromkeys((*entry.levels, *not_held)))
-            entry = entry._replace(levels=levels)
+        else:
+            for prerequisite in not_held:
+                if prerequisite not in entry.levels:
+                    # The earning view checks direct prerequisites only; add those lapsed
+                    # further down.
+                    levels = tuple(dict.fromkeys((*entry.levels, *not_held)))
+                    entry = entry._replace(levels=levels)
+                    break
         found[level_id] = entry
         pending.extend(entry.levels)
     return list(found.values())
