@@ -23,12 +23,17 @@ between consecutive runs per check:
   engine, and its reasons.
 
 The database's own cost is not here (see ``bench/instructions.py`` and ``bench/hot.py``).
+
+It also counts, over the same learners' facts as a denial hands them to the earning engine,
+``evaluate_to_fixpoint`` per learner: the engine's work for every completion recorded (the
+write path), which shares the engine's code with a denial's missing list.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import pickle
 import random
@@ -49,12 +54,14 @@ from prometheus_client import CollectorRegistry, Counter
 
 from service.db import make_engine, utcnow
 from service.issuance.compiled import CatalogCache
+from service.issuance.engine import evaluate_to_fixpoint
 from service.permissions.cache import LearnerFacts
 from service.permissions.coalescing import _connect
 from service.permissions.repository import Statements, read_rows
 from service.permissions.service import Check, Permissions, decide_all
 
 STEPS = ["base", "read", "facts", "standing", "decision", "missing"]
+ENGINE = ["engine-base", "engine"]  # evaluate_to_fixpoint, over facts made beforehand
 
 
 def capture(url: str, learners: int, batch: int, path: Path) -> int:
@@ -95,6 +102,9 @@ def capture(url: str, learners: int, batch: int, path: Path) -> int:
 def run_step(step: str, path: Path) -> None:
     """Every step up to ``step`` over the captured learners (run under callgrind)."""
     data = pickle.loads(path.read_bytes())
+    if step in ENGINE:
+        run_engine(step, data)
+        return
     upto = STEPS.index(step)
     view = data["view"]
     compiled = view.compiled
@@ -120,6 +130,24 @@ def run_step(step: str, path: Path) -> None:
             if upto == 4:
                 program = programs[learner_id]
                 standing.outcome(program, compiled.programs[program].expr)
+
+
+def run_engine(step: str, data: dict[str, Any]) -> None:
+    """``evaluate_to_fixpoint`` for every captured learner at the captured moment (only the
+    facts made, for ``engine-base``), the garbage collector off (what is counted is the
+    engine's own work)."""
+    view = data["view"]
+    rules = view.compiled.rules
+    at: datetime = data["at"]
+    facts = [
+        LearnerFacts(rows, view.level_names, rules).earning_facts(at)
+        for chunk in data["chunks"]
+        for rows in read_rows(chunk, None)[2].values()
+    ]
+    gc.disable()
+    if step == "engine":
+        for completions, credentials in facts:
+            evaluate_to_fixpoint(rules, completions, credentials, at)
 
 
 def counted(step: str, path: Path, work: Path) -> int:
@@ -152,7 +180,7 @@ def main() -> None:
     parser.add_argument("--db-url", help="PostgreSQL loaded by bench/instructions.py (read)")
     parser.add_argument("--learners", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
+    parser.add_argument("--step", choices=STEPS + ENGINE, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step is not None:
@@ -165,8 +193,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="credence-cold-steps-"))
     data = work / "captured.pickle"
     learners = capture(args.db_url, args.learners, args.batch, data)
+    steps = STEPS + ENGINE
     with ThreadPoolExecutor(os.cpu_count()) as pool:
-        totals = dict(zip(STEPS, pool.map(lambda s: counted(s, data, work), STEPS), strict=True))
+        totals = dict(zip(steps, pool.map(lambda s: counted(s, data, work), steps), strict=True))
     print(f"instructions per cold check, {learners:,} learners, {args.batch} a statement")
     previous = totals["base"]
     whole = 0.0
@@ -176,6 +205,11 @@ def main() -> None:
         previous = totals[step]
         print(f"   {step:<10} {per:>10,.0f}")
     print(f"   {'all':<10} {whole:>10,.0f}")
+    fixpoint = (totals["engine"] - totals["engine-base"]) / learners
+    print(
+        f"the earning engine's evaluate_to_fixpoint per learner (every completion runs it): "
+        f"{fixpoint:,.0f}"
+    )
     shutil.rmtree(work, ignore_errors=True)
 
 
