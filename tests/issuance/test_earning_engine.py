@@ -211,6 +211,30 @@ def test_practitioner_waits_for_foundations_and_dates_from_its_valid_from() -> N
     assert award.valid_until == d("2027-03-01")
 
 
+def test_the_levels_held_now_name_the_prerequisites_missing_and_never_decide_an_award() -> None:
+    """``held_now`` (a permission check's holdings) answers only which prerequisites the
+    missing list names; when the requirements are met, the award still rests on the
+    credentials' own timeline."""
+    foundations = credential(FOUNDATIONS, "2025-01-01", "2026-01-01")
+    some = [done("disclosure-101", "2025-02-01")]
+    at = d("2025-06-01")
+
+    def missing_levels(held_now: set[str] | None) -> tuple[str, ...]:
+        missing = evaluate_level(
+            RULES[PRACTITIONER], some, [foundations], at, None, held_now
+        ).missing
+        assert missing is not None and missing.electives_needed == 2
+        return missing.levels
+
+    assert missing_levels(None) == ()  # from the credentials: Foundations is held
+    assert missing_levels({FOUNDATIONS}) == ()
+    assert missing_levels(set()) == (FOUNDATIONS,)  # the caller's holdings say otherwise
+
+    every = [*some, *(done(c, "2025-02-02") for c in ELECTIVES[:2])]
+    award = evaluate_level(RULES[PRACTITIONER], every, [foundations], at, None, set()).award
+    assert award is not None and award.earned_at == d("2025-02-02")
+
+
 @pytest.mark.parametrize("status", ["revoked", "suspended"])
 def test_a_revoked_or_suspended_prerequisite_is_not_held(status: str) -> None:
     foundations = credential(FOUNDATIONS, "2025-01-01", "2026-01-01", status=status)
