@@ -20,6 +20,7 @@ served).
 from __future__ import annotations
 
 import argparse
+import gc
 import pickle
 import random
 import subprocess
@@ -42,8 +43,6 @@ from service.settings import Settings
 
 def run(data_path: Path, capacity: int, checks: int, population: int) -> None:
     """One setting, in this process: prints ``capacity us-per-check kept collections``."""
-    import gc
-
     data = pickle.loads(data_path.read_bytes())
     view = data["view"]
     compiled = view.compiled
