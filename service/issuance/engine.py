@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 
 from service.core.held import HeldCredentialFields, holds
@@ -79,6 +80,7 @@ __all__ = [
     "Renewal",
     "evaluate_level",
     "evaluate_to_fixpoint",
+    "facts_matter",
     "level_order",
     "prerequisite_graph",
     "progress",
@@ -260,6 +262,27 @@ def evaluate_level(
 _NO_TIMELINE: Mapping[str, Sequence[HeldCredentialFields]] = {}
 
 
+def facts_matter(rule: LevelRule, touched: AbstractSet[str]) -> bool:
+    """Whether :func:`evaluate_level` of ``rule``, given ``held_now``, can depend on the facts
+    of a learner whose credentials' level ids (whatever their status) and completions' courses
+    (whatever their outcome) are ``touched``.
+
+    It cannot when the learner never held the level and never completed a course its
+    requirements count, and those requirements are not met without completions: then nothing
+    in the facts is looked at (the level's own credentials decide re-earning, cut-offs and
+    suspensions; the requirements' courses decide counting; the prerequisites' credentials
+    matter only once the requirements are met), so ``evaluate_level(rule, (), (), at,
+    prerequisites, held_now)`` answers the same, without the facts being made. That is the
+    common case of a denial's missing list: the level above the learner's, not yet started.
+    """
+    if rule.level_id in touched or (not rule.courses and rule.electives_pick <= 0):
+        return True
+    for requirement in rule.courses:
+        if requirement.course in touched:
+            return True
+    return not touched.isdisjoint(rule.electives_from)
+
+
 def _reearning_cutoff(rule: LevelRule, previous: CredentialFact, valid_until: datetime) -> Cutoff:
     start = rule.renewal.window.subtract_from(valid_until) if rule.renewal else valid_until
     why = f"re-earning after the credential valid until {day(valid_until)}"
@@ -287,9 +310,15 @@ def evaluate_to_fixpoint(
     completions = tuple(completions)
     held = list(credentials)
     graph = prerequisite_graph(rules)
+    # A level the learner never held nor started is never awarded (see facts_matter): most
+    # learners' completions touch one level of the catalog, and every completion runs this.
+    touched = {credential.level_id for credential in held}
+    touched.update(completion.course for completion in completions)
     awards: list[Award] = []
     for level_id in level_order(rules):
         rule = rules[level_id]
+        if not facts_matter(rule, touched):
+            continue
         # Each award for a level is strictly later than the last, among finitely many moments.
         for _ in range(len(completions) + len(held) + 2):
             evaluation = evaluate_level(rule, completions, held, at, graph)

@@ -21,6 +21,7 @@ from service.issuance.engine import (
     Renewal,
     evaluate_level,
     evaluate_to_fixpoint,
+    facts_matter,
     level_order,
     progress,
     with_awards,
@@ -682,3 +683,53 @@ def test_adding_a_passed_completion_never_removes_an_award(
     before_f = {a.level_id for a in evaluate_to_fixpoint(RULES, completions, [], AT)}
     after_f = {a.level_id for a in evaluate_to_fixpoint(RULES, more, [], AT)}
     assert FOUNDATIONS not in before_f or FOUNDATIONS in after_f
+
+
+#: The demo's rules and variants the facts shortcut must also hold for: a recency window, a
+#: level earned by its prerequisites alone (met with no completion: the facts always matter).
+SHORTCUT_RULES = [
+    *RULES.values(),
+    *NEVER_EXPIRING.values(),
+    replace(RULES[PRACTITIONER], recency=Duration.parse("P1Y")),
+    LevelRule("social-media/mentor", 1, "Mentor", prerequisites=(BLACK_BELT,)),
+]
+
+
+@PROPERTY_SETTINGS
+@given(
+    completions=completions_st(),
+    priors=prior_credentials_st(),
+    days=st.integers(0, 1600),
+    held_now=st.sets(st.sampled_from(list(RULES))),
+)
+def test_a_level_never_started_is_answered_the_same_without_the_learners_facts(
+    completions: list[CompletionFact],
+    priors: list[CredentialFact],
+    days: int,
+    held_now: set[str],
+) -> None:
+    """What a permission check's denial relies on to skip making the earning facts
+    (``facts_matter``): whenever it says the facts cannot matter, they do not, at any moment
+    and whatever the caller holds; and they are said to matter whenever the learner held the
+    level or completed a course it counts."""
+    at = BASE + timedelta(days=days)
+    graph = {rule.level_id: rule.prerequisites for rule in SHORTCUT_RULES}
+    for rule in SHORTCUT_RULES:
+        counted = {r.course for r in rule.courses} | set(rule.electives_from)
+        # The same learner without anything of this level: the shortcut's case, every example.
+        untouched_completions = [c for c in completions if c.course not in counted]
+        untouched_priors = [c for c in priors if c.level_id != rule.level_id]
+        for facts in ((completions, priors), (untouched_completions, untouched_priors)):
+            touched = {c.level_id for c in facts[1]} | {c.course for c in facts[0]}
+            if rule.level_id in touched or counted & touched:
+                assert facts_matter(rule, touched)
+            if facts_matter(rule, touched):
+                continue
+            full = evaluate_level(rule, facts[0], facts[1], at, graph, held_now)
+            assert full == evaluate_level(rule, (), (), at, graph, held_now)
+            # and nothing is awarded (evaluate_to_fixpoint skips such a level)
+            assert evaluate_level(rule, facts[0], facts[1], at, graph).award is None
+        untouched = {c.level_id for c in untouched_priors}
+        untouched |= {c.course for c in untouched_completions}
+        met_with_nothing = not rule.courses and rule.electives_pick <= 0
+        assert facts_matter(rule, untouched) == met_with_nothing
