@@ -20,14 +20,20 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from operator import itemgetter
 from sys import intern
 from typing import Any, NamedTuple
 
 from service.catalog.expressions import Expr
-from service.issuance.engine import CompletionFact, CredentialFact, LevelRule, evaluate_level
+from service.issuance.engine import (
+    CompletionFact,
+    CredentialFact,
+    LevelRule,
+    evaluate_level,
+    facts_matter,
+)
 from service.issuance.history import CredentialHistory, facts_at, status_times
 from service.learners.service import attributes_at
 from service.permissions.engine import (
@@ -112,9 +118,14 @@ class Standing(NamedTuple):
             kept = self.missing.get(rule.level_id, _NOT_KEPT)
             if kept is not _NOT_KEPT:
                 return _missing_level(kept) if kept is not None else None
-        completions, credentials = (
-            earning_facts() if earning_facts is not None else facts.earning_facts(at)
-        )
+        # A level the learner never started (nor held) is answered from the rule alone: the
+        # earning facts are not made (see facts_matter).
+        completions: Sequence[CompletionFact] = ()
+        credentials: Sequence[CredentialFact] = ()
+        if facts_matter(rule, facts.touched):
+            completions, credentials = (
+                earning_facts() if earning_facts is not None else facts.earning_facts(at)
+            )
         holdings = self.holdings
         found = evaluate_level(
             rule, completions, credentials, at, holdings.prerequisites, holdings.held
@@ -174,6 +185,7 @@ class LearnerFacts:
         "_settled",
         "_standing",
         "_superseded_by",
+        "_touched",
         "revision",
         "rules",
     )
@@ -243,6 +255,7 @@ class LearnerFacts:
             ]
         )
         self._breakpoints: tuple[datetime, ...] | None = None
+        self._touched: frozenset[str] | None = None
         self._settled: tuple[datetime | None, tuple[tuple[Any, ...], ...]] | None = None
         self._standing: Standing | None = None
 
@@ -270,6 +283,16 @@ class LearnerFacts:
                 for completion_id, course, completed_at, score, passed in self._completions
             ]
         )
+
+    @property
+    def touched(self) -> frozenset[str]:
+        """The level ids of the learner's credentials and the courses of its completions: what
+        :func:`~service.issuance.engine.facts_matter` asks about (made when first needed)."""
+        if self._touched is None:
+            touched = {credential[1] for credential in self._credentials}
+            touched.update(completion[1] for completion in self._completions)
+            self._touched = frozenset(touched)
+        return self._touched
 
     @property
     def breakpoints(self) -> tuple[datetime, ...]:
