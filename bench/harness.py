@@ -36,6 +36,24 @@ end
 """
 
 
+def wrk_seed(seed: int) -> str:
+    """Lua that seeds each wrk thread's ``math.random`` apart (``seed`` sets this run apart from
+    others started in the same second). wrk runs the script in one Lua state per thread: seeded
+    alike at the top of the script, every thread draws the same sequence, so a "uniform" check
+    asks about each learner once per thread, back to back, which a cache that keeps a learner
+    from its second reading then keeps and evicts at a churning rate no real traffic has."""
+    return f"""
+local seeded_threads = 0
+setup = function(thread)
+  seeded_threads = seeded_threads + 1
+  thread:set("thread_number", seeded_threads)
+end
+init = function(args)
+  math.randomseed(os.time() * 1000 + {seed % 1000} + 7919 * thread_number)
+end
+"""
+
+
 def fresh_database(url: str) -> None:
     """Migrate ``url`` from nothing (a PostgreSQL database's schema is dropped first, a SQLite
     file removed)."""

@@ -146,7 +146,7 @@ def batch_bodies(learners: int, count: int = 20, size: int = 100) -> list[str]:
 
 
 LUA = """
-math.randomseed(os.time())
+%(seeding)s
 local programs = {%(programs)s}
 local bodies = {%(bodies)s}
 local key = "%(key)s"
@@ -172,6 +172,7 @@ def run_wrk(
 ) -> Result:
     bodies = ", ".join(json.dumps(b) for b in batch_bodies(learners)) if kind == "batch" else ""
     script = LUA % {
+        "seeding": harness.wrk_seed(port),
         "programs": ", ".join(f'"{p}"' for p in PROGRAMS),
         "bodies": bodies,
         "key": key,

@@ -227,7 +227,7 @@ def setup(url: str, dev_key_file: str, tokens: int) -> tuple[dict[str, str], lis
 
 
 LUA = """
-math.randomseed(os.time() + %(seed)d)
+%(seeding)s
 local programs = {%(programs)s}
 local tokens = {%(tokens)s}
 local key = "%(key)s"
@@ -265,7 +265,7 @@ def wrk(
     workers counted with it), the server's and PostgreSQL's CPU per request too."""
     meter = harness.CpuMeter([server_pid]) if server_pid else None
     script = LUA % {
-        "seed": port,
+        "seeding": harness.wrk_seed(port),
         "programs": ", ".join(f'"{p}"' for p in hot.PROGRAMS),
         "tokens": ", ".join(json.dumps(t) for t in tokens),
         "key": key,
