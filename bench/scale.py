@@ -28,16 +28,20 @@ bulk-loads the learners with three years of history (``bench/dataset.py`` by COP
 completions and ten audit events each), prints every hot statement's EXPLAIN (ANALYZE,
 BUFFERS) and an uncached check's cost step by step (``bench/hot.py``), and how big the indexes
 that check reads are against PostgreSQL's ``shared_buffers`` (pages not in those buffers are
-copied in from the operating system's cache on every cold check: the database's CPU). Then,
-in each of ``--rounds`` rounds, for every size in turn (the order reversed every other round),
-it starts ``credence serve --workers 2`` and drives it with wrk for ``--seconds`` each:
+copied in from the operating system's cache on every cold check: the database's CPU). With
+``--prewarm`` it first loads those indexes and the learner table into ``shared_buffers``
+(``pg_prewarm``, when they fit: raise ``shared_buffers`` for it, docs/operators.md), as they
+stand on a server that has answered checks for a while; without it, a measured run of seconds
+touches most of their pages for the first time. Then, in each of ``--rounds`` rounds, for
+every size in turn (the order reversed every other round), it starts ``credence serve
+--workers 2`` and drives it with wrk for ``--seconds`` each:
 
 * floor: ``GET /healthz`` (the app's cheapest endpoint), in the same run;
 * check, warm: ``GET /v1/permissions/check`` over 1,000 learners, all in each process's facts
   cache (10,000 learners; seen in a warm-up run first);
-* check, uniform: over all the learners (after a warm-up run three times as long): at 10,000
-  learners the cache holds everyone, at 1,000,000 it answers 1% and the rest take the cold
-  path;
+* check, uniform: over all the learners (after a warm-up run three times as long), each wrk
+  thread drawing its own random learners (``harness.wrk_seed``): at 10,000 learners the cache
+  holds everyone, at 1,000,000 it answers 1% and the rest take the cold path;
 * check, uncached: the same on a server with ``CREDENCE_PERMISSION_CACHE_LEARNERS=0`` (every
   check takes the cold path: the database's share alone);
 * verify: ``POST /v1/verify`` of the real credentials in rotation;
@@ -348,6 +352,8 @@ def load_size(url: str, learners: int, args: argparse.Namespace, work: Path) -> 
         f"{len(tokens[0]):,} bytes to verify"
     )
     print(f"\n== {about}", flush=True)
+    if args.prewarm:
+        print(f"   {prewarm(url)}", flush=True)
     if not args.no_explain:
         settings = {"base_url": BASE, "log_level": "WARNING", "dev_key_file": dev_key}
         plans = hot.capture(url, settings, keys, learners, tokens[0])
@@ -358,6 +364,52 @@ def load_size(url: str, learners: int, args: argparse.Namespace, work: Path) -> 
         for step, ms in cost.items():
             print(f"      {step:<20} {ms:6.3f} ms")
     return Loaded(learners, url, keys, tokens, dev_key, about)
+
+
+#: What an uncached check reads (its plan is printed per size): the facts statement's indexes
+#: and the learner table (each learner's facts revision).
+CHECK_RELATIONS = (
+    "ix_credential_learner_level",
+    "ix_completion_learner_course",
+    "ix_learner_attribute_change_lookup",
+    "ix_credential_status_event_credential_id",
+    "pk_learner",
+    "learner",
+)
+
+
+def prewarm(url: str) -> str:
+    """Load :data:`CHECK_RELATIONS` into PostgreSQL's ``shared_buffers`` (``pg_prewarm``), as
+    they stand on a server that has been answering checks for a while, if they fit; a line
+    saying what was done. Without it, a measured run of seconds touches most of their pages for
+    the first time, each copied in from the operating system's cache."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        sizes = dict(
+            connection.execute(
+                text(
+                    "SELECT relname, pg_relation_size(oid) FROM pg_class "
+                    "WHERE relname = ANY(:names)"
+                ),
+                {"names": list(CHECK_RELATIONS)},
+            ).all()
+        )
+        buffers = connection.execute(
+            text("SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'")
+        ).scalar_one()
+        total = sum(sizes.values())
+        if total > buffers * 0.9:
+            done = "NOT prewarmed: they do not fit in"
+        else:
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_prewarm"))
+            for name in sizes:
+                connection.execute(text("SELECT pg_prewarm(:name)"), {"name": name})
+            done = "prewarmed into"
+    engine.dispose()
+    return (
+        f"the uncached check's relations ({total / 2**20:,.0f} MB): {done} "
+        f"shared_buffers = {buffers / 2**20:,.0f} MB"
+    )
 
 
 def hot_set(url: str, plans: list[str]) -> str:
@@ -536,6 +588,11 @@ def main() -> None:
     )
     parser.add_argument("--tokens", type=int, default=200, help="real credentials to verify")
     parser.add_argument("--no-explain", action="store_true", help="skip plans and step costs")
+    parser.add_argument(
+        "--prewarm",
+        action="store_true",
+        help="learners: load the uncached check's indexes into shared_buffers first",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="learners: measuring rounds")
     args = parser.parse_args()
     if not args.db_url.startswith("postgresql"):
