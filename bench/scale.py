@@ -366,6 +366,11 @@ def load_size(url: str, learners: int, args: argparse.Namespace, work: Path) -> 
     return Loaded(learners, url, keys, tokens, dev_key, about)
 
 
+#: PostgreSQL's ``shared_buffers``, in bytes.
+SHARED_BUFFERS = text(
+    "SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'"
+)
+
 #: What an uncached check reads (its plan is printed per size): the facts statement's indexes
 #: and the learner table (each learner's facts revision).
 CHECK_RELATIONS = (
@@ -394,9 +399,7 @@ def prewarm(url: str) -> str:
                 {"names": list(CHECK_RELATIONS)},
             ).all()
         )
-        buffers = connection.execute(
-            text("SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'")
-        ).scalar_one()
+        buffers = connection.execute(SHARED_BUFFERS).scalar_one()
         total = sum(sizes.values())
         if total > buffers * 0.9:
             done = "NOT prewarmed: they do not fit in"
@@ -426,9 +429,7 @@ def hot_set(url: str, plans: list[str]) -> str:
             ),
             {"names": indexes},
         ).scalar_one()
-        buffers = connection.execute(
-            text("SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'")
-        ).scalar_one()
+        buffers = connection.execute(SHARED_BUFFERS).scalar_one()
     engine.dispose()
     fits = "fit in" if hot_bytes <= buffers else "do NOT fit in"
     return (
