@@ -60,11 +60,15 @@ def run(data_path: Path, capacity: int, checks: int, population: int) -> None:
     freeze_startup_heap()
     before = [s["collections"] for s in gc.get_stats()]
     started = time.process_time()
+    # Each id stands for one captured learner, always the same, and is asked for at that
+    # learner's facts revision (as a server asks for the revision its snapshot read).
+    revisions = [next(int(row[12]) for row in rows if row[0] == "l") for rows in pool]
     for _ in range(checks):
-        learner_id = f"X{rng.randrange(population)}"
-        entry = cache.get(learner_id, 1)
+        number = rng.randrange(population)
+        learner_id = f"X{number}"
+        entry = cache.get(learner_id, revisions[number % len(pool)])
         if entry is None:
-            rows = [(row[0], learner_id, *row[2:]) for row in rng.choice(pool)]
+            rows = [(row[0], learner_id, *row[2:]) for row in pool[number % len(pool)]]
             entry = LearnerFacts(
                 read_rows(rows, None)[2][learner_id], view.level_names, compiled.rules
             )
