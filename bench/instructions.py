@@ -188,7 +188,7 @@ def main() -> None:
     try:
         runs: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]], str]] = {}
         warm = [(check(rng.randrange(WARM), rng), "200") for _ in range(args.requests)]
-        # Three times each: kept from the second reading, and from the third each learner's
+        # Three times each: kept from the second ask, and from the third each learner's
         # standing holds between breakpoints (the first is worked out for its moment alone).
         seen = [(check(n, rng), "200") for n in range(WARM)] * 3
         unseen = list(range(WARM, args.learners))

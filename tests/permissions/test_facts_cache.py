@@ -9,6 +9,7 @@ breakpoints in time.
 from __future__ import annotations
 
 import gc
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -150,7 +151,7 @@ def test_a_change_written_behind_the_services_back_is_seen_by_the_next_check(
     demo: Demo, database
 ) -> None:  # type: ignore[no-untyped-def]
     foundations = demo.earn("ana", FOUNDATIONS, days_ago(30))
-    for _ in range(2):  # kept from the second reading on
+    for _ in range(2):  # kept from the second ask on
         assert demo.check("ana", "post-on-brand-accounts")["allowed"] is True
     # No status event, no service call: only the row changes (as an import or a repair would).
     with database.engine.begin() as connection:
@@ -302,42 +303,112 @@ def _facts(revision: int = 1) -> LearnerFacts:
     return LearnerFacts(LearnerRows(known=True, revision=revision), {})
 
 
-def test_the_cache_keeps_a_learner_from_the_second_reading_and_changes_at_once() -> None:
+def _ask(cache: FactsCache, learner: str, entry: LearnerFacts | None = None) -> bool:
+    """What a check does with the cache: ask for the learner's entry and, on a miss, offer the
+    facts it read (``entry``, or fresh ones at revision 1). True when it was a hit."""
+    entry = entry if entry is not None else _facts()
+    if cache.get(learner, entry.revision) is not None:
+        return True
+    cache.put(learner, entry)
+    return False
+
+
+def test_the_cache_keeps_a_learner_from_the_second_ask_and_changes_at_once() -> None:
     cache = FactsCache(capacity=2)
     cache.for_catalog(1)
-    cache.put("a", _facts())
-    assert cache.get("a", 1) is None and len(cache) == 0
+    _ask(cache, "a")
+    assert not cache.holds("a") and len(cache) == 0
     kept = _facts()
-    cache.put("a", kept)
+    _ask(cache, "a", kept)
     assert cache.get("a", 1) is kept
     changed = _facts(revision=2)
-    cache.put("a", changed)  # a kept learner's newer facts replace the old at once
+    _ask(cache, "a", changed)  # a kept learner's newer facts replace the old at once
     assert cache.get("a", 2) is changed and cache.get("a", 1) is None
 
 
-def test_a_learner_read_once_long_ago_is_not_kept() -> None:
+def test_a_learner_asked_about_once_long_ago_is_not_kept() -> None:
     cache = FactsCache(capacity=2)
     cache.for_catalog(1)
-    cache.put("a", _facts())
-    for n in range(20):  # many others read once since
-        cache.put(f"other-{n}", _facts())
-    cache.put("a", _facts())
-    assert cache.get("a", 1) is None and len(cache) == 0
+    _ask(cache, "a")
+    for n in range(50):  # many others asked about once since: more than two windows of asks
+        _ask(cache, f"other-{n}")
+    _ask(cache, "a")
+    assert not cache.holds("a") and len(cache) == 0
+
+
+def test_a_full_cache_takes_a_learner_only_if_asked_about_more_often_than_its_oldest() -> None:
+    cache = FactsCache(capacity=2)
+    cache.for_catalog(1)
+    for name in "ab":
+        for _ in range(2):
+            _ask(cache, name)
+    assert cache.holds("a") and cache.holds("b")
+    assert _ask(cache, "a")  # a hit: "a" asked three times, now the most recently used
+    for _ in range(3):  # the third ask outnumbers "b" (the least recently used, asked twice)
+        _ask(cache, "c")
+    assert cache.holds("c") and not cache.holds("b") and cache.holds("a")
+    for _ in range(3):  # as often as "a", now the least recently used: not taken
+        _ask(cache, "d")
+    assert not cache.holds("d") and cache.holds("a") and cache.holds("c")
+    assert len(cache) == 2
 
 
 def test_the_cache_keeps_at_most_its_capacity() -> None:
     cache = FactsCache(capacity=2)
     cache.for_catalog(1)
     entries = {name: _facts() for name in "abc"}
-    for name, entry in entries.items():
-        cache.put(name, entry)
-        cache.put(name, entry)
-    assert len(cache) == 2 and cache.get("a", 1) is None and cache.get("c", 1) is entries["c"]
+    for name, entry in entries.items():  # "c" asked about most: it takes "a"'s place
+        for _ in range(5 if name == "c" else 4):
+            _ask(cache, name, entry)
+    assert len(cache) == 2 and not cache.holds("a") and cache.get("c", 1) is entries["c"]
     assert cache.get("c", 2) is None  # another revision is a miss
     cache.for_catalog(2)
     assert len(cache) == 0
-    for _ in range(2):
-        FactsCache(capacity=0).put("a", entries["a"])  # keeps nothing, fails nothing
+    nothing = FactsCache(capacity=0)
+    for _ in range(3):
+        assert not _ask(nothing, "a", entries["a"])  # keeps nothing, fails nothing
+    assert len(nothing) == 0
+
+
+def _admissions_and_hits(cache: FactsCache, draws: list[str]) -> tuple[int, int]:
+    admitted = hits = 0
+    for learner in draws:
+        held = cache.holds(learner)
+        if _ask(cache, learner):
+            hits += 1
+        elif not held and cache.holds(learner):
+            admitted += 1
+    return admitted, hits
+
+
+def test_checks_spread_evenly_over_more_learners_than_it_holds_do_not_churn_the_cache() -> None:
+    """Uniform asks over twice its capacity: every stable set answers half of them, so the
+    cache should keep one, not take in (and evict) a learner on nearly every miss, as admission
+    on the second ask did (0.49 admissions an ask here; each costs more than it saves)."""
+    rng = random.Random(7)
+    cache = FactsCache(capacity=100)
+    cache.for_catalog(1)
+    draws = [f"L{rng.randrange(200)}" for _ in range(20_000)]
+    admitted, hits = _admissions_and_hits(cache, draws)
+    assert 0.45 < hits / len(draws) < 0.55
+    assert admitted < 0.1 * len(draws), admitted
+
+
+def test_learners_asked_about_often_are_kept_among_many_asked_about_rarely() -> None:
+    """A few learners in half of the asks, the rest spread over ten times the capacity: the
+    frequent ones end up kept and stay (second-ask admission kept evicting them)."""
+    rng = random.Random(11)
+    cache = FactsCache(capacity=50)
+    cache.for_catalog(1)
+    frequent = [f"F{n}" for n in range(20)]
+    draws = [
+        rng.choice(frequent) if rng.random() < 0.5 else f"R{rng.randrange(500)}"
+        for _ in range(20_000)
+    ]
+    _admissions_and_hits(cache, draws)
+    assert all(cache.holds(learner) for learner in frequent)
+    _, hits = _admissions_and_hits(cache, [rng.choice(frequent) for _ in range(1_000)])
+    assert hits == 1_000
 
 
 def _fresh(text: str) -> str:
@@ -373,13 +444,13 @@ def test_kept_entries_share_one_copy_of_their_level_ids_courses_and_attributes()
     cache.for_catalog(1)
     kept: list[LearnerFacts] = []
     for learner in ("a", "b"):
-        for _ in range(2):  # kept from the second reading
+        for _ in range(2):  # kept from the second ask
             entry = LearnerFacts(_rows_with_fresh_strings(), NAMES, RULES)
-            cache.put(learner, entry)
+            _ask(cache, learner, entry)
         assert cache.get(learner, 1) is entry
         kept.append(entry)
     not_kept = LearnerFacts(_rows_with_fresh_strings(), NAMES, RULES)
-    cache.put("c", not_kept)
+    _ask(cache, "c", not_kept)
     first, second, other = (_strings(e) for e in (*kept, not_kept))
     assert first == second == other == [FOUNDATIONS, "policy", "team", "emea"]
     assert all(x is y for x, y in zip(first, second, strict=True))
