@@ -40,8 +40,8 @@ def wrk_seed(seed: int) -> str:
     """Lua that seeds each wrk thread's ``math.random`` apart (``seed`` sets this run apart from
     others started in the same second). wrk runs the script in one Lua state per thread: seeded
     alike at the top of the script, every thread draws the same sequence, so a "uniform" check
-    asks about each learner once per thread, back to back, which a cache that keeps a learner
-    from its second reading then keeps and evicts at a churning rate no real traffic has."""
+    asks about each learner once per thread, back to back, which the facts cache (then keeping a
+    learner from its second reading) kept and evicted at a churning rate no real traffic has."""
     return f"""
 local seeded_threads = 0
 setup = function(thread)
