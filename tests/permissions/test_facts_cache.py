@@ -336,7 +336,7 @@ def test_a_learner_asked_about_once_long_ago_is_not_kept() -> None:
     assert not cache.holds("a") and len(cache) == 0
 
 
-def test_a_full_cache_takes_a_learner_only_if_asked_about_more_often_than_its_oldest() -> None:
+def test_a_full_cache_takes_a_learner_only_if_asked_about_more_than_its_least_recent() -> None:
     cache = FactsCache(capacity=2)
     cache.for_catalog(1)
     for name in "ab":
