@@ -7,6 +7,7 @@ Run::
     .venv/bin/python bench/paired.py --db-url postgresql+psycopg://postgres@127.0.0.1:5432/credence_paired
         [--learners 1000000] [--windows 6] [--seconds 10] [--one-order]
         [--a CREDENCE_PERMISSION_CACHE_LEARNERS=10000] [--b CREDENCE_PERMISSION_CACHE_LEARNERS=0]
+        [--b-db-url postgresql+psycopg://postgres@127.0.0.1:5432/credence_b --b-learners 10000]
 
 It WIPES the database named there and loads ``--learners`` learners as ``bench/scale.py`` does
 (``bench/bulk.py``). Then it starts two ``credence serve --workers 1`` on it, one with ``--a``'s
@@ -22,6 +23,13 @@ of the two orders' medians: the order alone moved the difference by some 17 us o
 (the twelfth session: +12.6 us one way, -21.8 the other, for the same pair). ``--one-order``
 measures a first only.
 
+With ``--b-db-url`` (and ``--b-learners``), b is served from a database of its own, loaded with
+that many learners (b's settings are a's then, unless ``--b`` is given), and each
+window also prints b's CPU per check over a's, each server's own with its database's backends'
+(from ``pg_stat_activity`` and ``/proc``): the cost of a check at one data size against
+another, measured in the same seconds (``bench/scale.py --curve learners`` measures the sizes
+minutes apart, and its rounds moved by a third).
+
 Sequential runs of one setting after the other moved by 50-100 us a check within minutes on
 this machine; paired windows agreed within 10-30 us. This is how the eleventh session found
 that the facts cache's apparent cost at a million learners was the benchmark's (both wrk
@@ -36,11 +44,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bulk
+import harness
+import psycopg
 import scale
 from harness import free_port, fresh_database, start_server
 from scale import Figure
@@ -70,36 +81,97 @@ def main() -> None:
     parser.add_argument(
         "--one-order", action="store_true", help="only a started and driven first (half the time)"
     )
+    parser.add_argument(
+        "--b-db-url",
+        help="serve b from this PostgreSQL database instead (wiped): sizes side by side",
+    )
+    parser.add_argument("--b-learners", type=int, help="learners in --b-db-url (--learners)")
     args = parser.parse_args()
     sides = {
         "a": settings(args.a or ["CREDENCE_PERMISSION_CACHE_LEARNERS=10000"]),
-        "b": settings(args.b or ["CREDENCE_PERMISSION_CACHE_LEARNERS=0"]),
+        # Two databases: the same settings on both, unless told.
+        "b": settings(
+            args.b
+            or (args.a or ["CREDENCE_PERMISSION_CACHE_LEARNERS=10000"] if args.b_db_url else [])
+            or ["CREDENCE_PERMISSION_CACHE_LEARNERS=0"]
+        ),
     }
     for side, extra in sides.items():
         print(f"   {side}: {' '.join(f'{k}={v}' for k, v in extra.items())}")
     with tempfile.TemporaryDirectory(prefix="credence-paired-") as folder:
         work = Path(folder)
-        dev_key = str(work / "dev-key")
-        fresh_database(args.db_url)
-        keys, _ = scale.setup(args.db_url, dev_key, 0)
-        counts, loading = bulk.timed_load(args.db_url, args.learners)
-        print(f"{args.learners:,} learners loaded in {loading / 60:.1f} min: {counts}", flush=True)
+        databases = {
+            "a": Database(args.db_url, args.learners, str(work / "dev-key-a")),
+            "b": Database(
+                args.b_db_url or args.db_url,
+                args.b_learners or args.learners,
+                str(work / "dev-key-b"),
+            ),
+        }
+        for side, database in databases.items():
+            if side == "b" and not args.b_db_url:
+                databases["b"] = databases["a"]
+                continue
+            fresh_database(database.url)
+            database.keys, _ = scale.setup(database.url, database.dev_key, 0)
+            counts, loading = bulk.timed_load(database.url, database.learners)
+            print(
+                f"   {side}: {database.learners:,} learners loaded in {loading / 60:.1f} min: "
+                f"{counts}",
+                flush=True,
+            )
         orders = [["a", "b"]] if args.one_order else [["a", "b"], ["b", "a"]]
-        medians = []
+        medians, ratios = [], []
         for number, order in enumerate(orders):
             print(f"   {order[0]} started and driven first:", flush=True)
-            differences = measure(args, sides, order, work / f"order-{number}", dev_key, keys)
+            windows = measure(args, sides, order, work / f"order-{number}", databases)
+            differences = [difference for difference, _ in windows]
             medians.append(statistics.median(differences))
             print(
                 f"   a - b, the server's CPU per check: median {medians[-1]:+.1f} us"
                 f" ({', '.join(f'{d:+.0f}' for d in differences)})",
                 flush=True,
             )
+            if args.b_db_url:
+                costs = [ratio for _, ratio in windows]
+                ratios.append(statistics.median(costs))
+                print(
+                    f"   b / a, server and its database's CPU per check: median "
+                    f"{ratios[-1]:.2f}x ({', '.join(f'{r:.2f}' for r in costs)})",
+                    flush=True,
+                )
         if len(medians) == 2:
             print(
                 f"a - b, the mean of the two orders' medians: {statistics.mean(medians):+.1f} us"
                 f" a check (the order itself was worth {abs(medians[0] - medians[1]) / 2:.1f} us)"
             )
+        if len(ratios) == 2:
+            print(f"b / a, the mean of the two orders' medians: {statistics.mean(ratios):.2f}x")
+
+
+@dataclass
+class Database:
+    """One side's database: its URL, the learners loaded, its dev key file and API keys."""
+
+    url: str
+    learners: int
+    dev_key: str
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+def backends_cpu(url: str) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend connected to ``url``'s database (this
+    query's own excepted), from ``/proc``."""
+    with psycopg.connect(bulk.conninfo(url), autocommit=True) as connection:
+        pids = [
+            pid
+            for (pid,) in connection.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+    processes = harness._processes()
+    return {pid: processes[pid][2] for pid in pids if pid in processes}
 
 
 def measure(
@@ -107,29 +179,30 @@ def measure(
     sides: dict[str, dict[str, str]],
     order: list[str],
     work: Path,
-    dev_key: str,
-    keys: dict[str, str],
-) -> list[float]:
+    databases: dict[str, Database],
+) -> list[tuple[float, float]]:
     """Both servers started in ``order`` (the first is also driven first in every window), the
     same warm-up, then ``args.windows`` windows: each window's a - b of the server's CPU per
-    check."""
+    check and, when b has a database of its own, b's CPU per check over a's, each server's with
+    its own database's backends' (``nan`` otherwise)."""
+    separate = databases["a"].url != databases["b"].url
     servers: dict[str, tuple[int, subprocess.Popen[bytes]]] = {}
     try:
         for side in order:
             port = free_port()
             (work / side).mkdir(parents=True)
             process = start_server(
-                args.db_url,
+                databases[side].url,
                 port,
                 workers=1,
-                dev_key_file=dev_key,
+                dev_key_file=databases[side].dev_key,
                 log=work / side / "server.log",
                 CREDENCE_BASE_URL=scale.BASE,
                 **sides[side],
             )
             servers[side] = (port, process)
 
-        def both(kind: str, seconds: int, learners: int, measure: bool) -> dict[str, Figure]:
+        def both(kind: str, seconds: int, learners: int | None, measure: bool) -> dict[str, Figure]:
             """wrk on both servers at once (a work folder each: the Lua file is per kind)."""
             out: dict[str, Figure] = {}
 
@@ -140,8 +213,8 @@ def measure(
                     port,
                     args,
                     work / side,
-                    key=keys["checker"],
-                    learners=learners,
+                    key=databases[side].keys["checker"],
+                    learners=learners or databases[side].learners,
                     seconds=seconds,
                     server_pid=process.pid if measure else 0,
                 )
@@ -157,19 +230,28 @@ def measure(
 
         both("floor", 10, 1, False)
         both("check", 15, WARM_LEARNERS, False)
-        both("check", 30, args.learners, False)
-        differences = []
+        both("check", 30, None, False)
+        windows = []
         for window in range(1, args.windows + 1):
-            out = both("check", args.seconds, args.learners, True)
+            before = {side: backends_cpu(databases[side].url) for side in sides} if separate else {}
+            out = both("check", args.seconds, None, True)
             a, b = out["a"], out["b"]
-            differences.append(a.server_us - b.server_us)
+            postgres = {side: figure.postgres_us for side, figure in out.items()}
+            if separate:  # each side's own database's backends, not the whole cluster's
+                for side, figure in out.items():
+                    after = backends_cpu(databases[side].url)
+                    spent = sum(after[p] - before[side][p] for p in after if p in before[side])
+                    postgres[side] = spent * 1e6 / (figure.rps * args.seconds)
+            ratio = (b.server_us + postgres["b"]) / (a.server_us + postgres["a"])
+            windows.append((a.server_us - b.server_us, ratio if separate else float("nan")))
             print(
                 f"   window {window}: a {a.rps:6,.0f} req/s, {a.server_us:4.0f} + "
-                f"{a.postgres_us:3.0f} us; b {b.rps:6,.0f} req/s, {b.server_us:4.0f} + "
-                f"{b.postgres_us:3.0f} us; a - b {differences[-1]:+5.1f} us a check",
+                f"{postgres['a']:3.0f} us; b {b.rps:6,.0f} req/s, {b.server_us:4.0f} + "
+                f"{postgres['b']:3.0f} us; a - b {windows[-1][0]:+5.1f} us a check"
+                + (f"; b / a {ratio:.2f}x" if separate else ""),
                 flush=True,
             )
-        return differences
+        return windows
     finally:
         for _, process in servers.values():
             process.terminate()
