@@ -125,21 +125,11 @@ def main() -> None:
         for number, order in enumerate(orders):
             print(f"   {order[0]} started and driven first:", flush=True)
             windows = measure(args, sides, order, work / f"order-{number}", databases)
-            differences = [difference for difference, _ in windows]
-            medians.append(statistics.median(differences))
-            print(
-                f"   a - b, the server's CPU per check: median {medians[-1]:+.1f} us"
-                f" ({', '.join(f'{d:+.0f}' for d in differences)})",
-                flush=True,
-            )
+            about = "a - b, the server's CPU per check", "{:+.1f} us", "{:+.0f}"
+            medians.append(median_of([difference for difference, _ in windows], *about))
             if args.b_db_url:
-                costs = [ratio for _, ratio in windows]
-                ratios.append(statistics.median(costs))
-                print(
-                    f"   b / a, server and its database's CPU per check: median "
-                    f"{ratios[-1]:.2f}x ({', '.join(f'{r:.2f}' for r in costs)})",
-                    flush=True,
-                )
+                about = "b / a, server and its database's CPU per check", "{:.2f}x", "{:.2f}"
+                ratios.append(median_of([ratio for _, ratio in windows], *about))
         if len(medians) == 2:
             print(
                 f"a - b, the mean of the two orders' medians: {statistics.mean(medians):+.1f} us"
@@ -147,6 +137,14 @@ def main() -> None:
             )
         if len(ratios) == 2:
             print(f"b / a, the mean of the two orders' medians: {statistics.mean(ratios):.2f}x")
+
+
+def median_of(values: list[float], label: str, median: str, each: str) -> float:
+    """Print ``values``' median (``median`` its format) and each window's (``each``)."""
+    middle = statistics.median(values)
+    listed = ", ".join(each.format(value) for value in values)
+    print(f"   {label}: median {median.format(middle)} ({listed})", flush=True)
+    return middle
 
 
 @dataclass
