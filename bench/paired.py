@@ -87,30 +87,25 @@ def main() -> None:
     )
     parser.add_argument("--b-learners", type=int, help="learners in --b-db-url (--learners)")
     args = parser.parse_args()
-    sides = {
-        "a": settings(args.a or ["CREDENCE_PERMISSION_CACHE_LEARNERS=10000"]),
-        # Two databases: the same settings on both, unless told.
-        "b": settings(
-            args.b
-            or (args.a or ["CREDENCE_PERMISSION_CACHE_LEARNERS=10000"] if args.b_db_url else [])
-            or ["CREDENCE_PERMISSION_CACHE_LEARNERS=0"]
-        ),
-    }
+    cache_on, cache_off = (
+        ["CREDENCE_PERMISSION_CACHE_LEARNERS=10000"],
+        ["CREDENCE_PERMISSION_CACHE_LEARNERS=0"],
+    )
+    a_settings = args.a or cache_on
+    # Two databases: the same settings on both, unless told.
+    b_settings = args.b or (a_settings if args.b_db_url else cache_off)
+    sides = {"a": settings(a_settings), "b": settings(b_settings)}
     for side, extra in sides.items():
         print(f"   {side}: {' '.join(f'{k}={v}' for k, v in extra.items())}")
     with tempfile.TemporaryDirectory(prefix="credence-paired-") as folder:
         work = Path(folder)
-        databases = {
-            "a": Database(args.db_url, args.learners, str(work / "dev-key-a")),
-            "b": Database(
-                args.b_db_url or args.db_url,
-                args.b_learners or args.learners,
-                str(work / "dev-key-b"),
-            ),
-        }
+        a = Database(args.db_url, args.learners, str(work / "dev-key-a"))
+        b = a
+        if args.b_db_url:
+            b = Database(args.b_db_url, args.b_learners or args.learners, str(work / "dev-key-b"))
+        databases = {"a": a, "b": b}
         for side, database in databases.items():
-            if side == "b" and not args.b_db_url:
-                databases["b"] = databases["a"]
+            if side == "b" and b is a:
                 continue
             fresh_database(database.url)
             database.keys, _ = scale.setup(database.url, database.dev_key, 0)

@@ -569,9 +569,9 @@ class FactsCache:
 
 
 #: The admission counts' window, in asks per learner of capacity (see :class:`FactsCache`):
-#: ten, as TinyLFU's sample. ``bench/cache_admission.py`` compares five and twenty: twenty
-#: admits a little less under most patterns and twice as much at 100 times the capacity
-#: uniform, and doubles the counts' memory (up to ~18 MB at the default capacity).
+#: ten, as TinyLFU's sample, which keeps the counts under ~18 MB at the default capacity.
+#: ``bench/cache_admission.py`` compares five and twenty: twenty admits a little less under
+#: most patterns and twice as much at 100 times the capacity uniform, for twice the memory.
 ASK_WINDOW = 10
 
 
