@@ -86,6 +86,28 @@ def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
     typer.echo(f"Database at {revision}.")
 
 
+@db_app.command("build-facts")
+def db_build_facts() -> None:
+    """Build each learner's facts row for permission checks (PostgreSQL), ahead of the checks.
+
+    Optional: a check builds the row of a learner it finds without one (or with one older than
+    the learner's last change); this spares the first checks after an upgrade or a bulk import
+    that work. Safe while the service runs."""
+    from service.db import make_engine
+    from service.permissions.repository import build_summaries
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url.get_secret_value())
+    try:
+        if engine.dialect.name != "postgresql":
+            typer.echo("Nothing to build: SQLite reads each learner's facts directly.")
+            return
+        visited = build_summaries(engine)
+    finally:
+        engine.dispose()
+    typer.echo(f"Facts rows built or brought up to date for {visited} learner(s).")
+
+
 @app.command()
 def openapi(
     output: Annotated[Path, typer.Option("--output", "-o")] = Path("openapi/openapi.json"),

@@ -4,8 +4,9 @@ On PostgreSQL every check's snapshot (the caller's key, the catalog revision, th
 revision) is a round trip that costs the database more CPU than the rest of the check. So a
 process keeps an asynchronous connection for these reads and, while a read is in flight, lets the
 checks that arrive meanwhile wait for the *next* read, which then answers all of them in one
-statement (``= ANY(...)`` over their key prefixes and learners, with the full facts of the
-learners the process's cache does not hold). Under load one statement serves tens of checks;
+statement (``= ANY(...)`` over their key prefixes and learners, with the facts of the learners
+the process's cache does not hold, from their ``learner_facts`` rows: see
+:mod:`service.permissions.repository`). Under load one statement serves tens of checks;
 alone, a check waits for nothing. Reading the full facts of cached learners whose facts changed
 works the same way on a second connection, so a burst of changes neither queues one by one nor
 holds up the snapshots.
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -32,10 +35,17 @@ from service.permissions.repository import (
     read_facts,
     read_rows,
     read_snapshot,
+    read_summarized,
     snapshot_with_facts,
 )
 
 SnapshotAsk = tuple[str, Sequence[str], Sequence[str]]  # key prefix, learners, facts of
+
+log = logging.getLogger("credence.permissions")
+
+#: Seconds the checks read the facts tables directly after their statement could not write a
+#: learner's facts row (a full disk, a read-only database), before they try the rows again.
+ROWS_PAUSE = 60.0
 
 Ask = TypeVar("Ask")
 Answer = TypeVar("Answer")
@@ -129,6 +139,11 @@ async def _connect(conninfo: str) -> psycopg.AsyncConnection[Any]:
     reader takes as they come (in another session zone, even the server's default
     ``Etc/UTC``, it gives ``ZoneInfo`` ones).
 
+    ``synchronous_commit`` off: the only writes these connections make are ``learner_facts``
+    rows (a snapshot statement builds those it finds missing or behind), which are derived from
+    the tables and checked against the learner's revision before use; one lost in a crash is
+    built again, so a check need not wait for its write-ahead log to reach the disk.
+
     Results come in binary (:meth:`_Lane.fetch`): the rows, their values and their types are
     those of the text format (compared over a loaded database's statements); the facts rows
     hold some forty timestamps per learner, and per statement reading one learner's facts
@@ -137,7 +152,10 @@ async def _connect(conninfo: str) -> psycopg.AsyncConnection[Any]:
     """
     connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
     try:
-        await connection.execute("SET plan_cache_mode = force_generic_plan; SET TIME ZONE 'UTC'")
+        await connection.execute(
+            "SET plan_cache_mode = force_generic_plan; SET TIME ZONE 'UTC';"
+            " SET synchronous_commit = off"
+        )
     except BaseException:
         await connection.close()
         raise
@@ -157,6 +175,7 @@ class CoalescingStore:
             hide_password=False
         )
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._rows_paused_until = 0.0  # see ROWS_PAUSE
         self._snapshots, self._facts = self._new_lanes()
 
     def _new_lanes(
@@ -196,6 +215,10 @@ class CoalescingStore:
         prefixes = list({prefix for prefix, _, _ in asks})
         learners = list({i: None for _, ids, _ in asks for i in ids})
         facts_of = list({i: None for _, _, unseen in asks for i in unseen})
+        if facts_of and time.monotonic() >= self._rows_paused_until:
+            answered = await self._from_facts_rows(fetch, asks, prefixes, learners, facts_of)
+            if answered is not None:
+                return answered
         if facts_of:
             params = (facts_of, facts_of, facts_of, prefixes, learners)
             # UTC already: the connections' session time zone is UTC (see _connect).
@@ -208,6 +231,42 @@ class CoalescingStore:
                 clients.get(prefix), revision, {i: revisions[i] for i in ids if i in revisions}
             )
             for prefix, ids, _ in asks
+        ]
+
+    async def _from_facts_rows(
+        self,
+        fetch: Fetch,
+        asks: list[SnapshotAsk],
+        prefixes: list[str],
+        learners: list[str],
+        facts_of: list[str],
+    ) -> list[Snapshot] | None:
+        """The snapshots, with the facts of ``facts_of`` from their ``learner_facts`` rows
+        (built where missing or behind); ``None`` if the statement failed (it writes: a
+        database that cannot, full or read only, must still answer checks, from the tables,
+        as before the rows existed: for :data:`ROWS_PAUSE` seconds)."""
+        unseen_now = set(facts_of)
+        seen = [i for i in learners if i not in unseen_now]  # their revisions alone
+        try:
+            rows = await fetch(self.sql.with_summaries_many, (facts_of, prefixes, seen))
+        except psycopg.DatabaseError as exc:
+            self._rows_paused_until = time.monotonic() + ROWS_PAUSE
+            log.warning(
+                "permission checks read the facts tables directly for %.0f s: their"
+                " statement could not use the learners' facts rows (%s)",
+                ROWS_PAUSE,
+                exc,
+            )
+            return None
+        clients, revision, revisions, facts = read_summarized(rows)
+        return [
+            Snapshot(
+                clients.get(prefix),
+                revision,
+                {i: revisions[i] for i in ids if i in revisions},
+                {i: facts[i] for i in unseen if i in facts},
+            )
+            for prefix, ids, unseen in asks
         ]
 
     async def _answer_facts(

@@ -111,6 +111,147 @@ SELECT 'r', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, s.
     + _REVISIONS_ROWS
 )
 
+# PostgreSQL: a learner's facts as arrays, one row a learner, for ``learner_facts`` (migration
+# 0017): the facts rows above, column by column. ``{learner}`` names the learner's id. Each
+# part is ordered (the same facts make the same row); a part with no rows gives NULL arrays.
+# Typed arrays, not JSON: psycopg turns them into lists of Python values in C, and a check's
+# server spent 10-15 us less a learner on them than on parsing the same facts as JSON.
+SUMMARY_COLUMNS = (
+    "c_text",  # per credential: id, level_id, status, superseded_by
+    "c_at",  # per credential: valid_from, valid_until, status_changed_at, superseded_at
+    "e_text",  # per status event the facts rows pick: credential_id, status
+    "e_at",
+    "e_id",
+    "a_text",  # per attribute change: name, value
+    "a_at",
+    "a_id",
+    "m_text",  # per completion: id, course_id
+    "m_at",
+    "m_score",
+    "m_passed",
+)
+_SUMMARY_TYPES = (
+    "text[]",
+    "timestamptz[]",
+    "text[]",
+    "timestamptz[]",
+    "bigint[]",
+    "text[]",
+    "timestamptz[]",
+    "bigint[]",
+    "text[]",
+    "timestamptz[]",
+    "float8[]",
+    "boolean[]",
+)
+_SUMMARY_PARTS = """
+ CROSS JOIN LATERAL (
+    SELECT array_agg(ARRAY[fc.id, fc.level_id, fc.status, fc.superseded_by]
+                     ORDER BY fc.level_id, fc.id),
+           array_agg(ARRAY[fc.valid_from, fc.valid_until, fc.status_changed_at, fc.superseded_at]
+                     ORDER BY fc.level_id, fc.id)
+      FROM credential fc
+     WHERE fc.learner_id = {learner}) fc
+ CROSS JOIN LATERAL (
+    SELECT array_agg(ARRAY[fe.credential_id, fe.status] ORDER BY fe.id),
+           array_agg(fe.at ORDER BY fe.id),
+           array_agg(fe.id ORDER BY fe.id)
+      FROM credential ec
+      JOIN credential_status_event fe ON fe.credential_id = ec.id
+     WHERE ec.learner_id = {learner}
+       AND (ec.status_changed_at IS NULL OR ec.status_changed_at <> ec.issued_at)
+       AND (fe.status <> 'active' OR fe.at > ec.issued_at)) fe
+ CROSS JOIN LATERAL (
+    SELECT array_agg(ARRAY[fa.name, fa.value] ORDER BY fa.id),
+           array_agg(fa.changed_at ORDER BY fa.id),
+           array_agg(fa.id ORDER BY fa.id)
+      FROM learner_attribute_change fa
+     WHERE fa.learner_id = {learner}) fa
+ CROSS JOIN LATERAL (
+    SELECT array_agg(ARRAY[fm.id, fm.course_id] ORDER BY fm.course_id, fm.id),
+           array_agg(fm.completed_at ORDER BY fm.course_id, fm.id),
+           array_agg(fm.score ORDER BY fm.course_id, fm.id),
+           array_agg(fm.passed ORDER BY fm.course_id, fm.id)
+      FROM completion fm
+     WHERE fm.learner_id = {learner}) fm
+"""
+
+# PostgreSQL: the snapshot with the facts of the learners the cache does not hold
+# (``facts_of``) from their ``learner_facts`` rows. A row is used only when its revision is the
+# learner's facts revision read here; a learner whose row is missing or behind has it built
+# from the tables in this statement's snapshot and written (``built``), labelled with the
+# revision read in that same snapshot. A row a concurrent check wrote for a later revision is
+# left alone, and that learner comes back with its revision but no facts (read in full then).
+# The plain snapshot's seven columns, then a facts row's arrays (``'s'`` rows: with the
+# revision they hold in the seventh); the first branch types them.
+_SNAPSHOT_WITH_SUMMARIES = """
+WITH asked AS MATERIALIZED (
+    SELECT l.id, l.facts_revision, s.*
+      FROM learner l
+      LEFT JOIN learner_facts s ON s.learner_id = l.id
+     WHERE l.id {facts_of}
+), built AS (
+    INSERT INTO {insert}
+    SELECT a.id, a.facts_revision, {values}
+      FROM asked a {parts_of_a}
+     WHERE a.revision IS DISTINCT FROM a.facts_revision
+    ON CONFLICT (learner_id) DO UPDATE SET {update}
+     WHERE s.revision <= excluded.revision
+    RETURNING s.*
+)
+SELECT 'k', k.prefix, k.name, k.secret_hash, k.scopes, k.revoked_at, k.id, {typed_nulls}
+  FROM api_client k
+ WHERE k.prefix {prefixes}
+UNION ALL
+SELECT 'r', NULL, NULL, NULL, NULL, NULL, s.revision, {nulls}
+  FROM catalog_state s
+ WHERE s.id = 1
+UNION ALL
+SELECT 'l', l.id, NULL, NULL, NULL, NULL, l.facts_revision, {nulls}
+  FROM learner l
+ WHERE l.id {learners}
+UNION ALL
+SELECT 'l', a.id, NULL, NULL, NULL, NULL, a.facts_revision, {nulls}
+  FROM asked a
+UNION ALL
+SELECT 's', a.id, NULL, NULL, NULL, NULL, a.revision, {columns_of_a}
+  FROM asked a
+ WHERE a.revision = a.facts_revision
+UNION ALL
+SELECT 's', b.learner_id, NULL, NULL, NULL, NULL, b.revision, {columns_of_b}
+  FROM built b
+"""
+
+# Every learner's ``learner_facts`` row built or brought up to date, ahead of the checks
+# (:func:`build_summaries`): a batch of learners by id, after the id ``%s``, ``%s`` of them.
+_BUILD_SUMMARIES = """
+WITH batch AS (
+    SELECT l.id, l.facts_revision FROM learner l WHERE l.id > %s ORDER BY l.id LIMIT %s
+), built AS (
+    INSERT INTO {insert}
+    SELECT b.id, b.facts_revision, {values}
+      FROM batch b {parts_of_b}
+    ON CONFLICT (learner_id) DO UPDATE SET {update}
+     WHERE s.revision < excluded.revision
+)
+SELECT max(id), count(*) FROM batch
+"""
+
+# What the two statements above are filled with.
+_SUMMARY_SQL = {
+    "insert": f"learner_facts AS s (learner_id, revision, {', '.join(SUMMARY_COLUMNS)})",
+    "values": "fc.*, fe.*, fa.*, fm.*",
+    "parts_of_a": _SUMMARY_PARTS.format(learner="a.id"),
+    "parts_of_b": _SUMMARY_PARTS.format(learner="b.id"),
+    "update": ", ".join(
+        ["revision = excluded.revision"] + [f"{c} = excluded.{c}" for c in SUMMARY_COLUMNS]
+    ),
+    "typed_nulls": ", ".join(f"CAST(NULL AS {t})" for t in _SUMMARY_TYPES),
+    "nulls": ", ".join(["NULL"] * len(SUMMARY_COLUMNS)),
+    "columns_of_a": ", ".join(f"a.{c}" for c in SUMMARY_COLUMNS),
+    "columns_of_b": ", ".join(f"b.{c}" for c in SUMMARY_COLUMNS),
+}
+
 
 class CredentialRow(NamedTuple):
     id: str
@@ -213,6 +354,25 @@ class PermissionStore(DedicatedConnection):
         return read_facts(self.fetch(self.sql.facts, (ids, ids, ids, ids)), self.sql.datetime)
 
 
+def build_summaries(engine: Engine, batch: int = 2_000) -> int:
+    """Build every learner's ``learner_facts`` row that is missing or behind (PostgreSQL;
+    ``credence db build-facts``), a batch of learners per transaction; returns the learners
+    visited. Checks build the rows they need anyway; this only spares the first check of each
+    learner the building. Safe beside checks and writers: a row is labelled with the revision
+    read in its own statement, and never replaces a later one."""
+    statement = _BUILD_SUMMARIES.format(**_SUMMARY_SQL)
+    last, visited = "", 0
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SET TIME ZONE 'UTC'")  # as the checks' bodies have it
+        connection.commit()
+        while True:
+            row = connection.exec_driver_sql(statement, (last, batch)).one()
+            connection.commit()
+            if not row[1]:
+                return visited
+            last, visited = row[0], visited + int(row[1])
+
+
 class Reads(Protocol):
     """The permission check's two reads as it awaits them: :class:`ImmediateReads` (SQLite) or
     :class:`~service.permissions.coalescing.CoalescingStore` (PostgreSQL)."""
@@ -272,6 +432,10 @@ class Statements:
         )
         self.with_facts_many = _SNAPSHOT_WITH_FACTS.format(
             facts_of=learners, prefixes=learners, learners=learners
+        )
+        # The same from the learners' ``learner_facts`` rows (PostgreSQL only).
+        self.with_summaries_many = _SNAPSHOT_WITH_SUMMARIES.format(
+            facts_of=learners, prefixes=learners, learners=learners, **_SUMMARY_SQL
         )
 
     def learners_param(self, learner_ids: Sequence[str]) -> Any:
@@ -383,6 +547,76 @@ def read_rows(
             facts.known, facts.revision = True, int(row[12])
     known = {learner_id: facts for learner_id, facts in learners.items() if facts.known}
     return clients, revision, known
+
+
+def read_summarized(
+    rows: Iterable[Any],
+) -> tuple[dict[str, ClientRow], int, dict[str, int], dict[str, LearnerRows]]:
+    """A snapshot-with-summaries statement's rows (PostgreSQL): API clients by key prefix, the
+    catalog revision, facts revisions by learner, and the facts of the learners whose
+    ``learner_facts`` row came back (:func:`summary_rows`)."""
+    clients: dict[str, ClientRow] = {}
+    revision = 0
+    revisions: dict[str, int] = {}
+    facts: dict[str, LearnerRows] = {}
+    for row in rows:
+        kind, text, name, secret_hash, scopes, revoked_at, number = row[:7]
+        if kind == "l":
+            revisions[text] = int(number)
+        elif kind == "s":
+            facts[text] = summary_rows(int(number), row[7:])
+        elif kind == "k":
+            clients[text] = ClientRow(number, name, secret_hash, scopes, revoked_at is not None)
+        else:
+            revision = int(number)
+    return clients, revision, revisions, facts
+
+
+def summary_rows(revision: int, arrays: Sequence[Any]) -> LearnerRows:
+    """One learner's facts from its ``learner_facts`` arrays (:data:`SUMMARY_COLUMNS`, in
+    order): the same :class:`LearnerRows` the facts statement's rows make
+    (``tests/permissions/test_facts_summary.py`` holds them equal). The moments must be UTC
+    datetimes already, as on the coalesced reads' connections."""
+    c_text, c_at, e_text, e_at, e_id, a_text, a_at, a_id, m_text, m_at, m_score, m_passed = arrays
+    new = tuple.__new__
+    credentials: dict[str, CredentialRow] = {}
+    if c_text:
+        for (credential_id, level_id, status, superseded_by), (
+            valid_from,
+            valid_until,
+            status_changed_at,
+            superseded_at,
+        ) in zip(c_text, c_at, strict=True):
+            credentials[credential_id] = new(
+                CredentialRow,
+                (
+                    credential_id,
+                    level_id,
+                    valid_from,
+                    valid_until,
+                    status,
+                    status_changed_at,
+                    superseded_by,
+                    superseded_at,
+                    [],
+                ),
+            )
+    if e_text:
+        for (credential_id, status), at, event_id in zip(e_text, e_at, e_id, strict=True):
+            credentials[credential_id].events.append((at, event_id, status))
+    attributes: list[AttributeChange] = []
+    if a_text:
+        for (name, value), changed_at, change_id in zip(a_text, a_at, a_id, strict=True):
+            attributes.append(new(AttributeChange, (name, value, changed_at, change_id)))
+    completions: list[CompletionRow] = []
+    if m_text:
+        for (completion_id, course), completed_at, score, passed in zip(
+            m_text, m_at, m_score, m_passed, strict=True
+        ):
+            completions.append(
+                new(CompletionRow, (completion_id, course, completed_at, score, passed))
+            )
+    return LearnerRows(True, revision, credentials, attributes, completions)
 
 
 def _utc_moments(row: Any, dt: Callable[[Any], datetime | None]) -> tuple[Any, ...]:

@@ -1,0 +1,317 @@
+"""A learner's facts row (``learner_facts``, PostgreSQL, migration 0017): what an uncached check
+reads. It holds the facts the tables give, a check uses it only at the learner's current facts
+revision, builds it when it is missing or behind, and never answers from one a change has left
+behind, however many checks and revocations race on a live server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from sqlalchemy import text
+
+from service.auth.keys import parse_prefix
+from service.db import make_engine
+from service.permissions.coalescing import CoalescingStore
+from service.permissions.repository import (
+    SUMMARY_COLUMNS,
+    LearnerRows,
+    PermissionStore,
+    Snapshot,
+    build_summaries,
+    summary_rows,
+)
+from tests.conftest import fresh_database
+from tests.permissions.conftest import FOUNDATIONS, Demo, days_ago
+from tests.permissions.test_past_properties_api import build, histories
+from tests.robustness.live import LiveServer, cli, prepare, start
+
+POSTGRESQL_ONLY = pytest.mark.parametrize(
+    "database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+PROGRAM = "post-on-brand-accounts"  # needs Foundations
+
+
+def normalized(rows: LearnerRows) -> tuple[Any, ...]:
+    """``rows`` comparable: lists sorted (the statements give them in any order), each value
+    with its type (a score of 95 must come back as 95.0), every moment in UTC."""
+    for credential in rows.credentials.values():
+        moments = [credential.valid_from, credential.valid_until, credential.status_changed_at]
+        moments += [credential.superseded_at, *(at for at, _, _ in credential.events)]
+        assert all(m is None or m.tzinfo is UTC for m in moments), credential
+    typed = [(type(c.score), type(c.passed)) for c in sorted(rows.completions, key=lambda c: c.id)]
+    return (
+        rows.known,
+        rows.revision,
+        {i: (*c[:8], sorted(c.events)) for i, c in rows.credentials.items()},
+        sorted(rows.attributes, key=lambda a: a.id),
+        sorted(rows.completions, key=lambda c: c.id),
+        typed,
+    )
+
+
+def summary_of(database: Any, learner: str) -> tuple[int, tuple[Any, ...]] | None:
+    """The learner's ``learner_facts`` row: its revision and its arrays."""
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("SET TIME ZONE 'UTC'")  # as the checks' connections have it
+        row = connection.execute(
+            text(
+                f"SELECT revision, {', '.join(SUMMARY_COLUMNS)} FROM learner_facts"
+                " WHERE learner_id = :learner"
+            ),
+            {"learner": learner},
+        ).one_or_none()
+    return (int(row[0]), tuple(row[1:])) if row is not None else None
+
+
+def facts_revision(database: Any, learner: str) -> int:
+    with database.engine.connect() as connection:
+        return int(
+            connection.execute(
+                text("SELECT facts_revision FROM learner WHERE id = :learner"),
+                {"learner": learner},
+            ).scalar_one()
+        )
+
+
+def snapshot(database: Any, demo: Demo, learner: str) -> Snapshot:
+    """One uncached check's snapshot, as a serving process reads it."""
+    prefix = parse_prefix(demo.checker["Authorization"].split()[1])
+
+    async def read() -> Snapshot:
+        store = CoalescingStore(database.engine)
+        try:
+            return await store.snapshot(prefix, [learner], [learner])
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+@POSTGRESQL_ONLY
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(actions=histories)
+def test_a_learners_facts_row_holds_the_facts_the_tables_give(
+    demo: Demo, database: Any, actions: list[tuple[Any, ...]]
+) -> None:
+    learner = f"s-{uuid.uuid4().hex[:12]}"
+    build(demo, learner, actions)  # awards, renewals, suspensions, revocations, attributes
+    store = PermissionStore(database.engine)
+    try:
+        expected = store.facts([learner])[learner]
+    finally:
+        store.close()
+
+    assert build_summaries(database.engine, batch=3) >= 1  # the bulk builder's row
+    kept = summary_of(database, learner)
+    assert kept is not None and kept[0] == expected.revision
+    assert normalized(summary_rows(*kept)) == normalized(expected)
+
+    with database.engine.begin() as connection:  # and the one a check builds
+        connection.execute(text("DELETE FROM learner_facts WHERE learner_id = :l"), {"l": learner})
+    read = snapshot(database, demo, learner)
+    assert read.revisions == {learner: expected.revision}
+    assert normalized(read.facts[learner]) == normalized(expected)
+    assert summary_of(database, learner) == kept  # the same row, whoever built it
+
+
+@POSTGRESQL_ONLY
+def test_a_check_uses_a_facts_row_only_at_the_learners_revision(demo: Demo, database: Any) -> None:
+    credential = demo.earn("ana", FOUNDATIONS, days_ago(10))
+    assert summary_of(database, "ana") is None
+    first = snapshot(database, demo, "ana")  # built by the check's own statement
+    revision = facts_revision(database, "ana")
+    assert first.revisions == {"ana": revision}
+    assert summary_of(database, "ana") is not None
+    assert summary_of(database, "ana")[0] == revision  # type: ignore[index]
+
+    # Read, not built again: a row changed in place (same label) is what the next check sees.
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE learner_facts SET c_text = NULL, c_at = NULL"))
+    assert snapshot(database, demo, "ana").facts["ana"].credentials == {}
+
+    # A revocation moves the revision: the row is behind, so it is built again, not used.
+    demo.status(credential["id"], "revoke")
+    after = snapshot(database, demo, "ana")
+    assert after.revisions["ana"] > revision
+    assert [c.status for c in after.facts["ana"].credentials.values()] == ["revoked"]
+    assert summary_of(database, "ana")[0] == after.revisions["ana"]  # type: ignore[index]
+
+    # A row ahead of what the statement saw (a concurrent check read a later change) is left
+    # alone: the learner comes back without facts, and the check reads them in full.
+    with database.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE learner_facts SET revision = revision + 5, c_text = NULL, c_at = NULL")
+        )
+    ahead = snapshot(database, demo, "ana")
+    assert ahead.revisions == {"ana": after.revisions["ana"]} and ahead.facts == {}
+    decision = demo.check("ana", PROGRAM)
+    assert decision["allowed"] is False
+    assert decision["reasons"][0].startswith("Social Media Foundations was revoked on")
+    assert summary_of(database, "ana")[0] == after.revisions["ana"] + 5  # type: ignore[index]
+
+
+@POSTGRESQL_ONLY
+def test_checks_answer_from_the_tables_when_facts_rows_cannot_be_written(
+    demo: Demo, database: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    demo.earn("ana", FOUNDATIONS, days_ago(10))
+    with database.engine.begin() as connection:  # as a full disk or a read-only database would
+        connection.execute(
+            text(
+                "CREATE FUNCTION refuse_facts_rows() RETURNS trigger LANGUAGE plpgsql"
+                " AS $$ BEGIN RAISE EXCEPTION 'could not extend file'; END $$"
+            )
+        )
+        connection.execute(
+            text(
+                "CREATE TRIGGER refuse_facts_rows BEFORE INSERT ON learner_facts"
+                " FOR EACH ROW EXECUTE FUNCTION refuse_facts_rows()"
+            )
+        )
+    try:
+        with caplog.at_level("WARNING", logger="credence.permissions"):
+            assert demo.check("ana", PROGRAM)["allowed"] is True
+            assert demo.check("bo", PROGRAM)["allowed"] is False  # (another, unknown, learner)
+        assert summary_of(database, "ana") is None
+        assert "could not use the learners' facts rows" in caplog.text
+    finally:
+        with database.engine.begin() as connection:
+            connection.execute(text("DROP TRIGGER refuse_facts_rows ON learner_facts"))
+            connection.execute(text("DROP FUNCTION refuse_facts_rows()"))
+
+
+def test_build_facts_fills_every_learners_row(demo: Demo, database: Any, tmp_path: Path) -> None:
+    for learner in ("ana", "bo", "cy"):
+        demo.earn(learner, FOUNDATIONS, days_ago(10))
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")},
+        "CREDENCE_DATABASE_URL": database.url,
+        "CREDENCE_DEV_KEY_FILE": str(tmp_path / "dev-key"),
+    }
+    said = cli(env, "db", "build-facts")
+    if database.kind == "sqlite":
+        assert "Nothing to build" in said
+        return
+    assert "for 3 learner(s)" in said
+    for learner in ("ana", "bo", "cy"):
+        kept = summary_of(database, learner)
+        assert kept is not None and kept[0] == facts_revision(database, learner)
+
+
+# ---------------------------------------------------------------------- a live server
+
+
+@pytest.fixture(scope="module")
+def uncached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A served Credence on PostgreSQL with two workers and no facts cache: every check reads
+    the learner's facts row (or builds it)."""
+    tmp: Path = tmp_path_factory.mktemp("facts-rows")
+    with fresh_database("postgresql", tmp) as url:
+        env, key = prepare(url, tmp)
+        env |= {
+            "CREDENCE_PERMISSION_CACHE_LEARNERS": "0",
+            "CREDENCE_DATABASE_POOL_SIZE": "10",
+            "CREDENCE_DATABASE_MAX_OVERFLOW": "10",
+        }
+        live = start(env, key, tmp, workers=2)
+        yield live
+        live.stop()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_checks_racing_revocations_never_allow_a_revoked_learner(uncached: LiveServer) -> None:
+    headers = {"Authorization": f"Bearer {uncached.key}"}
+    learners = [f"race-{i}" for i in range(12)]
+    credentials: dict[str, str] = {}
+    with httpx.Client(base_url=uncached.url, headers=headers, timeout=30) as client:
+        for learner in learners:
+            for course, score in (("policy-101", 90), ("brand-voice-101", None)):
+                body: dict[str, Any] = {
+                    "learner_id": learner,
+                    "course_id": course,
+                    "completed_at": "2026-10-01T09:00:00Z",
+                }
+                if score is not None:
+                    body["score"] = score
+                response = client.post("/v1/completions", json=body)
+                assert response.status_code == 201, response.text
+                for issued in response.json()["issued"]:
+                    credentials[learner] = issued["id"]
+    assert sorted(credentials) == sorted(learners)
+
+    revoked_at: dict[str, float] = {}
+    answers: list[tuple[float, str, int, bool | None]] = []
+
+    async def run() -> None:
+        limits = httpx.Limits(max_connections=40, max_keepalive_connections=40)
+        async with httpx.AsyncClient(
+            base_url=uncached.url, headers=headers, timeout=60, limits=limits
+        ) as client:
+            done = asyncio.Event()
+
+            async def checker(seed: int) -> None:
+                draw = random.Random(seed)
+                while not done.is_set():
+                    learner = draw.choice(learners)
+                    sent = time.monotonic()
+                    response = await client.get(
+                        "/v1/permissions/check", params={"learner_id": learner, "program": PROGRAM}
+                    )
+                    allowed = (
+                        response.json().get("allowed") if response.status_code == 200 else None
+                    )
+                    answers.append((sent, learner, response.status_code, allowed))
+
+            async def revoker() -> None:
+                await asyncio.sleep(0.3)
+                for learner in learners:
+                    response = await client.post(
+                        f"/v1/credentials/{credentials[learner]}/revoke", json={"reason": "race"}
+                    )
+                    assert response.status_code == 200, response.text
+                    revoked_at[learner] = time.monotonic()
+                    await asyncio.sleep(0.1)
+                await asyncio.sleep(0.3)
+                done.set()
+
+            await asyncio.gather(revoker(), *(checker(seed) for seed in range(32)))
+
+    asyncio.run(run())
+    assert {status for _, _, status, _ in answers} == {200}
+    late = [
+        (learner, allowed) for sent, learner, _, allowed in answers if sent > revoked_at[learner]
+    ]
+    early = [allowed for sent, learner, _, allowed in answers if sent < revoked_at[learner] - 0.05]
+    assert late and early and any(early)  # both sides of each revocation were asked about
+    assert not [learner for learner, allowed in late if allowed], "allowed after revocation"
+
+    # Every learner's row was built again after its revocation, by the checks.
+    engine = make_engine(uncached.env["CREDENCE_DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT l.id, s.revision = l.facts_revision FROM learner l"
+                    " JOIN learner_facts s ON s.learner_id = l.id WHERE l.id LIKE 'race-%'"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert sorted(rows) == [(learner, True) for learner in sorted(learners)]
+    assert len(answers) > 200, len(answers)
