@@ -8,20 +8,21 @@ Run::
         [--learners 1000000] [--windows 6] [--seconds 10] [--one-order]
         [--a CREDENCE_PERMISSION_CACHE_LEARNERS=10000] [--b CREDENCE_PERMISSION_CACHE_LEARNERS=0]
         [--b-db-url postgresql+psycopg://postgres@127.0.0.1:5432/credence_b --b-learners 10000]
+        [--reuse]
 
 It WIPES the database named there and loads ``--learners`` learners as ``bench/scale.py`` does
-(``bench/bulk.py``). Then it starts two ``credence serve --workers 1`` on it, one with ``--a``'s
-settings and one with ``--b``'s (``NAME=VALUE``, repeatable), gives both the same warm-up at
-once (the floor, checks over 1,000 learners, then over all the learners), and runs
-``--windows`` windows in which two wrk processes (``--connections`` each; each thread drawing
-its own learners, ``harness.wrk_seed``) drive both servers' ``GET /v1/permissions/check`` over
-all the learners at once. Each window prints both servers' requests/s and CPU per check (the
-server's and PostgreSQL's, from ``/proc``; PostgreSQL's is the whole database's, shared by
-both) and the difference of the servers' CPU per check, then the median difference. All that is
-done twice, the servers started (and driven) a first, then b first, and the end prints the mean
-of the two orders' medians: the order alone moved the difference by some 17 us on this machine
-(the twelfth session: +12.6 us one way, -21.8 the other, for the same pair). ``--one-order``
-measures a first only.
+(``bench/bulk.py``; ``--reuse`` keeps a database an earlier run loaded). Then it starts two
+``credence serve --workers 1`` on it, one with ``--a``'s settings and one with ``--b``'s
+(``NAME=VALUE``, repeatable), gives both the same warm-up at once (the floor, checks over 1,000
+learners, then over all the learners), and runs ``--windows`` windows in which two wrk processes
+(``--connections`` each; each thread drawing its own learners, ``harness.wrk_seed``) drive both
+servers' ``GET /v1/permissions/check`` over all the learners at once. Each window prints both
+servers' requests/s and CPU per check (the server's and PostgreSQL's, from ``/proc``; PostgreSQL's
+is the whole database's, shared by both) and the difference of the servers' CPU per check, then the
+median difference. All that is done twice, the servers started (and driven) a first, then b first,
+and the end prints the mean of the two orders' medians: the order alone moved the difference by
+some 17 us on this machine (the twelfth session: +12.6 us one way, -21.8 the other, for the same
+pair). ``--one-order`` measures a first only.
 
 With ``--b-db-url`` (and ``--b-learners``), b is served from a database of its own, loaded with
 that many learners (b's settings are a's then, unless ``--b`` is given), and each
@@ -69,6 +70,20 @@ def settings(pairs: list[str]) -> dict[str, str]:
     return found
 
 
+def reuse(database: Database) -> dict[str, str]:
+    """The keys for a database an earlier run loaded with ``database.learners`` learners (new
+    ones: the earlier run's were printed nowhere); refuses any other database."""
+    with psycopg.connect(bulk.conninfo(database.url)) as connection:
+        row = connection.execute("SELECT count(*) FROM learner").fetchone()
+    found = row[0] if row else 0
+    if found != database.learners:
+        raise SystemExit(
+            f"--reuse: {database.url} holds {found:,} learners, not {database.learners:,}"
+        )
+    admin, checker = harness.bench_keys(database.url)
+    return {"admin": admin, "checker": checker}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db-url", required=True, help="PostgreSQL (wiped)")
@@ -86,6 +101,11 @@ def main() -> None:
         help="serve b from this PostgreSQL database instead (wiped): sizes side by side",
     )
     parser.add_argument("--b-learners", type=int, help="learners in --b-db-url (--learners)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the databases as an earlier run loaded them (same learners): no wipe, no load",
+    )
     args = parser.parse_args()
     cache_on, cache_off = (
         ["CREDENCE_PERMISSION_CACHE_LEARNERS=10000"],
@@ -106,6 +126,9 @@ def main() -> None:
         databases = {"a": a, "b": b}
         for side, database in databases.items():
             if side == "b" and b is a:
+                continue
+            if args.reuse:
+                database.keys = reuse(database)
                 continue
             fresh_database(database.url)
             database.keys, _ = scale.setup(database.url, database.dev_key, 0)
