@@ -182,6 +182,8 @@ _SUMMARY_PARTS = """
 # from the tables in this statement's snapshot and written (``built``), labelled with the
 # revision read in that same snapshot. A row a concurrent check wrote for a later revision is
 # left alone, and that learner comes back with its revision but no facts (read in full then).
+# Rows are written in learner id order, as everywhere they are written: two statements
+# writing the same learners' rows wait for each other, never in a cycle.
 # The plain snapshot's seven columns, then a facts row's arrays (``'s'`` rows: with the
 # revision they hold in the seventh); the first branch types them.
 _SNAPSHOT_WITH_SUMMARIES = """
@@ -195,6 +197,7 @@ WITH asked AS MATERIALIZED (
     SELECT a.id, a.facts_revision, {values}
       FROM asked a {parts_of_a}
      WHERE a.revision IS DISTINCT FROM a.facts_revision
+     ORDER BY a.id
     ON CONFLICT (learner_id) DO UPDATE SET {update}
      WHERE s.revision <= excluded.revision
     RETURNING s.*
@@ -231,6 +234,7 @@ WITH batch AS (
     INSERT INTO {insert}
     SELECT b.id, b.facts_revision, {values}
       FROM batch b {parts_of_b}
+     ORDER BY b.id
     ON CONFLICT (learner_id) DO UPDATE SET {update}
      WHERE s.revision < excluded.revision
 )
