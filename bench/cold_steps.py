@@ -6,16 +6,19 @@ percent).
 Run, after ``bench/instructions.py`` (or ``bench/scale.py``) has loaded the database::
 
     .venv/bin/python bench/cold_steps.py --db-url postgresql+psycopg://postgres@127.0.0.1:5432/credence_scale
-        [--learners 2000] [--batch 16]
+        [--learners 2000] [--batch 16] [--read tables]
 
-It reads (nothing is written) the facts statements a serving process would send for
-``--learners`` learners picked at random, ``--batch`` learners a statement (as coalesced under
-load), with binary results, and each learner's check as ``bench/instructions.py`` asks it (a
-program kind at random, now). Then it runs itself under valgrind's callgrind once per step,
+It reads the facts statements a serving process would send for ``--learners`` learners picked
+at random, ``--batch`` learners a statement (as coalesced under load), with binary results, and
+each learner's check as ``bench/instructions.py`` asks it (a program kind at random, now): the
+statement that reads each learner's ``learner_facts`` row (building one only where it is
+missing or behind, as a check does), or with ``--read tables`` the statement that reads the
+facts from the tables (what a check did before those rows, and does when they cannot be
+written). Then it runs itself under valgrind's callgrind once per step,
 each run doing every step up to that one over all the learners, and prints the difference
 between consecutive runs per check:
 
-* read: the statement's rows to ``LearnerRows`` (``read_rows``);
+* read: the statement's rows to ``LearnerRows`` (``read_summarized``, or ``read_rows``);
 * facts: ``LearnerFacts`` built from them;
 * standing: the holdings and attributes at the moment asked about;
 * decision: the program kind's decision, up to the missing list (its outcome);
@@ -57,14 +60,14 @@ from service.issuance.compiled import CatalogCache
 from service.issuance.engine import evaluate_to_fixpoint
 from service.permissions.cache import LearnerFacts
 from service.permissions.coalescing import _connect
-from service.permissions.repository import Statements, read_rows
+from service.permissions.repository import LearnerRows, Statements, read_rows, read_summarized
 from service.permissions.service import Check, Permissions, decide_all
 
 STEPS = ["base", "read", "facts", "standing", "decision", "missing"]
 ENGINE = ["engine-base", "engine"]  # evaluate_to_fixpoint, over facts made beforehand
 
 
-def capture(url: str, learners: int, batch: int, path: Path) -> int:
+def capture(url: str, learners: int, batch: int, path: Path, read: str) -> int:
     """The rows, the catalog view and the checks, pickled to ``path``; the count of learners
     known."""
     engine = make_engine(url)
@@ -83,18 +86,23 @@ def capture(url: str, learners: int, batch: int, path: Path) -> int:
         chunks = []
         for start in range(0, len(picked), batch):
             ids = picked[start : start + batch]
-            params = (ids, ids, ids, ["none"], ids)
-            cursor = await connection.execute(sql.with_facts_many, params, binary=True)
+            if read == "tables":
+                statement, params = sql.with_facts_many, (ids, ids, ids, ["none"], ids)
+            else:
+                statement, params = sql.with_summaries_many, (ids, ["none"], [])
+            cursor = await connection.execute(statement, params, binary=True)
             chunks.append(await cursor.fetchall())
         await connection.close()
         return chunks
 
     chunks = asyncio.run(fetch())
-    revision = next(int(row[12]) for chunk in chunks for row in chunk if row[0] == "r")
+    column = 12 if read == "tables" else 6  # the catalog revision's
+    revision = next(int(row[column]) for chunk in chunks for row in chunk if row[0] == "r")
     view = permissions.catalog(revision)
     at = utcnow()
     checks = [(learner, rng.choice(PROGRAMS)) for learner in picked]
-    path.write_bytes(pickle.dumps({"chunks": chunks, "view": view, "checks": checks, "at": at}))
+    captured = {"chunks": chunks, "view": view, "checks": checks, "at": at, "read": read}
+    path.write_bytes(pickle.dumps(captured))
     engine.dispose()
     return len(picked)
 
@@ -113,7 +121,7 @@ def run_step(step: str, path: Path) -> None:
     # A statement's learners at a time, dropped after (as in the server: the garbage collector
     # then sees what a serving process's collector sees).
     for chunk in data["chunks"] if upto else ():
-        learners = read_rows(chunk, None)[2]  # UTC already, as the service's reads
+        learners = read_chunk(data["read"], chunk)
         if upto == 1:
             continue
         facts = {
@@ -132,6 +140,11 @@ def run_step(step: str, path: Path) -> None:
                 standing.outcome(program, compiled.programs[program].expr)
 
 
+def read_chunk(read: str, chunk: list[Any]) -> dict[str, LearnerRows]:
+    """One statement's learners, read as the service reads them (UTC already)."""
+    return read_rows(chunk, None)[2] if read == "tables" else read_summarized(chunk)[3]
+
+
 def run_engine(step: str, data: dict[str, Any]) -> None:
     """``evaluate_to_fixpoint`` for every captured learner at the captured moment (only the
     facts made, for ``engine-base``), the garbage collector off (what is counted is the
@@ -142,7 +155,7 @@ def run_engine(step: str, data: dict[str, Any]) -> None:
     facts = [
         LearnerFacts(rows, view.level_names, rules).earning_facts(at)
         for chunk in data["chunks"]
-        for rows in read_rows(chunk, None)[2].values()
+        for rows in read_chunk(data["read"], chunk).values()
     ]
     gc.disable()
     if step == "engine":
@@ -180,6 +193,9 @@ def main() -> None:
     parser.add_argument("--db-url", help="PostgreSQL loaded by bench/instructions.py (read)")
     parser.add_argument("--learners", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument(
+        "--read", choices=["rows", "tables"], default="rows", help="learner_facts rows or tables"
+    )
     parser.add_argument("--step", choices=STEPS + ENGINE, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -192,11 +208,14 @@ def main() -> None:
         raise SystemExit("needs valgrind (Debian's package valgrind)")
     work = Path(tempfile.mkdtemp(prefix="credence-cold-steps-"))
     data = work / "captured.pickle"
-    learners = capture(args.db_url, args.learners, args.batch, data)
+    learners = capture(args.db_url, args.learners, args.batch, data, args.read)
     steps = STEPS + ENGINE
     with ThreadPoolExecutor(os.cpu_count()) as pool:
         totals = dict(zip(steps, pool.map(lambda s: counted(s, data, work), steps), strict=True))
-    print(f"instructions per cold check, {learners:,} learners, {args.batch} a statement")
+    print(
+        f"instructions per cold check, {learners:,} learners, {args.batch} a statement, "
+        f"read from the {'learner_facts rows' if args.read == 'rows' else 'tables'}"
+    )
     previous = totals["base"]
     whole = 0.0
     for step in STEPS[1:]:
