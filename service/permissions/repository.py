@@ -9,6 +9,9 @@ so a revocation or a revoked API key committed by any process is seen by the ver
 everywhere. A learner the cache does not hold is read in full in that same statement (every
 credential with its status events, the attribute history and the completions): the first
 sighting of a learner, which at a million learners is nearly every check, is one round trip.
+On PostgreSQL those facts come from the learner's one ``learner_facts`` row, used only while it
+is labelled with the learner's current facts revision and built by the statement itself when
+missing or behind (``_SNAPSHOT_WITH_SUMMARIES``): one row instead of four index ranges.
 A learner held whose counter moved is read in full afterwards, with
 :meth:`PermissionStore.facts`, again in one statement.
 
