@@ -31,10 +31,9 @@ from service.permissions.repository import (
     build_summaries,
     summary_rows,
 )
-from tests.conftest import fresh_database
 from tests.permissions.conftest import FOUNDATIONS, Demo, days_ago
 from tests.permissions.test_past_properties_api import build, histories
-from tests.robustness.live import LiveServer, cli, prepare, start
+from tests.robustness.live import TWO_WORKERS_POOL, LiveServer, cli, served
 
 POSTGRESQL_ONLY = pytest.mark.parametrize(
     "database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -221,16 +220,9 @@ def uncached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A served Credence on PostgreSQL with two workers and no facts cache: every check reads
     the learner's facts row (or builds it)."""
     tmp: Path = tmp_path_factory.mktemp("facts-rows")
-    with fresh_database("postgresql", tmp) as url:
-        env, key = prepare(url, tmp)
-        env |= {
-            "CREDENCE_PERMISSION_CACHE_LEARNERS": "0",
-            "CREDENCE_DATABASE_POOL_SIZE": "10",
-            "CREDENCE_DATABASE_MAX_OVERFLOW": "10",
-        }
-        live = start(env, key, tmp, workers=2)
+    env = {"CREDENCE_PERMISSION_CACHE_LEARNERS": "0", **TWO_WORKERS_POOL}
+    with served("postgresql", tmp, workers=2, env=env) as live:
         yield live
-        live.stop()
 
 
 @pytest.mark.postgres

@@ -7,13 +7,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from service.serving import ALL_SERVING
-from tests.conftest import REPO
+from tests.conftest import REPO, fresh_database
 
 DEMO = REPO / "service" / "catalog" / "demo" / "social-media-program.yaml"
 
@@ -94,6 +96,25 @@ def start(
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, process, log, workers=workers)
     return LiveServer(url, key, env, process, log)
+
+
+# Two workers x 20 connections: leaves PostgreSQL's 100 for the other test process.
+TWO_WORKERS_POOL = {"CREDENCE_DATABASE_POOL_SIZE": "10", "CREDENCE_DATABASE_MAX_OVERFLOW": "10"}
+
+
+@contextmanager
+def served(
+    kind: str, tmp: Path, *, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """A fresh database of ``kind`` (:func:`tests.conftest.fresh_database`), prepared
+    (:func:`prepare`) and served with ``workers`` and the extra settings ``env``; stopped after."""
+    with fresh_database(kind, tmp) as url:
+        settings, key = prepare(url, tmp)
+        live = start(settings | (env or {}), key, tmp, workers=workers)
+        try:
+            yield live
+        finally:
+            live.stop()
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, *, workers: int = 1) -> None:

@@ -20,8 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from service.db import make_engine
-from tests.conftest import fresh_database
-from tests.robustness.live import LiveServer, prepare, start
+from tests.robustness.live import TWO_WORKERS_POOL, LiveServer, served
 from tests.webhooks.conftest import Receiver, payloads, receiver, subscribe
 
 __all__ = ["receiver"]  # the fixture, used below
@@ -39,19 +38,14 @@ def server(
     """One served Credence per database for the module (the races use disjoint learners and
     objects); two workers, so racing requests also meet across processes."""
     tmp = tmp_path_factory.mktemp(f"races-{request.param}")
-    with fresh_database(request.param, tmp) as url:
-        env, key = prepare(url, tmp)
-        env |= {
-            "CREDENCE_WEBHOOK_IN_SERVE": "true",
-            "CREDENCE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
-            "CREDENCE_WEBHOOK_POLL_INTERVAL": "0.2",
-            # 2 workers x 20: leaves PostgreSQL's 100 connections for the other test process
-            "CREDENCE_DATABASE_POOL_SIZE": "10",
-            "CREDENCE_DATABASE_MAX_OVERFLOW": "10",
-        }
-        live = start(env, key, tmp, workers=2)
+    env = {
+        "CREDENCE_WEBHOOK_IN_SERVE": "true",
+        "CREDENCE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+        "CREDENCE_WEBHOOK_POLL_INTERVAL": "0.2",
+        **TWO_WORKERS_POOL,
+    }
+    with served(request.param, tmp, workers=2, env=env) as live:
         yield live
-        live.stop()
 
 
 def _headers(server: LiveServer) -> dict[str, str]:
