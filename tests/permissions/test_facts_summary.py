@@ -33,7 +33,7 @@ from service.permissions.repository import (
 )
 from tests.permissions.conftest import FOUNDATIONS, Demo, days_ago
 from tests.permissions.test_past_properties_api import build, histories
-from tests.robustness.live import TWO_WORKERS_POOL, LiveServer, cli, served
+from tests.robustness.live import TWO_WORKERS_POOL, LiveServer, cli, complete, served
 
 POSTGRESQL_ONLY = pytest.mark.parametrize(
     "database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -233,18 +233,9 @@ def test_checks_racing_revocations_never_allow_a_revoked_learner(uncached: LiveS
     credentials: dict[str, str] = {}
     with httpx.Client(base_url=uncached.url, headers=headers, timeout=30) as client:
         for learner in learners:
-            for course, score in (("policy-101", 90), ("brand-voice-101", None)):
-                body: dict[str, Any] = {
-                    "learner_id": learner,
-                    "course_id": course,
-                    "completed_at": "2026-10-01T09:00:00Z",
-                }
-                if score is not None:
-                    body["score"] = score
-                response = client.post("/v1/completions", json=body)
-                assert response.status_code == 201, response.text
-                for issued in response.json()["issued"]:
-                    credentials[learner] = issued["id"]
+            complete(client, learner, "policy-101", 90)
+            for issued in complete(client, learner, "brand-voice-101")["issued"]:
+                credentials[learner] = issued["id"]
     assert sorted(credentials) == sorted(learners)
 
     revoked_at: dict[str, float] = {}

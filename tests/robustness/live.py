@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -96,6 +97,24 @@ def start(
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, process, log, workers=workers)
     return LiveServer(url, key, env, process, log)
+
+
+def complete(
+    client: httpx.Client, learner: str, course: str, score: int | None = None
+) -> dict[str, Any]:
+    """Post one completion (dated 1 October 2026) through a live server's ``client``; its
+    answer (a 201 asserted), with the credentials it issued."""
+    body: dict[str, Any] = {
+        "learner_id": learner,
+        "course_id": course,
+        "completed_at": "2026-10-01T09:00:00Z",
+    }
+    if score is not None:
+        body["score"] = score
+    response = client.post("/v1/completions", json=body)
+    assert response.status_code == 201, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 # Two workers x 20 connections: leaves PostgreSQL's 100 for the other test process.

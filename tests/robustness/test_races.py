@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from service.db import make_engine
-from tests.robustness.live import TWO_WORKERS_POOL, LiveServer, served
+from tests.robustness.live import TWO_WORKERS_POOL, LiveServer, complete, served
 from tests.webhooks.conftest import Receiver, payloads, receiver, subscribe
 
 __all__ = ["receiver"]  # the fixture, used below
@@ -150,23 +150,12 @@ def test_revoking_what_the_admin_sees_after_concurrent_awards_denies(server: Liv
         assert client.get("/v1/permissions/check", params=check).json()["allowed"] is False
 
 
-def _complete(client: httpx.Client, learner: str, course: str, score: int | None = None) -> None:
-    body: dict[str, Any] = {
-        "learner_id": learner,
-        "course_id": course,
-        "completed_at": "2026-10-01T09:00:00Z",
-    }
-    if score is not None:
-        body["score"] = score
-    assert client.post("/v1/completions", json=body).status_code == 201
-
-
 @pytest.mark.slow
 def test_concurrent_evaluations_issue_each_learner_once(server: LiveServer) -> None:
     learners = [f"e{i}" for i in range(10)]
     with httpx.Client(base_url=server.url, headers=_headers(server), timeout=30) as client:
         for learner in learners:
-            _complete(client, learner, "disclosure-101")
+            complete(client, learner, "disclosure-101")
         # a level that everyone above already qualifies for, defined after the fact
         track = {"id": "race", "name": "Race", "levels": []}
         assert client.post("/v1/tracks", json=track).status_code == 201
