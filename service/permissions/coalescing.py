@@ -28,6 +28,7 @@ from typing import Any, Generic, TypeVar
 import psycopg
 from sqlalchemy.engine import Engine
 
+from service.auth.repository import ClientRow
 from service.permissions.repository import (
     LearnerRows,
     Snapshot,
@@ -162,6 +163,27 @@ async def _connect(conninfo: str) -> psycopg.AsyncConnection[Any]:
     return connection
 
 
+def _per_ask(
+    asks: list[SnapshotAsk],
+    clients: dict[str, ClientRow],
+    revision: int,
+    revisions: dict[str, int],
+    facts: dict[str, LearnerRows] | None = None,
+) -> list[Snapshot]:
+    """Each ask's :class:`Snapshot` out of one statement's answer for all of them: its key's
+    client, its learners' revisions and (``facts``) the facts of the learners it asked for."""
+    found = facts or {}
+    return [
+        Snapshot(
+            clients.get(prefix),
+            revision,
+            {i: revisions[i] for i in ids if i in revisions},
+            {i: found[i] for i in unseen if i in found},
+        )
+        for prefix, ids, unseen in asks
+    ]
+
+
 class CoalescingStore:
     """One process's asynchronous PostgreSQL reads for permission checks (event loop only).
 
@@ -225,13 +247,7 @@ class CoalescingStore:
             read = read_rows(await fetch(self.sql.with_facts_many, params), None)
             return [snapshot_with_facts(prefix, ids, unseen, read) for prefix, ids, unseen in asks]
         rows = await fetch(self.sql.snapshot_many, (prefixes, learners))
-        clients, revision, revisions = read_snapshot(rows)
-        return [
-            Snapshot(
-                clients.get(prefix), revision, {i: revisions[i] for i in ids if i in revisions}
-            )
-            for prefix, ids, _ in asks
-        ]
+        return _per_ask(asks, *read_snapshot(rows))
 
     async def _from_facts_rows(
         self,
@@ -258,16 +274,7 @@ class CoalescingStore:
                 exc,
             )
             return None
-        clients, revision, revisions, facts = read_summarized(rows)
-        return [
-            Snapshot(
-                clients.get(prefix),
-                revision,
-                {i: revisions[i] for i in ids if i in revisions},
-                {i: facts[i] for i in unseen if i in facts},
-            )
-            for prefix, ids, unseen in asks
-        ]
+        return _per_ask(asks, *read_summarized(rows))
 
     async def _answer_facts(
         self, fetch: Fetch, asks: list[Sequence[str]]
