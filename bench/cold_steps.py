@@ -11,12 +11,12 @@ Run, after ``bench/instructions.py`` (or ``bench/scale.py``) has loaded the data
 It reads the facts statements a serving process would send for ``--learners`` learners picked
 at random, ``--batch`` learners a statement (as coalesced under load), with binary results, and
 each learner's check as ``bench/instructions.py`` asks it (a program kind at random, now): the
-statement that reads each learner's ``learner_facts`` row (building one only where it is
-missing or behind, as a check does), or with ``--read tables`` the statement that reads the
-facts from the tables (what a check did before those rows, and does when they cannot be
-written). Then it runs itself under valgrind's callgrind once per step,
-each run doing every step up to that one over all the learners, and prints the difference
-between consecutive runs per check:
+statement that reads each learner's ``learner_facts`` row (current rows only, as
+``bench/bulk.py`` leaves them: a check reads a learner without one on its facts lane, which
+builds it), or with ``--read tables`` the statement that reads the facts from the tables (what
+a check did before those rows, and does when they cannot be written). Then it runs itself
+under valgrind's callgrind once per step, each run doing every step up to that one over all the
+learners, and prints the difference between consecutive runs per check:
 
 * read: the statement's rows to ``LearnerRows`` (``read_summarized``, or ``read_rows``);
 * facts: ``LearnerFacts`` built from them;
@@ -96,6 +96,13 @@ def capture(url: str, learners: int, batch: int, path: Path, read: str) -> int:
         return chunks
 
     chunks = asyncio.run(fetch())
+    if read == "rows":
+        current = sum(1 for chunk in chunks for row in chunk if row[0] == "s")
+        if current < len(picked):
+            raise SystemExit(
+                f"{len(picked) - current} of the {len(picked)} learners have no current"
+                " learner_facts row: run `credence db build-facts` first"
+            )
     column = 12 if read == "tables" else 6  # the catalog revision's
     revision = next(int(row[column]) for chunk in chunks for row in chunk if row[0] == "r")
     view = permissions.catalog(revision)

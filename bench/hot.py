@@ -31,7 +31,6 @@ from service.app import create_app
 from service.auth.service import admit, well_formed
 from service.db import make_engine, utcnow
 from service.issuance.compiled import CatalogCache
-from service.permissions.cache import LearnerFacts
 from service.permissions.service import SCOPE, Check, Permissions, decide_all
 from service.settings import Settings
 
@@ -174,15 +173,15 @@ def cold_check_cost(
             learner = f"L{rng.randrange(learners)}"
             checks = [Check(learner, rng.choice(PROGRAMS), utcnow())]
             t0 = time.perf_counter()
-            # A learner the cache does not hold: its facts come in the snapshot's statement.
+            # A learner the cache does not hold: its facts come in the snapshot's statement
+            # when its learner_facts row is current.
             snapshot = await permissions.reads.snapshot(key.prefix, [learner], [learner])
             t1 = time.perf_counter()
             admit(snapshot.client, key, SCOPE)
             view = permissions.catalog(snapshot.catalog_revision)
-            facts = {
-                i: LearnerFacts(r, view.level_names, view.compiled.rules)
-                for i, r in snapshot.facts.items()
-            }
+            # Parsed from the snapshot's rows (or, a learner without a current row, read and
+            # its row built on the facts lane first), as a serving process does.
+            facts = await permissions.learners(view, snapshot)
             t2 = time.perf_counter()
             decide_all(view, facts, checks)
             t3 = time.perf_counter()

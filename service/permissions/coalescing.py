@@ -5,11 +5,12 @@ revision) is a round trip that costs the database more CPU than the rest of the 
 process keeps an asynchronous connection for these reads and, while a read is in flight, lets the
 checks that arrive meanwhile wait for the *next* read, which then answers all of them in one
 statement (``= ANY(...)`` over their key prefixes and learners, with the facts of the learners
-the process's cache does not hold, from their ``learner_facts`` rows: see
+the process's cache does not hold from their ``learner_facts`` rows where those are current: see
 :mod:`service.permissions.repository`). Under load one statement serves tens of checks;
-alone, a check waits for nothing. Reading the full facts of cached learners whose facts changed
-works the same way on a second connection, so a burst of changes neither queues one by one nor
-holds up the snapshots.
+alone, a check waits for nothing. Reading the facts of the other learners (a row missing or
+behind, or a learner held whose facts changed) works the same way on a second connection, whose
+statement builds their rows, so a burst of changes neither queues one by one nor holds up the
+snapshots, and the statement every check runs writes nothing.
 
 Freshness is the same as one read per check: a check only ever uses a statement that *started
 after it asked*, so anything committed before the check was asked is seen (and the facts read
@@ -34,10 +35,9 @@ from service.permissions.repository import (
     Snapshot,
     Statements,
     read_facts,
-    read_rows,
     read_snapshot,
+    read_summaries,
     read_summarized,
-    snapshot_with_facts,
 )
 
 SnapshotAsk = tuple[str, Sequence[str], Sequence[str]]  # key prefix, learners, facts of
@@ -233,55 +233,47 @@ class CoalescingStore:
 
     async def _answer_snapshots(self, fetch: Fetch, asks: list[SnapshotAsk]) -> list[Snapshot]:
         """One statement for every waiting check: with the facts of the learners they asked
-        for (those the cache does not hold), if any."""
+        for (those the cache does not hold) whose ``learner_facts`` rows are current, if any;
+        the checks read the others' facts next (:meth:`facts`)."""
         prefixes = list({prefix for prefix, _, _ in asks})
         learners = list({i: None for _, ids, _ in asks for i in ids})
         facts_of = list({i: None for _, _, unseen in asks for i in unseen})
-        if facts_of and time.monotonic() >= self._rows_paused_until:
-            answered = await self._from_facts_rows(fetch, asks, prefixes, learners, facts_of)
-            if answered is not None:
-                return answered
         if facts_of:
-            params = (facts_of, facts_of, facts_of, prefixes, learners)
-            # UTC already: the connections' session time zone is UTC (see _connect).
-            read = read_rows(await fetch(self.sql.with_facts_many, params), None)
-            return [snapshot_with_facts(prefix, ids, unseen, read) for prefix, ids, unseen in asks]
+            unseen_now = set(facts_of)
+            seen = [i for i in learners if i not in unseen_now]  # their revisions alone
+            rows = await fetch(self.sql.with_summaries_many, (facts_of, prefixes, seen))
+            return _per_ask(asks, *read_summarized(rows))
         rows = await fetch(self.sql.snapshot_many, (prefixes, learners))
         return _per_ask(asks, *read_snapshot(rows))
-
-    async def _from_facts_rows(
-        self,
-        fetch: Fetch,
-        asks: list[SnapshotAsk],
-        prefixes: list[str],
-        learners: list[str],
-        facts_of: list[str],
-    ) -> list[Snapshot] | None:
-        """The snapshots, with the facts of ``facts_of`` from their ``learner_facts`` rows
-        (built where missing or behind); ``None`` if the statement failed (it writes: a
-        database that cannot, full or read only, must still answer checks, from the tables,
-        as before the rows existed: for :data:`ROWS_PAUSE` seconds)."""
-        unseen_now = set(facts_of)
-        seen = [i for i in learners if i not in unseen_now]  # their revisions alone
-        try:
-            rows = await fetch(self.sql.with_summaries_many, (facts_of, prefixes, seen))
-        except psycopg.DatabaseError as exc:
-            self._rows_paused_until = time.monotonic() + ROWS_PAUSE
-            log.warning(
-                "permission checks read the facts tables directly for %.0f s: their"
-                " statement could not use the learners' facts rows (%s)",
-                ROWS_PAUSE,
-                exc,
-            )
-            return None
-        return _per_ask(asks, *read_summarized(rows))
 
     async def _answer_facts(
         self, fetch: Fetch, asks: list[Sequence[str]]
     ) -> list[dict[str, LearnerRows]]:
+        """One statement for every waiting check's learners: from their ``learner_facts`` rows,
+        built where missing or behind; from the tables for a learner whose row is labelled
+        later (a concurrent check's, left alone), and for all of them for :data:`ROWS_PAUSE`
+        seconds after the rows could not be written (a full disk, a read-only database: checks
+        must still answer, as before the rows existed)."""
         learners = list({i: None for ids in asks for i in ids})
-        rows = await fetch(self.sql.facts, (learners, learners, learners, learners))
-        found = read_facts(rows, None)  # UTC already, as above
+        found: dict[str, LearnerRows] = {}
+        from_tables = learners
+        if time.monotonic() >= self._rows_paused_until:
+            try:
+                known, found = read_summaries(
+                    await fetch(self.sql.facts_from_summaries, (learners,))
+                )
+                from_tables = [i for i in learners if i in known and i not in found]
+            except psycopg.DatabaseError as exc:
+                self._rows_paused_until = time.monotonic() + ROWS_PAUSE
+                log.warning(
+                    "permission checks read the facts tables directly for %.0f s: their"
+                    " statement could not use the learners' facts rows (%s)",
+                    ROWS_PAUSE,
+                    exc,
+                )
+        if from_tables:
+            params = (from_tables, from_tables, from_tables, from_tables)
+            found.update(read_facts(await fetch(self.sql.facts, params), None))  # UTC already
         return [{i: found[i] for i in ids if i in found} for ids in asks]
 
     async def close(self) -> None:

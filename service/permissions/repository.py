@@ -10,10 +10,11 @@ everywhere. A learner the cache does not hold is read in full in that same state
 credential with its status events, the attribute history and the completions): the first
 sighting of a learner, which at a million learners is nearly every check, is one round trip.
 On PostgreSQL those facts come from the learner's one ``learner_facts`` row, used only while it
-is labelled with the learner's current facts revision and built by the statement itself when
-missing or behind (``_SNAPSHOT_WITH_SUMMARIES``): one row instead of four index ranges.
+is labelled with the learner's current facts revision (``_SNAPSHOT_WITH_SUMMARIES``): one row
+instead of four index ranges.
 A learner held whose counter moved is read in full afterwards, with
-:meth:`PermissionStore.facts`, again in one statement.
+:meth:`PermissionStore.facts`, again in one statement; on PostgreSQL so is a learner whose row
+is missing or behind, and that statement builds the row (``_FACTS_FROM_SUMMARIES``).
 
 Why not the ORM or the pool: the check endpoints are ``async def`` and run these reads directly
 on the event loop (no thread hop); each process keeps one DBAPI connection in autocommit mode
@@ -180,30 +181,20 @@ _SUMMARY_PARTS = """
 """
 
 # PostgreSQL: the snapshot with the facts of the learners the cache does not hold
-# (``facts_of``) from their ``learner_facts`` rows. A row is used only when its revision is the
-# learner's facts revision read here; a learner whose row is missing or behind has it built
-# from the tables in this statement's snapshot and written (``built``), labelled with the
-# revision read in that same snapshot. A row a concurrent check wrote for a later revision is
-# left alone, and that learner comes back with its revision but no facts (read in full then).
-# Rows are written in learner id order, as everywhere they are written: two statements
-# writing the same learners' rows wait for each other, never in a cycle.
-# The plain snapshot's seven columns, then a facts row's arrays (``'s'`` rows: with the
-# revision they hold in the seventh); the first branch types them.
+# (``facts_of``) from their ``learner_facts`` rows, read only: a row comes back (``'s'``, with
+# the revision it holds in the seventh column) only when its revision is the learner's facts
+# revision read here. A learner whose row is missing, behind or ahead (a concurrent check read
+# a later change) comes back with its revision alone, and the check reads its facts next, on
+# the facts lane (``_FACTS_FROM_SUMMARIES``), which builds the rows. Nothing here writes: the
+# statement every check runs carries no write (executing the writing part, even when it
+# wrote nothing, cost PostgreSQL about 30 us a statement: docs/performance.md).
+# The plain snapshot's seven columns, then a facts row's arrays; the first branch types them.
 _SNAPSHOT_WITH_SUMMARIES = """
 WITH asked AS MATERIALIZED (
     SELECT l.id, l.facts_revision, s.*
       FROM learner l
       LEFT JOIN learner_facts s ON s.learner_id = l.id
      WHERE l.id {facts_of}
-), built AS (
-    INSERT INTO {insert}
-    SELECT a.id, a.facts_revision, {values}
-      FROM asked a {parts_of_a}
-     WHERE a.revision IS DISTINCT FROM a.facts_revision
-     ORDER BY a.id
-    ON CONFLICT (learner_id) DO UPDATE SET {update}
-     WHERE s.revision <= excluded.revision
-    RETURNING s.*
 )
 SELECT 'k', k.prefix, k.name, k.secret_hash, k.scopes, k.revoked_at, k.id, {typed_nulls}
   FROM api_client k
@@ -223,8 +214,40 @@ UNION ALL
 SELECT 's', a.id, NULL, NULL, NULL, NULL, a.revision, {columns_of_a}
   FROM asked a
  WHERE a.revision = a.facts_revision
+"""
+
+# PostgreSQL: the facts of learners (the facts lane's: those a snapshot did not bring) from
+# their ``learner_facts`` rows, building each row that is missing or behind from the tables in
+# this statement's snapshot, labelled with the revision read in that same snapshot, and
+# written (``built``); never over a row labelled later, which is left alone: that learner comes
+# back known (``'l'``) but without facts, and is read from the tables. Rows are written in
+# learner id order, as everywhere they are written: two statements writing the same learners'
+# rows wait for each other, never in a cycle. Columns: the kind, the learner, the revision
+# (the learner's, or the row's), the arrays.
+_FACTS_FROM_SUMMARIES = """
+WITH asked AS MATERIALIZED (
+    SELECT l.id, l.facts_revision, s.*
+      FROM learner l
+      LEFT JOIN learner_facts s ON s.learner_id = l.id
+     WHERE l.id {facts_of}
+), built AS (
+    INSERT INTO {insert}
+    SELECT a.id, a.facts_revision, {values}
+      FROM asked a {parts_of_a}
+     WHERE a.revision IS DISTINCT FROM a.facts_revision
+     ORDER BY a.id
+    ON CONFLICT (learner_id) DO UPDATE SET {update}
+     WHERE s.revision <= excluded.revision
+    RETURNING s.*
+)
+SELECT 'l', a.id, a.facts_revision, {typed_nulls}
+  FROM asked a
 UNION ALL
-SELECT 's', b.learner_id, NULL, NULL, NULL, NULL, b.revision, {columns_of_b}
+SELECT 's', a.id, a.revision, {columns_of_a}
+  FROM asked a
+ WHERE a.revision = a.facts_revision
+UNION ALL
+SELECT 's', b.learner_id, b.revision, {columns_of_b}
   FROM built b
 """
 
@@ -440,10 +463,12 @@ class Statements:
         self.with_facts_many = _SNAPSHOT_WITH_FACTS.format(
             facts_of=learners, prefixes=learners, learners=learners
         )
-        # The same from the learners' ``learner_facts`` rows (PostgreSQL only).
+        # The same from the learners' ``learner_facts`` rows, and the facts lane's read that
+        # builds the rows missing or behind (PostgreSQL only).
         self.with_summaries_many = _SNAPSHOT_WITH_SUMMARIES.format(
             facts_of=learners, prefixes=learners, learners=learners, **_SUMMARY_SQL
         )
+        self.facts_from_summaries = _FACTS_FROM_SUMMARIES.format(facts_of=learners, **_SUMMARY_SQL)
 
     def learners_param(self, learner_ids: Sequence[str]) -> Any:
         return json.dumps(list(learner_ids)) if self.dialect == "sqlite" else list(learner_ids)
@@ -577,6 +602,20 @@ def read_summarized(
         else:
             revision = int(number)
     return clients, revision, revisions, facts
+
+
+def read_summaries(rows: Iterable[Any]) -> tuple[set[str], dict[str, LearnerRows]]:
+    """The facts-from-rows statement's rows (PostgreSQL): the learners known, and the facts of
+    those whose ``learner_facts`` row came back, current or just built (:func:`summary_rows`;
+    a known learner without them had a row labelled later, left alone)."""
+    known: set[str] = set()
+    facts: dict[str, LearnerRows] = {}
+    for row in rows:
+        if row[0] == "l":
+            known.add(row[1])
+        else:
+            facts[row[1]] = summary_rows(int(row[2]), row[3:])
+    return known, facts
 
 
 def summary_rows(revision: int, arrays: Sequence[Any]) -> LearnerRows:

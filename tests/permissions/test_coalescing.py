@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from service.auth.keys import parse_prefix
 from service.permissions.coalescing import CoalescingStore
-from service.permissions.repository import PermissionStore
+from service.permissions.repository import PermissionStore, Snapshot, build_summaries
 from tests.permissions.conftest import FOUNDATIONS, PRACTITIONER, Demo, days_ago, in_order
 
 POSTGRESQL_ONLY = pytest.mark.parametrize(
@@ -32,7 +32,8 @@ def test_concurrent_snapshots_share_statements_and_match_one_read_each(
         "0123456789",
     ]
     # Some checks also ask for the facts of learners they have never seen (read in the same
-    # statement), each its own.
+    # statement, from the learners' facts rows: built here as a first check would), each its own.
+    build_summaries(database.engine)
     learners = [["ana"], ["bob", "cy"], ["nobody"], ["ana", "nobody"], ["cy"]]
     asks = [(prefixes[i % 3], learners[i % 5], learners[i % 5][: i % 3]) for i in range(70)]
     sync = PermissionStore(database.engine)
@@ -84,51 +85,56 @@ def test_the_binary_reads_give_every_kind_of_fact_as_the_text_reads_do(
     expected = (sync.snapshot(prefix, learners, learners), sync.facts(learners))
     sync.close()
 
-    async def read() -> tuple[Any, Any]:
+    async def read() -> tuple[Any, ...]:
         store = CoalescingStore(database.engine)
         try:
-            return (
-                await store.snapshot(prefix, learners, learners),
-                await store.facts(learners),
-            )
+            first = await store.snapshot(prefix, learners, learners)  # no facts rows yet
+            built = await store.facts(learners)  # read as their rows are built
+            again = await store.snapshot(prefix, learners, learners)  # from the rows
+            with database.engine.begin() as connection:  # rows labelled later: the tables
+                connection.execute(text("UPDATE learner_facts SET revision = revision + 1"))
+            return first, built, again, await store.facts(learners)
         finally:
             await store.close()
 
-    snapshot, facts = asyncio.run(read())
-    assert in_order(snapshot) == in_order(expected[0])
-    assert facts == expected[1]
-    values = [
-        value
-        for rows in facts.values()
-        for group in (rows.credentials.values(), rows.attributes, rows.completions)
-        for row in group
-        for value in row
-    ]
-    assert _types(values) == _types(
-        value
-        for rows in expected[1].values()
-        for group in (rows.credentials.values(), rows.attributes, rows.completions)
-        for row in group
-        for value in row
+    first, built, again, facts = asyncio.run(read())
+    assert in_order(first) == Snapshot(
+        expected[0].client, expected[0].catalog_revision, expected[0].revisions, {}
     )
-    # Taken as they come (no conversion): UTC, as the session's time zone on those
-    # connections, not the server's zone (here Etc/UTC, which psycopg gives as a ZoneInfo).
-    moments = [
-        value
-        for rows in facts.values()
-        for value in (
-            *[v for row in rows.credentials.values() for v in row[:-1]],
-            *[v for row in rows.credentials.values() for event in row.events for v in event],
-            *[v for row in (*rows.attributes, *rows.completions) for v in row],
-        )
-        if isinstance(value, datetime)
-    ]
-    assert len(moments) > 10 and all(moment.tzinfo is UTC for moment in moments)
+    assert in_order(again) == in_order(expected[0])
+    assert facts == expected[1]
+    assert in_order(Snapshot(None, 0, {}, built)) == in_order(Snapshot(None, 0, {}, expected[1]))
+    for read_facts in (facts, built):  # from the tables, from the rows
+        assert _typed(read_facts) == _typed(expected[1])
+        # Taken as they come (no conversion): UTC, as the session's time zone on those
+        # connections, not the server's zone (here Etc/UTC, which psycopg gives as a ZoneInfo).
+        moments = [
+            value
+            for rows in read_facts.values()
+            for value in (
+                *[v for row in rows.credentials.values() for v in row[:-1]],
+                *[v for row in rows.credentials.values() for event in row.events for v in event],
+                *[v for row in (*rows.attributes, *rows.completions) for v in row],
+            )
+            if isinstance(value, datetime)
+        ]
+        assert len(moments) > 10 and all(moment.tzinfo is UTC for moment in moments)
     ana = facts["ana"]
     assert any(c.events for c in ana.credentials.values())  # suspended, then reinstated
     assert any(c.superseded_by for c in ana.credentials.values())
     assert {c.score for c in ana.completions} >= {12.5, None}
     assert any(c.status == "revoked" for c in facts["bob"].credentials.values())
+
+
+def _typed(facts: dict[str, Any]) -> list[str]:
+    """The type of every value of ``facts``, in one order whatever the statement's."""
+    return _types(
+        value
+        for _, rows in sorted(in_order(Snapshot(None, 0, {}, facts)).facts.items())
+        for group in (sorted(rows.credentials.values()), rows.attributes, rows.completions)
+        for row in group
+        for value in row
+    )
 
 
 def _types(values: Any) -> list[str]:

@@ -97,6 +97,20 @@ def snapshot(database: Any, demo: Demo, learner: str) -> Snapshot:
     return asyncio.run(read())
 
 
+def facts_read(database: Any, *learners: str) -> dict[str, LearnerRows]:
+    """The facts a check reads after its snapshot (the facts lane), as a serving process reads
+    them: for learners whose row the snapshot did not bring."""
+
+    async def read() -> dict[str, LearnerRows]:
+        store = CoalescingStore(database.engine)
+        try:
+            return await store.facts(list(learners))
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
 @POSTGRESQL_ONLY
 @settings(
     max_examples=12,
@@ -120,11 +134,13 @@ def test_a_learners_facts_row_holds_the_facts_the_tables_give(
     assert kept is not None and kept[0] == expected.revision
     assert normalized(summary_rows(*kept)) == normalized(expected)
 
+    assert normalized(snapshot(database, demo, learner).facts[learner]) == normalized(expected)
+
     with database.engine.begin() as connection:  # and the one a check builds
         connection.execute(text("DELETE FROM learner_facts WHERE learner_id = :l"), {"l": learner})
     read = snapshot(database, demo, learner)
-    assert read.revisions == {learner: expected.revision}
-    assert normalized(read.facts[learner]) == normalized(expected)
+    assert read.revisions == {learner: expected.revision} and read.facts == {}
+    assert normalized(facts_read(database, learner)[learner]) == normalized(expected)
     assert summary_of(database, learner) == kept  # the same row, whoever built it
 
 
@@ -132,32 +148,42 @@ def test_a_learners_facts_row_holds_the_facts_the_tables_give(
 def test_a_check_uses_a_facts_row_only_at_the_learners_revision(demo: Demo, database: Any) -> None:
     credential = demo.earn("ana", FOUNDATIONS, days_ago(10))
     assert summary_of(database, "ana") is None
-    first = snapshot(database, demo, "ana")  # built by the check's own statement
+    # The snapshot every check reads writes nothing: no row, so no facts in it.
+    first = snapshot(database, demo, "ana")
     revision = facts_revision(database, "ana")
-    assert first.revisions == {"ana": revision}
-    assert summary_of(database, "ana") is not None
+    assert first.revisions == {"ana": revision} and first.facts == {}
+    assert summary_of(database, "ana") is None
+    # The read that follows it builds the row, labelled with the learner's revision.
+    assert facts_read(database, "ana")["ana"].revision == revision
     assert summary_of(database, "ana")[0] == revision  # type: ignore[index]
+    assert facts_read(database, "nobody") == {}  # an unknown learner: no facts, no row
 
     # Read, not built again: a row changed in place (same label) is what the next check sees.
     with database.engine.begin() as connection:
         connection.execute(text("UPDATE learner_facts SET c_text = NULL, c_at = NULL"))
     assert snapshot(database, demo, "ana").facts["ana"].credentials == {}
 
-    # A revocation moves the revision: the row is behind, so it is built again, not used.
+    # A revocation moves the revision: the row is behind, so the snapshot does not use it, and
+    # the read that follows builds it again.
     demo.status(credential["id"], "revoke")
     after = snapshot(database, demo, "ana")
-    assert after.revisions["ana"] > revision
-    assert [c.status for c in after.facts["ana"].credentials.values()] == ["revoked"]
+    assert after.revisions["ana"] > revision and after.facts == {}
+    rebuilt = facts_read(database, "ana")["ana"]
+    assert [c.status for c in rebuilt.credentials.values()] == ["revoked"]
+    assert rebuilt.revision == after.revisions["ana"]
     assert summary_of(database, "ana")[0] == after.revisions["ana"]  # type: ignore[index]
 
-    # A row ahead of what the statement saw (a concurrent check read a later change) is left
-    # alone: the learner comes back without facts, and the check reads them in full.
+    # A row ahead of what the statements saw (a concurrent check read a later change) is left
+    # alone: the learner's facts are read from the tables.
     with database.engine.begin() as connection:
         connection.execute(
             text("UPDATE learner_facts SET revision = revision + 5, c_text = NULL, c_at = NULL")
         )
     ahead = snapshot(database, demo, "ana")
     assert ahead.revisions == {"ana": after.revisions["ana"]} and ahead.facts == {}
+    from_tables = facts_read(database, "ana")["ana"]
+    assert [c.status for c in from_tables.credentials.values()] == ["revoked"]
+    assert from_tables.revision == after.revisions["ana"]
     decision = demo.check("ana", PROGRAM)
     assert decision["allowed"] is False
     assert decision["reasons"][0].startswith("Social Media Foundations was revoked on")
