@@ -18,8 +18,9 @@ a check did before those rows, and does when they cannot be written). Then it ru
 under valgrind's callgrind once per step, each run doing every step up to that one over all the
 learners, and prints the difference between consecutive runs per check:
 
-* read: the statement's rows to ``LearnerRows`` (``read_summarized``, or ``read_rows``);
-* facts: ``LearnerFacts`` built from them;
+* read: the statement's rows read (``read_summarized``: each learner's arrays as they come, or
+  ``read_rows``: ``LearnerRows``);
+* facts: ``LearnerFacts`` made from them (``learner_facts``);
 * standing: the holdings and attributes at the moment asked about;
 * decision: the program kind's decision, up to the missing list (its outcome);
 * missing: the rest of ``decide_all``: a denial's missing levels and courses from the earning
@@ -45,6 +46,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -58,9 +60,9 @@ from prometheus_client import CollectorRegistry, Counter
 from service.db import make_engine, utcnow
 from service.issuance.compiled import CatalogCache
 from service.issuance.engine import evaluate_to_fixpoint
-from service.permissions.cache import LearnerFacts
+from service.permissions.cache import learner_facts
 from service.permissions.coalescing import _connect
-from service.permissions.repository import LearnerRows, Statements, read_rows, read_summarized
+from service.permissions.repository import FactsRows, Statements, read_rows, read_summarized
 from service.permissions.service import Check, Permissions, decide_all
 
 STEPS = ["base", "read", "facts", "standing", "decision", "missing"]
@@ -132,7 +134,7 @@ def run_step(step: str, path: Path) -> None:
         if upto == 1:
             continue
         facts = {
-            learner_id: LearnerFacts(rows, view.level_names, compiled.rules)
+            learner_id: learner_facts(rows, view.level_names, compiled.rules)
             for learner_id, rows in learners.items()
         }
         if upto == 2:
@@ -147,7 +149,7 @@ def run_step(step: str, path: Path) -> None:
                 standing.outcome(program, compiled.programs[program].expr)
 
 
-def read_chunk(read: str, chunk: list[Any]) -> dict[str, LearnerRows]:
+def read_chunk(read: str, chunk: list[Any]) -> Mapping[str, FactsRows]:
     """One statement's learners, read as the service reads them (UTC already)."""
     return read_rows(chunk, None)[2] if read == "tables" else read_summarized(chunk)[3]
 
@@ -160,7 +162,7 @@ def run_engine(step: str, data: dict[str, Any]) -> None:
     rules = view.compiled.rules
     at: datetime = data["at"]
     facts = [
-        LearnerFacts(rows, view.level_names, rules).earning_facts(at)
+        learner_facts(rows, view.level_names, rules).earning_facts(at)
         for chunk in data["chunks"]
         for rows in read_chunk(data["read"], chunk).values()
     ]

@@ -47,7 +47,7 @@ from service.permissions.engine import (
     missing_levels,
     outcome,
 )
-from service.permissions.repository import CredentialRow, LearnerRows
+from service.permissions.repository import CredentialRow, FactsRows, LearnerRows, SummaryRow
 
 EarningFacts = tuple[list[CompletionFact], list[CredentialFact]]
 
@@ -258,6 +258,84 @@ class LearnerFacts:
         self._touched: frozenset[str] | None = None
         self._settled: tuple[datetime | None, tuple[tuple[Any, ...], ...]] | None = None
         self._standing: Standing | None = None
+
+    @classmethod
+    def from_summary(
+        cls,
+        row: SummaryRow,
+        level_names: Mapping[str, str],
+        rules: Mapping[str, LevelRule] = _NO_RULES,
+    ) -> LearnerFacts:
+        """The entry made straight from a learner's ``learner_facts`` arrays: what
+        ``LearnerFacts(rows)`` makes of the same facts as :class:`LearnerRows`, in the same
+        order (``tests/permissions/test_facts_summary.py``), without making those rows first
+        (half the cost of reading an uncached learner: 9.7 against 4.6 us, an ad-hoc timing of
+        2,000 bench learners)."""
+        c_text, c_at, e_text, e_at, e_id, a_text, a_at, a_id, m_text, m_at, m_score, m_passed = (
+            row.arrays
+        )
+        self = cls.__new__(cls)
+        self.revision = row.revision
+        self.rules = rules
+        # The status events a check uses, per credential (the few whose status changed).
+        events: dict[str, list[tuple[datetime, int, str]]] = {}
+        if e_text:
+            for (credential_id, status), at, event_id in zip(e_text, e_at, e_id, strict=True):
+                found = events.get(credential_id)
+                if found is None:
+                    events[credential_id] = [(at, event_id, status)]
+                else:
+                    found.append((at, event_id, status))
+        credentials: list[tuple[Any, ...]] = []
+        superseded: list[str | None] = []
+        if c_text:
+            for (credential_id, level_id, status, superseded_by), (
+                valid_from,
+                valid_until,
+                status_changed_at,
+                superseded_at,
+            ) in zip(c_text, c_at, strict=True):
+                own = events.get(credential_id)
+                if own or status != "active":
+                    revoked_at, suspensions = status_times(
+                        status, status_changed_at, valid_from, own or ()
+                    )
+                else:
+                    revoked_at, suspensions = None, ()
+                credentials.append(
+                    (
+                        credential_id,
+                        level_id,
+                        level_names.get(level_id, level_id),
+                        valid_from,
+                        valid_until,
+                        revoked_at,
+                        suspensions,
+                        superseded_at,
+                    )
+                )
+                superseded.append(superseded_by)
+        self._credentials = tuple(credentials)
+        self._superseded_by = tuple(superseded)
+        history: list[tuple[Any, ...]] = []
+        if a_text:
+            for (name, value), changed_at, change_id in zip(a_text, a_at, a_id, strict=True):
+                history.append((changed_at, change_id, name, value))
+            if len(history) > 1:
+                history.sort(key=_HISTORY_ORDER)
+        self._history = tuple(history)
+        completions: list[tuple[Any, ...]] = []
+        if m_text:
+            for (completion_id, course), completed_at, score, passed in zip(
+                m_text, m_at, m_score, m_passed, strict=True
+            ):
+                completions.append((completion_id, course, completed_at, score, passed))
+        self._completions = tuple(completions)
+        self._breakpoints = None
+        self._touched = None
+        self._settled = None
+        self._standing = None
+        return self
 
     def share_strings(self) -> None:
         """Make the strings many learners share — level ids, courses, attribute names and
@@ -594,3 +672,15 @@ def held_credential(row: CredentialRow, level_names: Mapping[str, str]) -> HeldC
 
 #: An attribute change's order: its time, then its id (AttributeChange's third and fourth).
 _CHANGE_ORDER = itemgetter(2, 3)
+#: The same order for an entry's history, whose changes start with their time and id.
+_HISTORY_ORDER = itemgetter(0, 1)
+
+
+def learner_facts(
+    rows: FactsRows, level_names: Mapping[str, str], rules: Mapping[str, LevelRule] = _NO_RULES
+) -> LearnerFacts:
+    """A learner's entry from its facts as a read gave them: the tables' rows, or its
+    ``learner_facts`` row."""
+    if isinstance(rows, SummaryRow):
+        return LearnerFacts.from_summary(rows, level_names, rules)
+    return LearnerFacts(rows, level_names, rules)

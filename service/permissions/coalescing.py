@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import psycopg
@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 
 from service.auth.repository import ClientRow
 from service.permissions.repository import (
-    LearnerRows,
+    FactsRows,
     Snapshot,
     Statements,
     read_facts,
@@ -168,7 +168,7 @@ def _per_ask(
     clients: dict[str, ClientRow],
     revision: int,
     revisions: dict[str, int],
-    facts: dict[str, LearnerRows] | None = None,
+    facts: Mapping[str, FactsRows] | None = None,
 ) -> list[Snapshot]:
     """Each ask's :class:`Snapshot` out of one statement's answer for all of them: its key's
     client, its learners' revisions and (``facts``) the facts of the learners it asked for."""
@@ -202,7 +202,7 @@ class CoalescingStore:
 
     def _new_lanes(
         self,
-    ) -> tuple[_Lane[SnapshotAsk, Snapshot], _Lane[Sequence[str], dict[str, LearnerRows]]]:
+    ) -> tuple[_Lane[SnapshotAsk, Snapshot], _Lane[Sequence[str], dict[str, FactsRows]]]:
         return (
             _Lane(self._conninfo, self._answer_snapshots),
             _Lane(self._conninfo, self._answer_facts),
@@ -226,7 +226,7 @@ class CoalescingStore:
         self._on_this_loop()
         return await self._snapshots.ask((key_prefix, learner_ids, facts_of))
 
-    async def facts(self, learner_ids: Sequence[str]) -> dict[str, LearnerRows]:
+    async def facts(self, learner_ids: Sequence[str]) -> dict[str, FactsRows]:
         """As :meth:`PermissionStore.facts`, answered by the next coalesced statement."""
         self._on_this_loop()
         return await self._facts.ask(learner_ids)
@@ -248,20 +248,21 @@ class CoalescingStore:
 
     async def _answer_facts(
         self, fetch: Fetch, asks: list[Sequence[str]]
-    ) -> list[dict[str, LearnerRows]]:
+    ) -> list[dict[str, FactsRows]]:
         """One statement for every waiting check's learners: from their ``learner_facts`` rows,
         built where missing or behind; from the tables for a learner whose row is labelled
         later (a concurrent check's, left alone), and for all of them for :data:`ROWS_PAUSE`
         seconds after the rows could not be written (a full disk, a read-only database: checks
         must still answer, as before the rows existed)."""
         learners = list({i: None for ids in asks for i in ids})
-        found: dict[str, LearnerRows] = {}
+        found: dict[str, FactsRows] = {}
         from_tables = learners
         if time.monotonic() >= self._rows_paused_until:
             try:
-                known, found = read_summaries(
+                known, summaries = read_summaries(
                     await fetch(self.sql.facts_from_summaries, (learners,))
                 )
+                found.update(summaries)
                 from_tables = [i for i in learners if i in known and i not in found]
             except psycopg.DatabaseError as exc:
                 self._rows_paused_until = time.monotonic() + ROWS_PAUSE

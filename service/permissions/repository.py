@@ -27,7 +27,7 @@ gives it the SQL (:class:`Statements`) and the row readers.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
@@ -321,6 +321,21 @@ class LearnerRows:
     completions: list[CompletionRow] = field(default_factory=list)
 
 
+class SummaryRow(NamedTuple):
+    """One learner's ``learner_facts`` row as read (PostgreSQL): the facts revision it holds
+    and its arrays (:data:`SUMMARY_COLUMNS`, in order; UTC moments, as on the coalesced reads'
+    connections). The check makes its facts straight from them
+    (:meth:`~service.permissions.cache.LearnerFacts.from_summary`): the same facts
+    :class:`LearnerRows` of the tables give (``tests/permissions/test_facts_summary.py``)."""
+
+    revision: int
+    arrays: tuple[Any, ...]
+
+
+#: A learner's facts as a read gives them: from the tables, or from its ``learner_facts`` row.
+FactsRows = LearnerRows | SummaryRow
+
+
 @dataclass
 class Snapshot:
     """The caller's key, the catalog revision and each known learner's facts revision; with
@@ -329,7 +344,7 @@ class Snapshot:
     client: ClientRow | None
     catalog_revision: int
     revisions: dict[str, int]
-    facts: dict[str, LearnerRows] = field(default_factory=dict)
+    facts: Mapping[str, FactsRows] = field(default_factory=dict)
 
 
 class PermissionStore(DedicatedConnection):
@@ -411,7 +426,7 @@ class Reads(Protocol):
         self, key_prefix: str, learner_ids: Sequence[str], facts_of: Sequence[str] = ()
     ) -> Snapshot: ...
 
-    async def facts(self, learner_ids: Sequence[str]) -> dict[str, LearnerRows]: ...
+    async def facts(self, learner_ids: Sequence[str]) -> Mapping[str, FactsRows]: ...
 
     async def close(self) -> None: ...
 
@@ -583,20 +598,21 @@ def read_rows(
 
 def read_summarized(
     rows: Iterable[Any],
-) -> tuple[dict[str, ClientRow], int, dict[str, int], dict[str, LearnerRows]]:
+) -> tuple[dict[str, ClientRow], int, dict[str, int], dict[str, SummaryRow]]:
     """A snapshot-with-summaries statement's rows (PostgreSQL): API clients by key prefix, the
-    catalog revision, facts revisions by learner, and the facts of the learners whose
-    ``learner_facts`` row came back (:func:`summary_rows`)."""
+    catalog revision, facts revisions by learner, and the ``learner_facts`` rows that came
+    back."""
     clients: dict[str, ClientRow] = {}
     revision = 0
     revisions: dict[str, int] = {}
-    facts: dict[str, LearnerRows] = {}
+    facts: dict[str, SummaryRow] = {}
+    new = tuple.__new__
     for row in rows:
         kind, text, name, secret_hash, scopes, revoked_at, number = row[:7]
         if kind == "l":
             revisions[text] = int(number)
         elif kind == "s":
-            facts[text] = summary_rows(int(number), row[7:])
+            facts[text] = new(SummaryRow, (int(number), row[7:]))
         elif kind == "k":
             clients[text] = ClientRow(number, name, secret_hash, scopes, revoked_at is not None)
         else:
@@ -604,65 +620,18 @@ def read_summarized(
     return clients, revision, revisions, facts
 
 
-def read_summaries(rows: Iterable[Any]) -> tuple[set[str], dict[str, LearnerRows]]:
-    """The facts-from-rows statement's rows (PostgreSQL): the learners known, and the facts of
-    those whose ``learner_facts`` row came back, current or just built (:func:`summary_rows`;
-    a known learner without them had a row labelled later, left alone)."""
+def read_summaries(rows: Iterable[Any]) -> tuple[set[str], dict[str, SummaryRow]]:
+    """The facts-from-rows statement's rows (PostgreSQL): the learners known, and the
+    ``learner_facts`` rows that came back, current or just built (a known learner without one
+    had a row labelled later, left alone)."""
     known: set[str] = set()
-    facts: dict[str, LearnerRows] = {}
+    facts: dict[str, SummaryRow] = {}
     for row in rows:
         if row[0] == "l":
             known.add(row[1])
         else:
-            facts[row[1]] = summary_rows(int(row[2]), row[3:])
+            facts[row[1]] = SummaryRow(int(row[2]), row[3:])
     return known, facts
-
-
-def summary_rows(revision: int, arrays: Sequence[Any]) -> LearnerRows:
-    """One learner's facts from its ``learner_facts`` arrays (:data:`SUMMARY_COLUMNS`, in
-    order): the same :class:`LearnerRows` the facts statement's rows make
-    (``tests/permissions/test_facts_summary.py`` holds them equal). The moments must be UTC
-    datetimes already, as on the coalesced reads' connections."""
-    c_text, c_at, e_text, e_at, e_id, a_text, a_at, a_id, m_text, m_at, m_score, m_passed = arrays
-    new = tuple.__new__
-    credentials: dict[str, CredentialRow] = {}
-    if c_text:
-        for (credential_id, level_id, status, superseded_by), (
-            valid_from,
-            valid_until,
-            status_changed_at,
-            superseded_at,
-        ) in zip(c_text, c_at, strict=True):
-            credentials[credential_id] = new(
-                CredentialRow,
-                (
-                    credential_id,
-                    level_id,
-                    valid_from,
-                    valid_until,
-                    status,
-                    status_changed_at,
-                    superseded_by,
-                    superseded_at,
-                    [],
-                ),
-            )
-    if e_text:
-        for (credential_id, status), at, event_id in zip(e_text, e_at, e_id, strict=True):
-            credentials[credential_id].events.append((at, event_id, status))
-    attributes: list[AttributeChange] = []
-    if a_text:
-        for (name, value), changed_at, change_id in zip(a_text, a_at, a_id, strict=True):
-            attributes.append(new(AttributeChange, (name, value, changed_at, change_id)))
-    completions: list[CompletionRow] = []
-    if m_text:
-        for (completion_id, course), completed_at, score, passed in zip(
-            m_text, m_at, m_score, m_passed, strict=True
-        ):
-            completions.append(
-                new(CompletionRow, (completion_id, course, completed_at, score, passed))
-            )
-    return LearnerRows(True, revision, credentials, attributes, completions)
 
 
 def _utc_moments(row: Any, dt: Callable[[Any], datetime | None]) -> tuple[Any, ...]:

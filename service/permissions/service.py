@@ -27,7 +27,13 @@ from service.db import utcnow
 from service.errors import NotFound
 from service.issuance.compiled import CatalogCache, CompiledCatalog
 from service.issuance.engine import evaluate_level
-from service.permissions.cache import EarningFacts, FactsCache, LearnerFacts, Standing
+from service.permissions.cache import (
+    EarningFacts,
+    FactsCache,
+    LearnerFacts,
+    Standing,
+    learner_facts,
+)
 from service.permissions.coalescing import CoalescingStore
 from service.permissions.engine import (
     Decision,
@@ -145,13 +151,13 @@ class Permissions:
             if rows is None:
                 stale.append(learner_id)
                 continue
-            found[learner_id] = entry = LearnerFacts(rows, view.level_names, view.compiled.rules)
+            found[learner_id] = entry = learner_facts(rows, view.level_names, view.compiled.rules)
             cache.put(learner_id, entry)
         if stale:
             # Read after the snapshot: at least as new as the revisions it saw, and labelled
             # with the revision read in the same statement, so a later change is never masked.
             for learner_id, rows in (await self.reads.facts(stale)).items():
-                entry = LearnerFacts(rows, view.level_names, view.compiled.rules)
+                entry = learner_facts(rows, view.level_names, view.compiled.rules)
                 cache.put(learner_id, entry)
                 found[learner_id] = entry
         return found

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.permissions.repository import Snapshot
+from service.permissions.repository import (
+    AttributeChange,
+    CompletionRow,
+    CredentialRow,
+    FactsRows,
+    LearnerRows,
+    Snapshot,
+    SummaryRow,
+)
 from tests.conftest import REPO
 
 DEMO = REPO / "service" / "catalog" / "demo" / "social-media-program.yaml"
@@ -31,8 +39,56 @@ def days_ago(days: float) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)
 
 
+def summary_rows(revision: int, arrays: tuple[Any, ...]) -> LearnerRows:
+    """A learner's ``learner_facts`` arrays (``SUMMARY_COLUMNS``, in order) as the
+    :class:`LearnerRows` the tables' statements make: the plain reading of a row, which tests
+    hold equal to the tables' and the check's own reading
+    (:meth:`~service.permissions.cache.LearnerFacts.from_summary`) to it."""
+    c_text, c_at, e_text, e_at, e_id, a_text, a_at, a_id, m_text, m_at, m_score, m_passed = arrays
+    credentials: dict[str, CredentialRow] = {}
+    for (credential_id, level_id, status, superseded_by), moments in zip(
+        c_text or [], c_at or [], strict=True
+    ):
+        valid_from, valid_until, status_changed_at, superseded_at = moments
+        credentials[credential_id] = CredentialRow(
+            credential_id,
+            level_id,
+            valid_from,
+            valid_until,
+            status,
+            status_changed_at,
+            superseded_by,
+            superseded_at,
+            [],
+        )
+    for (credential_id, status), at, event_id in zip(
+        e_text or [], e_at or [], e_id or [], strict=True
+    ):
+        credentials[credential_id].events.append((at, event_id, status))
+    attributes = [
+        AttributeChange(name, value, changed_at, change_id)
+        for (name, value), changed_at, change_id in zip(
+            a_text or [], a_at or [], a_id or [], strict=True
+        )
+    ]
+    completions = [
+        CompletionRow(completion_id, course, completed_at, score, passed)
+        for (completion_id, course), completed_at, score, passed in zip(
+            m_text or [], m_at or [], m_score or [], m_passed or [], strict=True
+        )
+    ]
+    return LearnerRows(True, revision, credentials, attributes, completions)
+
+
+def as_rows(facts: FactsRows) -> LearnerRows:
+    """A learner's facts as a read gave them, as :class:`LearnerRows`."""
+    return summary_rows(*facts) if isinstance(facts, SummaryRow) else facts
+
+
 def in_order(snapshot: Snapshot) -> Snapshot:
-    """``snapshot`` with each learner's facts sorted (a statement gives them in any order)."""
+    """``snapshot`` with each learner's facts as :class:`LearnerRows` (:func:`as_rows`), sorted
+    (a statement gives them in any order)."""
+    snapshot.facts = {learner: as_rows(rows) for learner, rows in snapshot.facts.items()}
     for rows in snapshot.facts.values():
         rows.attributes.sort(key=lambda change: change.id)
         rows.completions.sort(key=lambda completion: completion.id)

@@ -12,7 +12,14 @@ from sqlalchemy import text
 from service.auth.keys import parse_prefix
 from service.permissions.coalescing import CoalescingStore
 from service.permissions.repository import PermissionStore, Snapshot, build_summaries
-from tests.permissions.conftest import FOUNDATIONS, PRACTITIONER, Demo, days_ago, in_order
+from tests.permissions.conftest import (
+    FOUNDATIONS,
+    PRACTITIONER,
+    Demo,
+    as_rows,
+    days_ago,
+    in_order,
+)
 
 POSTGRESQL_ONLY = pytest.mark.parametrize(
     "database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -110,7 +117,7 @@ def test_the_binary_reads_give_every_kind_of_fact_as_the_text_reads_do(
         # connections, not the server's zone (here Etc/UTC, which psycopg gives as a ZoneInfo).
         moments = [
             value
-            for rows in read_facts.values()
+            for rows in map(as_rows, read_facts.values())
             for value in (
                 *[v for row in rows.credentials.values() for v in row[:-1]],
                 *[v for row in rows.credentials.values() for event in row.events for v in event],
@@ -119,7 +126,7 @@ def test_the_binary_reads_give_every_kind_of_fact_as_the_text_reads_do(
             if isinstance(value, datetime)
         ]
         assert len(moments) > 10 and all(moment.tzinfo is UTC for moment in moments)
-    ana = facts["ana"]
+    ana = as_rows(facts["ana"])
     assert any(c.events for c in ana.credentials.values())  # suspended, then reinstated
     assert any(c.superseded_by for c in ana.credentials.values())
     assert {c.score for c in ana.completions} >= {12.5, None}

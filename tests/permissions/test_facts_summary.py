@@ -22,16 +22,25 @@ from sqlalchemy import text
 
 from service.auth.keys import parse_prefix
 from service.db import make_engine
+from service.permissions.cache import LearnerFacts, learner_facts
 from service.permissions.coalescing import CoalescingStore
 from service.permissions.repository import (
     SUMMARY_COLUMNS,
-    LearnerRows,
+    FactsRows,
     PermissionStore,
     Snapshot,
+    SummaryRow,
     build_summaries,
+)
+from service.permissions.service import Check, decide_all
+from tests.permissions.conftest import (
+    FOUNDATIONS,
+    PRACTITIONER,
+    Demo,
+    as_rows,
+    days_ago,
     summary_rows,
 )
-from tests.permissions.conftest import FOUNDATIONS, Demo, days_ago
 from tests.permissions.test_past_properties_api import build, histories
 from tests.robustness.live import TWO_WORKERS_POOL, LiveServer, cli, complete, served
 
@@ -41,9 +50,11 @@ POSTGRESQL_ONLY = pytest.mark.parametrize(
 PROGRAM = "post-on-brand-accounts"  # needs Foundations
 
 
-def normalized(rows: LearnerRows) -> tuple[Any, ...]:
-    """``rows`` comparable: lists sorted (the statements give them in any order), each value
-    with its type (a score of 95 must come back as 95.0), every moment in UTC."""
+def normalized(facts: FactsRows) -> tuple[Any, ...]:
+    """``facts`` comparable: as :class:`LearnerRows`, lists sorted (the statements give them in
+    any order), each value with its type (a score of 95 must come back as 95.0), every moment
+    in UTC."""
+    rows = as_rows(facts)
     for credential in rows.credentials.values():
         moments = [credential.valid_from, credential.valid_until, credential.status_changed_at]
         moments += [credential.superseded_at, *(at for at, _, _ in credential.events)]
@@ -57,6 +68,11 @@ def normalized(rows: LearnerRows) -> tuple[Any, ...]:
         sorted(rows.completions, key=lambda c: c.id),
         typed,
     )
+
+
+def entry_fields(entry: LearnerFacts) -> tuple[Any, ...]:
+    """Everything a facts entry holds, to compare two (the catalog's rules aside)."""
+    return tuple(getattr(entry, name) for name in LearnerFacts.__slots__ if name != "rules")
 
 
 def summary_of(database: Any, learner: str) -> tuple[int, tuple[Any, ...]] | None:
@@ -97,11 +113,11 @@ def snapshot(database: Any, demo: Demo, learner: str) -> Snapshot:
     return asyncio.run(read())
 
 
-def facts_read(database: Any, *learners: str) -> dict[str, LearnerRows]:
+def facts_read(database: Any, *learners: str) -> dict[str, FactsRows]:
     """The facts a check reads after its snapshot (the facts lane), as a serving process reads
     them: for learners whose row the snapshot did not bring."""
 
-    async def read() -> dict[str, LearnerRows]:
+    async def read() -> dict[str, FactsRows]:
         store = CoalescingStore(database.engine)
         try:
             return await store.facts(list(learners))
@@ -133,6 +149,11 @@ def test_a_learners_facts_row_holds_the_facts_the_tables_give(
     kept = summary_of(database, learner)
     assert kept is not None and kept[0] == expected.revision
     assert normalized(summary_rows(*kept)) == normalized(expected)
+    # The check's own reading of the row: the entry those rows make, value for value, in order.
+    view = demo.client.app.state.permissions.catalog(0)  # type: ignore[attr-defined]
+    made = LearnerFacts.from_summary(SummaryRow(*kept), view.level_names, view.compiled.rules)
+    plain = LearnerFacts(summary_rows(*kept), view.level_names, view.compiled.rules)
+    assert entry_fields(made) == entry_fields(plain)
 
     assert normalized(snapshot(database, demo, learner).facts[learner]) == normalized(expected)
 
@@ -142,6 +163,43 @@ def test_a_learners_facts_row_holds_the_facts_the_tables_give(
     assert read.revisions == {learner: expected.revision} and read.facts == {}
     assert normalized(facts_read(database, learner)[learner]) == normalized(expected)
     assert summary_of(database, learner) == kept  # the same row, whoever built it
+
+
+@POSTGRESQL_ONLY
+def test_a_check_decides_from_a_facts_row_as_from_the_tables(demo: Demo, database: Any) -> None:
+    """The check makes its entry straight from a row's arrays (``LearnerFacts.from_summary``):
+    the entry the row's plain reading makes, value for value, and the same decisions as the
+    tables' facts, over every kind of fact, for every program kind at moments before, between
+    and after the changes."""
+    held = demo.earn_up_to("ana", PRACTITIONER, days_ago(400))
+    demo.earn("ana", FOUNDATIONS, days_ago(20))  # a renewal: supersedes the first
+    demo.status(held[PRACTITIONER]["id"], "suspend")
+    demo.status(held[PRACTITIONER]["id"], "reinstate")
+    demo.complete("ana", "policy-101", days_ago(3), score=12.5, attributes={"region": "APAC"})
+    demo.complete("ana", "brand-voice-101", days_ago(2), attributes={"department": "sales"})
+    revoked = demo.earn("bob", FOUNDATIONS, days_ago(30))
+    demo.status(revoked["id"], "revoke")
+    suspended = demo.earn("cy", FOUNDATIONS, days_ago(30))
+    demo.status(suspended["id"], "suspend")
+    learners = ["ana", "bob", "cy"]
+    store = PermissionStore(database.engine)
+    try:
+        tables = store.facts(learners)
+    finally:
+        store.close()
+    rows = facts_read(database, *learners)  # built by the check's second statement
+    view = demo.client.app.state.permissions.catalog(0)  # type: ignore[attr-defined]
+    names, rules = view.level_names, view.compiled.rules
+    assert all(isinstance(row, SummaryRow) for row in rows.values())
+    made = {i: learner_facts(row, names, rules) for i, row in rows.items()}  # from_summary
+    for learner, row in rows.items():
+        plain = LearnerFacts(as_rows(row), names, rules)
+        assert entry_fields(made[learner]) == entry_fields(plain), learner
+    assert any(credential[6] for credential in made["ana"]._credentials)  # its suspension
+    moments = [days_ago(d) for d in (500, 390, 100, 25, 10, 2.5, 1)] + [days_ago(0)]
+    checks = [Check(i, p, at) for i in learners for p in view.compiled.programs for at in moments]
+    from_tables = {i: LearnerFacts(r, names, rules) for i, r in tables.items()}
+    assert decide_all(view, made, checks) == decide_all(view, from_tables, checks)
 
 
 @POSTGRESQL_ONLY
@@ -161,7 +219,7 @@ def test_a_check_uses_a_facts_row_only_at_the_learners_revision(demo: Demo, data
     # Read, not built again: a row changed in place (same label) is what the next check sees.
     with database.engine.begin() as connection:
         connection.execute(text("UPDATE learner_facts SET c_text = NULL, c_at = NULL"))
-    assert snapshot(database, demo, "ana").facts["ana"].credentials == {}
+    assert as_rows(snapshot(database, demo, "ana").facts["ana"]).credentials == {}
 
     # A revocation moves the revision: the row is behind, so the snapshot does not use it, and
     # the read that follows builds it again.
@@ -169,7 +227,7 @@ def test_a_check_uses_a_facts_row_only_at_the_learners_revision(demo: Demo, data
     after = snapshot(database, demo, "ana")
     assert after.revisions["ana"] > revision and after.facts == {}
     rebuilt = facts_read(database, "ana")["ana"]
-    assert [c.status for c in rebuilt.credentials.values()] == ["revoked"]
+    assert [c.status for c in as_rows(rebuilt).credentials.values()] == ["revoked"]
     assert rebuilt.revision == after.revisions["ana"]
     assert summary_of(database, "ana")[0] == after.revisions["ana"]  # type: ignore[index]
 
@@ -182,7 +240,7 @@ def test_a_check_uses_a_facts_row_only_at_the_learners_revision(demo: Demo, data
     ahead = snapshot(database, demo, "ana")
     assert ahead.revisions == {"ana": after.revisions["ana"]} and ahead.facts == {}
     from_tables = facts_read(database, "ana")["ana"]
-    assert [c.status for c in from_tables.credentials.values()] == ["revoked"]
+    assert [c.status for c in as_rows(from_tables).credentials.values()] == ["revoked"]
     assert from_tables.revision == after.revisions["ana"]
     decision = demo.check("ana", PROGRAM)
     assert decision["allowed"] is False
