@@ -198,10 +198,8 @@ class LearnerFacts:
     ) -> None:
         self.revision = rows.revision
         self.rules = rules
-        # Each credential as a HeldCredential's fields, in one pass
-        # (every check of an uncached learner makes these: the cold path). Unpacked, not read
-        # field by field, and a credential whose status never changed after its issue (nearly
-        # all) needs no status history worked out.
+        # Each credential as a HeldCredential's fields, in one pass (every check of an
+        # uncached learner makes these: the cold path), unpacked, not read field by field.
         credentials: list[tuple[Any, ...]] = []
         superseded: list[str | None] = []
         for row in rows.credentials.values():
@@ -216,22 +214,17 @@ class LearnerFacts:
                 superseded_at,
                 events,
             ) = row
-            if events or status != "active":
-                revoked_at, suspensions = status_times(
-                    status, status_changed_at, valid_from, events
-                )
-            else:
-                revoked_at, suspensions = None, ()
             credentials.append(
-                (
+                _held_fields(
                     credential_id,
                     level_id,
                     level_names.get(level_id, level_id),
                     valid_from,
                     valid_until,
-                    revoked_at,
-                    suspensions,
+                    status,
+                    status_changed_at,
                     superseded_at,
+                    events,
                 )
             )
             superseded.append(superseded_by)
@@ -295,23 +288,17 @@ class LearnerFacts:
                 status_changed_at,
                 superseded_at,
             ) in zip(c_text, c_at, strict=True):
-                own = events.get(credential_id)
-                if own or status != "active":
-                    revoked_at, suspensions = status_times(
-                        status, status_changed_at, valid_from, own or ()
-                    )
-                else:
-                    revoked_at, suspensions = None, ()
                 credentials.append(
-                    (
+                    _held_fields(
                         credential_id,
                         level_id,
                         level_names.get(level_id, level_id),
                         valid_from,
                         valid_until,
-                        revoked_at,
-                        suspensions,
+                        status,
+                        status_changed_at,
                         superseded_at,
+                        events.get(credential_id),
                     )
                 )
                 superseded.append(superseded_by)
@@ -542,6 +529,36 @@ class LearnerFacts:
         standing = Standing(start, end, holdings, attributes_at(self._history, at), {}, {})
         self._standing = standing
         return standing
+
+
+def _held_fields(
+    credential_id: str,
+    level_id: str,
+    level_name: str,
+    valid_from: datetime,
+    valid_until: datetime | None,
+    status: str,
+    status_changed_at: datetime | None,
+    superseded_at: datetime | None,
+    events: Sequence[tuple[datetime, int, str]] | None,
+) -> tuple[Any, ...]:
+    """A credential as an entry keeps it: a :class:`HeldCredential`'s fields. A credential
+    whose status never changed after its issue (nearly all) needs no status history worked
+    out."""
+    if events or status != "active":
+        revoked_at, suspensions = status_times(status, status_changed_at, valid_from, events or ())
+    else:
+        revoked_at, suspensions = None, ()
+    return (
+        credential_id,
+        level_id,
+        level_name,
+        valid_from,
+        valid_until,
+        revoked_at,
+        suspensions,
+        superseded_at,
+    )
 
 
 def _earning_facts(

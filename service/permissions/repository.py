@@ -180,6 +180,15 @@ _SUMMARY_PARTS = """
      WHERE fm.learner_id = {learner}) fm
 """
 
+# PostgreSQL: the learners asked about (``facts_of``) with their ``learner_facts`` rows, if any:
+# what the two statements below start from (``{asked}``).
+_ASKED = """WITH asked AS MATERIALIZED (
+    SELECT l.id, l.facts_revision, s.*
+      FROM learner l
+      LEFT JOIN learner_facts s ON s.learner_id = l.id
+     WHERE l.id {facts_of}
+)"""
+
 # PostgreSQL: the snapshot with the facts of the learners the cache does not hold
 # (``facts_of``) from their ``learner_facts`` rows, read only: a row comes back (``'s'``, with
 # the revision it holds in the seventh column) only when its revision is the learner's facts
@@ -190,12 +199,7 @@ _SUMMARY_PARTS = """
 # wrote nothing, cost PostgreSQL about 30 us a statement: docs/performance.md).
 # The plain snapshot's seven columns, then a facts row's arrays; the first branch types them.
 _SNAPSHOT_WITH_SUMMARIES = """
-WITH asked AS MATERIALIZED (
-    SELECT l.id, l.facts_revision, s.*
-      FROM learner l
-      LEFT JOIN learner_facts s ON s.learner_id = l.id
-     WHERE l.id {facts_of}
-)
+{asked}
 SELECT 'k', k.prefix, k.name, k.secret_hash, k.scopes, k.revoked_at, k.id, {typed_nulls}
   FROM api_client k
  WHERE k.prefix {prefixes}
@@ -225,12 +229,7 @@ SELECT 's', a.id, NULL, NULL, NULL, NULL, a.revision, {columns_of_a}
 # rows wait for each other, never in a cycle. Columns: the kind, the learner, the revision
 # (the learner's, or the row's), the arrays.
 _FACTS_FROM_SUMMARIES = """
-WITH asked AS MATERIALIZED (
-    SELECT l.id, l.facts_revision, s.*
-      FROM learner l
-      LEFT JOIN learner_facts s ON s.learner_id = l.id
-     WHERE l.id {facts_of}
-), built AS (
+{asked}, built AS (
     INSERT INTO {insert}
     SELECT a.id, a.facts_revision, {values}
       FROM asked a {parts_of_a}
@@ -480,10 +479,11 @@ class Statements:
         )
         # The same from the learners' ``learner_facts`` rows, and the facts lane's read that
         # builds the rows missing or behind (PostgreSQL only).
+        asked = _ASKED.format(facts_of=learners)
         self.with_summaries_many = _SNAPSHOT_WITH_SUMMARIES.format(
-            facts_of=learners, prefixes=learners, learners=learners, **_SUMMARY_SQL
+            asked=asked, prefixes=learners, learners=learners, **_SUMMARY_SQL
         )
-        self.facts_from_summaries = _FACTS_FROM_SUMMARIES.format(facts_of=learners, **_SUMMARY_SQL)
+        self.facts_from_summaries = _FACTS_FROM_SUMMARIES.format(asked=asked, **_SUMMARY_SQL)
 
     def learners_param(self, learner_ids: Sequence[str]) -> Any:
         return json.dumps(list(learner_ids)) if self.dialect == "sqlite" else list(learner_ids)

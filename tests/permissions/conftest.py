@@ -39,6 +39,20 @@ def days_ago(days: float) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)
 
 
+def every_kind_of_fact(demo: Demo) -> None:
+    """Ana's history holds every kind of fact a check reads: levels earned a year ago, a
+    renewal (which supersedes), a suspension and its reinstatement, completions with and
+    without a score, attributes changed; Bob's a revoked credential."""
+    held = demo.earn_up_to("ana", PRACTITIONER, days_ago(400))
+    demo.earn("ana", FOUNDATIONS, days_ago(20))  # a renewal: supersedes the first
+    demo.status(held[PRACTITIONER]["id"], "suspend")
+    demo.status(held[PRACTITIONER]["id"], "reinstate")
+    demo.complete("ana", "policy-101", days_ago(3), score=12.5, attributes={"region": "APAC"})
+    demo.complete("ana", "brand-voice-101", days_ago(2), attributes={"department": "sales"})
+    revoked = demo.earn("bob", FOUNDATIONS, days_ago(30))
+    demo.status(revoked["id"], "revoke")
+
+
 def summary_rows(revision: int, arrays: tuple[Any, ...]) -> LearnerRows:
     """A learner's ``learner_facts`` arrays (``SUMMARY_COLUMNS``, in order) as the
     :class:`LearnerRows` the tables' statements make: the plain reading of a row, which tests

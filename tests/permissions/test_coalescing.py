@@ -14,10 +14,10 @@ from service.permissions.coalescing import CoalescingStore
 from service.permissions.repository import PermissionStore, Snapshot, build_summaries
 from tests.permissions.conftest import (
     FOUNDATIONS,
-    PRACTITIONER,
     Demo,
     as_rows,
     days_ago,
+    every_kind_of_fact,
     in_order,
 )
 
@@ -78,14 +78,7 @@ def test_the_binary_reads_give_every_kind_of_fact_as_the_text_reads_do(
     """The coalesced reads take PostgreSQL's binary results: every value and its type must be
     what the text results give the one-at-a-time store (status events, attribute changes and
     removals, scores, failed and unscored completions, supersessions)."""
-    held = demo.earn_up_to("ana", PRACTITIONER, days_ago(400))
-    demo.earn("ana", FOUNDATIONS, days_ago(20))  # a renewal: supersedes the first
-    demo.status(held[PRACTITIONER]["id"], "suspend")
-    demo.status(held[PRACTITIONER]["id"], "reinstate")
-    demo.complete("ana", "policy-101", days_ago(3), score=12.5, attributes={"region": "APAC"})
-    demo.complete("ana", "brand-voice-101", days_ago(2), attributes={"department": "sales"})
-    revoked = demo.earn("bob", FOUNDATIONS, days_ago(30))
-    demo.status(revoked["id"], "revoke")
+    every_kind_of_fact(demo)  # ana's and bob's
     prefix = parse_prefix(demo.checker["Authorization"].split()[1])
     learners = ["ana", "bob", "nobody"]
     sync = PermissionStore(database.engine)

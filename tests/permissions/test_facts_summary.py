@@ -35,10 +35,10 @@ from service.permissions.repository import (
 from service.permissions.service import Check, decide_all
 from tests.permissions.conftest import (
     FOUNDATIONS,
-    PRACTITIONER,
     Demo,
     as_rows,
     days_ago,
+    every_kind_of_fact,
     summary_rows,
 )
 from tests.permissions.test_past_properties_api import build, histories
@@ -171,14 +171,7 @@ def test_a_check_decides_from_a_facts_row_as_from_the_tables(demo: Demo, databas
     the entry the row's plain reading makes, value for value, and the same decisions as the
     tables' facts, over every kind of fact, for every program kind at moments before, between
     and after the changes."""
-    held = demo.earn_up_to("ana", PRACTITIONER, days_ago(400))
-    demo.earn("ana", FOUNDATIONS, days_ago(20))  # a renewal: supersedes the first
-    demo.status(held[PRACTITIONER]["id"], "suspend")
-    demo.status(held[PRACTITIONER]["id"], "reinstate")
-    demo.complete("ana", "policy-101", days_ago(3), score=12.5, attributes={"region": "APAC"})
-    demo.complete("ana", "brand-voice-101", days_ago(2), attributes={"department": "sales"})
-    revoked = demo.earn("bob", FOUNDATIONS, days_ago(30))
-    demo.status(revoked["id"], "revoke")
+    every_kind_of_fact(demo)  # ana's and bob's
     suspended = demo.earn("cy", FOUNDATIONS, days_ago(30))
     demo.status(suspended["id"], "suspend")
     learners = ["ana", "bob", "cy"]
