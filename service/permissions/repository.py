@@ -180,27 +180,24 @@ _SUMMARY_PARTS = """
      WHERE fm.learner_id = {learner}) fm
 """
 
-# PostgreSQL: the learners asked about (``facts_of``) with their ``learner_facts`` rows, if any:
-# what the two statements below start from (``{asked}``).
-_ASKED = """WITH asked AS MATERIALIZED (
-    SELECT l.id, l.facts_revision, s.*
-      FROM learner l
-      LEFT JOIN learner_facts s ON s.learner_id = l.id
-     WHERE l.id {facts_of}
-)"""
-
 # PostgreSQL: the snapshot with the facts of the learners the cache does not hold
-# (``facts_of``) from their ``learner_facts`` rows, read only: a row comes back (``'s'``, with
-# the revision it holds in the seventh column) only when its revision is the learner's facts
-# revision read here. A learner whose row is missing, behind or ahead (a concurrent check read
-# a later change) comes back with its revision alone, and the check reads its facts next, on
-# the facts lane (``_FACTS_FROM_SUMMARIES``), which builds the rows. Nothing here writes: the
-# statement every check runs carries no write (executing the writing part, even when it
-# wrote nothing, cost PostgreSQL about 30 us a statement: docs/performance.md).
-# The plain snapshot's seven columns, then a facts row's arrays; the first branch types them.
+# (``facts_of``) from their ``learner_facts`` rows, read only: each such learner comes back in
+# one row, ``'s'`` with its row's arrays when the row's revision is the learner's facts revision
+# read here, else ``'l'`` with its revision alone (a row missing, behind, or ahead because a
+# concurrent check read a later change): the check then reads its facts on the facts lane
+# (``_FACTS_FROM_SUMMARIES``), which builds the rows. Nothing here writes: the statement every
+# check runs carries no write (executing the writing part, even when it wrote nothing, cost
+# PostgreSQL about 30 us a statement: docs/performance.md), nor a CTE (one row a learner, not
+# two, cost it 1.5-4 us a learner less). The plain snapshot's seven columns, then a facts
+# row's arrays.
 _SNAPSHOT_WITH_SUMMARIES = """
-{asked}
-SELECT 'k', k.prefix, k.name, k.secret_hash, k.scopes, k.revoked_at, k.id, {typed_nulls}
+SELECT CASE WHEN s.learner_id IS NULL THEN 'l' ELSE 's' END, l.id, NULL, NULL, NULL, NULL,
+       l.facts_revision, {columns_of_s}
+  FROM learner l
+  LEFT JOIN learner_facts s ON s.learner_id = l.id AND s.revision = l.facts_revision
+ WHERE l.id {facts_of}
+UNION ALL
+SELECT 'k', k.prefix, k.name, k.secret_hash, k.scopes, k.revoked_at, k.id, {nulls}
   FROM api_client k
  WHERE k.prefix {prefixes}
 UNION ALL
@@ -211,13 +208,6 @@ UNION ALL
 SELECT 'l', l.id, NULL, NULL, NULL, NULL, l.facts_revision, {nulls}
   FROM learner l
  WHERE l.id {learners}
-UNION ALL
-SELECT 'l', a.id, NULL, NULL, NULL, NULL, a.facts_revision, {nulls}
-  FROM asked a
-UNION ALL
-SELECT 's', a.id, NULL, NULL, NULL, NULL, a.revision, {columns_of_a}
-  FROM asked a
- WHERE a.revision = a.facts_revision
 """
 
 # PostgreSQL: the facts of learners (the facts lane's: those a snapshot did not bring) from
@@ -229,7 +219,12 @@ SELECT 's', a.id, NULL, NULL, NULL, NULL, a.revision, {columns_of_a}
 # rows wait for each other, never in a cycle. Columns: the kind, the learner, the revision
 # (the learner's, or the row's), the arrays.
 _FACTS_FROM_SUMMARIES = """
-{asked}, built AS (
+WITH asked AS MATERIALIZED (
+    SELECT l.id, l.facts_revision, s.*
+      FROM learner l
+      LEFT JOIN learner_facts s ON s.learner_id = l.id
+     WHERE l.id {facts_of}
+), built AS (
     INSERT INTO {insert}
     SELECT a.id, a.facts_revision, {values}
       FROM asked a {parts_of_a}
@@ -279,6 +274,7 @@ _SUMMARY_SQL = {
     "nulls": ", ".join(["NULL"] * len(SUMMARY_COLUMNS)),
     "columns_of_a": ", ".join(f"a.{c}" for c in SUMMARY_COLUMNS),
     "columns_of_b": ", ".join(f"b.{c}" for c in SUMMARY_COLUMNS),
+    "columns_of_s": ", ".join(f"s.{c}" for c in SUMMARY_COLUMNS),
 }
 
 
@@ -479,11 +475,10 @@ class Statements:
         )
         # The same from the learners' ``learner_facts`` rows, and the facts lane's read that
         # builds the rows missing or behind (PostgreSQL only).
-        asked = _ASKED.format(facts_of=learners)
         self.with_summaries_many = _SNAPSHOT_WITH_SUMMARIES.format(
-            asked=asked, prefixes=learners, learners=learners, **_SUMMARY_SQL
+            facts_of=learners, prefixes=learners, learners=learners, **_SUMMARY_SQL
         )
-        self.facts_from_summaries = _FACTS_FROM_SUMMARIES.format(asked=asked, **_SUMMARY_SQL)
+        self.facts_from_summaries = _FACTS_FROM_SUMMARIES.format(facts_of=learners, **_SUMMARY_SQL)
 
     def learners_param(self, learner_ids: Sequence[str]) -> Any:
         return json.dumps(list(learner_ids)) if self.dialect == "sqlite" else list(learner_ids)
@@ -612,7 +607,8 @@ def read_summarized(
         if kind == "l":
             revisions[text] = int(number)
         elif kind == "s":
-            facts[text] = new(SummaryRow, (int(number), row[7:]))
+            revisions[text] = revision_of = int(number)
+            facts[text] = new(SummaryRow, (revision_of, row[7:]))
         elif kind == "k":
             clients[text] = ClientRow(number, name, secret_hash, scopes, revoked_at is not None)
         else:
