@@ -89,7 +89,7 @@ def capture(url: str, learners: int, batch: int, path: Path, read: str) -> int:
         for start in range(0, len(picked), batch):
             ids = picked[start : start + batch]
             if read == "tables":
-                statement, params = sql.with_facts_many, (ids, ids, ids, ["none"], ids)
+                statement, params = sql.with_facts, (ids, ids, ids, "none", ids)
             else:
                 statement, params = sql.with_summaries_many, (ids, ["none"], [])
             cursor = await connection.execute(statement, params, binary=True)

@@ -463,15 +463,12 @@ class Statements:
         self.snapshot_many = _SNAPSHOT.format(prefixes=learners, learners=learners)
         self.facts = _FACTS.format(facts_of=learners, learners=learners)
         # The snapshot with the facts of learners not cached: one learner, several (the
-        # caller's one key), several callers' checks at once (PostgreSQL).
+        # caller's one key). On PostgreSQL the coalesced checks read learner_facts rows instead.
         self.with_facts_one = _SNAPSHOT_WITH_FACTS.format(
             facts_of=f"= {param}", prefixes=f"= {param}", learners=f"= {param}"
         )
         self.with_facts = _SNAPSHOT_WITH_FACTS.format(
             facts_of=learners, prefixes=f"= {param}", learners=learners
-        )
-        self.with_facts_many = _SNAPSHOT_WITH_FACTS.format(
-            facts_of=learners, prefixes=learners, learners=learners
         )
         # The same from the learners' ``learner_facts`` rows, and the facts lane's read that
         # builds the rows missing or behind (PostgreSQL only).
