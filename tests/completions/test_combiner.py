@@ -236,3 +236,52 @@ def test_a_leader_cancelled_while_gathering_its_group_hands_on_the_lead(issuer, 
     with database.engine.connect() as connection:
         learners = set(connection.execute(text("SELECT learner_id FROM completion")).scalars())
     assert learners == {"stays"}
+
+
+def test_on_sqlite_requests_that_arrive_while_another_process_writes_join_the_waiting_group(
+    issuer, database
+) -> None:  # type: ignore[no-untyped-def]
+    """On SQLite one writer of any process writes at a time: a group's leader waits for the
+    writers' lock before it takes its group, so requests that arrive while another process
+    holds it are recorded in the same transaction (one moment), not in a group of their own
+    that would wait for that process's next write in turn."""
+    if database.kind != "sqlite":
+        pytest.skip("PostgreSQL has no writers' lock: a group is taken at once")
+    combiner = Combiner(database.engine, issuer)
+    key = well_formed(_key(database.engine, ["completions:write"]))
+    other = make_engine(database.url)  # another process's writer: its own connection and lock
+    writer = Session(other)
+    writer.connection()  # the writers' lock and BEGIN IMMEDIATE, held until committed
+    bodies = [CompletionIn.model_validate(item(f"l-{n}", "disclosure-101")) for n in range(12)]
+    results: list[Any] = []
+
+    async def scenario() -> None:
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as group:
+
+                async def one(body: CompletionIn) -> None:
+                    results.append((await combiner.record(body, key))[1])
+
+                for body in bodies[:4]:
+                    group.start_soon(one, body)
+                await anyio.sleep(0.3)  # the leader's thread now waits for the writers' lock
+                assert combiner._leading
+                for body in bodies[4:]:
+                    group.start_soon(one, body)
+                await anyio.sleep(0.1)
+                await anyio.to_thread.run_sync(writer.commit)  # the other writer is done
+
+    try:
+        anyio.run(scenario)
+    finally:
+        writer.close()
+        other.dispose()
+    assert len(results) == len(bodies)
+    assert all(result.recorded is not None and result.recorded.created for result in results)
+    with database.engine.connect() as connection:
+        stored, moments = connection.execute(
+            text("SELECT count(*), count(DISTINCT received_at) FROM completion")
+        ).one()
+    assert (stored, moments) == (len(bodies), 1), (
+        "the late requests waited for a group of their own"
+    )
