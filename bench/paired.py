@@ -34,7 +34,8 @@ minutes apart, and its rounds moved by a third).
 Sequential runs of one setting after the other moved by 50-100 us a check within minutes on
 this machine; paired windows agreed within 10-30 us. This is how the eleventh session found
 that the facts cache's apparent cost at a million learners was the benchmark's (both wrk
-threads drew the same learners): docs/performance.md.
+threads drew the same learners): docs/performance-history.md, "The cold check's excess
+explained".
 """
 
 from __future__ import annotations

@@ -187,9 +187,9 @@ _SUMMARY_PARTS = """
 # concurrent check read a later change): the check then reads its facts on the facts lane
 # (``_FACTS_FROM_SUMMARIES``), which builds the rows. Nothing here writes: the statement every
 # check runs carries no write (executing the writing part, even when it wrote nothing, cost
-# PostgreSQL about 30 us a statement: docs/performance.md), nor a CTE (one row a learner, not
-# two, cost it 1.5-4 us a learner less). The plain snapshot's seven columns, then a facts
-# row's arrays.
+# PostgreSQL about 30 us a statement: docs/performance-history.md, "The cold check on a faster
+# machine"), nor a CTE (one row a learner, not two, cost it 1.5-4 us a learner less). The plain
+# snapshot's seven columns, then a facts row's arrays.
 _SNAPSHOT_WITH_SUMMARIES = """
 SELECT CASE WHEN s.learner_id IS NULL THEN 'l' ELSE 's' END, l.id, NULL, NULL, NULL, NULL,
        l.facts_revision, {columns_of_s}
