@@ -55,7 +55,7 @@ import anyio.lowlevel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from service.auth.repository import read_client
+from service.auth.repository import ClientRow, read_client
 from service.auth.service import PresentedKey, Principal, admit
 from service.completions.batch import record_batch
 from service.completions.common import BatchOutcome
@@ -170,7 +170,7 @@ class Combiner:
             with anyio.CancelScope(shield=True):  # a thread cannot be stopped: wait for it
                 if self._lock_first:
                     await anyio.to_thread.run_sync(
-                        self._lock_then_record, take, limiter=self._threads
+                        self._lock_then_record, client, take, limiter=self._threads
                     )
                 else:
                     await anyio.to_thread.run_sync(self._record, take(), limiter=self._threads)
@@ -197,7 +197,7 @@ class Combiner:
         else:
             self._waiting.pop(client, None)
 
-    def _lock_then_record(self, take: Callable[[], list[_Request]]) -> None:
+    def _lock_then_record(self, client: str, take: Callable[[], list[_Request]]) -> None:
         """In a thread, on SQLite: the writers' lock first (``BEGIN IMMEDIATE``, which waits
         for any other process's writer: ``service.db._WritersQueue``), and only then the group,
         taken then, recorded in that transaction. Requests that arrive while another
@@ -205,23 +205,41 @@ class Combiner:
         would wait for that process's next group in turn: ``bench/issuance.py --db sqlite``'s
         p99 fell by about a tenth, its throughput unchanged (``docs/performance.md``). The
         group is taken in this thread, under :attr:`_taking`: taking it through the event loop
-        held the lock while the loop got round to it, which cost throughput."""
+        held the lock while the loop got round to it, which cost throughput.
+
+        The client row is read before the lock is taken: a thread that held the lock while it
+        waited for a second connection, from a pool that the writers queueing for the lock may
+        have emptied, would stall every writer until the pool's timeout."""
+        try:
+            row = read_client(self.engine, client)
+        except Exception as exc:
+            _fail(take(), exc)
+            return
         session = Session(self.engine, expire_on_commit=False)
         try:
             session.connection()  # BEGIN IMMEDIATE, once the writers' lock is ours
         except Exception as exc:  # the lock or the database is not to be had: nothing written
             session.close()
-            for request in take():
-                request.error = exc
-                request.done = True
+            _fail(take(), exc)
             return
-        self._record(take(), session)
+        self._record(take(), (session, row))
 
-    def _record(self, group: Sequence[_Request], session: Session | None = None) -> None:
-        """In a thread: the group's callers admitted (one read of their client row), then the
-        group in one transaction (``session``'s, when one is begun), or (if it fails before its
-        commit) each item alone."""
-        group = self._admit(group)
+    def _record(
+        self, group: Sequence[_Request], begun: tuple[Session, ClientRow | None] | None = None
+    ) -> None:
+        """In a thread: the group's callers admitted (one read of their client row, unless
+        ``begun`` brings it with the group's session, its transaction begun), then the group in
+        one transaction, or (if it fails before its commit) each item alone."""
+        session: Session | None = None
+        if begun is None:
+            try:
+                row = read_client(self.engine, group[0].key.prefix)
+            except Exception as exc:
+                _fail(group, exc)
+                return
+        else:
+            session, row = begun
+        group = self._admit(group, row)
         if not group:
             if session is not None:
                 session.close()
@@ -237,25 +255,16 @@ class Combiner:
             group[0].done = True
             return
         except Exception as exc:  # the commit itself failed: each member's answer
-            for request in group:
-                request.error = exc
-                request.done = True
+            _fail(group, exc)
             return
         for request, outcome in zip(group, outcomes, strict=True):
             request.outcome = outcome
             request.done = True
 
-    def _admit(self, group: Sequence[_Request]) -> list[_Request]:
+    def _admit(self, group: Sequence[_Request], client: ClientRow | None) -> list[_Request]:
         """The members the one API-key rule admits (each presented key is checked against the
-        client row: the prefix is shared, the secrets may differ); the others get its 401 or
-        403. One read-only statement for the group, outside its transaction."""
-        try:
-            client = read_client(self.engine, group[0].key.prefix)
-        except Exception as exc:
-            for request in group:
-                request.error = exc
-                request.done = True
-            return []
+        client row, read once for the group outside its transaction: the prefix is shared, the
+        secrets may differ); the others get its 401 or 403."""
         admitted = []
         for request in group:
             try:
@@ -290,3 +299,10 @@ class Combiner:
                 raise _NotCommitted() from exc
             session.commit()
         return outcomes
+
+
+def _fail(group: Sequence[_Request], error: BaseException) -> None:
+    """Every member of ``group`` answered with ``error``."""
+    for request in group:
+        request.error = error
+        request.done = True

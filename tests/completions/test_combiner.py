@@ -285,3 +285,24 @@ def test_on_sqlite_requests_that_arrive_while_another_process_writes_join_the_wa
     assert (stored, moments) == (len(bodies), 1), (
         "the late requests waited for a group of their own"
     )
+
+
+def test_a_group_holding_the_writers_lock_needs_no_second_connection(issuer, database) -> None:  # type: ignore[no-untyped-def]
+    """The group's client row is read before its transaction takes the writers' lock (on
+    SQLite), never while it is held: a thread holding the lock and waiting for a second
+    connection from a pool that writers queued for the lock have emptied would stall every
+    writer until the pool's timeout. With a pool of one connection, a group still records."""
+    engine = make_engine(database.url, pool_size=1, max_overflow=0, pool_timeout=2)
+    try:
+        combiner = Combiner(engine, issuer)
+        key = well_formed(_key(engine, ["completions:write"]))
+        body = CompletionIn.model_validate(item("alone", "disclosure-101"))
+
+        async def one() -> Any:
+            with anyio.fail_after(30):
+                return await combiner.record(body, key)
+
+        principal, outcome = anyio.run(one)
+        assert outcome.recorded is not None and outcome.recorded.created
+    finally:
+        engine.dispose()
