@@ -222,7 +222,10 @@ class Combiner:
             session.close()
             _fail(take(), exc)
             return
-        self._record(take(), (session, row))
+        try:
+            self._record(take(), (session, row))
+        finally:  # however it ended (a second close is harmless): the lock is let go
+            session.close()
 
     def _record(
         self, group: Sequence[_Request], begun: tuple[Session, ClientRow | None] | None = None
