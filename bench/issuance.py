@@ -224,19 +224,26 @@ def cpu_per_request(cores: dict[str, float], rate: float) -> str:
     )
 
 
-def issued_to(url: str, pattern: str) -> tuple[int, int]:
-    """(completions, credentials) stored for the learners whose ids are ``LIKE pattern``."""
+def issued_to(url: str, pattern: str) -> tuple[int, int, int]:
+    """(completions, credentials, transactions) stored for the learners whose ids are ``LIKE
+    pattern``: the transactions counted by the completions' distinct ``received_at`` (one
+    transaction stamps its completions with one moment), so completions / transactions is the
+    combiner's mean group."""
     engine = make_engine(url)
     with engine.connect() as connection:
-        completions, credentials = (
-            connection.execute(
-                text(f"SELECT count(*) FROM {table} WHERE learner_id LIKE :prefix"),
-                {"prefix": pattern},
-            ).scalar_one()
-            for table in ("completion", "credential")
-        )
+        completions, transactions = connection.execute(
+            text(
+                "SELECT count(*), count(DISTINCT received_at) FROM completion"
+                " WHERE learner_id LIKE :prefix"
+            ),
+            {"prefix": pattern},
+        ).one()
+        credentials = connection.execute(
+            text("SELECT count(*) FROM credential WHERE learner_id LIKE :prefix"),
+            {"prefix": pattern},
+        ).scalar_one()
     engine.dispose()
-    return completions, credentials
+    return completions, credentials, transactions
 
 
 def main() -> None:
@@ -283,7 +290,7 @@ def main() -> None:
                     server, "/v1/completions", f"s{run}", args.seconds, args.clients
                 )
                 rounds.append(Round(floor, floor_cpu, single, single_cpu))
-        completions, credentials = issued_to(url, "s%")
+        completions, credentials, transactions = issued_to(url, "s%")
         print(f"\n{name} ({args.workers} workers, {args.clients} connections, wrk):")
         print(
             f"  batch  : {b_comp:8,.0f} completions/s  {b_cred:7,.0f} credentials/s "
@@ -309,7 +316,8 @@ def main() -> None:
             )
         print(
             f"  stored : {completions:,} single completions, {credentials:,} credentials = one per "
-            f"{completions / max(credentials, 1):.1f}"
+            f"{completions / max(credentials, 1):.1f}, in {transactions:,} transactions = "
+            f"{completions / max(transactions, 1):.1f} completions a group"
         )
         ratios = [r.single[0] / r.floor[0] for r in rounds]
         tails = [r.single[2] / r.floor[2] for r in rounds]
