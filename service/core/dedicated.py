@@ -1,9 +1,12 @@
 """A process's dedicated database connection for hot read paths (permission checks, verify).
 
-Taken out of the pool once (it never counts against it), in autocommit, so a read is a single
-round trip: no checkout, pre-ping, BEGIN or ROLLBACK. Used from the event loop thread; a lock
-makes accidental use from another thread safe. Opened on first use, reopened once after an
-error, closed when the engine is disposed.
+Opened from a pool of its own, made like the engine's (the same connect hooks), and taken out
+of it, so it never counts against the engine's pool, nor waits for it: a request that holds
+SQLite's writers' lock and then verifies a credential (the public page) would otherwise wait
+for a pooled connection that writers queueing for that lock may all hold. Kept in autocommit,
+so a read is a single round trip: no checkout, pre-ping, BEGIN or ROLLBACK. Used from the
+event loop thread; a lock makes accidental use from another thread safe. Opened on first use,
+reopened once after an error, closed when the engine is disposed.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ class DedicatedConnection:
         self.dialect = engine.dialect.name
         self._connection: Any = None
         self._lock = threading.Lock()
+        self._opener = engine.pool.recreate()  # the engine's creator and connect hooks
         event.listen(engine, "engine_disposed", self._on_dispose)
 
     def _connect(self) -> Any:
-        fairy = self.engine.raw_connection()
+        fairy = self._opener.connect()
         connection: Any = fairy.driver_connection
         fairy.detach()
         if self.dialect == "postgresql":
@@ -39,6 +43,7 @@ class DedicatedConnection:
 
     def _on_dispose(self, _engine: Engine) -> None:
         self.close()
+        self._opener.dispose()
 
     def close(self) -> None:
         with self._lock:

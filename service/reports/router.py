@@ -31,14 +31,18 @@ from service.reports.schemas import (
 CSV_MEDIA_TYPE = "text/csv"
 
 
-def read_session(engine: EngineDep) -> Iterator[Session]:
-    """A read-only session on one snapshot: every query of a report sees the same data."""
+ReadDep = Annotated[Principal, Depends(require("reports:read"))]
+
+
+def read_session(engine: EngineDep, _: ReadDep) -> Iterator[Session]:
+    """A read-only session on one snapshot: every query of a report sees the same data. Opened
+    once the caller's key is admitted (the route's own ``ReadDep`` is the same, resolved once),
+    so the key's read never waits for a second pooled connection while this one is held."""
     with report_connection(engine) as connection, Session(bind=connection) as s:
         yield s
 
 
 ReadSessionDep = Annotated[Session, Depends(read_session)]
-ReadDep = Annotated[Principal, Depends(require("reports:read"))]
 GroupByParam = Annotated[
     str | None,
     Query(
