@@ -302,7 +302,7 @@ def test_a_group_holding_the_writers_lock_needs_no_second_connection(issuer, dat
             with anyio.fail_after(30):
                 return await combiner.record(body, key)
 
-        principal, outcome = anyio.run(one)
+        _, outcome = anyio.run(one)
         assert outcome.recorded is not None and outcome.recorded.created
     finally:
         engine.dispose()
