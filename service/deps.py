@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, ClassVar
 
+import anyio.to_thread
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -82,13 +83,17 @@ def bearer_key(request: Request) -> PresentedKey:
     return well_formed(token)
 
 
-def refuse_unless_allowed(request: Request, scope: str, key: PresentedKey | None = None) -> None:
+async def refuse_unless_allowed(
+    request: Request, scope: str, key: PresentedKey | None = None
+) -> None:
     """Before reporting a malformed request, make sure the caller may ask at all (401/403
     first), by the one API-key rule. Only invalid requests pay this extra read; valid ones are
-    admitted in the door's own read. (Called from a route class, outside dependency injection:
-    hence the engine straight from the app.)"""
+    admitted in the door's own read. The read runs in a worker thread: on the event loop it
+    held up every other request for its round trip, and for as long as it waited for a pooled
+    connection. (Called from a route class, outside dependency injection: hence the engine
+    straight from the app.)"""
     key = key or bearer_key(request)
-    admit_key(request.app.state.engine, key.key, scope)
+    await anyio.to_thread.run_sync(admit_key, request.app.state.engine, key.key, scope)
 
 
 class AuthFirstRoute(APIRoute):
@@ -105,7 +110,7 @@ class AuthFirstRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError:
-                refuse_unless_allowed(request, self.scope)
+                await refuse_unless_allowed(request, self.scope)
                 raise
 
         return route

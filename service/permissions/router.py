@@ -61,8 +61,8 @@ from service.permissions.schemas import (
 from service.permissions.service import SCOPE, Answer, Check, Permissions
 
 
-def _refuse_unless_allowed(request: Request, key: PresentedKey | None = None) -> None:
-    refuse_unless_allowed(request, SCOPE, key)
+async def _refuse_unless_allowed(request: Request, key: PresentedKey | None = None) -> None:
+    await refuse_unless_allowed(request, SCOPE, key)
 
 
 class _AuthFirstRoute(AuthFirstRoute):
@@ -235,7 +235,7 @@ async def check_permission(request: Request) -> Response:
     try:
         check = _query_check(request)
     except InvalidInput:
-        _refuse_unless_allowed(request, key)
+        await _refuse_unless_allowed(request, key)
         raise
     answers = await _run(request, permissions, key, [check])
     return _json(decision_json(answers[0]))
@@ -277,12 +277,12 @@ class AuthZenRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as exc:
-                _refuse_unless_allowed(request)
+                await _refuse_unless_allowed(request)
                 errors = validation_errors(exc)
                 detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
                 raise BadRequest(detail or "Malformed request", errors=errors) from None
             except (BadRequest, InvalidInput):  # found malformed by the handler itself
-                _refuse_unless_allowed(request)
+                await _refuse_unless_allowed(request)
                 raise
 
         return route

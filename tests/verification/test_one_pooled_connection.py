@@ -5,6 +5,8 @@ one connection (``pool_size=1, max_overflow=0``): a path that needed two would t
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,3 +69,47 @@ def test_a_report_opens_its_snapshot_once_the_key_is_read(
             assert answer.status_code == 200, (path, answer.text)
         refused = client.get("/v1/reports/certification")
     assert refused.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/v1/permissions/check?learner_id=ana", None),  # no program: the handler's
+        ("POST", "/v1/permissions/check", {"checks": "none"}),  # FastAPI's validation
+        ("POST", "/access/v1/evaluation", {"subject": 1}),  # AuthZEN's 400
+        ("POST", "/v1/completions", {"learner_id": "ana"}),  # the combiner's door
+    ],
+)
+def test_a_malformed_requests_key_read_leaves_the_event_loop_free(
+    method: str, path: str, body: Any, make_key: Any, settings: Settings, one_connection: Engine
+) -> None:
+    """A malformed request's key is read before it is told what is wrong (401/403 first), on a
+    worker thread: while that read waits for a connection (here the pool's one, held by the
+    test), the event loop answers others. Had it read on the loop, ``/healthz`` would answer
+    only after it gave up."""
+    headers = {"Authorization": f"Bearer {make_key('admin', name='admin')}"}
+    app = create_app(settings, engine=one_connection)
+    finished: list[str] = []
+    with TestClient(app, raise_server_exceptions=False) as client:
+
+        def malformed() -> None:
+            answer = client.request(method, path, json=body, headers=headers)
+            finished.append(f"malformed {answer.status_code}")
+
+        def health() -> None:
+            client.get("/healthz").raise_for_status()
+            finished.append("healthz")
+
+        held = one_connection.connect()  # the pool's one connection
+        held.exec_driver_sql("SELECT 1")
+        first = threading.Thread(target=malformed)
+        first.start()
+        time.sleep(0.2)  # its key read is now waiting for the connection
+        second = threading.Thread(target=health)
+        second.start()
+        second.join(timeout=10)
+        done_before_release = list(finished)
+        held.close()  # the key read gets the connection
+        first.join(timeout=10)
+    assert done_before_release == ["healthz"], done_before_release
+    assert finished[-1] in ("malformed 422", "malformed 400"), finished
