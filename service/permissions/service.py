@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import anyio.to_thread
 from prometheus_client import Counter
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -116,7 +117,10 @@ class Permissions:
         unseen = [i for i in learner_ids if not self.cache.holds(i)]
         snapshot = await self.reads.snapshot(key.prefix, learner_ids, unseen)
         principal = admit(snapshot.client, key, SCOPE)  # a revoked key fails at once
-        view = self.catalog(snapshot.catalog_revision)
+        view = self._view
+        if view is None or view.revision != snapshot.catalog_revision:
+            # read (once a revision) in a worker thread, not on the event loop
+            view = await anyio.to_thread.run_sync(self.catalog, snapshot.catalog_revision)
         unknown = [i for i, c in enumerate(checks) if c.program not in view.compiled.programs]
         if unknown and not unknown_program_denies:
             names = sorted({checks[i].program for i in unknown})
@@ -166,8 +170,9 @@ class Permissions:
         view = self._view
         if view is not None and view.revision == revision:
             return view
-        # Read-only: on SQLite a plain Session would BEGIN IMMEDIATE and, on the event loop,
-        # wait for the write lock that a request needing this loop holds (a 30 s stall, a 500).
+        # Read-only: on SQLite a plain Session would BEGIN IMMEDIATE and wait for the writers'
+        # lock, which a reader does not need. (``run`` calls this in a worker thread: on the
+        # event loop, a wait for the lock or a pooled connection stalled every request.)
         with (
             self.engine.connect().execution_options(sqlite_readonly=True) as connection,
             Session(bind=connection) as session,
