@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import anyio
 import anyio.to_thread
 from prometheus_client import Counter
 from sqlalchemy.engine import Engine
@@ -94,6 +95,7 @@ class Permissions:
         self.compiled_catalog = catalog
         self.decisions = decisions
         self._view: CatalogView | None = None
+        self._reading_catalog = anyio.Lock()  # one read of a new revision, not one per check
         self._counters: dict[tuple[str, bool], Any] = {}
 
     # ------------------------------------------------------------------ the request
@@ -119,8 +121,7 @@ class Permissions:
         principal = admit(snapshot.client, key, SCOPE)  # a revoked key fails at once
         view = self._view
         if view is None or view.revision != snapshot.catalog_revision:
-            # read (once a revision) in a worker thread, not on the event loop
-            view = await anyio.to_thread.run_sync(self.catalog, snapshot.catalog_revision)
+            view = await self._read_catalog(snapshot.catalog_revision)
         unknown = [i for i, c in enumerate(checks) if c.program not in view.compiled.programs]
         if unknown and not unknown_program_denies:
             names = sorted({checks[i].program for i in unknown})
@@ -165,6 +166,16 @@ class Permissions:
                 cache.put(learner_id, entry)
                 found[learner_id] = entry
         return found
+
+    async def _read_catalog(self, revision: int) -> CatalogView:
+        """:meth:`catalog` in a worker thread, not on the event loop (where a wait for a pooled
+        connection stalled every request), and once: the checks that arrive meanwhile wait for
+        that read instead of compiling the catalog each in a thread of its own."""
+        async with self._reading_catalog:
+            view = self._view
+            if view is not None and view.revision == revision:
+                return view
+            return await anyio.to_thread.run_sync(self.catalog, revision)
 
     def catalog(self, revision: int) -> CatalogView:
         view = self._view

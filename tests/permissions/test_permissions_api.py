@@ -3,6 +3,7 @@ as a publishing tool sees it (status codes, reasons, granted_by, valid_until, mi
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -383,3 +384,45 @@ def test_a_catalog_change_is_seen_by_the_next_check(demo: Demo) -> None:
     )
     assert applied.status_code == 200, applied.text
     assert demo.check("ana", "run-paid-campaigns")["allowed"] is True
+
+
+def test_checks_that_arrive_together_after_a_catalog_change_read_it_once(demo: Demo) -> None:
+    """The first checks of a catalog revision the process has not seen read it in one worker
+    thread; those arriving meanwhile wait for that read instead of each compiling the catalog
+    in a thread of its own."""
+    permissions = demo.client.app.state.permissions  # type: ignore[attr-defined]
+    changed = DEMO.read_text().replace("Post on company-branded accounts", "Post for the brand")
+    assert changed != DEMO.read_text()
+    applied = demo.client.put(
+        "/v1/catalog", content=changed, headers={**demo.admin, "Content-Type": "application/yaml"}
+    )
+    assert applied.status_code == 200, applied.text
+    reads: list[int] = []
+    read = permissions.catalog
+
+    def counted(revision: int) -> Any:
+        reads.append(revision)
+        time.sleep(0.2)  # a slow read: the other checks arrive while it runs
+        return read(revision)
+
+    permissions.catalog = counted
+    try:
+        answers: list[int] = []
+
+        def check() -> None:
+            answer = demo.client.get(
+                "/v1/permissions/check",
+                params={"learner_id": "ana", "program": "post-on-brand-accounts"},
+                headers=demo.checker,
+            )
+            answers.append(answer.status_code)
+
+        threads = [threading.Thread(target=check) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        del permissions.catalog
+    assert answers == [200] * 8
+    assert len(reads) == 1, reads
