@@ -100,7 +100,7 @@ def test_a_requests_own_reads_leave_the_event_loop_free(
     finished: list[str] = []
     with TestClient(app, raise_server_exceptions=False) as client:
 
-        def malformed() -> None:
+        def ask() -> None:
             answer = client.request(method, path, json=body, headers=headers)
             finished.append(f"request {answer.status_code}")
 
@@ -110,14 +110,14 @@ def test_a_requests_own_reads_leave_the_event_loop_free(
 
         held = one_connection.connect()  # the pool's one connection
         held.exec_driver_sql("SELECT 1")
-        first = threading.Thread(target=malformed)
+        first = threading.Thread(target=ask)
         first.start()
-        time.sleep(0.2)  # its key read is now waiting for the connection
+        time.sleep(0.2)  # its read (the key's, or the catalog's) now waits for the connection
         second = threading.Thread(target=health)
         second.start()
         second.join(timeout=10)
         done_before_release = list(finished)
-        held.close()  # the key read gets the connection
+        held.close()  # that read gets the connection
         first.join(timeout=10)
     assert done_before_release == ["healthz"], done_before_release
     assert finished[-1] == f"request {status}", finished
