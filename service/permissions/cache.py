@@ -31,6 +31,7 @@ from service.issuance.engine import (
     CompletionFact,
     CredentialFact,
     LevelRule,
+    Missing,
     evaluate_level,
     facts_matter,
 )
@@ -97,6 +98,7 @@ class Standing(NamedTuple):
         facts: LearnerFacts,
         at: datetime,
         earning_facts: Callable[[], EarningFacts] | None = None,
+        not_started: NotStarted | None = None,
     ) -> MissingLevel | None:
         """What ``rule``'s level still needs at ``at``, from the earning engine over the facts
         as they stood at ``at`` (:func:`service.issuance.history.facts_at`).
@@ -112,44 +114,91 @@ class Standing(NamedTuple):
         The prerequisites it lists as not held are those this interval's holdings do not hold:
         the decision's own view, which the earning engine's agrees with over facts the database
         can hold (``tests/issuance/test_held_agreement.py``).
+
+        A level the learner never started (see :func:`facts_matter`) is answered from the rule
+        and the prerequisites not held alone, whoever asks and whenever: ``not_started``, when
+        given, keeps those answers for every learner (:class:`NotStarted`).
         """
         keep = rule.recency is None and facts.rules.get(rule.level_id) is rule
         if keep:
             kept = self.missing.get(rule.level_id, _NOT_KEPT)
             if kept is not _NOT_KEPT:
                 return _missing_level(kept) if kept is not None else None
-        # A level the learner never started (nor held) is answered from the rule alone: the
-        # earning facts are not made (see facts_matter).
-        completions: Sequence[CompletionFact] = ()
-        credentials: Sequence[CredentialFact] = ()
+        holdings = self.holdings
         if facts_matter(rule, facts.touched):
             completions, credentials = (
                 earning_facts() if earning_facts is not None else facts.earning_facts(at)
             )
-        holdings = self.holdings
-        found = evaluate_level(
-            rule, completions, credentials, at, holdings.prerequisites, holdings.held
-        ).missing
-        if found is None:
-            if keep:
-                self.missing[rule.level_id] = None
-            return None
-        # missing_level_from(found, rule.name), made flat first (to keep) and then built once;
-        # loops, not comprehensions (each a function call in Python 3.11)
-        courses: list[tuple[str, float | None]] = []
-        for course in found.courses:
-            courses.append((course.course, course.min_score))
-        flat = (
-            found.level_id,
-            rule.name,
-            tuple(courses),
-            found.electives_needed,
-            found.electives_from,
-            found.levels,
-        )
+            flat = _flat_missing(
+                rule,
+                evaluate_level(
+                    rule, completions, credentials, at, holdings.prerequisites, holdings.held
+                ).missing,
+            )
+        elif not_started is not None:
+            flat = not_started.missing(rule, holdings)
+        else:
+            flat = not_started_missing(rule, holdings)
         if keep:
             self.missing[rule.level_id] = flat
-        return _missing_level(flat)
+        return _missing_level(flat) if flat is not None else None
+
+
+class NotStarted:
+    """What a level the learner never started still needs (:func:`not_started_missing`), kept
+    per rule and prerequisites not held: the same for every learner, at every moment. One per
+    catalog revision; a denial's missing list asks it for about a third of the levels it
+    lists, on every uncached permission check."""
+
+    __slots__ = ("_kept",)
+
+    def __init__(self) -> None:
+        # (level id, prerequisites not held) -> (the rule, its answer): used only for that
+        # very rule object, so a rule of another revision is never answered from here.
+        self._kept: dict[tuple[str, tuple[str, ...]], tuple[LevelRule, tuple[Any, ...] | None]]
+        self._kept = {}
+
+    def missing(self, rule: LevelRule, holdings: Holdings) -> tuple[Any, ...] | None:
+        held = holdings.held
+        not_held: list[str] = []
+        for prerequisite in rule.prerequisites:
+            if prerequisite not in held:
+                not_held.append(prerequisite)
+        key = (rule.level_id, tuple(not_held))
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] is rule:
+            return kept[1]
+        flat = not_started_missing(rule, holdings)
+        self._kept[key] = (rule, flat)
+        return flat
+
+
+def not_started_missing(rule: LevelRule, holdings: Holdings) -> tuple[Any, ...] | None:
+    """What ``rule``'s level still needs for a learner who never started it (nor held it:
+    :func:`facts_matter` is false), flat (see :func:`_flat_missing`): the earning engine over no
+    facts, which depends on nothing but the rule and which of its prerequisites ``holdings``
+    does not hold (no completion counts, so neither ``at`` nor a recency window matters)."""
+    found = evaluate_level(rule, (), (), holdings.at, holdings.prerequisites, holdings.held)
+    return _flat_missing(rule, found.missing)
+
+
+def _flat_missing(rule: LevelRule, found: Missing | None) -> tuple[Any, ...] | None:
+    """``missing_level_from(found, rule.name)`` as nested plain tuples, to keep (built into a
+    :class:`MissingLevel` by :func:`_missing_level`); loops, not comprehensions (each a function
+    call in Python 3.11)."""
+    if found is None:
+        return None
+    courses: list[tuple[str, float | None]] = []
+    for course in found.courses:
+        courses.append((course.course, course.min_score))
+    return (
+        found.level_id,
+        rule.name,
+        tuple(courses),
+        found.electives_needed,
+        found.electives_from,
+        found.levels,
+    )
 
 
 _NOT_KEPT: Any = object()

@@ -14,7 +14,7 @@ of held learners whose revision moved, in one more statement.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -33,6 +33,7 @@ from service.permissions.cache import (
     EarningFacts,
     FactsCache,
     LearnerFacts,
+    NotStarted,
     Standing,
     learner_facts,
 )
@@ -70,6 +71,8 @@ class CatalogView:
     revision: int
     compiled: CompiledCatalog
     level_names: dict[str, str]
+    # What levels never started still need, for every learner (:class:`NotStarted`).
+    not_started: NotStarted = field(default_factory=NotStarted, compare=False)
 
 
 class Permissions:
@@ -235,7 +238,7 @@ def decide_all(
                 check.at,
                 prerequisites=prerequisites,
                 level_names=names,
-                missing_for=_missing_for(compiled, None, None, check.at),
+                missing_for=_missing_for(view, None, None, check.at),
             )
         else:
             standing = facts.standing(check.at, prerequisites, names)
@@ -244,7 +247,7 @@ def decide_all(
                 decision = Decision(True, list(reasons), list(granted), until, [])
             else:
                 holdings = standing.holdings
-                missing_for = _missing_for(compiled, facts, standing, check.at)
+                missing_for = _missing_for(view, facts, standing, check.at)
                 missing = missing_levels(needed, holdings, missing_for)
                 restored = _until_restored(missing, holdings)
                 decision = Decision(False, [*reasons, *restored], [], None, missing)
@@ -253,14 +256,17 @@ def decide_all(
 
 
 def _missing_for(
-    compiled: CompiledCatalog,
+    view: CatalogView,
     facts: LearnerFacts | None,
     standing: Standing | None,
     at: datetime,
 ) -> MissingFor:
     """What each level still needs at ``at``, from the earning engine (only for the levels a
-    denial lists, on demand; kept in the learner's standing where that is safe). The earning
-    engine's inputs are made once per check, for all the levels it lists."""
+    denial lists, on demand; kept in the learner's standing where that is safe, and for levels
+    the learner never started in the catalog view's :class:`NotStarted`). The earning engine's
+    inputs are made once per check, for all the levels it lists."""
+    compiled = view.compiled
+    not_started = view.not_started
     earning: EarningFacts | None = None
 
     def earning_facts() -> EarningFacts:
@@ -275,7 +281,7 @@ def _missing_for(
         if rule is None:
             return None
         if facts is not None and standing is not None:
-            return standing.missing_for(rule, facts, at, earning_facts)
+            return standing.missing_for(rule, facts, at, earning_facts, not_started)
         missing = evaluate_level(rule, [], [], at).missing
         return missing_level_from(missing, rule.name) if missing is not None else None
 

@@ -8,6 +8,7 @@ breakpoints in time.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import random
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from service.catalog.expressions import AllOf, AnyOf, AttributeIn, Expr, LevelRe
 from service.core.durations import Duration
 from service.issuance.engine import CourseRequirement, LevelRule, Renewal
 from service.models import metadata
-from service.permissions.cache import FactsCache, LearnerFacts, held_credential
+from service.permissions.cache import FactsCache, LearnerFacts, NotStarted, held_credential
 from service.permissions.engine import decide, held_levels
 from service.permissions.repository import (
     SUMMARY_COLUMNS,
@@ -644,14 +645,53 @@ def test_the_kept_missing_courses_equal_the_earning_engines_at_every_moment(
     rows: LearnerRows, backwards: bool
 ) -> None:
     """Against the earning engine run fresh over the rows as they stood at each moment (naming
-    the prerequisites not held from the permission engine's holdings then, made fresh too)."""
+    the prerequisites not held from the permission engine's holdings then, made fresh too).
+    A second entry of the same rows asks with the levels never started answered from
+    :data:`NOT_STARTED`, which keeps those answers across every example (every learner)."""
     facts = LearnerFacts(rows, NAMES, RULES)
+    shared = LearnerFacts(rows, NAMES, RULES)
     asked = _edges(rows)
     for at in asked[::-1] if backwards else asked:
         standing = facts.standing(at, PREREQUISITES, NAMES)
+        shared_standing = shared.standing(at, PREREQUISITES, NAMES)
         then = rows_as_of(rows, at)
         credentials = [held_credential(r, NAMES) for r in then.credentials.values()]
         held = held_levels(credentials, PREREQUISITES, at, NAMES).held
         for rule in RULES.values():
             fresh = missing_then(rule, then, at, PREREQUISITES, held)
             assert standing.missing_for(rule, facts, at) == fresh, (rule.level_id, at)
+            found = shared_standing.missing_for(rule, shared, at, not_started=NOT_STARTED)
+            assert found == fresh, (rule.level_id, at)
+
+
+#: Kept across the examples above: a level never started is answered alike for every learner.
+NOT_STARTED = NotStarted()
+
+
+def test_a_level_never_started_is_answered_from_its_own_rule_not_one_of_another_revision() -> None:
+    """:class:`NotStarted` keeps answers per level and prerequisites not held, for the rule
+    object it was asked about: the same level's rule of a later catalog revision (other
+    courses) is answered from that rule."""
+    not_started = NotStarted()
+    learner = LearnerFacts(LearnerRows(known=True, revision=1), NAMES, RULES)
+    standing = learner.standing(NOW, PREREQUISITES, NAMES)
+    first = standing.missing_for(RULES[PRACTITIONER], learner, NOW, not_started=not_started)
+    assert first is not None and [c.course for c in first.courses] == ["advanced"]
+    assert first.levels == (FOUNDATIONS,)
+    revised = dataclasses.replace(
+        RULES[PRACTITIONER], version=2, courses=(CourseRequirement("expert"),)
+    )
+    later = LearnerFacts(
+        LearnerRows(known=True, revision=1), NAMES, {**RULES, PRACTITIONER: revised}
+    )
+    again = later.standing(NOW, PREREQUISITES, NAMES)
+    found = again.missing_for(revised, later, NOW, not_started=not_started)
+    assert found is not None and [c.course for c in found.courses] == ["expert"]
+    # and the first rule's answer is the first rule's still
+    other = LearnerFacts(LearnerRows(known=True, revision=1), NAMES, RULES)
+    assert (
+        other.standing(NOW, PREREQUISITES, NAMES).missing_for(
+            RULES[PRACTITIONER], other, NOW, not_started=not_started
+        )
+        == first
+    )
