@@ -57,13 +57,21 @@ def summary_rows(revision: int, arrays: tuple[Any, ...]) -> LearnerRows:
     """A learner's ``learner_facts`` arrays (``SUMMARY_COLUMNS``, in order) as the
     :class:`LearnerRows` the tables' statements make: the plain reading of a row, which tests
     hold equal to the tables' and the check's own reading
-    (:meth:`~service.permissions.cache.LearnerFacts.from_summary`) to it."""
-    c_text, c_at, e_text, e_at, e_id, a_text, a_at, a_id, m_text, m_at, m_score, m_passed = arrays
+    (:meth:`~service.permissions.cache.LearnerFacts.from_summary`) to it.
+
+    Read with explicit offsets (the layout in ``service.permissions.repository``): a row per
+    credential in ``c_text`` and ``c_at``; then, in ``pairs``, ``times`` and after the three
+    counts in ``numbers``, the events, the attribute changes and the completions, in turn."""
+    c_text, c_at, pairs, times, numbers, scores = arrays
+    c_text, c_at, pairs, times = c_text or [], c_at or [], pairs or [], times or []
+    events_count, attributes_count, completions_count = numbers[:3]
+    listed = events_count + attributes_count + completions_count
+    assert len(c_text) == len(c_at) and len(pairs) == len(times) == listed
+    assert len(numbers) == 3 + listed and len(scores or []) == completions_count
     credentials: dict[str, CredentialRow] = {}
-    for (credential_id, level_id, status, superseded_by), moments in zip(
-        c_text or [], c_at or [], strict=True
-    ):
-        valid_from, valid_until, status_changed_at, superseded_at = moments
+    for index in range(len(c_text)):
+        credential_id, level_id, status, superseded_by = c_text[index]
+        valid_from, valid_until, status_changed_at, superseded_at = c_at[index]
         credentials[credential_id] = CredentialRow(
             credential_id,
             level_id,
@@ -75,22 +83,20 @@ def summary_rows(revision: int, arrays: tuple[Any, ...]) -> LearnerRows:
             superseded_at,
             [],
         )
-    for (credential_id, status), at, event_id in zip(
-        e_text or [], e_at or [], e_id or [], strict=True
-    ):
-        credentials[credential_id].events.append((at, event_id, status))
-    attributes = [
-        AttributeChange(name, value, changed_at, change_id)
-        for (name, value), changed_at, change_id in zip(
-            a_text or [], a_at or [], a_id or [], strict=True
-        )
-    ]
-    completions = [
-        CompletionRow(completion_id, course, completed_at, score, passed)
-        for (completion_id, course), completed_at, score, passed in zip(
-            m_text or [], m_at or [], m_score or [], m_passed or [], strict=True
-        )
-    ]
+    for index in range(events_count):
+        credential_id, status = pairs[index]
+        credentials[credential_id].events.append((times[index], numbers[3 + index], status))
+    attributes = []
+    for index in range(events_count, events_count + attributes_count):
+        name, value = pairs[index]
+        attributes.append(AttributeChange(name, value, times[index], numbers[3 + index]))
+    completions = []
+    for index in range(events_count + attributes_count, listed):
+        completion_id, course = pairs[index]
+        passed = numbers[3 + index]
+        assert passed in (0, 1)
+        score = scores[index - events_count - attributes_count]
+        completions.append(CompletionRow(completion_id, course, times[index], score, passed == 1))
     return LearnerRows(True, revision, credentials, attributes, completions)
 
 
@@ -101,13 +107,17 @@ def as_rows(facts: FactsRows) -> LearnerRows:
 
 def in_order(snapshot: Snapshot) -> Snapshot:
     """``snapshot`` with each learner's facts as :class:`LearnerRows` (:func:`as_rows`), sorted
-    (a statement gives them in any order)."""
+    (a statement gives them in any order), without an active credential's
+    ``status_changed_at`` (a facts row does not keep it: nothing reads it, see
+    ``test_an_active_credentials_status_change_is_never_read``)."""
     snapshot.facts = {learner: as_rows(rows) for learner, rows in snapshot.facts.items()}
     for rows in snapshot.facts.values():
         rows.attributes.sort(key=lambda change: change.id)
         rows.completions.sort(key=lambda completion: completion.id)
-        for credential in rows.credentials.values():
+        for credential_id, credential in rows.credentials.items():
             credential.events.sort()
+            if credential.status == "active":
+                rows.credentials[credential_id] = credential._replace(status_changed_at=None)
     return snapshot
 
 

@@ -1,7 +1,7 @@
-"""A learner's facts row (``learner_facts``, PostgreSQL, migration 0017): what an uncached check
-reads. It holds the facts the tables give, a check uses it only at the learner's current facts
-revision, builds it when it is missing or behind, and never answers from one a change has left
-behind, however many checks and revocations race on a live server."""
+"""A learner's facts row (``learner_facts``, PostgreSQL, migrations 0017, 0018): what an
+uncached check reads. It holds the facts the tables give, a check uses it only at the learner's
+current facts revision, builds it when it is missing or behind, and never answers from one a
+change has left behind, however many checks and revocations race on a live server."""
 
 from __future__ import annotations
 
@@ -11,18 +11,19 @@ import random
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from service.auth.keys import parse_prefix
 from service.db import make_engine
-from service.permissions.cache import LearnerFacts, learner_facts
+from service.permissions.cache import LearnerFacts, _held_fields, learner_facts
 from service.permissions.coalescing import CoalescingStore
 from service.permissions.repository import (
     SUMMARY_COLUMNS,
@@ -53,7 +54,8 @@ PROGRAM = "post-on-brand-accounts"  # needs Foundations
 def normalized(facts: FactsRows) -> tuple[Any, ...]:
     """``facts`` comparable: as :class:`LearnerRows`, lists sorted (the statements give them in
     any order), each value with its type (a score of 95 must come back as 95.0), every moment
-    in UTC."""
+    in UTC; an active credential's ``status_changed_at`` left out (a facts row does not keep
+    it: nothing reads it, see ``test_an_active_credentials_status_change_is_never_read``)."""
     rows = as_rows(facts)
     for credential in rows.credentials.values():
         moments = [credential.valid_from, credential.valid_until, credential.status_changed_at]
@@ -63,7 +65,10 @@ def normalized(facts: FactsRows) -> tuple[Any, ...]:
     return (
         rows.known,
         rows.revision,
-        {i: (*c[:8], sorted(c.events)) for i, c in rows.credentials.items()},
+        {
+            i: (*c[:5], None if c.status == "active" else c[5], *c[6:8], sorted(c.events))
+            for i, c in rows.credentials.items()
+        },
         sorted(rows.attributes, key=lambda a: a.id),
         sorted(rows.completions, key=lambda c: c.id),
         typed,
@@ -73,6 +78,12 @@ def normalized(facts: FactsRows) -> tuple[Any, ...]:
 def entry_fields(entry: LearnerFacts) -> tuple[Any, ...]:
     """Everything a facts entry holds, to compare two (the catalog's rules aside)."""
     return tuple(getattr(entry, name) for name in LearnerFacts.__slots__ if name != "rules")
+
+
+#: A facts row's arrays set to a learner without any facts.
+NO_FACTS = (
+    "c_text = NULL, c_at = NULL, pairs = NULL, times = NULL, numbers = '{0,0,0}', scores = NULL"
+)
 
 
 def summary_of(database: Any, learner: str) -> tuple[int, tuple[Any, ...]] | None:
@@ -211,7 +222,7 @@ def test_a_check_uses_a_facts_row_only_at_the_learners_revision(demo: Demo, data
 
     # Read, not built again: a row changed in place (same label) is what the next check sees.
     with database.engine.begin() as connection:
-        connection.execute(text("UPDATE learner_facts SET c_text = NULL, c_at = NULL"))
+        connection.execute(text(f"UPDATE learner_facts SET {NO_FACTS}"))
     assert as_rows(snapshot(database, demo, "ana").facts["ana"]).credentials == {}
 
     # A revocation moves the revision: the row is behind, so the snapshot does not use it, and
@@ -227,9 +238,7 @@ def test_a_check_uses_a_facts_row_only_at_the_learners_revision(demo: Demo, data
     # A row ahead of what the statements saw (a concurrent check read a later change) is left
     # alone: the learner's facts are read from the tables.
     with database.engine.begin() as connection:
-        connection.execute(
-            text("UPDATE learner_facts SET revision = revision + 5, c_text = NULL, c_at = NULL")
-        )
+        connection.execute(text(f"UPDATE learner_facts SET revision = revision + 5, {NO_FACTS}"))
     ahead = snapshot(database, demo, "ana")
     assert ahead.revisions == {"ana": after.revisions["ana"]} and ahead.facts == {}
     from_tables = facts_read(database, "ana")["ana"]
@@ -375,3 +384,31 @@ def test_checks_racing_revocations_never_allow_a_revoked_learner(uncached: LiveS
         engine.dispose()
     assert sorted(rows) == [(learner, True) for learner in sorted(learners)]
     assert len(answers) > 200, len(answers)
+
+
+moments_ = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
+)
+events_ = st.lists(
+    st.tuples(moments_, st.integers(1, 50), st.sampled_from(["active", "suspended", "revoked"])),
+    max_size=4,
+)
+
+
+@given(moments_, moments_ | st.none(), moments_ | st.none(), events_)
+def test_an_active_credentials_status_change_is_never_read(
+    valid_from: datetime, changed: datetime | None, other: datetime | None, events: list[Any]
+) -> None:
+    """Why a facts row may leave an active credential's ``status_changed_at`` out: what a
+    facts entry keeps of a credential (all a check reads of it) is the same whatever that
+    moment is, with or without status events. (A revoked or suspended credential's does
+    count, when its events do not say when.)"""
+
+    def kept(status: str, status_changed_at: datetime | None) -> tuple[Any, ...]:
+        return _held_fields(
+            "c", "level", "Level", valid_from, None, status, status_changed_at, None, events
+        )
+
+    assert kept("active", changed) == kept("active", other) == kept("active", None)
+    if changed is not None and other is not None and changed != other and not events:
+        assert kept("revoked", changed) != kept("revoked", other)
