@@ -386,16 +386,17 @@ def test_checks_racing_revocations_never_allow_a_revoked_learner(uncached: LiveS
     assert len(answers) > 200, len(answers)
 
 
-moments_ = st.datetimes(
+#: Moments and status events for the property test below.
+MOMENTS = st.datetimes(
     min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
 )
-events_ = st.lists(
-    st.tuples(moments_, st.integers(1, 50), st.sampled_from(["active", "suspended", "revoked"])),
+STATUS_EVENTS = st.lists(
+    st.tuples(MOMENTS, st.integers(1, 50), st.sampled_from(["active", "suspended", "revoked"])),
     max_size=4,
 )
 
 
-@given(moments_, moments_ | st.none(), moments_ | st.none(), events_)
+@given(MOMENTS, MOMENTS | st.none(), MOMENTS | st.none(), STATUS_EVENTS)
 def test_an_active_credentials_status_change_is_never_read(
     valid_from: datetime, changed: datetime | None, other: datetime | None, events: list[Any]
 ) -> None:
