@@ -18,7 +18,7 @@ a check did before those rows, and does when they cannot be written). Then it ru
 under valgrind's callgrind once per step, each run doing every step up to that one over all the
 learners, and prints the difference between consecutive runs per check:
 
-* read: the statement's rows read (``read_summarized``: each learner's arrays as they come, or
+* read: the statement's rows read (``read_summarized``: each learner's facts text as it comes, or
   ``read_rows``: ``LearnerRows``);
 * facts: ``LearnerFacts`` made from them (``learner_facts``);
 * standing: the holdings and attributes at the moment asked about;

@@ -18,6 +18,7 @@ own windows and is worked out per check.
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -202,6 +203,21 @@ def _flat_missing(rule: LevelRule, found: Missing | None) -> tuple[Any, ...] | N
 
 
 _NOT_KEPT: Any = object()
+# A ``learner_facts`` text's separators (see :mod:`service.permissions.repository`): between
+# its parts, between the fields of a part, and first in an attribute value written as JSON.
+_PART, _FIELD, _QUOTED = "\x1d", "\x1f", "\x1c"
+_moment = datetime.fromisoformat  # a facts text's moments are written for it, in UTC
+
+
+def _attribute_value(written: str) -> str | None:
+    """An attribute value as a facts text writes it: empty for NULL, or ``_QUOTED`` and its
+    JSON string for a value that is empty or holds a separator."""
+    if not written:
+        return None
+    value: str = json.loads(written[1:])
+    return value
+
+
 _NO_RULES: Mapping[str, LevelRule] = {}
 _TICK = timedelta(microseconds=1)  # the next moment a datetime can name
 
@@ -308,75 +324,91 @@ class LearnerFacts:
         level_names: Mapping[str, str],
         rules: Mapping[str, LevelRule] = _NO_RULES,
     ) -> LearnerFacts:
-        """The entry made straight from a learner's ``learner_facts`` arrays: what
-        ``LearnerFacts(rows)`` makes of the same facts as :class:`LearnerRows`, in the same
-        order (``tests/permissions/test_facts_summary.py``), without making those rows first
-        (half the cost of reading an uncached learner: 9.7 against 4.6 us, an ad-hoc timing of
-        2,000 bench learners)."""
-        c_text, c_at, pairs, times, numbers, scores = row.arrays
-        events_count, attributes_count, completions_count = numbers[:3]
+        """The entry made straight from a learner's ``learner_facts`` text (its layout in
+        :mod:`service.permissions.repository`): what ``LearnerFacts(rows)`` makes of the same
+        facts as :class:`LearnerRows`, in the same order (``tests/permissions/
+        test_facts_summary.py``), without making those rows first.
+
+        Each part is split into its fields in one call, and a record is taken as that many
+        fields at a time (``zip`` over one iterator, strict: a part whose fields are not a
+        whole number of records raises): a credential is eight, the rest four or five. An
+        empty field is NULL."""
+        credentials_part, events_part, attributes_part, completions_part = row.facts.split(_PART)
         self = cls.__new__(cls)
         self.revision = row.revision
         self.rules = rules
+        moment = _moment
         # The status events a check uses, per credential (the few whose status changed).
         events: dict[str, list[tuple[datetime, int, str]]] = {}
-        if events_count:
-            for (credential_id, status), at, event_id in zip(
-                pairs[:events_count],
-                times[:events_count],
-                numbers[3 : 3 + events_count],
-                strict=True,
+        if events_part:
+            fields = iter(events_part.split(_FIELD))
+            for credential_id, status, at, event_id in zip(
+                fields, fields, fields, fields, strict=True
             ):
                 found = events.get(credential_id)
+                event = (moment(at), int(event_id), status)
                 if found is None:
-                    events[credential_id] = [(at, event_id, status)]
+                    events[credential_id] = [event]
                 else:
-                    found.append((at, event_id, status))
+                    found.append(event)
         credentials: list[tuple[Any, ...]] = []
         superseded: list[str | None] = []
-        if c_text:
-            for (credential_id, level_id, status, superseded_by), (
+        if credentials_part:
+            fields = iter(credentials_part.split(_FIELD))
+            for (
+                credential_id,
+                level_id,
+                status,
+                superseded_by,
                 valid_from,
                 valid_until,
                 status_changed_at,
                 superseded_at,
-            ) in zip(c_text, c_at, strict=True):
+            ) in zip(fields, fields, fields, fields, fields, fields, fields, fields, strict=True):
                 credentials.append(
                     _held_fields(
                         credential_id,
                         level_id,
                         level_names.get(level_id, level_id),
-                        valid_from,
-                        valid_until,
+                        moment(valid_from),
+                        moment(valid_until) if valid_until else None,
                         status,
-                        status_changed_at,
-                        superseded_at,
+                        moment(status_changed_at) if status_changed_at else None,
+                        moment(superseded_at) if superseded_at else None,
                         events.get(credential_id),
                     )
                 )
-                superseded.append(superseded_by)
+                superseded.append(superseded_by or None)
         self._credentials = tuple(credentials)
         self._superseded_by = tuple(superseded)
-        # Attribute changes and completions follow the events in pairs, times and numbers.
-        start, end, number = events_count, events_count + attributes_count, 3 + events_count
         history: list[tuple[Any, ...]] = []
-        if attributes_count:
-            for (name, value), changed_at, change_id in zip(
-                pairs[start:end],
-                times[start:end],
-                numbers[number : number + attributes_count],
-                strict=True,
+        if attributes_part:
+            fields = iter(attributes_part.split(_FIELD))
+            for name, written, changed_at, change_id in zip(
+                fields, fields, fields, fields, strict=True
             ):
-                history.append((changed_at, change_id, name, value))
+                value: str | None = written
+                if not written or written[0] == _QUOTED:
+                    value = _attribute_value(written)
+                history.append((moment(changed_at), int(change_id), name, value))
             if len(history) > 1:
                 history.sort(key=_HISTORY_ORDER)
         self._history = tuple(history)
         completions: list[tuple[Any, ...]] = []
-        if completions_count:
-            for (completion_id, course), completed_at, score, passed in zip(
-                pairs[end:], times[end:], scores, numbers[number + attributes_count :], strict=True
+        if completions_part:
+            fields = iter(completions_part.split(_FIELD))
+            for completion_id, course, completed_at, score, passed in zip(
+                fields, fields, fields, fields, fields, strict=True
             ):
-                completions.append((completion_id, course, completed_at, score, passed == 1))
+                completions.append(
+                    (
+                        completion_id,
+                        course,
+                        moment(completed_at),
+                        float(score) if score else None,
+                        passed == "1",
+                    )
+                )
         self._completions = tuple(completions)
         self._breakpoints = None
         self._touched = None

@@ -145,17 +145,20 @@ async def _connect(conninfo: str) -> psycopg.AsyncConnection[Any]:
     the tables and checked against the learner's revision before use; one lost in a crash is
     built again, so a check need not wait for its write-ahead log to reach the disk.
 
+    ``extra_float_digits`` 1 (PostgreSQL's default): a facts row built here writes each score
+    as the shortest text that reads back as the same number, whatever the server's setting.
+
     Results come in binary (:meth:`_Lane.fetch`): the rows, their values and their types are
-    those of the text format (compared over a loaded database's statements); the facts rows
-    hold some forty timestamps per learner, and per statement reading one learner's facts
-    PostgreSQL and the client each spent about 6 us less (six alternating rounds of 10,000
-    statements, 10,000 bench learners).
+    those of the text format (compared over a loaded database's statements); when the facts
+    rows still held typed arrays (before migration 0019), some forty timestamps per learner,
+    PostgreSQL and the client each spent about 6 us less per statement reading one learner's
+    facts (six alternating rounds of 10,000 statements, 10,000 bench learners).
     """
     connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
     try:
         await connection.execute(
             "SET plan_cache_mode = force_generic_plan; SET TIME ZONE 'UTC';"
-            " SET synchronous_commit = off"
+            " SET synchronous_commit = off; SET extra_float_digits = 1"
         )
     except BaseException:
         await connection.close()

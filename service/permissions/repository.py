@@ -115,83 +115,115 @@ SELECT 'r', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, s.
     + _REVISIONS_ROWS
 )
 
-# PostgreSQL: a learner's facts as six arrays, one row a learner, for ``learner_facts``
-# (migrations 0017, 0018): the facts rows above. ``{learner}`` names the learner's id. Each part
-# is ordered (the same facts make the same row).
+# PostgreSQL: a learner's facts as one text, one row a learner, for ``learner_facts``
+# (migrations 0017, 0018, 0019): the facts rows above. ``{learner}`` names the learner's id.
+# Four parts, in this order, with the group separator (chr(29)) between them: the credentials,
+# the status events the facts rows pick, the attribute changes, the completions. In a part,
+# every field of every record follows the last, with the unit separator (chr(31)) between
+# them, so a part splits into its fields at once and a record is a fixed number of them:
 #
-# * ``c_text``: per credential its id, level_id, status and superseded_by (two-dimensional);
-# * ``c_at``: per credential its valid_from, valid_until, status_changed_at and superseded_at
-#   (two-dimensional). An active credential's status_changed_at is left NULL: nothing reads it
-#   (``status_times`` counts it only for a credential revoked or suspended), and it is nearly
-#   every credential's;
-# * ``pairs``: per status event the facts rows pick its credential_id and status, then per
-#   attribute change its name and value, then per completion its id and course_id
-#   (two-dimensional);
-# * ``times``: each event's time, each attribute change's, each completion's, in that order;
-# * ``numbers``: how many events, attribute changes and completions there are, then each
-#   event's id, each attribute change's id, and each completion's passed (1 or 0);
-# * ``scores``: each completion's score.
+# * a credential: its id, level_id, status, superseded_by, valid_from, valid_until,
+#   status_changed_at and superseded_at. An active credential's status_changed_at is left
+#   out: nothing reads it (``status_times`` counts it only for a credential revoked or
+#   suspended), and it is nearly every credential's;
+# * a status event: its credential_id, status, at and id;
+# * an attribute change: its name, value, changed_at and id;
+# * a completion: its id, course_id, completed_at, score and passed (1 or 0).
 #
-# Typed arrays, not JSON: psycopg turns them into lists of Python values in C, and a check's
-# server spent 10-15 us less a learner on them than on parsing the same facts as JSON. Six, not
-# the twelve of migration 0017 (each part's columns apart): psycopg and PostgreSQL each pay per
-# array, and a credential's fields stay two-dimensional, as psycopg makes each row's list in C
-# (four flat arrays, tried, cost the check's Python more in regrouping them than they saved).
-SUMMARY_COLUMNS = ("c_text", "c_at", "pairs", "times", "numbers", "scores")
-_SUMMARY_TYPES = ("text[]", "timestamptz[]", "text[]", "timestamptz[]", "bigint[]", "float8[]")
+# An empty field is NULL (no id, status, name, course or moment is ever empty). Moments are
+# written in UTC as ``datetime.fromisoformat`` reads them fastest, whatever the session's time
+# zone; scores as PostgreSQL writes a float8 (``extra_float_digits`` 1 or more: the shortest
+# text that reads back as the same number, which the connections that build rows set). Only
+# an attribute's value is free text: one that is empty or holds a separator (chr(28) to 31) is
+# written as chr(28) and its JSON string instead, which holds none of them.
+#
+# Ordered: the credentials by level and id, events and attribute changes by id, completions by
+# course and id (the same facts make the same row).
+#
+# One text, not typed arrays: PostgreSQL sends a text as it stands but an array element by
+# element, and psycopg makes an element's value dearer than Python's split and
+# ``datetime.fromisoformat`` do (the six arrays of migration 0018 cost PostgreSQL some 7 us a
+# learner more to send, and the serving process about 18,000 instructions more to read, than
+# this text: docs/performance-history.md, "The facts row as one text").
+SUMMARY_COLUMNS = ("facts",)
+_SUMMARY_TYPES = ("text",)
+_MOMENT = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+_FIELD = "chr(31)"
+
+
+def _record(*fields: str) -> str:
+    """A record's fields with the unit separator between them (``concat`` writes NULL as
+    '')."""
+    return "concat(" + f", {_FIELD}, ".join(fields) + ")"
+
+
+_CREDENTIAL = _record(
+    "fc.id",
+    "fc.level_id",
+    "fc.status",
+    "fc.superseded_by",
+    _MOMENT.format("fc.valid_from"),
+    _MOMENT.format("fc.valid_until"),
+    _MOMENT.format("CASE WHEN fc.status <> 'active' THEN fc.status_changed_at END"),
+    _MOMENT.format("fc.superseded_at"),
+)
+_EVENT = _record("fe.credential_id", "fe.status", _MOMENT.format("fe.at"), "fe.id")
+_ATTRIBUTE = _record(
+    "fa.name",
+    "CASE WHEN fa.value = ''"
+    " OR translate(fa.value, chr(28) || chr(29) || chr(30) || chr(31), '') <> fa.value"
+    " THEN chr(28) || to_json(fa.value)::text ELSE fa.value END",
+    _MOMENT.format("fa.changed_at"),
+    "fa.id",
+)
+_COMPLETION = _record(
+    "fm.id",
+    "fm.course_id",
+    _MOMENT.format("fm.completed_at"),
+    "fm.score",
+    "CASE WHEN fm.passed THEN 1 ELSE 0 END",
+)
 _SUMMARY_PARTS = """
  CROSS JOIN LATERAL (
-    SELECT array_agg(ARRAY[fc.id, fc.level_id, fc.status, fc.superseded_by]
-                     ORDER BY fc.level_id, fc.id) AS t,
-           array_agg(ARRAY[fc.valid_from, fc.valid_until,
-                           CASE WHEN fc.status <> 'active' THEN fc.status_changed_at END,
-                           fc.superseded_at]
-                     ORDER BY fc.level_id, fc.id) AS m
+    SELECT string_agg({credential}, chr(31) ORDER BY fc.level_id, fc.id) AS t
       FROM credential fc
      WHERE fc.learner_id = {learner}) fc
  CROSS JOIN LATERAL (
-    SELECT count(*) AS n,
-           array_agg(ARRAY[fe.credential_id, fe.status] ORDER BY fe.id) AS t,
-           array_agg(fe.at ORDER BY fe.id) AS m,
-           array_agg(fe.id ORDER BY fe.id) AS ids
+    SELECT string_agg({event}, chr(31) ORDER BY fe.id) AS t
       FROM credential ec
       JOIN credential_status_event fe ON fe.credential_id = ec.id
      WHERE ec.learner_id = {learner}
        AND (ec.status_changed_at IS NULL OR ec.status_changed_at <> ec.issued_at)
        AND (fe.status <> 'active' OR fe.at > ec.issued_at)) fe
  CROSS JOIN LATERAL (
-    SELECT count(*) AS n,
-           array_agg(ARRAY[fa.name, fa.value] ORDER BY fa.id) AS t,
-           array_agg(fa.changed_at ORDER BY fa.id) AS m,
-           array_agg(fa.id ORDER BY fa.id) AS ids
+    SELECT string_agg({attribute}, chr(31) ORDER BY fa.id) AS t
       FROM learner_attribute_change fa
      WHERE fa.learner_id = {learner}) fa
  CROSS JOIN LATERAL (
-    SELECT count(*) AS n,
-           array_agg(ARRAY[fm.id, fm.course_id] ORDER BY fm.course_id, fm.id) AS t,
-           array_agg(fm.completed_at ORDER BY fm.course_id, fm.id) AS m,
-           array_agg(CASE WHEN fm.passed THEN 1 ELSE 0 END ORDER BY fm.course_id, fm.id) AS ok,
-           array_agg(fm.score ORDER BY fm.course_id, fm.id) AS scores
+    SELECT string_agg({completion}, chr(31) ORDER BY fm.course_id, fm.id) AS t
       FROM completion fm
      WHERE fm.learner_id = {learner}) fm
 """
-# The six columns from the parts above (a part with no rows gives NULL arrays, which ``||``
-# passes over).
-_SUMMARY_VALUES = """fc.t, fc.m, fe.t || fa.t || fm.t, fe.m || fa.m || fm.m,
-           CAST(ARRAY[fe.n, fa.n, fm.n] AS bigint[]) || fe.ids || fa.ids
-               || CAST(fm.ok AS bigint[]),
-           fm.scores"""
+_RECORDS = {
+    "credential": _CREDENTIAL,
+    "event": _EVENT,
+    "attribute": _ATTRIBUTE,
+    "completion": _COMPLETION,
+}
+# The one column from the parts above (a part with no records is NULL, which ``concat``
+# writes as '').
+_SUMMARY_VALUES = "concat(fc.t, chr(29), fe.t, chr(29), fa.t, chr(29), fm.t)"
 
 # PostgreSQL: the snapshot with the facts of the learners the cache does not hold
 # (``facts_of``) from their ``learner_facts`` rows, read only: each such learner comes back in
-# one row, ``'s'`` with its row's arrays when the row's revision is the learner's facts revision
+# one row, ``'s'`` with its row's facts when the row's revision is the learner's facts revision
 # read here, else ``'l'`` with its revision alone (a row missing, behind, or ahead because a
 # concurrent check read a later change): the check then reads its facts on the facts lane
 # (``_FACTS_FROM_SUMMARIES``), which builds the rows. Nothing here writes: the statement every
 # check runs carries no write (executing the writing part, even when it wrote nothing, cost
 # PostgreSQL about 30 us a statement: docs/performance-history.md, "The cold check on a faster
 # machine"), nor a CTE (one row a learner, not two, cost it 1.5-4 us a learner less). The plain
-# snapshot's seven columns, then a facts row's arrays.
+# snapshot's seven columns, then a facts row's text.
 _SNAPSHOT_WITH_SUMMARIES = """
 SELECT CASE WHEN s.learner_id IS NULL THEN 'l' ELSE 's' END, l.id, NULL, NULL, NULL, NULL,
        l.facts_revision, {columns_of_s}
@@ -219,7 +251,7 @@ SELECT 'l', l.id, NULL, NULL, NULL, NULL, l.facts_revision, {nulls}
 # back known (``'l'``) but without facts, and is read from the tables. Rows are written in
 # learner id order, as everywhere they are written: two statements writing the same learners'
 # rows wait for each other, never in a cycle. Columns: the kind, the learner, the revision
-# (the learner's, or the row's), the arrays.
+# (the learner's, or the row's), the facts text.
 _FACTS_FROM_SUMMARIES = """
 WITH asked AS MATERIALIZED (
     SELECT l.id, l.facts_revision, s.*
@@ -267,8 +299,8 @@ SELECT max(id), count(*) FROM batch
 _SUMMARY_SQL = {
     "insert": f"learner_facts AS s (learner_id, revision, {', '.join(SUMMARY_COLUMNS)})",
     "values": _SUMMARY_VALUES,
-    "parts_of_a": _SUMMARY_PARTS.format(learner="a.id"),
-    "parts_of_b": _SUMMARY_PARTS.format(learner="b.id"),
+    "parts_of_a": _SUMMARY_PARTS.format(learner="a.id", **_RECORDS),
+    "parts_of_b": _SUMMARY_PARTS.format(learner="b.id", **_RECORDS),
     "update": ", ".join(
         ["revision = excluded.revision"] + [f"{c} = excluded.{c}" for c in SUMMARY_COLUMNS]
     ),
@@ -320,13 +352,12 @@ class LearnerRows:
 
 class SummaryRow(NamedTuple):
     """One learner's ``learner_facts`` row as read (PostgreSQL): the facts revision it holds
-    and its arrays (:data:`SUMMARY_COLUMNS`, in order; UTC moments, as on the coalesced reads'
-    connections). The check makes its facts straight from them
+    and its facts text (:data:`SUMMARY_COLUMNS`). The check makes its facts straight from it
     (:meth:`~service.permissions.cache.LearnerFacts.from_summary`): the same facts
     :class:`LearnerRows` of the tables give (``tests/permissions/test_facts_summary.py``)."""
 
     revision: int
-    arrays: tuple[Any, ...]
+    facts: str
 
 
 #: A learner's facts as a read gives them: from the tables, or from its ``learner_facts`` row.
@@ -405,7 +436,8 @@ def build_summaries(engine: Engine, batch: int = 2_000) -> int:
     statement = _BUILD_SUMMARIES.format(**_SUMMARY_SQL)
     last, visited = "", 0
     with engine.connect() as connection:
-        connection.exec_driver_sql("SET TIME ZONE 'UTC'")  # as the checks' bodies have it
+        # Scores written exactly, as on the checks' connections (see ``_SUMMARY_PARTS``).
+        connection.exec_driver_sql("SET extra_float_digits = 1")
         connection.commit()
         while True:
             row = connection.exec_driver_sql(statement, (last, batch)).one()
@@ -607,7 +639,7 @@ def read_summarized(
             revisions[text] = int(number)
         elif kind == "s":
             revisions[text] = revision_of = int(number)
-            facts[text] = new(SummaryRow, (revision_of, row[7:]))
+            facts[text] = new(SummaryRow, (revision_of, row[7]))
         elif kind == "k":
             clients[text] = ClientRow(number, name, secret_hash, scopes, revoked_at is not None)
         else:
@@ -625,7 +657,7 @@ def read_summaries(rows: Iterable[Any]) -> tuple[set[str], dict[str, SummaryRow]
         if row[0] == "l":
             known.add(row[1])
         else:
-            facts[row[1]] = SummaryRow(int(row[2]), row[3:])
+            facts[row[1]] = SummaryRow(int(row[2]), row[3])
     return known, facts
 
 

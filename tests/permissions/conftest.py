@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,50 +54,72 @@ def every_kind_of_fact(demo: Demo) -> None:
     demo.status(revoked["id"], "revoke")
 
 
-def summary_rows(revision: int, arrays: tuple[Any, ...]) -> LearnerRows:
-    """A learner's ``learner_facts`` arrays (``SUMMARY_COLUMNS``, in order) as the
-    :class:`LearnerRows` the tables' statements make: the plain reading of a row, which tests
-    hold equal to the tables' and the check's own reading
-    (:meth:`~service.permissions.cache.LearnerFacts.from_summary`) to it.
+def summary_rows(revision: int, facts: str) -> LearnerRows:
+    """A learner's ``learner_facts`` text as the :class:`LearnerRows` the tables' statements
+    make: the plain reading of a row, which tests hold equal to the tables' and the check's own
+    reading (:meth:`~service.permissions.cache.LearnerFacts.from_summary`) to it.
 
-    Read with explicit offsets (the layout in ``service.permissions.repository``): a row per
-    credential in ``c_text`` and ``c_at``; then, in ``pairs``, ``times`` and after the three
-    counts in ``numbers``, the events, the attribute changes and the completions, in turn."""
-    c_text, c_at, pairs, times, numbers, scores = arrays
-    c_text, c_at, pairs, times = c_text or [], c_at or [], pairs or [], times or []
-    events_count, attributes_count, completions_count = numbers[:3]
-    listed = events_count + attributes_count + completions_count
-    assert len(c_text) == len(c_at) and len(pairs) == len(times) == listed
-    assert len(numbers) == 3 + listed and len(scores or []) == completions_count
+    Read record by record with explicit offsets (the layout in
+    ``service.permissions.repository``): four parts between group separators, the credentials
+    (eight fields a record), the status events (four), the attribute changes (four), the
+    completions (five), every field between unit separators; an empty field is NULL."""
+    parts = facts.split("\x1d")
+    assert len(parts) == 4, parts
+
+    def records(part: str, size: int) -> list[list[str]]:
+        if part == "":
+            return []
+        fields = part.split("\x1f")
+        assert len(fields) % size == 0, (size, fields)
+        return [fields[start : start + size] for start in range(0, len(fields), size)]
+
+    def moment(field: str) -> datetime | None:
+        if field == "":
+            return None
+        parsed = datetime.fromisoformat(field)
+        assert parsed.tzinfo is UTC and len(field) == len("2026-01-01T00:00:00.000000+00:00")
+        return parsed
+
     credentials: dict[str, CredentialRow] = {}
-    for index in range(len(c_text)):
-        credential_id, level_id, status, superseded_by = c_text[index]
-        valid_from, valid_until, status_changed_at, superseded_at = c_at[index]
+    for credential_id, level_id, status, superseded_by, *moments in records(parts[0], 8):
+        valid_from, valid_until, status_changed_at, superseded_at = map(moment, moments)
+        assert valid_from is not None
         credentials[credential_id] = CredentialRow(
             credential_id,
             level_id,
             valid_from,
             valid_until,
-            status,
+            status,  # type: ignore[arg-type]
             status_changed_at,
-            superseded_by,
+            superseded_by or None,
             superseded_at,
             [],
         )
-    for index in range(events_count):
-        credential_id, status = pairs[index]
-        credentials[credential_id].events.append((times[index], numbers[3 + index], status))
+    for credential_id, status, at, event_id in records(parts[1], 4):
+        credentials[credential_id].events.append((moment(at), int(event_id), status))  # type: ignore[arg-type]
     attributes = []
-    for index in range(events_count, events_count + attributes_count):
-        name, value = pairs[index]
-        attributes.append(AttributeChange(name, value, times[index], numbers[3 + index]))
+    for name, value, changed_at, change_id in records(parts[2], 4):
+        if value == "":
+            kept: str | None = None
+        elif value.startswith("\x1c"):
+            kept = json.loads(value[1:])
+            assert isinstance(kept, str)
+        else:
+            assert not any(c in value for c in "\x1c\x1d\x1e\x1f"), value
+            kept = value
+        attributes.append(AttributeChange(name, kept, moment(changed_at), int(change_id)))  # type: ignore[arg-type]
     completions = []
-    for index in range(events_count + attributes_count, listed):
-        completion_id, course = pairs[index]
-        passed = numbers[3 + index]
-        assert passed in (0, 1)
-        score = scores[index - events_count - attributes_count]
-        completions.append(CompletionRow(completion_id, course, times[index], score, passed == 1))
+    for completion_id, course, completed_at, score, passed in records(parts[3], 5):
+        assert passed in ("0", "1")
+        completions.append(
+            CompletionRow(
+                completion_id,
+                course,
+                moment(completed_at),  # type: ignore[arg-type]
+                float(score) if score != "" else None,
+                passed == "1",
+            )
+        )
     return LearnerRows(True, revision, credentials, attributes, completions)
 
 

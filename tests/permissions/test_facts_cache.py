@@ -280,11 +280,10 @@ def test_an_uncached_check_leaves_nothing_for_the_garbage_collector(demo: Demo, 
     if database.engine.dialect.name == "postgresql":
         build_summaries(database.engine)
         with database.engine.connect() as connection:
-            connection.exec_driver_sql("SET TIME ZONE 'UTC'")  # as the checks' connections
-            for learner, revision, *arrays in connection.exec_driver_sql(
+            for learner, revision, facts in connection.exec_driver_sql(
                 f"SELECT learner_id, revision, {', '.join(SUMMARY_COLUMNS)} FROM learner_facts"
             ):
-                summaries[learner] = SummaryRow(revision, tuple(arrays))
+                summaries[learner] = SummaryRow(revision, facts)
     try:
         gc.collect()
         gc.disable()

@@ -1,4 +1,4 @@
-"""A learner's facts row (``learner_facts``, PostgreSQL, migrations 0017, 0018): what an
+"""A learner's facts row (``learner_facts``, PostgreSQL, migrations 0017-0019): what an
 uncached check reads. It holds the facts the tables give, a check uses it only at the learner's
 current facts revision, builds it when it is missing or behind, and never answers from one a
 change has left behind, however many checks and revocations race on a live server."""
@@ -19,7 +19,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from service.auth.keys import parse_prefix
 from service.db import make_engine
@@ -80,16 +80,13 @@ def entry_fields(entry: LearnerFacts) -> tuple[Any, ...]:
     return tuple(getattr(entry, name) for name in LearnerFacts.__slots__ if name != "rules")
 
 
-#: A facts row's arrays set to a learner without any facts.
-NO_FACTS = (
-    "c_text = NULL, c_at = NULL, pairs = NULL, times = NULL, numbers = '{0,0,0}', scores = NULL"
-)
+#: A facts row's text set to a learner without any facts: four empty parts.
+NO_FACTS = "facts = repeat(chr(29), 3)"
 
 
-def summary_of(database: Any, learner: str) -> tuple[int, tuple[Any, ...]] | None:
-    """The learner's ``learner_facts`` row: its revision and its arrays."""
+def summary_of(database: Any, learner: str) -> tuple[int, str] | None:
+    """The learner's ``learner_facts`` row: its revision and its facts text."""
     with database.engine.connect() as connection:
-        connection.exec_driver_sql("SET TIME ZONE 'UTC'")  # as the checks' connections have it
         row = connection.execute(
             text(
                 f"SELECT revision, {', '.join(SUMMARY_COLUMNS)} FROM learner_facts"
@@ -97,7 +94,7 @@ def summary_of(database: Any, learner: str) -> tuple[int, tuple[Any, ...]] | Non
             ),
             {"learner": learner},
         ).one_or_none()
-    return (int(row[0]), tuple(row[1:])) if row is not None else None
+    return (int(row[0]), row[1]) if row is not None else None
 
 
 def facts_revision(database: Any, learner: str) -> int:
@@ -176,9 +173,76 @@ def test_a_learners_facts_row_holds_the_facts_the_tables_give(
     assert summary_of(database, learner) == kept  # the same row, whoever built it
 
 
+#: Attribute values a facts text must carry through its separators: each separator, JSON's
+#: own escapes, and plain text beside them.
+AWKWARD_VALUES = {
+    "a": "one\x1ftwo",
+    "b": "\x1cstarts with the quote mark",
+    "c": "parts\x1dand\x1erecords",
+    "d": '"quoted" \\ back\\slash \u00e9 \U0001f600',
+    "e": "plain",
+}
+
+
+@POSTGRESQL_ONLY
+def test_a_facts_row_carries_attribute_values_holding_its_separators(
+    demo: Demo, database: Any
+) -> None:
+    """Attribute values are the facts text's only free text: one holding a separator (or
+    empty, or NULL) comes back as the tables hold it, and the other fields stay in place."""
+    demo.complete("ana", "policy-101", days_ago(3), score=95, attributes=AWKWARD_VALUES)
+    demo.complete("ana", "brand-voice-101", days_ago(2), attributes={"a": None, "e": "later"})
+    with database.engine.begin() as connection:  # the API refuses an empty value; a row may not
+        connection.execute(
+            text(
+                "INSERT INTO learner_attribute_change (learner_id, name, value, changed_at)"
+                " VALUES ('ana', 'f', '', now())"
+            )
+        )
+    store = PermissionStore(database.engine)
+    try:
+        expected = store.facts(["ana"])["ana"]
+    finally:
+        store.close()
+    values = {change.value for change in expected.attributes}
+    assert {*AWKWARD_VALUES.values(), None, "", "later"} <= values
+    built = facts_read(database, "ana")["ana"]  # the row the check builds
+    assert isinstance(built, SummaryRow)
+    assert normalized(built) == normalized(expected)
+    view = demo.client.app.state.permissions.catalog(0)  # type: ignore[attr-defined]
+    made = LearnerFacts.from_summary(built, view.level_names, view.compiled.rules)
+    plain = LearnerFacts(expected, view.level_names, view.compiled.rules)
+    assert entry_fields(made) == entry_fields(plain)
+
+
+@POSTGRESQL_ONLY
+def test_a_facts_row_is_the_same_whatever_the_sessions_settings(demo: Demo, database: Any) -> None:
+    """The row's moments are written in UTC and its scores exactly, whatever the time zone and
+    ``extra_float_digits`` of the session that builds it (a check's, or ``credence db
+    build-facts``' on a server configured otherwise)."""
+    demo.complete("ana", "policy-101", days_ago(3), score=100 / 3)  # 33.333333333333336
+    demo.earn("ana", FOUNDATIONS, days_ago(2))
+    assert facts_read(database, "ana")  # built on a check's connection
+    kept = summary_of(database, "ana")
+    assert kept is not None and "33.333333333333336" in kept[1]
+    with database.engine.begin() as connection:
+        connection.execute(text("DELETE FROM learner_facts"))
+    elsewhere = create_engine(
+        database.engine.url,
+        connect_args={"options": "-c TimeZone=Pacific/Chatham -c extra_float_digits=-3"},
+    )
+    try:
+        with elsewhere.connect() as connection:  # the setting holds
+            assert connection.exec_driver_sql("SHOW TimeZone").scalar() == "Pacific/Chatham"
+        assert build_summaries(elsewhere) >= 1
+    finally:
+        elsewhere.dispose()
+    assert summary_of(database, "ana") == kept
+
+
 @POSTGRESQL_ONLY
 def test_a_check_decides_from_a_facts_row_as_from_the_tables(demo: Demo, database: Any) -> None:
-    """The check makes its entry straight from a row's arrays (``LearnerFacts.from_summary``):
+    """The check makes its entry straight from a row's text (``LearnerFacts.from_summary``):
     the entry the row's plain reading makes, value for value, and the same decisions as the
     tables' facts, over every kind of fact, for every program kind at moments before, between
     and after the changes."""
