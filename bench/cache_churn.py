@@ -116,7 +116,7 @@ def main() -> None:
     if args.db_url is None:
         parser.error("--db-url is required")
     data = Path(tempfile.mkdtemp(prefix="credence-cache-churn-")) / "captured.pickle"
-    capture(args.db_url, 2_000, 16, data)
+    capture(args.db_url, 2_000, 16, data, "tables")  # read_rows below: the tables
     default = Settings.model_fields["permission_cache_learners"].default
     figures: dict[int, tuple[float, str, str, float]] = {}
     for capacity in (default, 0):
