@@ -690,11 +690,12 @@ class FactsCache:
     ``bytearray`` (about 1 MB at the default capacity), a learner counted in one counter of
     each row picked by its id's hash, its count the lower of the two (another learner sharing
     both counters can only raise it, rarely: each row has four counters per ask of a window).
-    Counting in dictionaries by learner id, as this cache did before, kept every id asked
-    about in two windows alive, some 200,000 at a million learners (~18 MB), and each ask
-    looked up and updated entries spread over them: served side by side at a million learners,
-    the sketch cost the server 1-13 us less a check (``bench/paired.py``, four orders' medians,
-    within the runs' noise), with the same hit rates (``bench/cache_admission.py``).
+    Counting in a dictionary by learner id, as this cache did before, kept every id asked
+    about in two windows alive: at a million learners some 200,000 strings, each pinning the
+    memory it was made in among the request's other objects, and the served check cost 15-25 us
+    of CPU more with the cache on than off while answering 1% of checks (``bench/paired.py``,
+    side by side; in process, without the server's other objects around them, 1.9 us:
+    ``bench/cache_churn.py``).
 
     Used from the event loop only (no locking); ``capacity`` 0 keeps (and counts) nothing.
     """
