@@ -671,31 +671,20 @@ class FactsCache:
     asked about out first; a learner is kept only when asked about often enough (below).
 
     Admission by frequency (as TinyLFU's): the cache counts how often each learner was asked
-    about, its counts halved every ten times ``capacity`` asks (so an ask counts fully for that
-    long, half as much for as long again, and so on). While it has room, a learner is kept from
-    its second ask; once full, only a learner asked about at least three times, and more often
-    than the learner it would evict (the least recently asked about), takes that one's place.
-    Keeping an entry costs: its strings are interned, its standing is worked out again over an
-    interval on its next ask, and the one it evicts is torn down. Admitting every learner read
-    twice lately, as this cache did before, made checks spread uniformly over two to four times
-    its capacity *dearer* with the cache on than off: nearly every miss was kept and evicted
-    another before it was asked about again (``bench/paired.py``, 20,000 learners: +58 us of
-    server CPU a check against the cache off, and 59 and 62 us more than with these counts, the
-    servers in either order). With the counts, such traffic keeps a stable set (the same hit
-    rate with a tenth of the admissions: ``bench/cache_admission.py``), and traffic that favours
-    some learners keeps more of those (a hit rate 4-8 points higher in its Zipf patterns). A
-    learner kept whose facts changed is replaced at once.
-
-    The counts are a count-min sketch, as TinyLFU's: two rows of byte counters in one
-    ``bytearray`` (about 1 MB at the default capacity), a learner counted in one counter of
-    each row picked by its id's hash, its count the lower of the two (another learner sharing
-    both counters can only raise it, rarely: each row has four counters per ask of a window).
-    Counting in a dictionary by learner id, as this cache did before, kept every id asked
-    about in two windows alive: at a million learners some 200,000 strings, each pinning the
-    memory it was made in among the request's other objects, and the served check cost 15-25 us
-    of CPU more with the cache on than off while answering 1% of checks (``bench/paired.py``,
-    side by side; in process, without the server's other objects around them, 1.9 us:
-    ``bench/cache_churn.py``).
+    about over the last ten to twenty times ``capacity`` asks (two generations of counts). While
+    it has room, a learner is kept from its second ask; once full, only a learner asked about at
+    least three times, and more often than the learner it would evict (the least recently asked
+    about), takes that one's place. Keeping an entry costs: its strings are interned, its
+    standing is worked out again over an interval on its next ask, and the one it evicts is
+    torn down. Admitting every learner read twice lately, as this cache did before, made checks
+    spread uniformly over two to four times its capacity *dearer* with the cache on than off:
+    nearly every miss was kept and evicted another before it was asked about again
+    (``bench/paired.py``, 20,000 learners: +58 us of server CPU a check against the cache off,
+    and 59 and 62 us more than with these counts, the servers in either order). With the
+    counts, such traffic keeps a stable set (the same hit rate with a tenth of the admissions:
+    ``bench/cache_admission.py``), and traffic that favours some learners keeps more of those
+    (a hit rate 4-8 points higher in its Zipf patterns). A learner kept whose facts changed is
+    replaced at once.
 
     Used from the event loop only (no locking); ``capacity`` 0 keeps (and counts) nothing.
     """
@@ -707,13 +696,11 @@ class FactsCache:
         # first key walks past the slots its earlier deletions left (up to ~10,000 at this size,
         # 1.6 us an eviction against 0.25 here), and moving a key to the end is one C call.
         self._entries: OrderedDict[str, LearnerFacts] = OrderedDict()
-        # The counts (see above): row one, then row two, ``_mask + 1`` counters each, halved
-        # every ``_window`` asks.
+        # Asks per learner in the current window of ``_window`` asks, and in the one before.
         self._window = ASK_WINDOW * capacity
         self._asks = 0
-        self._bits = max(10, (4 * self._window - 1).bit_length()) if capacity > 0 else 0
-        self._mask = (1 << self._bits) - 1
-        self._sketch = bytearray(2 << self._bits) if capacity > 0 else bytearray()
+        self._counts: dict[str, int] = {}
+        self._counts_before: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -733,19 +720,11 @@ class FactsCache:
         towards the learner's frequency, and a hit makes the entry the most recently used."""
         if self.capacity <= 0:
             return None
-        # One more ask: the learner's lower counter goes up (both, if equal; a counter at 255
-        # stays), which keeps the other's overcount from growing (conservative update).
-        sketch, mask = self._sketch, self._mask
-        key = hash(learner_id)
-        first, second = key & mask, ((key >> self._bits) & mask) + mask + 1
-        one, two = sketch[first], sketch[second]
-        if one <= two and one < 255:
-            sketch[first] = one + 1
-        if two <= one and two < 255:
-            sketch[second] = two + 1
+        counts = self._counts
+        counts[learner_id] = counts.get(learner_id, 0) + 1
         self._asks += 1
         if self._asks >= self._window:
-            self._sketch, self._asks = sketch.translate(_HALVED), 0
+            self._counts_before, self._counts, self._asks = counts, {}, 0
         entry = self._entries.get(learner_id)
         if entry is None or entry.revision != revision:
             return None
@@ -772,21 +751,15 @@ class FactsCache:
         entries[learner_id] = entry
 
     def frequency(self, learner_id: str) -> int:
-        """How often ``learner_id`` was asked about, each window of asks back counting half as
-        much as the next (see above; an estimate that is never lower)."""
-        if self.capacity <= 0:
-            return 0
-        sketch, mask = self._sketch, self._mask
-        key = hash(learner_id)
-        one, two = sketch[key & mask], sketch[((key >> self._bits) & mask) + mask + 1]
-        return one if one < two else two
+        """How often ``learner_id`` was asked about in this window of asks and the last."""
+        return self._counts.get(learner_id, 0) + self._counts_before.get(learner_id, 0)
 
 
 #: The admission counts' window, in asks per learner of capacity (see :class:`FactsCache`):
-#: ten, as TinyLFU's sample. ``bench/cache_admission.py`` compares five and twenty.
+#: ten, as TinyLFU's sample, which keeps the counts under ~18 MB at the default capacity.
+#: ``bench/cache_admission.py`` compares five and twenty: twenty admits a little less under
+#: most patterns and twice as much at 100 times the capacity uniform, for twice the memory.
 ASK_WINDOW = 10
-#: Each byte counter's value halved (``bytearray.translate``): the counts' ageing.
-_HALVED = bytes(value >> 1 for value in range(256))
 
 
 def held_credential(row: CredentialRow, level_names: Mapping[str, str]) -> HeldCredential:

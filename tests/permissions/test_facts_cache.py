@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import gc
 import random
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -376,18 +375,6 @@ def test_a_full_cache_takes_a_learner_only_if_asked_about_more_than_its_least_re
         _ask(cache, "d")
     assert not cache.holds("d") and cache.holds("a") and cache.holds("c")
     assert len(cache) == 2
-
-
-def test_the_cache_counts_asks_without_keeping_the_learners_ids() -> None:
-    """The admission counts hold no learner id: a million learners asked about once each
-    must not leave their ids behind (counting by id in a dictionary kept some 200,000 alive)."""
-    cache = FactsCache(capacity=100)
-    cache.for_catalog(1)
-    learner = _fresh("L-asked-about")
-    before = sys.getrefcount(learner)
-    assert cache.get(learner, 1) is None and cache.get(learner, 1) is None
-    assert cache.frequency(learner) == 2  # counted
-    assert sys.getrefcount(learner) == before  # and not kept
 
 
 def test_the_cache_keeps_at_most_its_capacity() -> None:
