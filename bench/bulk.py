@@ -7,7 +7,7 @@ triggers fire per row (``learner.facts_revision`` is written with the learner). 
 per table streams its COPY while a single generator feeds them all, so the server parses and
 stores on the second core while Python makes rows on the first. Then ``VACUUM (ANALYZE)``, as
 autovacuum would have done long since in a deployment of that age, and every learner's
-``learner_facts`` row (``credence db build-facts``: about two minutes a million learners), as
+``learner_facts`` row (``credence db build-facts``: about a minute a million learners), as
 a deployment has them for every learner checked since its last change.
 """
 

@@ -3,15 +3,15 @@
 ``learner_facts`` (migrations 0017, 0018) kept a learner's facts in six typed arrays. Every
 uncached permission check reads one row: PostgreSQL sends an array element by element and
 psycopg makes each element's Python value, which cost more, on both sides, than sending one
-text and splitting it (some 7 us of PostgreSQL's time and 18,000 of the serving process's
+text and splitting it (some 7 us of PostgreSQL's time and 12,000 of the reading process's
 instructions a learner). The row now holds ``facts``, one text: four parts (credentials, status
 events, attribute changes, completions) of fields between separators, described in
 ``service.permissions.repository``.
 
 The rows are derived data, labelled with the learner's facts revision: they are emptied here
 and built again by the checks as they find them missing (a learner's first check after the
-upgrade takes one more round trip), or all at once with ``credence db build-facts`` (two to
-three minutes a million learners). Run it after upgrading a large deployment. Downgrading
+upgrade takes one more round trip), or all at once with ``credence db build-facts`` (about a
+minute a million learners). Run it after upgrading a large deployment. Downgrading
 empties them the same way, into the six arrays.
 
 As with every migration, stop the service while it runs: a process of the previous version

@@ -326,8 +326,8 @@ class LearnerFacts:
     ) -> LearnerFacts:
         """The entry made straight from a learner's ``learner_facts`` text (its layout in
         :mod:`service.permissions.repository`): what ``LearnerFacts(rows)`` makes of the same
-        facts as :class:`LearnerRows`, in the same order (``tests/permissions/
-        test_facts_summary.py``), without making those rows first.
+        facts as :class:`LearnerRows`, in the same order, without making those rows first
+        (``tests/permissions/test_facts_summary.py``).
 
         Each part is split into its fields in one call, and a record is taken as that many
         fields at a time (``zip`` over one iterator, strict: a part whose fields are not a

@@ -143,7 +143,7 @@ SELECT 'r', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, s.
 # One text, not typed arrays: PostgreSQL sends a text as it stands but an array element by
 # element, and psycopg makes an element's value dearer than Python's split and
 # ``datetime.fromisoformat`` do (the six arrays of migration 0018 cost PostgreSQL some 7 us a
-# learner more to send, and the serving process about 18,000 instructions more to read, than
+# learner more to send, and a client about 12,000 instructions more to read, than
 # this text: docs/performance-history.md, "The facts row as one text").
 SUMMARY_COLUMNS = ("facts",)
 _SUMMARY_TYPES = ("text",)
