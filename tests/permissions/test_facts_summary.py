@@ -218,26 +218,33 @@ def test_a_facts_row_carries_attribute_values_holding_its_separators(
 @POSTGRESQL_ONLY
 def test_a_facts_row_is_the_same_whatever_the_sessions_settings(demo: Demo, database: Any) -> None:
     """The row's moments are written in UTC and its scores exactly, whatever the time zone and
-    ``extra_float_digits`` of the session that builds it (a check's, or ``credence db
-    build-facts``' on a server configured otherwise)."""
+    ``extra_float_digits`` a new session starts with (the database's or the server's
+    configuration): the check's connections and ``credence db build-facts`` write the same."""
     demo.complete("ana", "policy-101", days_ago(3), score=100 / 3)  # 33.333333333333336
     demo.earn("ana", FOUNDATIONS, days_ago(2))
-    assert facts_read(database, "ana")  # built on a check's connection
-    kept = summary_of(database, "ana")
-    assert kept is not None and "33.333333333333336" in kept[1]
     with database.engine.begin() as connection:
-        connection.execute(text("DELETE FROM learner_facts"))
-    elsewhere = create_engine(
-        database.engine.url,
-        connect_args={"options": "-c TimeZone=Pacific/Chatham -c extra_float_digits=-3"},
-    )
+        name = connection.exec_driver_sql("SELECT current_database()").scalar()
+    settings = {"TimeZone": "'Pacific/Chatham'", "extra_float_digits": "-3"}
+    with database.engine.begin() as connection:
+        for setting, value in settings.items():
+            connection.exec_driver_sql(f'ALTER DATABASE "{name}" SET {setting} = {value}')
+    elsewhere = create_engine(database.engine.url)  # new sessions, with those defaults
     try:
-        with elsewhere.connect() as connection:  # the setting holds
+        with elsewhere.connect() as connection:  # the settings hold
             assert connection.exec_driver_sql("SHOW TimeZone").scalar() == "Pacific/Chatham"
+        assert facts_read(database, "ana")  # built on a check's (new) connection
+        kept = summary_of(database, "ana")
+        assert kept is not None and "33.333333333333336" in kept[1]
+        assert "+00:00" in kept[1] and "+12:45" not in kept[1] and "+13:45" not in kept[1]
+        with database.engine.begin() as connection:
+            connection.execute(text("DELETE FROM learner_facts"))
         assert build_summaries(elsewhere) >= 1
+        assert summary_of(database, "ana") == kept
     finally:
         elsewhere.dispose()
-    assert summary_of(database, "ana") == kept
+        with database.engine.begin() as connection:
+            for setting in settings:
+                connection.exec_driver_sql(f'ALTER DATABASE "{name}" RESET {setting}')
 
 
 @POSTGRESQL_ONLY
