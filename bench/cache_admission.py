@@ -15,6 +15,9 @@ the second half's asks answered from the cache and the admissions per ask over t
 beside what "keep from the second reading lately" (the cache's earlier admission) gives.
 Uniform traffic over more learners than the cache holds gets the same hit rate from any stable
 set, so there admissions are pure cost; skewed traffic rewards keeping the frequent learners.
+A ``--capacity`` of ``MODEL_MIN_CAPACITY`` (4,096) or more also runs the cache's model of
+itself, which stops it keeping learners where the model answers under ``WORTH_KEEPING`` of the
+asks (uniform over ten times the capacity and more): the default 1,000 has none.
 """
 
 from __future__ import annotations

@@ -322,6 +322,9 @@ def _bind_engine(app: FastAPI, engine: Engine) -> None:
         decisions=state.metrics.permission_decisions,
         cache_learners=settings.permission_cache_learners,
     )
+    cache = state.permissions.cache
+    state.metrics.permission_cache_learners.set_function(lambda: len(cache))
+    state.metrics.permission_cache_keeping.set_function(lambda: float(cache.keeping))
     state.verifier = Verifier(engine, settings)
     state.completions = Combiner(engine, state.issuer)
 

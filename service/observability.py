@@ -13,7 +13,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -46,6 +46,17 @@ class Metrics:
             "credence_permission_decisions_total",
             "Permission decisions by program kind and outcome (allow or deny)",
             ["program", "decision"],
+            registry=self.registry,
+        )
+        self.permission_cache_learners = Gauge(
+            "credence_permission_cache_learners",
+            "Learners whose facts this process keeps for permission checks",
+            registry=self.registry,
+        )
+        self.permission_cache_keeping = Gauge(
+            "credence_permission_cache_keeping",
+            "1 while the permission facts cache keeps learners; 0 while a model of it answers"
+            " too few checks for keeping to pay (it keeps none then)",
             registry=self.registry,
         )
         self.xapi_statements = Counter(

@@ -19,13 +19,14 @@ own windows and is worked out per check.
 from __future__ import annotations
 
 import json
+import logging
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from operator import itemgetter
 from sys import intern
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from service.catalog.expressions import Expr
 from service.issuance.engine import (
@@ -52,6 +53,8 @@ from service.permissions.engine import (
 from service.permissions.repository import CredentialRow, FactsRows, LearnerRows, SummaryRow
 
 EarningFacts = tuple[list[CompletionFact], list[CredentialFact]]
+
+log = logging.getLogger("credence.permissions")
 
 #: An :data:`~service.permissions.engine.Outcome` kept: its lists as tuples.
 KeptOutcome = tuple[bool, tuple[str, ...], tuple[str, ...], datetime | None, tuple[str, ...]]
@@ -666,9 +669,21 @@ def _earning_facts(
     )
 
 
-class FactsCache:
+class Keepable(Protocol):
+    """What a :class:`FactsCache` reads of what it keeps."""
+
+    revision: int
+
+    def share_strings(self) -> None: ...
+
+
+Kept = TypeVar("Kept", bound=Keepable)
+
+
+class FactsCache(Generic[Kept]):
     """Learner facts of one catalog revision, at most ``capacity`` learners, the least recently
-    asked about out first; a learner is kept only when asked about often enough (below).
+    asked about out first; a learner is kept only when asked about often enough (below), and
+    nothing is kept while keeping would not pay (further below).
 
     Admission by frequency (as TinyLFU's): the cache counts how often each learner was asked
     about over the last ten to twenty times ``capacity`` asks (two generations of counts). While
@@ -686,21 +701,47 @@ class FactsCache:
     (a hit rate 4-8 points higher in its Zipf patterns). A learner kept whose facts changed is
     replaced at once.
 
+    Whether keeping pays: a cache that answers few of the asks costs a served process more than
+    it saves. At a million learners asked about uniformly a full cache answered 1% of the checks
+    and cost the server 17.6 us a check more than none (``bench/paired.py``, eighteenth
+    session). Its counts alone, nothing kept, cost 4.3 us; a full cache that took in nothing
+    more, 20.5: most of the cost goes with the entries held, though the cache's own code costs
+    some 2 us in process (``bench/cache_churn.py``), and what in the served process they make
+    dearer was not found (the server's profile rose a little in many places: allocation,
+    dictionary lookups, the kernel). So a cache of at least :data:`MODEL_MIN_CAPACITY` learners
+    runs a model of itself over a sample of the learners, as SHARDS samples (Waldspurger et al.,
+    "Efficient MRC Construction with SHARDS", FAST 2015): the learners whose id's hash is a
+    multiple of :data:`MODEL_SAMPLE`, in a cache of this one's kind :data:`MODEL_SAMPLE` times
+    smaller, which keeps ids only. After each of the model's windows (``ASK_WINDOW`` times its
+    capacity of its asks: some 100,000 checks at the default capacity) the share of its asks it
+    answered decides: under :data:`WORTH_KEEPING`, this cache lets go of everything it holds and
+    keeps nothing (its own counts stop too); at or above, it keeps again, from empty. The model
+    costs a hash's low bits per ask and its own bookkeeping for one ask in sixty-four.
+
     Used from the event loop only (no locking); ``capacity`` 0 keeps (and counts) nothing.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, *, modelled: bool = True) -> None:
         self.capacity = capacity
         self.catalog_revision: int | None = None
         # Least recently asked about first. An OrderedDict, not a dict: taking a plain dict's
         # first key walks past the slots its earlier deletions left (up to ~10,000 at this size,
         # 1.6 us an eviction against 0.25 here), and moving a key to the end is one C call.
-        self._entries: OrderedDict[str, LearnerFacts] = OrderedDict()
+        self._entries: OrderedDict[str, Kept] = OrderedDict()
         # Asks per learner in the current window of ``_window`` asks, and in the one before.
         self._window = ASK_WINDOW * capacity
         self._asks = 0
         self._counts: dict[str, int] = {}
         self._counts_before: dict[str, int] = {}
+        #: Whether the cache keeps learners now (its model's last verdict; see above).
+        self.keeping = True
+        self._model: FactsCache[_Sampled] | None = None
+        if modelled and capacity >= MODEL_MIN_CAPACITY:
+            self._model = FactsCache(capacity // MODEL_SAMPLE, modelled=False)
+        self._model_asks = 0
+        self._model_hits = 0
+        #: The share of asks the model answered in its last window (``None`` before the first).
+        self.modelled_hits: float | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -715,10 +756,15 @@ class FactsCache:
         """Whether an entry for ``learner_id`` is kept (at any facts revision)."""
         return learner_id in self._entries
 
-    def get(self, learner_id: str, revision: int) -> LearnerFacts | None:
+    def get(self, learner_id: str, revision: int) -> Kept | None:
         """The learner's entry at ``revision``, if kept. This is the check's ask: it counts
-        towards the learner's frequency, and a hit makes the entry the most recently used."""
+        towards the learner's frequency (and the model's, for a sampled learner), and a hit
+        makes the entry the most recently used."""
         if self.capacity <= 0:
+            return None
+        if self._model is not None and not hash(learner_id) % MODEL_SAMPLE:
+            self._ask_model(self._model, learner_id)
+        if not self.keeping:
             return None
         counts = self._counts
         counts[learner_id] = counts.get(learner_id, 0) + 1
@@ -731,11 +777,11 @@ class FactsCache:
         self._entries.move_to_end(learner_id)
         return entry
 
-    def put(self, learner_id: str, entry: LearnerFacts) -> None:
+    def put(self, learner_id: str, entry: Kept) -> None:
         """Keep ``entry`` (just made, after a :meth:`get` that missed) if the learner is kept
         already (its newer facts) or is admitted (see above), its shared strings interned
         (:meth:`LearnerFacts.share_strings`)."""
-        if self.capacity <= 0:
+        if self.capacity <= 0 or not self.keeping:
             return
         entries = self._entries
         if entries.pop(learner_id, None) is None:
@@ -754,12 +800,64 @@ class FactsCache:
         """How often ``learner_id`` was asked about in this window of asks and the last."""
         return self._counts.get(learner_id, 0) + self._counts_before.get(learner_id, 0)
 
+    def _ask_model(self, model: FactsCache[_Sampled], learner_id: str) -> None:
+        """A sampled learner's ask, put to the model (as a check asks this cache); at the end
+        of the model's window, whether to keep learners (see the class's docstring)."""
+        if model.get(learner_id, 0) is None:
+            model.put(learner_id, _SAMPLED)
+        else:
+            self._model_hits += 1
+        self._model_asks += 1
+        if self._model_asks < model._window:
+            return
+        self.modelled_hits = share = self._model_hits / self._model_asks
+        self._model_asks = self._model_hits = 0
+        keeping = share >= WORTH_KEEPING
+        if keeping == self.keeping:
+            return
+        self.keeping = keeping
+        log.info(
+            "The permission facts cache %s: a model of it answered %.1f%% of the last %d"
+            " sampled checks (it keeps learners at %.0f%% or more)",
+            "keeps learners again" if keeping else "lets go of its learners and keeps none",
+            100 * share,
+            model._window,
+            100 * WORTH_KEEPING,
+        )
+        if not keeping:
+            self._entries.clear()
+            self._counts, self._counts_before, self._asks = {}, {}, 0
+
+
+class _Sampled:
+    """What the model of a :class:`FactsCache` keeps for a learner: nothing but the fact."""
+
+    __slots__ = ()
+    revision = 0
+
+    def share_strings(self) -> None:
+        pass
+
+
+_SAMPLED = _Sampled()
 
 #: The admission counts' window, in asks per learner of capacity (see :class:`FactsCache`):
 #: ten, as TinyLFU's sample, which keeps the counts under ~18 MB at the default capacity.
 #: ``bench/cache_admission.py`` compares five and twenty: twenty admits a little less under
 #: most patterns and twice as much at 100 times the capacity uniform, for twice the memory.
 ASK_WINDOW = 10
+
+#: One learner in this many is followed by a :class:`FactsCache`'s model of itself.
+MODEL_SAMPLE = 64
+#: The smallest capacity modelled: its model keeps 64 learners (a smaller one says little, and
+#: a cache this small costs little to keep).
+MODEL_MIN_CAPACITY = 64 * MODEL_SAMPLE
+#: The share of its asks a cache's model must answer for the cache to keep learners: a cache
+#: spread uniformly over five times its capacity or more answers less. Where keeping starts to
+#: pay is not measured closely: a cache answering about half of the checks over 20,000 learners
+#: paid some 5 us a check (docs/performance-history.md, twelfth session), one answering 1% cost
+#: 17.6; the Zipf patterns of ``bench/cache_admission.py`` answer 16-60%, and keep.
+WORTH_KEEPING = 0.2
 
 
 def held_credential(row: CredentialRow, level_names: Mapping[str, str]) -> HeldCredential:

@@ -94,7 +94,7 @@ class Permissions:
             if self.store.dialect == "postgresql"
             else ImmediateReads(self.store)
         )
-        self.cache = FactsCache(cache_learners)
+        self.cache: FactsCache[LearnerFacts] = FactsCache(cache_learners)
         self.compiled_catalog = catalog
         self.decisions = decisions
         self._view: CatalogView | None = None

@@ -23,7 +23,15 @@ from service.catalog.expressions import AllOf, AnyOf, AttributeIn, Expr, LevelRe
 from service.core.durations import Duration
 from service.issuance.engine import CourseRequirement, LevelRule, Renewal
 from service.models import metadata
-from service.permissions.cache import FactsCache, LearnerFacts, NotStarted, held_credential
+from service.permissions.cache import (
+    ASK_WINDOW,
+    MODEL_MIN_CAPACITY,
+    MODEL_SAMPLE,
+    FactsCache,
+    LearnerFacts,
+    NotStarted,
+    held_credential,
+)
 from service.permissions.engine import decide, held_levels
 from service.permissions.repository import (
     SUMMARY_COLUMNS,
@@ -433,6 +441,68 @@ def test_learners_asked_about_often_are_kept_among_many_asked_about_rarely() -> 
     assert all(cache.holds(learner) for learner in frequent)
     _, hits = _admissions_and_hits(cache, [rng.choice(frequent) for _ in range(1_000)])
     assert hits == 1_000
+
+
+def test_a_cache_that_would_answer_few_asks_keeps_nothing_until_it_would_answer_more() -> None:
+    """Asks spread uniformly over a hundred times the capacity: its model (one learner in
+    MODEL_SAMPLE, in a cache that much smaller) answers about 1% of them, so after the model's
+    window the cache lets go of what it held and keeps nothing, not even a learner asked about
+    again and again. Once the asks come back to fewer learners than it holds, the model answers
+    most of them and the cache keeps learners again."""
+    rng = random.Random(5)
+    capacity = MODEL_MIN_CAPACITY
+    cache = FactsCache(capacity=capacity)
+    cache.for_catalog(1)
+    entry = _facts()
+    model_window = ASK_WINDOW * (capacity // MODEL_SAMPLE) * MODEL_SAMPLE  # asks, about
+    for _ in range(3):
+        _ask(cache, "often", entry)
+    assert cache.holds("often") and cache.keeping
+    spread = [f"L{rng.randrange(100 * capacity)}" for _ in range(3 * model_window)]
+    _, hits = _admissions_and_hits(cache, spread)
+    assert not cache.keeping and len(cache) == 0 and not cache.holds("often")
+    assert cache.modelled_hits is not None and cache.modelled_hits < 0.05
+    assert hits < 0.02 * len(spread)
+    for _ in range(10):
+        assert not _ask(cache, "often", entry)
+    assert not cache.holds("often") and len(cache) == 0
+    few = [f"F{rng.randrange(capacity // 2)}" for _ in range(3 * model_window)]
+    _admissions_and_hits(cache, few)
+    assert cache.keeping and cache.modelled_hits is not None and cache.modelled_hits > 0.8
+    _, hits = _admissions_and_hits(cache, few[:2_000])
+    assert hits > 0.95 * 2_000
+
+
+def test_the_caches_model_answers_about_the_share_the_cache_answers() -> None:
+    """Uniform asks over twice the capacity (a stable set answers half) and skewed asks: the
+    share the model answered is the cache's own hit rate, within a few points."""
+    rng = random.Random(9)
+    capacity = MODEL_MIN_CAPACITY
+    hot = [f"H{n}" for n in range(capacity // 2)]
+    patterns = {
+        "uniform": lambda: f"L{rng.randrange(2 * capacity)}",
+        "skewed": lambda: rng.choice(hot) if rng.random() < 0.6 else f"R{rng.randrange(50_000)}",
+    }
+    entry = _facts()
+    for name, draw in patterns.items():
+        cache = FactsCache(capacity=capacity)
+        cache.for_catalog(1)
+        asks = [draw() for _ in range(200_000)]
+        _admissions_and_hits(cache, asks[:100_000])
+        modelled = cache.modelled_hits
+        hits = sum(_ask(cache, learner, entry) for learner in asks[100_000:])
+        assert cache.keeping and modelled is not None, name
+        assert abs(modelled - hits / 100_000) < 0.08, (name, modelled, hits)
+
+
+def test_a_cache_too_small_to_sample_always_keeps() -> None:
+    """No model under MODEL_MIN_CAPACITY: the asks that make a modelled cache let go (above)
+    leave this one keeping what it took in."""
+    rng = random.Random(3)
+    cache = FactsCache(capacity=MODEL_MIN_CAPACITY - 1)
+    cache.for_catalog(1)
+    _admissions_and_hits(cache, [f"L{rng.randrange(10**7)}" for _ in range(100_000)])
+    assert cache.keeping and cache.modelled_hits is None and len(cache) > 0
 
 
 def _fresh(text: str) -> str:

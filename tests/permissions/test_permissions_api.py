@@ -370,6 +370,9 @@ def test_decisions_are_counted_per_program_and_not_audited(demo: Demo, database)
         in metrics
     )
     assert "launch-rockets" not in metrics.split("credence_permission_decisions_total")[-1]
+    # ana, asked about four times, is kept (the model of the cache decides after 100,000 asks)
+    assert "\ncredence_permission_cache_learners 1.0\n" in metrics
+    assert "\ncredence_permission_cache_keeping 1.0\n" in metrics
 
 
 def test_a_catalog_change_is_seen_by_the_next_check(demo: Demo) -> None:
