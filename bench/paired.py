@@ -8,21 +8,21 @@ Run::
         [--learners 1000000] [--windows 6] [--seconds 10] [--one-order]
         [--a CREDENCE_PERMISSION_CACHE_LEARNERS=10000] [--b CREDENCE_PERMISSION_CACHE_LEARNERS=0]
         [--b-db-url postgresql+psycopg://postgres@127.0.0.1:5432/credence_b --b-learners 10000]
-        [--reuse]
+        [--reuse] [--settle 30]
 
 It WIPES the database named there and loads ``--learners`` learners as ``bench/scale.py`` does
 (``bench/bulk.py``; ``--reuse`` keeps a database an earlier run loaded). Then it starts two
 ``credence serve --workers 1`` on it, one with ``--a``'s settings and one with ``--b``'s
 (``NAME=VALUE``, repeatable), gives both the same warm-up at once (the floor, checks over 1,000
-learners, then over all the learners), and runs ``--windows`` windows in which two wrk processes
-(``--connections`` each; each thread drawing its own learners, ``harness.wrk_seed``) drive both
-servers' ``GET /v1/permissions/check`` over all the learners at once. Each window prints both
-servers' requests/s and CPU per check (the server's and PostgreSQL's, from ``/proc``; PostgreSQL's
-is the whole database's, shared by both) and the difference of the servers' CPU per check, then the
-median difference. All that is done twice, the servers started (and driven) a first, then b first,
-and the end prints the mean of the two orders' medians: the order alone moved the difference by
-some 17 us on this machine (the twelfth session: +12.6 us one way, -21.8 the other, for the same
-pair). ``--one-order`` measures a first only.
+learners, then over all the learners for ``--settle`` seconds), and runs ``--windows`` windows in
+which two wrk processes (``--connections`` each; each thread drawing its own learners,
+``harness.wrk_seed``) drive both servers' ``GET /v1/permissions/check`` over all the learners at
+once. Each window prints both servers' requests/s and CPU per check (the server's and PostgreSQL's,
+from ``/proc``; PostgreSQL's is the whole database's, shared by both) and the difference of the
+servers' CPU per check, then the median difference. All that is done twice, the servers started
+(and driven) a first, then b first, and the end prints the mean of the two orders' medians: the
+order alone moved the difference by some 17 us on this machine (the twelfth session: +12.6 us one
+way, -21.8 the other, for the same pair). ``--one-order`` measures a first only.
 
 With ``--b-db-url`` (and ``--b-learners``), b is served from a database of its own, loaded with
 that many learners (b's settings are a's then, unless ``--b`` is given), and each
@@ -102,6 +102,13 @@ def main() -> None:
         help="serve b from this PostgreSQL database instead (wiped): sizes side by side",
     )
     parser.add_argument("--b-learners", type=int, help="learners in --b-db-url (--learners)")
+    parser.add_argument(
+        "--settle",
+        type=int,
+        default=30,
+        help="seconds of the warm-up's checks over all the learners (the facts cache's model"
+        " decides whether it keeps learners after some 100,000 checks: give it 90 at a million)",
+    )
     parser.add_argument(
         "--reuse",
         action="store_true",
@@ -247,7 +254,7 @@ def measure(
 
         both("floor", 10, 1, False)
         both("check", 15, WARM_LEARNERS, False)
-        both("check", 30, None, False)
+        both("check", args.settle, None, False)
         windows = []
         for window in range(1, args.windows + 1):
             before = {side: backends_cpu(databases[side].url) for side in sides} if separate else {}
