@@ -852,12 +852,13 @@ MODEL_SAMPLE = 64
 #: The smallest capacity modelled: its model keeps 64 learners (a smaller one says little, and
 #: a cache this small costs little to keep).
 MODEL_MIN_CAPACITY = 64 * MODEL_SAMPLE
-#: The share of its asks a cache's model must answer for the cache to keep learners: a cache
-#: spread uniformly over five times its capacity or more answers less. Where keeping starts to
-#: pay is not measured closely: a cache answering about half of the checks over 20,000 learners
-#: paid some 5 us a check (docs/performance-history.md, twelfth session), one answering 1% cost
-#: 17.6; the Zipf patterns of ``bench/cache_admission.py`` answer 16-60%, and keep.
-WORTH_KEEPING = 0.2
+#: The share of its asks a cache's model must answer for the cache to keep learners. Measured
+#: side by side against the cache off (``bench/paired.py``, eighteenth session, the code before
+#: the model), a full cache of 10,000 cost the server 17.6 us a check more at a million learners
+#: asked about uniformly (1% answered), 12.1 us at 40,000 (about 25%) and 5.6 us at 20,000
+#: (about half); at 10,000, all answered, it saves some 35 us. Where it starts to pay lies
+#: between half and all; half keeps a cache that nearly pays and lets go of the rest.
+WORTH_KEEPING = 0.5
 
 
 def held_credential(row: CredentialRow, level_names: Mapping[str, str]) -> HeldCredential:
