@@ -856,8 +856,9 @@ MODEL_MIN_CAPACITY = 64 * MODEL_SAMPLE
 #: side by side against the cache off (``bench/paired.py``, eighteenth session, the code before
 #: the model), a full cache of 10,000 cost the server 17.6 us a check more at a million learners
 #: asked about uniformly (1% answered), 12.1 us at 40,000 (about 25%) and 5.6 us at 20,000
-#: (about half); at 10,000, all answered, it saves some 35 us. Where it starts to pay lies
-#: between half and all; half keeps a cache that nearly pays and lets go of the rest.
+#: (about half); at 10,000, all answered, a check cost some 35 us less than a cold one at a
+#: million. Where it starts to pay lies between half and all; half keeps a cache that nearly
+#: pays and lets go of the rest.
 WORTH_KEEPING = 0.5
 
 
