@@ -15,7 +15,10 @@ with the served process's garbage-collector settings
 (:func:`service.ops.heap.freeze_startup_heap`). It prints CPU time per check for each setting,
 their ratio, the share of checks the cache answered, and the collector's passes. No HTTP and
 no database: what the served figures have beyond this is the server's (``bench/paired.py``
-measures both settings served, side by side).
+measures both settings served, side by side). At the default capacity the cache runs its model
+of itself (:class:`~service.permissions.cache.FactsCache`): asks its model would mostly miss
+(uniform over ten or more times the capacity) make it let go after the model's first window,
+some 100,000 checks, and keep nothing after, so such a run measures mostly a cache kept off.
 """
 
 from __future__ import annotations
