@@ -12,6 +12,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from service.app import create_app
 from service.catalog.document import DEMO_CATALOG_PATH, CatalogDocument, load_demo_catalog
 
 PROBLEM = "application/problem+json"
@@ -344,12 +345,14 @@ def test_catalog_read_scope_cannot_write(client, make_key, admin_headers) -> Non
     assert len(actors) == 1 and actors != {"test"}
 
 
-def test_concurrent_first_applies_make_one_catalog(app, admin_headers) -> None:  # type: ignore[no-untyped-def]
-
+def test_concurrent_first_applies_make_one_catalog(settings, database, admin_headers) -> None:  # type: ignore[no-untyped-def]
+    """Four clients at once, each on an app of its own over the one database, as four server
+    processes would be: one app's anyio limiters cannot be shared by four event loops."""
     results: list[Any] = []
 
     def apply() -> None:
-        with TestClient(app, raise_server_exceptions=False) as own:
+        own_app = create_app(settings, engine=database.engine)
+        with TestClient(own_app, raise_server_exceptions=False) as own:
             results.append(put_catalog(own, admin_headers, DEMO_YAML))
 
     threads = [threading.Thread(target=apply) for _ in range(4)]
