@@ -350,12 +350,12 @@ def test_concurrent_first_applies_make_one_catalog(settings, database, admin_hea
     processes would be: one app's anyio limiters cannot be shared by four event loops."""
     results: list[Any] = []
 
-    def apply() -> None:
-        own_app = create_app(settings, engine=database.engine)
+    def apply(own_app: Any) -> None:
         with TestClient(own_app, raise_server_exceptions=False) as own:
             results.append(put_catalog(own, admin_headers, DEMO_YAML))
 
-    threads = [threading.Thread(target=apply) for _ in range(4)]
+    apps = [create_app(settings, engine=database.engine) for _ in range(4)]  # built one by one
+    threads = [threading.Thread(target=apply, args=(own_app,)) for own_app in apps]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -274,8 +274,7 @@ def test_concurrent_first_upserts_make_one_learner(
     processes would be: one app's anyio limiters cannot be shared by six event loops."""
     results: list[Any] = []
 
-    def upsert(n: int) -> None:
-        own_app = create_app(settings, engine=database.engine)
+    def upsert(own_app: Any) -> None:
         with TestClient(own_app, raise_server_exceptions=False) as own:
             results.append(
                 own.put(
@@ -285,7 +284,8 @@ def test_concurrent_first_upserts_make_one_learner(
                 )
             )
 
-    threads = [threading.Thread(target=upsert, args=(n,)) for n in range(6)]
+    apps = [create_app(settings, engine=database.engine) for _ in range(6)]  # built one by one
+    threads = [threading.Thread(target=upsert, args=(own_app,)) for own_app in apps]
     for thread in threads:
         thread.start()
     for thread in threads:
