@@ -267,9 +267,9 @@ def test_scopes(client, make_key, writer, reader) -> None:  # type: ignore[no-un
     assert client.get("/v1/learners/u1", headers=reader).status_code == 200
 
 
-def test_concurrent_first_upserts_make_one_learner(
+def test_concurrent_first_upserts_make_one_learner(  # type: ignore[no-untyped-def]
     settings, database, app, writer, admin_headers
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Six clients at once, each on an app of its own over the one database, as six server
     processes would be: one app's anyio limiters cannot be shared by six event loops."""
     results: list[Any] = []
